@@ -1,0 +1,19 @@
+/** Errors the workflow and the gateway tell apart; `name` is what Step Functions matches on. */
+
+/** The GPU host could not do the work this time (refused, reset, 5xx, time-out, garbage): retry. */
+export class SdWebUiUnavailableError extends Error {
+  override readonly name = 'SdWebUiUnavailableError';
+}
+
+/** The GPU host rejected the request itself (422 and other 4xx): retrying cannot help. */
+export class SdWebUiRejectedError extends Error {
+  override readonly name = 'SdWebUiRejectedError';
+}
+
+/** A job the caller cannot see: unknown, expired or someone else's. */
+export class JobNotFoundError extends Error {
+  override readonly name = 'JobNotFoundError';
+  constructor(jobId: string) {
+    super(`No job "${jobId}": it does not exist, has expired, or belongs to someone else.`);
+  }
+}

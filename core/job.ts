@@ -1,0 +1,75 @@
+import { z } from 'zod';
+
+export const JobStatus = z.enum(['pending', 'running', 'completed', 'partial', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'partial', 'failed', 'cancelled'];
+export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+/** The generation parameters a job was started with, after defaults: everything a worker needs. */
+export const GenerationParams = z.object({
+  prompt: z.string(),
+  negative_prompt: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  steps: z.number().int(),
+  cfg_scale: z.number(),
+  sampler_name: z.string(),
+  scheduler: z.string().optional(),
+  /** Concrete: -1 was resolved when the job was created. */
+  seed: z.number().int().nonnegative(),
+  batch_size: z.number().int(),
+  n_iter: z.number().int(),
+});
+export type GenerationParams = z.infer<typeof GenerationParams>;
+
+export const CurrentProgress = z.object({
+  iteration: z.number().int(),
+  step: z.number().int(),
+  steps: z.number().int(),
+  updated_at: z.string(),
+});
+export type CurrentProgress = z.infer<typeof CurrentProgress>;
+
+/** The job item as the domain sees it (the store adds its own key attributes). */
+export const JobRecord = z.object({
+  job_id: z.string(),
+  owner: z.string(),
+  status: JobStatus,
+  created_at: z.string(),
+  started_at: z.string().optional(),
+  finished_at: z.string().optional(),
+  params: GenerationParams,
+  total_images: z.number().int(),
+  completed_images: z.number().int(),
+  failed_images: z.number().int(),
+  estimated_seconds: z.number(),
+  current: CurrentProgress.optional(),
+  /** Epoch seconds after which the job and its images may be deleted. */
+  expires_at: z.number().int(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+export const StoredImage = z.object({
+  key: z.string(),
+  index: z.number().int(),
+  seed: z.number().int(),
+  subseed: z.number().int().optional(),
+  width: z.number().int(),
+  height: z.number().int(),
+  infotext: z.string().optional(),
+});
+export type StoredImage = z.infer<typeof StoredImage>;
+
+/** One finished iteration (one SD WebUI call): its images, or why it failed. */
+export const IterationRecord = z.object({
+  job_id: z.string(),
+  iteration: z.number().int(),
+  status: z.enum(['succeeded', 'failed']),
+  /** Images this iteration accounts for: made (succeeded) or lost (failed). */
+  image_count: z.number().int(),
+  images: z.array(StoredImage),
+  error: z.object({ type: z.string(), message: z.string() }).optional(),
+  finished_at: z.string(),
+});
+export type IterationRecord = z.infer<typeof IterationRecord>;

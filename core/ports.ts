@@ -1,0 +1,66 @@
+import type { CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
+
+/** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
+export interface JobStore {
+  create(job: JobRecord): Promise<void>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  /** Moves `from` → `to`; false when the job was not in one of `from`. */
+  transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean>;
+  setCurrent(jobId: string, current: CurrentProgress): Promise<void>;
+  getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined>;
+  /**
+   * Stores the iteration and adds its images to the job's counters exactly once,
+   * however often it is called for the same iteration.
+   */
+  recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
+  listIterations(jobId: string): Promise<IterationRecord[]>;
+}
+
+export interface PutImage {
+  key: string;
+  body: Uint8Array;
+  contentType: string;
+  expiresAt: number;
+}
+
+/** PNGs and presigned downloads. One implementation: S3 (s3rver locally). */
+export interface ImageStore {
+  put(image: PutImage): Promise<void>;
+  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+}
+
+/** Starts and stops the workflow of a job. Step Functions in AWS, aws-local-stepfunctions locally. */
+export interface Orchestrator {
+  start(jobId: string, input: WorkflowInput): Promise<void>;
+  stop(jobId: string, cause: string): Promise<void>;
+}
+
+/** What a job's execution starts with: identifiers only, never images or prompts. */
+export interface WorkflowInput {
+  job_id: string;
+  n_iter: number;
+  concurrency: number;
+}
+
+export interface Txt2ImgResult {
+  images: Uint8Array[];
+  seeds: number[];
+  subseeds: number[];
+  infotexts: string[];
+}
+
+export interface SdProgress {
+  /** 0..1 of the request that holds the GPU now; 0 when idle. */
+  progress: number;
+  step: number;
+  steps: number;
+  /** SD WebUI's job_timestamp of the running request ("YYYYMMDDhhmmss"), null when idle. */
+  jobTimestamp: string | null;
+}
+
+/** A GPU host running SD WebUI. */
+export interface SdWebUi {
+  txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult>;
+  progress(signal?: AbortSignal): Promise<SdProgress>;
+  interrupt(): Promise<void>;
+}

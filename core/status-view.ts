@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { formatDuration } from './duration.ts';
+import { remainingSeconds } from './estimate.ts';
+import { isTerminal, type JobRecord, JobStatus } from './job.ts';
+
+/** What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. */
+export const StatusView = z.object({
+  job_id: z.string(),
+  status: JobStatus,
+  completed_images: z.number().int(),
+  failed_images: z.number().int(),
+  total_images: z.number().int(),
+  progress: z.string().describe('e.g. "5/12 images completed"'),
+  elapsed_time: z.string(),
+  elapsed_seconds: z.number(),
+  estimated_remaining: z.string().nullable(),
+  estimated_remaining_seconds: z.number().nullable(),
+  current: z
+    .object({ iteration: z.number().int(), step: z.number().int(), steps: z.number().int() })
+    .nullable()
+    .describe('The SD WebUI call running now for this job, if any.'),
+  poll_after_seconds: z.number().nullable().describe('When to ask again; null once the job has ended.'),
+});
+export type StatusView = z.infer<typeof StatusView>;
+
+const secondsBetween = (from: string, to: Date): number => (to.getTime() - Date.parse(from)) / 1000;
+
+export function toStatusView(job: JobRecord, now: Date): StatusView {
+  const ended = isTerminal(job.status);
+  const start = job.started_at ?? job.created_at;
+  const end = ended && job.finished_at ? new Date(job.finished_at) : now;
+  const elapsed = Math.max(0, secondsBetween(start, end));
+  const remaining = ended
+    ? null
+    : remainingSeconds({
+        elapsedSeconds: elapsed,
+        doneImages: job.completed_images + job.failed_images,
+        totalImages: job.total_images,
+        estimatedSeconds: job.estimated_seconds,
+      });
+  const failed = job.failed_images > 0 ? `, ${job.failed_images} failed` : '';
+  return {
+    job_id: job.job_id,
+    status: job.status,
+    completed_images: job.completed_images,
+    failed_images: job.failed_images,
+    total_images: job.total_images,
+    progress: `${job.completed_images}/${job.total_images} images completed${failed}`,
+    elapsed_time: formatDuration(elapsed),
+    elapsed_seconds: Math.round(elapsed),
+    estimated_remaining: remaining === null ? null : formatDuration(remaining),
+    estimated_remaining_seconds: remaining === null ? null : Math.round(remaining),
+    current:
+      !ended && job.current
+        ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
+        : null,
+    poll_after_seconds: ended ? null : pollAfter(remaining),
+  };
+}
+
+/** Poll often near the end, rarely during a long job: a model's tool calls are not free. */
+function pollAfter(remaining: number | null): number {
+  if (remaining === null) return 5;
+  return Math.min(60, Math.max(2, Math.round(remaining / 4)));
+}

@@ -1,0 +1,67 @@
+import type { CurrentProgress } from '../job.ts';
+import type { SdWebUi } from '../ports.ts';
+
+export interface ProgressReporterOptions {
+  sd: SdWebUi;
+  iteration: number;
+  write: (current: CurrentProgress) => Promise<void>;
+  now: () => Date;
+  pollMs: number;
+  /** At most one write per this many ms: status reads are cheap, writes are not. */
+  writeEveryMs: number;
+}
+
+/**
+ * Polls SD WebUI's /progress while our txt2img call waits and reports the step of *our* request.
+ * /progress only shows the running request and has no id; ours is the first one whose
+ * job_timestamp differs from the one running when we sent it (requests run in FIFO order).
+ */
+export function startProgressReporter(options: ProgressReporterOptions): { stop: () => Promise<void> } {
+  const { sd, iteration, write, now, pollMs, writeEveryMs } = options;
+  const controller = new AbortController();
+  let stopped = false;
+  let lastWrite = 0;
+  let lastStep = -1;
+
+  const loop = (async () => {
+    let before: string | null | undefined;
+    while (!stopped) {
+      try {
+        const p = await sd.progress(AbortSignal.any([controller.signal, AbortSignal.timeout(5_000)]));
+        if (before === undefined) before = p.jobTimestamp;
+        const ours = p.jobTimestamp !== null && p.jobTimestamp !== before;
+        const due = Date.now() - lastWrite >= writeEveryMs;
+        if (ours && due && p.step !== lastStep && !stopped) {
+          lastWrite = Date.now();
+          lastStep = p.step;
+          await write({ iteration, step: p.step, steps: p.steps, updated_at: now().toISOString() });
+        }
+      } catch {
+        // Progress is decoration: a failed poll must never fail the generation.
+      }
+      await sleep(pollMs, controller.signal);
+    }
+  })();
+
+  return {
+    stop: async () => {
+      stopped = true;
+      controller.abort();
+      await loop;
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

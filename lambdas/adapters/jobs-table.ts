@@ -1,0 +1,46 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+
+/**
+ * The single table's key schema, declared once: the CDK app builds the table from it and the
+ * embedded stack creates the same table in dynalite.
+ */
+export const JOBS_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  ownerIndex: { name: 'by-owner', partitionKey: 'owner_pk', sortKey: 'owner_sk' },
+} as const;
+
+export const jobPk = (jobId: string): string => `JOB#${jobId}`;
+export const JOB_SK = 'JOB';
+export const iterationSk = (iteration: number): string => `ITER#${String(iteration).padStart(3, '0')}`;
+export const ITERATION_SK_PREFIX = 'ITER#';
+export const ownerPk = (owner: string): string => `OWNER#${owner}`;
+
+export function createTableInput(tableName: string): CreateTableCommandInput {
+  const { partitionKey, sortKey, ownerIndex } = JOBS_TABLE;
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [partitionKey, sortKey, ownerIndex.partitionKey, ownerIndex.sortKey].map(
+      (name) => ({
+        AttributeName: name,
+        AttributeType: 'S',
+      }),
+    ),
+    KeySchema: [
+      { AttributeName: partitionKey, KeyType: 'HASH' },
+      { AttributeName: sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: ownerIndex.name,
+        KeySchema: [
+          { AttributeName: ownerIndex.partitionKey, KeyType: 'HASH' },
+          { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
+import type { SdProgress, SdWebUi, Txt2ImgResult } from '../../core/ports.ts';
+
+export interface SdWebUiHost {
+  baseUrl: string;
+  /** Sent with every call: Basic auth for --api-auth, or a tunnel's service-token headers. */
+  headers?: Record<string, string>;
+}
+
+const Txt2ImgResponse = z.object({ images: z.array(z.string()).nullable().optional(), info: z.string() });
+const Txt2ImgInfo = z.object({
+  all_seeds: z.array(z.number()),
+  all_subseeds: z.array(z.number()).optional(),
+  infotexts: z.array(z.string()).optional(),
+  index_of_first_image: z.number().int().optional(),
+});
+const ProgressResponse = z.object({
+  progress: z.number(),
+  state: z
+    .object({
+      sampling_step: z.number().optional(),
+      sampling_steps: z.number().optional(),
+      job_count: z.number().optional(),
+      job_timestamp: z.string().optional(),
+    })
+    .partial()
+    .optional(),
+});
+
+/** SD WebUI's HTTP API, with its failures sorted into "try again" and "this request is wrong". */
+export class SdWebUiClient implements SdWebUi {
+  private readonly host: SdWebUiHost;
+
+  constructor(host: SdWebUiHost) {
+    this.host = { ...host, baseUrl: host.baseUrl.replace(/\/+$/, '') };
+  }
+
+  async txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult> {
+    const body = await this.call('POST', '/sdapi/v1/txt2img', payload, signal);
+    const response = parseOrUnavailable(Txt2ImgResponse, body, 'txt2img response');
+    const info = parseOrUnavailable(Txt2ImgInfo, safeJson(response.info), 'txt2img info');
+    const first = info.index_of_first_image ?? 0;
+    // The real images sit after an optional grid and before extras such as ControlNet maps.
+    const images = (response.images ?? []).slice(first, first + info.all_seeds.length);
+    if (images.length === 0) throw new SdWebUiUnavailableError('SD WebUI answered 200 without images');
+    const infotexts = info.infotexts ?? [];
+    return {
+      images: images.map((b64) => Buffer.from(b64, 'base64')),
+      seeds: info.all_seeds.slice(0, images.length),
+      subseeds: (info.all_subseeds ?? []).slice(0, images.length),
+      infotexts: infotexts.slice(first, first + images.length),
+    };
+  }
+
+  async progress(signal?: AbortSignal): Promise<SdProgress> {
+    const body = await this.call('GET', '/sdapi/v1/progress?skip_current_image=true', undefined, signal);
+    const parsed = parseOrUnavailable(ProgressResponse, body, 'progress response');
+    const state = parsed.state ?? {};
+    const busy = (state.job_count ?? 0) !== 0;
+    return {
+      progress: busy ? parsed.progress : 0,
+      step: busy ? (state.sampling_step ?? 0) : 0,
+      steps: busy ? (state.sampling_steps ?? 0) : 0,
+      jobTimestamp: busy ? (state.job_timestamp ?? null) : null,
+    };
+  }
+
+  async interrupt(): Promise<void> {
+    await this.call('POST', '/sdapi/v1/interrupt', {}, AbortSignal.timeout(10_000));
+  }
+
+  private async call(method: string, path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(`${this.host.baseUrl}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...this.host.headers },
+        body: payload === undefined ? undefined : JSON.stringify(payload),
+        signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new SdWebUiUnavailableError(`${method} ${path} failed: ${reason}`, { cause: error });
+    }
+    if (response.status >= 500 || response.status === 408 || response.status === 429) {
+      throw new SdWebUiUnavailableError(`${method} ${path} answered ${response.status}: ${describe(text)}`);
+    }
+    if (response.status >= 400) {
+      throw new SdWebUiRejectedError(`${method} ${path} answered ${response.status}: ${describe(text)}`);
+    }
+    const body = safeJson(text);
+    if (body === undefined) throw new SdWebUiUnavailableError(`${method} ${path} answered malformed JSON`);
+    return body;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOrUnavailable<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success)
+    throw new SdWebUiUnavailableError(`Unexpected ${what}: ${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+/** The useful part of an SD WebUI error body: a 422's field list, or its detail/errors text. */
+function describe(text: string): string {
+  const body = safeJson(text) as { detail?: unknown; errors?: unknown; message?: unknown } | undefined;
+  if (body && Array.isArray(body.detail)) {
+    return body.detail
+      .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).join('.')}: ${d.msg ?? ''}`)
+      .join('; ');
+  }
+  const detail = body?.detail || body?.errors || body?.message;
+  return String(detail || text).slice(0, 500);
+}

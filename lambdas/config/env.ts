@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the Lambdas read, named once: the CDK app sets them by these
+ * names and the loaders below read them.
+ */
+export const ENV = {
+  tableName: 'SDBATCH_TABLE_NAME',
+  bucketName: 'SDBATCH_BUCKET_NAME',
+  stateMachineArn: 'SDBATCH_STATE_MACHINE_ARN',
+  sdWebUiUrl: 'SD_WEBUI_URL',
+  sdWebUiAuthSecretArn: 'SD_WEBUI_AUTH_SECRET_ARN',
+  tokenSecretArn: 'SDBATCH_TOKEN_SECRET_ARN',
+  concurrency: 'SDBATCH_CONCURRENCY',
+  retentionDays: 'SDBATCH_RETENTION_DAYS',
+  secondsPerStep: 'SDBATCH_SECONDS_PER_STEP',
+  urlTtlSeconds: 'SDBATCH_URL_TTL_SECONDS',
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+const positiveInt = z.coerce.number().int().positive();
+const positiveNumber = z.coerce.number().positive();
+
+const StoresConfig = z.object({
+  [ENV.tableName]: z.string().min(1),
+  [ENV.bucketName]: z.string().min(1),
+});
+
+const WorkerConfig = StoresConfig.extend({
+  [ENV.sdWebUiUrl]: z.url({ protocol: /^https?$/ }),
+  [ENV.sdWebUiAuthSecretArn]: z.string().min(1).optional(),
+});
+
+const GatewayConfig = StoresConfig.extend({
+  [ENV.stateMachineArn]: z.string().min(1),
+  [ENV.tokenSecretArn]: z.string().min(1),
+  [ENV.concurrency]: positiveInt.default(2),
+  [ENV.retentionDays]: positiveInt.default(7),
+  [ENV.secondsPerStep]: positiveNumber.default(0.05),
+  [ENV.urlTtlSeconds]: positiveInt.max(43_200).default(3600),
+});
+
+/** Fails at cold start with every missing or bad variable named, not at the first request. */
+function load<T>(schema: z.ZodType<T>, env: Env, who: string): T {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new Error(`${who} configuration is invalid: ${problems}`);
+}
+
+export const loadWorkerConfig = (env: Env) => load(WorkerConfig, env, 'Worker');
+export const loadGatewayConfig = (env: Env) => load(GatewayConfig, env, 'Gateway');
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+export type GatewayConfig = z.infer<typeof GatewayConfig>;

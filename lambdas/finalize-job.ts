@@ -1,0 +1,6 @@
+import { finalizeJob } from '../core/workflow/finalize-job.ts';
+import { JobTaskInput } from '../core/workflow/task-io.ts';
+import type { WorkerDeps } from './worker-deps.ts';
+
+export const createFinalizeJobHandler = (deps: WorkerDeps) => (event: unknown) =>
+  finalizeJob(JobTaskInput.parse(event), deps);

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client } from '../../lambdas/adapters/aws-clients.ts';
+import { S3ImageStore } from '../../lambdas/adapters/s3-image-store.ts';
+import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+let stores: EmbeddedStores;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  stores = await startEmbeddedStores(dir.path);
+});
+afterAll(async () => {
+  await stores.close();
+  await dir.remove();
+});
+
+describe('S3ImageStore against s3rver', () => {
+  it('stores an object and hands out a presigned URL that downloads it', async () => {
+    const images = new S3ImageStore(s3Client(stores.clients), stores.bucketName);
+    const body = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
+    await images.put({ key: 'jobs/job_x/000-0.png', body, contentType: 'image/png', expiresAt: 0 });
+    const url = await images.presignGet('jobs/job_x/000-0.png', 60);
+    expect(url).toContain('X-Amz-Signature=');
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/png');
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(body);
+  });
+
+  it('overwrites the same key instead of adding a second object', async () => {
+    const images = new S3ImageStore(s3Client(stores.clients), stores.bucketName);
+    await images.put({
+      key: 'jobs/job_y/000-0.png',
+      body: new Uint8Array([1]),
+      contentType: 'image/png',
+      expiresAt: 0,
+    });
+    await images.put({
+      key: 'jobs/job_y/000-0.png',
+      body: new Uint8Array([2]),
+      contentType: 'image/png',
+      expiresAt: 0,
+    });
+    const response = await fetch(await images.presignGet('jobs/job_y/000-0.png', 60));
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(new Uint8Array([2]));
+  });
+});

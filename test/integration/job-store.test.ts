@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IterationRecord, JobRecord } from '../../core/job.ts';
+import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
+import { DynamoDbJobStore } from '../../lambdas/adapters/dynamodb-job-store.ts';
+import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+let stores: EmbeddedStores;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let jobs: DynamoDbJobStore;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  stores = await startEmbeddedStores(dir.path);
+  jobs = new DynamoDbJobStore(documentClient(stores.clients), stores.tableName);
+});
+afterAll(async () => {
+  await stores.close();
+  await dir.remove();
+});
+
+let counter = 0;
+function newJob(): JobRecord {
+  counter++;
+  return {
+    job_id: `job_20261124_test${String(counter).padStart(6, 'a')}`,
+    owner: 'alice',
+    status: 'pending',
+    created_at: new Date().toISOString(),
+    params: {
+      prompt: 'p',
+      negative_prompt: '',
+      width: 64,
+      height: 64,
+      steps: 2,
+      cfg_scale: 7,
+      sampler_name: 'Euler a',
+      seed: 10,
+      batch_size: 2,
+      n_iter: 3,
+    },
+    total_images: 6,
+    completed_images: 0,
+    failed_images: 0,
+    estimated_seconds: 1,
+    expires_at: 2_000_000_000,
+  };
+}
+
+const succeeded = (job: JobRecord, iteration: number): IterationRecord => ({
+  job_id: job.job_id,
+  iteration,
+  status: 'succeeded',
+  image_count: 2,
+  images: [0, 1].map((index) => ({
+    key: `k/${iteration}-${index}`,
+    index,
+    seed: 10 + iteration * 2 + index,
+    width: 64,
+    height: 64,
+  })),
+  finished_at: '2026-11-24T10:00:00.000Z',
+});
+
+describe('DynamoDbJobStore against dynalite', () => {
+  it('stores and reads back a job; a second create with the same id is refused', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    expect(await jobs.get(job.job_id)).toEqual(job);
+    await expect(jobs.create(job)).rejects.toThrow();
+    expect(await jobs.get('job_20261124_nonexisten')).toBeUndefined();
+  });
+
+  it('moves status only from the expected states and stamps the times', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    expect(await jobs.transition(job.job_id, ['pending'], 'running', '2026-11-24T10:00:00.000Z')).toBe(true);
+    expect(await jobs.transition(job.job_id, ['pending'], 'running', '2026-11-24T10:00:01.000Z')).toBe(false);
+    expect(await jobs.transition(job.job_id, ['running'], 'completed', '2026-11-24T10:05:00.000Z')).toBe(
+      true,
+    );
+    const stored = await jobs.get(job.job_id);
+    expect(stored).toMatchObject({
+      status: 'completed',
+      started_at: '2026-11-24T10:00:00.000Z',
+      finished_at: '2026-11-24T10:05:00.000Z',
+    });
+  });
+
+  it('counts an iteration once however often it is recorded', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    await Promise.all([0, 0, 0, 1, 1].map((i) => jobs.recordIteration(succeeded(job, i), job.expires_at)));
+    expect((await jobs.get(job.job_id))?.completed_images).toBe(4);
+    const list = await jobs.listIterations(job.job_id);
+    expect(list.map((it) => it.iteration).sort()).toEqual([0, 1]);
+    expect(await jobs.getIteration(job.job_id, 1)).toEqual(succeeded(job, 1));
+  });
+
+  it('never lets a late failure replace a success, and counts failures apart', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    await jobs.recordIteration(succeeded(job, 0), job.expires_at);
+    const failure = (iteration: number): IterationRecord => ({
+      job_id: job.job_id,
+      iteration,
+      status: 'failed',
+      image_count: 2,
+      images: [],
+      error: { type: 'SdWebUiRejectedError', message: '422' },
+      finished_at: new Date().toISOString(),
+    });
+    await jobs.recordIteration(failure(0), job.expires_at);
+    await jobs.recordIteration(failure(2), job.expires_at);
+    await jobs.recordIteration(failure(2), job.expires_at);
+    const stored = await jobs.get(job.job_id);
+    expect(stored).toMatchObject({ completed_images: 2, failed_images: 2 });
+    expect((await jobs.getIteration(job.job_id, 0))?.status).toBe('succeeded');
+  });
+
+  it('writes live progress only while the job runs', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    const current = { iteration: 0, step: 3, steps: 20, updated_at: new Date().toISOString() };
+    await jobs.setCurrent(job.job_id, current);
+    expect((await jobs.get(job.job_id))?.current).toBeUndefined();
+    await jobs.transition(job.job_id, ['pending'], 'running', new Date().toISOString());
+    await jobs.setCurrent(job.job_id, current);
+    expect((await jobs.get(job.job_id))?.current).toEqual(current);
+  });
+});

@@ -1,0 +1,45 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { loadLocalConfig } from '../../local/config.ts';
+import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
+
+/** An embedded stack on free ports with a fast simulator, as `npm start` would run it. */
+export async function startTestStack(
+  dataDir: string,
+  env: Record<string, string> = {},
+  overrides: StackOverrides = {},
+): Promise<EmbeddedStack> {
+  const config = loadLocalConfig({
+    SDBATCH_PORT: '0',
+    SDBATCH_DATA_DIR: dataDir,
+    SDBATCH_SIM_STEP_MS: '2',
+    ...env,
+  });
+  return startEmbeddedStack(config, {
+    retryIntervalOverrides: { 'Generate images': 0 },
+    progressPollMs: 20,
+    ...overrides,
+  });
+}
+
+/** The official MCP client over Streamable HTTP with the stack's bearer token. */
+export async function connectClient(stack: EmbeddedStack, token = stack.token): Promise<Client> {
+  const client = new Client({ name: 'sdbatch-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+export async function callTool<T = Record<string, unknown>>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ result: CallToolResult; data: T }> {
+  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  return { result, data: result.structuredContent as T };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

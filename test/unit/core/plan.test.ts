@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { JOB_ID_PATTERN, newJobId } from '../../../core/job-id.ts';
+import { iterationSeeds, planJob } from '../../../core/plan.ts';
+import { StartInput } from '../../../core/start-input.ts';
+import { buildTxt2ImgPayload, dropNullish } from '../../../core/txt2img-payload.ts';
+
+const ctx = {
+  jobId: 'job_20261124_abcdefghij',
+  owner: 'alice',
+  now: new Date('2026-11-24T10:00:00Z'),
+  retentionSeconds: 3600,
+  calibration: { secondsPerStep: 0.1 },
+  parallelHosts: 1,
+  drawSeed: () => 1234,
+};
+
+describe('job ids', () => {
+  it('read job_YYYYMMDD_<base32> and differ each time', () => {
+    const id = newJobId(new Date('2026-11-24T23:59:00Z'));
+    expect(id).toMatch(JOB_ID_PATTERN);
+    expect(id.startsWith('job_20261124_')).toBe(true);
+    expect(newJobId()).not.toBe(newJobId());
+  });
+});
+
+describe('planJob', () => {
+  it('fills defaults, resolves seed -1 to a concrete seed and counts images', () => {
+    const job = planJob({ prompt: 'a cat', batch_size: 4, n_iter: 3 }, ctx);
+    expect(job.params).toMatchObject({ prompt: 'a cat', width: 512, height: 512, steps: 20, seed: 1234 });
+    expect(job.total_images).toBe(12);
+    expect(job.status).toBe('pending');
+    expect(job.expires_at).toBe(Date.parse('2026-11-24T11:00:00Z') / 1000);
+    expect(job.estimated_seconds).toBe(Math.round(12 * 20 * 0.1));
+  });
+
+  it('keeps an explicit seed', () => {
+    expect(planJob({ prompt: 'x', seed: 42 }, ctx).params.seed).toBe(42);
+  });
+});
+
+describe('iteration seeds', () => {
+  it('match one SD WebUI call of the same seed, batch_size and n_iter', () => {
+    const { params } = planJob({ prompt: 'x', seed: 100, batch_size: 4, n_iter: 3 }, ctx);
+    const split = [0, 1, 2].flatMap((i) => iterationSeeds(params, i));
+    expect(split).toEqual(Array.from({ length: 12 }, (_, k) => 100 + k));
+  });
+});
+
+describe('txt2img payload', () => {
+  it('asks for one batch with the iteration seed and never sends undefined fields', () => {
+    const { params } = planJob({ prompt: 'x', seed: 7, batch_size: 2, n_iter: 5 }, ctx);
+    const payload = buildTxt2ImgPayload(params, 3);
+    expect(payload).toMatchObject({
+      seed: 13,
+      batch_size: 2,
+      n_iter: 1,
+      send_images: true,
+      save_images: false,
+    });
+    expect('scheduler' in payload).toBe(false);
+  });
+
+  it('drops nulls recursively but keeps array positions', () => {
+    expect(dropNullish({ a: null, b: { c: undefined, d: 1 }, e: [null, 2] })).toEqual({
+      b: { d: 1 },
+      e: [null, 2],
+    });
+  });
+});
+
+describe('start input limits', () => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['batch_size', { batch_size: 9 }],
+    ['batch_size', { batch_size: 0 }],
+    ['n_iter', { n_iter: 101 }],
+    ['width', { width: 513 }],
+    ['height', { height: 4096 }],
+    ['steps', { steps: 0 }],
+    ['seed', { seed: -2 }],
+    ['cfg_scale', { cfg_scale: 31 }],
+  ];
+  it.each(cases)('rejects a bad %s and names it', (field, bad) => {
+    const result = StartInput.safeParse({ prompt: 'x', ...bad });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual([field]);
+  });
+
+  it('accepts the largest job: 8 x 100 = 800 images', () => {
+    expect(StartInput.safeParse({ prompt: 'x', batch_size: 8, n_iter: 100 }).success).toBe(true);
+  });
+
+  it('requires a prompt', () => {
+    expect(StartInput.safeParse({}).success).toBe(false);
+  });
+});

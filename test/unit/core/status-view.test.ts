@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration } from '../../../core/duration.ts';
+import { remainingSeconds } from '../../../core/estimate.ts';
+import type { JobRecord } from '../../../core/job.ts';
+import { toStatusView } from '../../../core/status-view.ts';
+import { finalStatus } from '../../../core/workflow/finalize-job.ts';
+
+const job: JobRecord = {
+  job_id: 'job_20261124_abcdefghij',
+  owner: 'alice',
+  status: 'running',
+  created_at: '2026-11-24T10:00:00.000Z',
+  started_at: '2026-11-24T10:00:05.000Z',
+  params: {
+    prompt: 'x',
+    negative_prompt: '',
+    width: 512,
+    height: 512,
+    steps: 20,
+    cfg_scale: 7,
+    sampler_name: 'Euler a',
+    seed: 1,
+    batch_size: 4,
+    n_iter: 3,
+  },
+  total_images: 12,
+  completed_images: 4,
+  failed_images: 0,
+  estimated_seconds: 60,
+  current: { iteration: 1, step: 7, steps: 20, updated_at: '2026-11-24T10:02:19.000Z' },
+  expires_at: 0,
+};
+
+describe('durations', () => {
+  it.each([
+    [0, '0s'],
+    [45, '45s'],
+    [135, '2m 15s'],
+    [3780, '1h 03m'],
+  ])('%i s reads %s', (s, text) => expect(formatDuration(s)).toBe(text));
+});
+
+describe('ETA', () => {
+  it('uses measured throughput once images are done', () => {
+    expect(
+      remainingSeconds({ elapsedSeconds: 30, doneImages: 4, totalImages: 12, estimatedSeconds: 999 }),
+    ).toBe(60);
+  });
+  it('falls back to the estimate before the first image', () => {
+    expect(
+      remainingSeconds({ elapsedSeconds: 10, doneImages: 0, totalImages: 12, estimatedSeconds: 60 }),
+    ).toBe(50);
+  });
+  it('is zero when done', () => {
+    expect(
+      remainingSeconds({ elapsedSeconds: 10, doneImages: 12, totalImages: 12, estimatedSeconds: 60 }),
+    ).toBe(0);
+  });
+});
+
+describe('status view', () => {
+  it('reports progress, elapsed, ETA and the current step of a running job', () => {
+    const view = toStatusView(job, new Date('2026-11-24T10:02:20.000Z'));
+    expect(view.progress).toBe('4/12 images completed');
+    expect(view.elapsed_time).toBe('2m 15s');
+    expect(view.estimated_remaining).toBe('4m 30s');
+    expect(view.current).toEqual({ iteration: 1, step: 7, steps: 20 });
+    expect(view.poll_after_seconds).toBeGreaterThan(0);
+  });
+
+  it('freezes elapsed at the end and drops ETA and current once the job ended', () => {
+    const ended = {
+      ...job,
+      status: 'partial' as const,
+      failed_images: 4,
+      finished_at: '2026-11-24T10:01:05.000Z',
+    };
+    const view = toStatusView(ended, new Date('2026-11-24T12:00:00.000Z'));
+    expect(view.elapsed_time).toBe('1m 00s');
+    expect(view.estimated_remaining).toBeNull();
+    expect(view.current).toBeNull();
+    expect(view.poll_after_seconds).toBeNull();
+    expect(view.progress).toBe('4/12 images completed, 4 failed');
+  });
+});
+
+describe('final status', () => {
+  it.each([
+    [12, 'completed'],
+    [5, 'partial'],
+    [0, 'failed'],
+  ])('%i of 12 images is %s', (done, status) => {
+    expect(finalStatus({ completed_images: done, total_images: 12 })).toBe(status);
+  });
+});
