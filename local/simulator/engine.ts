@@ -1,0 +1,203 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The GPU side of the simulator: one FIFO lock (A1111's `queue_lock`) and the `shared.state`
+ * that `/progress`, `/interrupt` and `/skip` see while a job samples.
+ */
+
+export interface ProgressState {
+  skipped: boolean;
+  interrupted: boolean;
+  stopping_generation: boolean;
+  job: string;
+  job_count: number;
+  job_timestamp: string;
+  job_no: number;
+  sampling_step: number;
+  sampling_steps: number;
+}
+
+export interface ProgressResponse {
+  progress: number;
+  eta_relative: number;
+  state: ProgressState;
+  current_image: string | null;
+  textinfo: string | null;
+}
+
+export interface SamplingJob {
+  nIter: number;
+  /** Steps of each pass of a batch: [steps] or [steps, hiresSteps]. */
+  passes: number[];
+  /** Wall time of one sampling step of the whole batch. */
+  stepMs: number;
+  /** Base64 live preview of batch n (asked for lazily by `/progress`). */
+  preview?: (batch: number) => string;
+}
+
+export interface SamplingResult {
+  /** Batches that produced images, with the index of the last pass that ran for each. */
+  batches: Array<{ batch: number; pass: number }>;
+  jobTimestamp: string;
+  start: number;
+  end: number;
+}
+
+export class ClosedError extends Error {
+  constructor() {
+    super('simulator closed');
+    this.name = 'ClosedError';
+  }
+}
+
+/** Local time as YYYYMMDDhhmmss. */
+export function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+const PREVIEW_EVERY = 10; // the default of option show_progress_every_n_steps
+
+export class Engine {
+  #tail: Promise<unknown> = Promise.resolve();
+  #closing = new AbortController();
+  #state: ProgressState = {
+    skipped: false,
+    interrupted: false,
+    stopping_generation: false,
+    job: '',
+    job_count: 0,
+    job_timestamp: '0',
+    job_no: 0,
+    sampling_step: 0,
+    sampling_steps: 0,
+  };
+  #timeStart = 0;
+  #job: SamplingJob | undefined;
+  #batch = 0;
+  #preview: string | null = null;
+  #previewStep = 0;
+
+  /** Runs fn when every earlier caller is done (FIFO); rejects with ClosedError once closed. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(() => {
+      if (this.#closing.signal.aborted) throw new ClosedError();
+      return fn();
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Samples a job step by step; call inside `exclusive`. Interrupt keeps the current batch, skip ends it. */
+  async sample(job: SamplingJob): Promise<SamplingResult> {
+    const s = this.#state;
+    const start = performance.now();
+    Object.assign(s, {
+      skipped: false,
+      interrupted: false,
+      stopping_generation: false,
+      job: 'scripts_txt2img',
+      job_count: job.nIter * job.passes.length, // n_iter, ×2 with a hires pass
+      job_timestamp: timestamp(),
+      job_no: 0,
+      sampling_step: 0,
+    });
+    this.#timeStart = start;
+    this.#job = job;
+    this.#preview = null;
+    this.#previewStep = 0;
+    const batches: SamplingResult['batches'] = [];
+    try {
+      for (let n = 0; n < job.nIter; n++) {
+        s.skipped = false;
+        if (s.interrupted) break;
+        if (job.nIter > 1) s.job = `Batch ${n + 1} out of ${job.nIter}`;
+        this.#batch = n;
+        let pass = 0;
+        for (const [i, steps] of job.passes.entries()) {
+          if (i > 0) {
+            if (s.interrupted) break; // sample_hr_pass returns the first-pass result
+            this.#nextJob();
+          }
+          pass = i;
+          await this.#samplePass(steps, job.stepMs);
+        }
+        batches.push({ batch: n, pass });
+        this.#nextJob();
+      }
+      return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now() };
+    } finally {
+      s.job = '';
+      s.job_count = 0;
+      this.#job = undefined;
+    }
+  }
+
+  async #samplePass(steps: number, stepMs: number): Promise<void> {
+    const s = this.#state;
+    s.sampling_steps = steps;
+    s.sampling_step = 0;
+    const begin = performance.now();
+    for (let k = 1; k <= steps; k++) {
+      if (s.interrupted || s.skipped) return; // checked before each denoiser call
+      await sleep(Math.max(0, begin + k * stepMs - performance.now()), undefined, {
+        signal: this.#closing.signal,
+      });
+      s.sampling_step = k - 1; // k-diffusion's callback reports the 0-based index of the finished step
+    }
+  }
+
+  #nextJob(): void {
+    this.#state.job_no++;
+    this.#state.sampling_step = 0;
+    this.#previewStep = 0;
+  }
+
+  progress(skipCurrentImage: boolean): ProgressResponse {
+    const s = { ...this.#state };
+    if (s.job_count === 0)
+      return { progress: 0, eta_relative: 0, state: s, current_image: null, textinfo: null };
+    let progress = 0.01 + s.job_no / s.job_count;
+    if (s.sampling_steps > 0) progress += s.sampling_step / s.sampling_steps / s.job_count;
+    const elapsed = (performance.now() - this.#timeStart) / 1000;
+    const etaRelative = elapsed / progress - elapsed;
+    if (skipCurrentImage) {
+      return {
+        progress: Math.min(1, progress),
+        eta_relative: etaRelative,
+        state: s,
+        current_image: null,
+        textinfo: null,
+      };
+    }
+    if (s.sampling_step - this.#previewStep >= PREVIEW_EVERY && this.#job?.preview) {
+      this.#preview = this.#job.preview(this.#batch);
+      this.#previewStep = s.sampling_step;
+    }
+    return {
+      progress: Math.min(1, progress),
+      eta_relative: etaRelative,
+      state: s,
+      current_image: this.#preview,
+      textinfo: null,
+    };
+  }
+
+  /** Sets the flag even while idle, as A1111 does; the next job's start clears it, so it has no effect then. */
+  interrupt(): void {
+    this.#state.interrupted = true;
+  }
+
+  skip(): void {
+    this.#state.skipped = true;
+  }
+
+  get busy(): boolean {
+    return this.#job !== undefined;
+  }
+
+  /** Aborts the running job and fails every queued one with ClosedError. */
+  close(): void {
+    this.#closing.abort(new ClosedError());
+  }
+}

@@ -1,0 +1,191 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import {
+  CHECKPOINTS,
+  findCheckpoint,
+  LATENT_UPSCALE_MODES,
+  SAMPLERS,
+  SCHEDULERS,
+  scriptsList,
+  UPSCALERS,
+} from './catalog.ts';
+import { pyRepr, SdApiError, serverException } from './errors.ts';
+import type { FaultConfig } from './faults.ts';
+import { readBody, sendHalfThenDrop, sendJson, sendText } from './http.ts';
+import { emptyStats, errorReply, type Reply, SimState, type SimulatorStats, txt2img } from './txt2img.ts';
+import { parseJsonBody, toBool } from './validate.ts';
+
+export type { FaultConfig } from './faults.ts';
+export type { SimulatorStats } from './txt2img.ts';
+
+export interface SimulatorOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Wall time of one sampling step of one image; default 50. */
+  stepMs?: number;
+  /** A label for logs and GET /sim/stats when several simulators stand in for several GPU hosts. */
+  name?: string;
+}
+
+export interface Simulator {
+  /** http://HOST:PORT, no trailing slash. */
+  url: string;
+  name: string;
+  close(): Promise<void>;
+  stats(): SimulatorStats;
+  resetStats(): void;
+  /** Throws a ZodError on bad values or unknown keys. */
+  setFaults(f: Partial<FaultConfig>): void;
+}
+
+type Request = { req: IncomingMessage; url: URL; body: () => Promise<string> };
+type Handler = (r: Request) => Reply | Promise<Reply>;
+
+const ok = (body: unknown): Reply => ({ status: 200, body });
+
+async function setOptions(sim: SimState, r: Request): Promise<Reply> {
+  const parsed = parseJsonBody(await r.body(), r.req.headers['content-type']);
+  if (!parsed.ok) return { status: 422, body: { detail: parsed.detail } };
+  const { sd_model_checkpoint: wanted, ...rest } = parsed.value;
+  const checkpoint = findCheckpoint(wanted);
+  if (wanted !== undefined && wanted !== null && !checkpoint) {
+    const name = typeof wanted === 'string' ? pyRepr(wanted) : JSON.stringify(wanted);
+    throw serverException('RuntimeError', `model ${name} not found`);
+  }
+  const unknown = Object.keys(rest).find((k) => !(k in sim.options) && rest[k] !== null);
+  if (unknown !== undefined) throw serverException('KeyError', pyRepr(unknown));
+  Object.assign(sim.options, rest);
+  if (checkpoint && checkpoint.title !== sim.options.sd_model_checkpoint) {
+    // A1111 and reForge load the new weights inside the request, after waiting for the queue lock.
+    await sim.engine.exclusive(async () => {
+      sim.options.sd_model_checkpoint = checkpoint.title;
+      sim.options.sd_checkpoint_hash = checkpoint.sha256;
+    });
+  }
+  return ok(null);
+}
+
+function progress(sim: SimState, r: Request): Reply {
+  const raw = r.url.searchParams.get('skip_current_image');
+  const skip = raw === null ? false : toBool(raw);
+  if (skip === undefined) {
+    const detail = [
+      {
+        loc: ['query', 'skip_current_image'],
+        msg: 'value could not be parsed to a boolean',
+        type: 'type_error.bool',
+      },
+    ];
+    return { status: 422, body: { detail } };
+  }
+  return ok(sim.engine.progress(skip));
+}
+
+function routes(sim: SimState, name: string): Record<string, Partial<Record<string, Handler>>> {
+  const models = CHECKPOINTS.map(({ title, model_name, hash, sha256, filename, config }) => {
+    return { title, model_name, hash, sha256, filename, config };
+  });
+  return {
+    '/sdapi/v1/txt2img': { POST: async (r) => txt2img(sim, await r.body(), r.req.headers['content-type']) },
+    '/sdapi/v1/progress': { GET: (r) => progress(sim, r) },
+    '/sdapi/v1/interrupt': {
+      POST: () => {
+        sim.engine.interrupt();
+        return ok({});
+      },
+    },
+    '/sdapi/v1/skip': {
+      POST: () => {
+        sim.engine.skip();
+        return ok(null);
+      },
+    },
+    '/sdapi/v1/options': { GET: () => ok(sim.options), POST: (r) => setOptions(sim, r) },
+    '/sdapi/v1/sd-models': { GET: () => ok(models) },
+    '/sdapi/v1/samplers': { GET: () => ok(SAMPLERS) },
+    '/sdapi/v1/schedulers': { GET: () => ok(SCHEDULERS) },
+    '/sdapi/v1/upscalers': { GET: () => ok(UPSCALERS) },
+    '/sdapi/v1/latent-upscale-modes': { GET: () => ok(LATENT_UPSCALE_MODES.map((n) => ({ name: n }))) },
+    '/sdapi/v1/scripts': { GET: () => ok(scriptsList()) },
+    '/internal/ping': { GET: () => ok({}) },
+    '/sim/stats': { GET: () => ok({ name, ...sim.stats }) },
+    '/sim/faults': {
+      GET: () => ok(sim.faults.config),
+      POST: async (r) => {
+        const parsed = parseJsonBody(await r.body(), r.req.headers['content-type']);
+        if (!parsed.ok) return { status: 422, body: { detail: parsed.detail } };
+        try {
+          return ok(sim.faults.set(parsed.value));
+        } catch (e) {
+          if (e instanceof z.ZodError) return { status: 400, body: { detail: z.prettifyError(e) } };
+          throw e;
+        }
+      },
+    },
+  };
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const { port = 0, host = '127.0.0.1', stepMs = 50, name = 'sd-webui-simulator' } = options;
+  if (!(Number.isFinite(stepMs) && stepMs >= 0)) {
+    throw new RangeError(`stepMs must be a number >= 0, got ${stepMs}`);
+  }
+  const sim = new SimState(stepMs);
+  const table = routes(sim, name);
+  let closing = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const methods = table[url.pathname];
+    const handler = methods?.[req.method ?? 'GET'];
+    let reply: Reply;
+    if (!methods) reply = { status: 404, body: { detail: 'Not Found' } };
+    else if (!handler) reply = { status: 405, body: { detail: 'Method Not Allowed' } };
+    else {
+      try {
+        reply = await handler({ req, url, body: () => readBody(req) });
+      } catch (e) {
+        if (e instanceof SdApiError) reply = errorReply(e);
+        else if (closing) return void res.destroy();
+        else reply = errorReply(serverException(e instanceof Error ? e.name : 'Exception', String(e)));
+      }
+    }
+    if (reply.transportFault === 'hang') return; // answered by close(), which destroys the socket
+    if (reply.transportFault === 'drop') return sendHalfThenDrop(req, res, startedAt, reply.body);
+    if (reply.transportFault === 'malformed') {
+      const text = JSON.stringify(reply.body);
+      return sendText(req, res, startedAt, reply.status, text.slice(0, text.length >> 1));
+    }
+    sendJson(req, res, startedAt, reply.status, reply.body);
+  }
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${urlHost}:${address.port}`,
+    name,
+    stats: () => structuredClone(sim.stats),
+    resetStats: () => {
+      sim.stats = emptyStats();
+    },
+    setFaults: (f) => void sim.faults.set(f),
+    close: async () => {
+      if (closing) return;
+      closing = true;
+      sim.engine.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import { defaultOptions } from './catalog.ts';
+import { Engine, type SamplingResult } from './engine.ts';
+import { SdApiError, serverException } from './errors.ts';
+import { Faults } from './faults.ts';
+import { type GenerationPlan, infoObject, planTxt2Img } from './generation.ts';
+import { picturePng, renderPicture } from './picture.ts';
+import { encodePng } from './png.ts';
+import { checkScripts, parseTxt2ImgBody } from './validate.ts';
+
+export interface SimulatorStats {
+  /** txt2img calls received, whatever became of them. */
+  requests: number;
+  /** txt2img calls answered 200 with a genuine (not fault-injected) body. */
+  succeeded: number;
+  /** Images in those bodies. */
+  imagesReturned: number;
+  /** The seed of each of those images, in order. */
+  seedsReturned: number[];
+  /** performance.now() ms at the start and end of each sampling run. */
+  busyIntervals: Array<{ start: number; end: number }>;
+  /** The last request bodies received (at most 100), as parsed JSON, for tests of payload building. */
+  received: unknown[];
+}
+
+/** An HTTP answer; a transport fault tells the server to break it on purpose. */
+export interface Reply {
+  status: number;
+  body: unknown;
+  transportFault?: 'drop' | 'malformed' | 'hang';
+}
+
+export const emptyStats = (): SimulatorStats => ({
+  requests: 0,
+  succeeded: 0,
+  imagesReturned: 0,
+  seedsReturned: [],
+  busyIntervals: [],
+  received: [],
+});
+
+/** Everything one simulated SD WebUI process holds. */
+export class SimState {
+  readonly engine = new Engine();
+  readonly faults = new Faults();
+  readonly options = defaultOptions();
+  readonly stepMs: number;
+  stats = emptyStats();
+
+  constructor(stepMs: number) {
+    this.stepMs = stepMs;
+  }
+}
+
+export const errorReply = (e: SdApiError): Reply => ({ status: e.status, body: e.body });
+
+const OOM =
+  'CUDA out of memory. Tried to allocate 2.50 GiB. GPU 0 has a total capacity of 23.64 GiB of which 1.13 GiB is free. ' +
+  'Of the allocated memory 20.91 GiB is allocated by PyTorch, and 1.02 GiB is reserved by PyTorch but unallocated.';
+
+const SIMULATED_REJECT = {
+  detail: [{ loc: ['body'], msg: 'simulated rejection', type: 'value_error.simulated' }],
+};
+
+function preview(plan: GenerationPlan, batch: number): string {
+  const i = batch * plan.batchSize;
+  const { width, height } = plan.size;
+  const rgb = renderPicture(plan.prompts[i] ?? '', plan.seeds[i] ?? 0, width, height);
+  return encodePng({ width, height, rgb, text: {} }).toString('base64');
+}
+
+/** POST /sdapi/v1/txt2img: validate, draw a fault, wait for the lock, sample, answer. */
+export async function txt2img(sim: SimState, raw: string, contentType?: string): Promise<Reply> {
+  sim.stats.requests++;
+  rememberBody(sim.stats, raw);
+  const parsed = parseTxt2ImgBody(raw, contentType);
+  if (!parsed.ok) return { status: 422, body: { detail: parsed.detail } };
+  const request = parsed.request;
+  const scriptError = checkScripts(request);
+  if (scriptError) return errorReply(scriptError);
+  const fault = sim.faults.draw();
+  if (fault === 'reject') return { status: 422, body: SIMULATED_REJECT };
+
+  let plan: GenerationPlan;
+  let run: SamplingResult;
+  try {
+    [plan, run] = await sim.engine.exclusive(async () => {
+      if (fault === 'error') throw serverException('OutOfMemoryError', OOM);
+      const p = planTxt2Img(request, sim.options);
+      const r = await sim.engine.sample({
+        nIter: p.nIter,
+        passes: p.hrSteps > 0 ? [p.steps, p.hrSteps] : [p.steps],
+        stepMs: sim.stepMs * sim.faults.config.slowFactor * p.batchSize,
+        preview: (batch) => preview(p, batch),
+      });
+      sim.stats.busyIntervals.push({ start: r.start, end: r.end });
+      return [p, r] as const;
+    });
+  } catch (e) {
+    if (e instanceof SdApiError) return errorReply(e);
+    throw e;
+  }
+
+  const produced = run.batches.flatMap(({ batch, pass }) =>
+    Array.from({ length: plan.batchSize }, (_, j) => ({
+      index: batch * plan.batchSize + j,
+      size: pass > 0 ? plan.hrSize : plan.size,
+    })),
+  );
+  const info = infoObject(
+    plan,
+    produced.map((p) => p.index),
+    run.jobTimestamp,
+  );
+  const send = request.send_images && fault !== 'empty';
+  const images = send
+    ? produced.map(({ index, size }, k) =>
+        picturePng({
+          prompt: plan.prompts[index] ?? '',
+          seed: plan.seeds[index] ?? 0,
+          ...size,
+          infotext: info.infotexts[k] ?? '',
+        }).toString('base64'),
+      )
+    : [];
+  if (fault === undefined) {
+    sim.stats.succeeded++;
+    sim.stats.imagesReturned += images.length;
+    if (send) sim.stats.seedsReturned.push(...produced.map((p) => plan.seeds[p.index] ?? 0));
+  }
+  const body = { images, parameters: request, info: JSON.stringify(info) };
+  const transportFault = fault === 'drop' || fault === 'malformed' || fault === 'hang' ? fault : undefined;
+  return { status: 200, body, transportFault };
+}
+
+function rememberBody(stats: SimulatorStats, raw: string): void {
+  try {
+    stats.received.push(JSON.parse(raw));
+  } catch {
+    stats.received.push(raw);
+  }
+  if (stats.received.length > 100) stats.received.shift();
+}
