@@ -1,0 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+/** The embedded stack's environment variables, with their defaults (see README, Configuration). */
+const LocalConfig = z.object({
+  SDBATCH_PORT: port.default(8787),
+  SDBATCH_HOST: z.string().min(1).default('127.0.0.1'),
+  SDBATCH_DATA_DIR: z.string().min(1).default('./.sdbatch'),
+  SDBATCH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  SD_WEBUI_URL: z.url({ protocol: /^https?$/ }).optional(),
+  SDBATCH_PRESETS_DIR: z
+    .string()
+    .min(1)
+    .default(fileURLToPath(new URL('../presets', import.meta.url))),
+  SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
+  SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  SDBATCH_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
+});
+export type LocalConfig = z.infer<typeof LocalConfig>;
+
+/** Reads the environment, or throws one message naming every bad variable. */
+export function loadLocalConfig(env: Record<string, string | undefined>): LocalConfig {
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const result = LocalConfig.safeParse(blankless);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,77 @@
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import {
+  type FunctionArnVariable,
+  substituteDefinition,
+  TASK_FUNCTIONS,
+  type TaskStateName,
+} from '../cdk/workflow/definition.ts';
+import type { Orchestrator, WorkflowInput } from '../core/ports.ts';
+
+export type TaskHandlers = Record<TaskStateName, (input: unknown) => Promise<unknown>>;
+
+/** Placeholder ARNs: each Task state is bound to its in-process handler by state name instead. */
+const localArns = Object.fromEntries(
+  Object.values(TASK_FUNCTIONS).map((variable) => [
+    variable,
+    `arn:aws:lambda:us-east-1:000000000000:function:sdbatch-${variable}`,
+  ]),
+) as Record<FunctionArnVariable, string>;
+
+export interface LocalOrchestratorOptions {
+  handlers: TaskHandlers;
+  /** Seconds between retries, per state; the tests shorten them, the stack keeps AWS's back-off. */
+  retryIntervalOverrides?: Record<string, number>;
+  onExecutionEnd?: (jobId: string, outcome: 'succeeded' | 'failed' | 'aborted', error?: unknown) => void;
+}
+
+/** Runs the state machine definition CDK deploys, in-process, with the Lambda handlers. */
+export class LocalOrchestrator implements Orchestrator {
+  private readonly machine: StateMachine;
+  private readonly options: LocalOrchestratorOptions;
+  private readonly running = new Map<string, { abort: () => void; result: Promise<unknown> }>();
+
+  constructor(options: LocalOrchestratorOptions) {
+    this.options = options;
+    const definition = JSON.parse(substituteDefinition(localArns)) as StateMachineDefinition;
+    this.machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  }
+
+  async start(jobId: string, input: WorkflowInput): Promise<void> {
+    // Step Functions refuses a second execution with the same name; so do we.
+    if (this.running.has(jobId)) throw new Error(`Execution ${jobId} is already running`);
+    const execution = this.machine.run(input as unknown as Parameters<StateMachine['run']>[0], {
+      overrides: {
+        taskResourceLocalHandlers: this.options.handlers as never,
+        retryIntervalOverrides: this.options.retryIntervalOverrides,
+      },
+      noThrowOnAbort: true,
+    });
+    const result = execution.result.then(
+      () => this.options.onExecutionEnd?.(jobId, 'succeeded'),
+      (error: unknown) => {
+        console.error(`execution ${jobId} failed`, error);
+        this.options.onExecutionEnd?.(jobId, 'failed', error);
+      },
+    );
+    this.running.set(jobId, { abort: execution.abort, result });
+    void result.finally(() => this.running.delete(jobId));
+  }
+
+  async stop(jobId: string): Promise<void> {
+    const execution = this.running.get(jobId);
+    if (!execution) return;
+    execution.abort();
+    await execution.result;
+  }
+
+  isRunning(jobId: string): boolean {
+    return this.running.has(jobId);
+  }
+
+  /** Waits for every execution to end (tests) or aborts them all (shutdown). */
+  async drain(abort: boolean): Promise<void> {
+    const executions = [...this.running.values()];
+    if (abort) for (const e of executions) e.abort();
+    await Promise.allSettled(executions.map((e) => e.result));
+  }
+}

@@ -1,0 +1,34 @@
+import { loadLocalConfig } from './config.ts';
+import { startEmbeddedStack } from './stack.ts';
+
+let config: ReturnType<typeof loadLocalConfig>;
+try {
+  config = loadLocalConfig(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
+const stack = await startEmbeddedStack(config);
+console.log(`sdbatch is running (data in ${config.SDBATCH_DATA_DIR})
+
+  MCP URL:   ${stack.mcpUrl}
+  Token:     ${stack.token}
+  SD WebUI:  ${stack.sdWebUiUrl}${stack.simulator ? ' (built-in simulator)' : ''}
+
+Add it to Claude Code:
+
+  claude mcp add --transport http sdbatch ${stack.mcpUrl} --header "Authorization: Bearer ${stack.token}"
+
+Ctrl-C stops it; jobs and images stay in ${config.SDBATCH_DATA_DIR}.`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping sdbatch...`);
+    await stack.stop();
+    process.exit(0);
+  });
+}

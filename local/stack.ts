@@ -1,0 +1,111 @@
+import type { AddressInfo } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
+import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
+import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
+import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
+import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
+import { createWorkerDeps } from '../lambdas/worker-deps.ts';
+import { createApp } from '../mcp-gateway/app.ts';
+import { staticTokenVerifier } from '../mcp-gateway/auth.ts';
+import type { GatewayDeps } from '../mcp-gateway/deps.ts';
+import type { LocalConfig } from './config.ts';
+import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
+import { LocalOrchestrator } from './local-orchestrator.ts';
+import { type Simulator, startSimulator } from './simulator/server.ts';
+import { resolveToken } from './token-file.ts';
+
+export interface EmbeddedStack {
+  mcpUrl: string;
+  token: string;
+  sdWebUiUrl: string;
+  simulator?: Simulator;
+  orchestrator: LocalOrchestrator;
+  deps: GatewayDeps;
+  stores: EmbeddedStores;
+  stop(): Promise<void>;
+}
+
+export interface StackOverrides {
+  /** Seconds between Step Functions retries; tests shorten the back-off. */
+  retryIntervalOverrides?: Record<string, number>;
+  progressPollMs?: number;
+}
+
+/** Everything `npm start` runs, in this process: stores, simulator, workflow, gateway. */
+export async function startEmbeddedStack(
+  config: LocalConfig,
+  overrides: StackOverrides = {},
+): Promise<EmbeddedStack> {
+  const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
+  const stores = await startEmbeddedStores(config.SDBATCH_DATA_DIR);
+  const simulator = config.SD_WEBUI_URL
+    ? undefined
+    : await startSimulator({ port: 0, stepMs: config.SDBATCH_SIM_STEP_MS });
+  const sdWebUiUrl = config.SD_WEBUI_URL ?? (simulator as Simulator).url;
+
+  const workers = createWorkerDeps({
+    tableName: stores.tableName,
+    bucketName: stores.bucketName,
+    sdHost: { baseUrl: sdWebUiUrl },
+    clients: stores.clients,
+    progressPollMs: overrides.progressPollMs,
+  });
+  const orchestrator = new LocalOrchestrator({
+    handlers: {
+      'Mark job running': createMarkJobRunningHandler(workers),
+      'Generate images': createGenerateImagesHandler(workers),
+      'Record failed iteration': createRecordFailedIterationHandler(workers),
+      'Finalize job': createFinalizeJobHandler(workers),
+    },
+    retryIntervalOverrides: overrides.retryIntervalOverrides,
+  });
+
+  const presets = await loadPresetCatalog(config.SDBATCH_PRESETS_DIR);
+  for (const problem of presets.problems) {
+    console.warn(
+      `preset ${problem.file}${problem.line ? `:${problem.line}` : ''} skipped: ${problem.message}`,
+    );
+  }
+  const deps: GatewayDeps = {
+    jobs: workers.jobs,
+    presets,
+    images: workers.images,
+    orchestrator,
+    now: () => new Date(),
+    settings: {
+      concurrency: config.SDBATCH_CONCURRENCY,
+      hosts: 1,
+      retentionSeconds: config.SDBATCH_RETENTION_DAYS * 86_400,
+      calibration: { secondsPerStep: simulator ? config.SDBATCH_SIM_STEP_MS / 1000 : 0.05 },
+      urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
+    },
+  };
+  const app = createApp({ deps, verifyToken: staticTokenVerifier(token) });
+  const server = await listen(app.fetch, config.SDBATCH_HOST, config.SDBATCH_PORT);
+  const port = (server.address() as AddressInfo).port;
+  const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
+
+  return {
+    mcpUrl: `http://${host}:${port}/mcp`,
+    token,
+    sdWebUiUrl,
+    simulator,
+    orchestrator,
+    deps,
+    stores,
+    stop: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await orchestrator.drain(true);
+      await simulator?.close();
+      await stores.close();
+    },
+  };
+}
+
+function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number) {
+  return new Promise<ServerType>((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}

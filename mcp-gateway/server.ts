@@ -1,0 +1,22 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ToolContext } from './deps.ts';
+import { registerPresetsTool } from './tools/presets.ts';
+import { registerResultTool } from './tools/result.ts';
+import { registerStartTool } from './tools/start.ts';
+import { registerStatusTool } from './tools/status.ts';
+
+export const SERVER_INFO = { name: 'sdbatch', version: '0.1.0' };
+
+/** The MCP server for one request's caller; it knows nothing of transports. */
+export function buildServer(ctx: ToolContext): McpServer {
+  const server = new McpServer(SERVER_INFO, {
+    instructions:
+      'Generate Stable Diffusion images in batches too large for one tool call: start a job, poll its status, ' +
+      'then fetch presigned image URLs.',
+  });
+  registerStartTool(server, ctx);
+  registerStatusTool(server, ctx);
+  registerResultTool(server, ctx);
+  registerPresetsTool(server, ctx);
+  return server;
+}

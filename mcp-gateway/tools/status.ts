@@ -1,0 +1,34 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { StatusView, toStatusView } from '../../core/status-view.ts';
+import type { ToolContext } from '../deps.ts';
+import { safely, toolResult } from '../tool-result.ts';
+import { getOwnedJob } from './owned-job.ts';
+
+export const JobIdInput = {
+  job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
+};
+
+export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
+  server.registerTool(
+    'sdreforge_batch_status',
+    {
+      title: 'Progress of a batch',
+      description:
+        'Live progress of a batch job: status, "5/12 images completed", elapsed time, estimated time left and ' +
+        'the step of the image being made. Poll again after poll_after_seconds; it is null once the job ended. ' +
+        'partial means some images failed: sdreforge_batch_result lists the rest.',
+      inputSchema: JobIdInput,
+      outputSchema: StatusView.shape,
+    },
+    ({ job_id }) =>
+      safely(async () => {
+        const view = toStatusView(await getOwnedJob(ctx, job_id), ctx.deps.now());
+        const eta = view.estimated_remaining ? `, about ${view.estimated_remaining} left` : '';
+        return toolResult(
+          `${view.job_id} ${view.status}: ${view.progress}, ${view.elapsed_time} elapsed${eta}.`,
+          view,
+        );
+      }),
+  );
+}
