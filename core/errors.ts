@@ -17,3 +17,8 @@ export class JobNotFoundError extends Error {
     super(`No job "${jobId}": it does not exist, has expired, or belongs to someone else.`);
   }
 }
+
+/** A request the caller can fix: the message says what and how. */
+export class InvalidRequestError extends Error {
+  override readonly name = 'InvalidRequestError';
+}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GenerationParams } from './params/generation.ts';
 
 export const JobStatus = z.enum(['pending', 'running', 'completed', 'partial', 'failed', 'cancelled']);
 export type JobStatus = z.infer<typeof JobStatus>;
@@ -6,22 +7,7 @@ export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'partial', 'failed', 'cancelled'];
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
 
-/** The generation parameters a job was started with, after defaults: everything a worker needs. */
-export const GenerationParams = z.object({
-  prompt: z.string(),
-  negative_prompt: z.string(),
-  width: z.number().int(),
-  height: z.number().int(),
-  steps: z.number().int(),
-  cfg_scale: z.number(),
-  sampler_name: z.string(),
-  scheduler: z.string().optional(),
-  /** Concrete: -1 was resolved when the job was created. */
-  seed: z.number().int().nonnegative(),
-  batch_size: z.number().int(),
-  n_iter: z.number().int(),
-});
-export type GenerationParams = z.infer<typeof GenerationParams>;
+export { GenerationParams } from './params/generation.ts';
 
 export const CurrentProgress = z.object({
   iteration: z.number().int(),
@@ -37,6 +23,7 @@ export const JobRecord = z.object({
   owner: z.string(),
   status: JobStatus,
   created_at: z.string(),
+  preset: z.string().optional(),
   started_at: z.string().optional(),
   finished_at: z.string().optional(),
   params: GenerationParams,

@@ -26,6 +26,7 @@ export interface PutImage {
 /** PNGs and presigned downloads. One implementation: S3 (s3rver locally). */
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
+  get(key: string): Promise<Uint8Array>;
   presignGet(key: string, expiresInSeconds: number): Promise<string>;
 }
 
@@ -63,4 +64,20 @@ export interface SdWebUi {
   txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult>;
   progress(signal?: AbortSignal): Promise<SdProgress>;
   interrupt(): Promise<void>;
+  /** Titles of the installed txt2img scripts (alwayson ones included), as /sdapi/v1/scripts lists them. */
+  scriptTitles(): Promise<string[]>;
+  checkpoints(): Promise<Checkpoint[]>;
+}
+
+export interface Checkpoint {
+  title: string;
+  model_name: string;
+  filename?: string;
+  hash?: string | null;
+  sha256?: string | null;
+}
+
+/** Downloads a control image from a caller's URL, within the fetch policy (https, public hosts, caps). */
+export interface ImageFetcher {
+  fetch(url: string): Promise<Uint8Array>;
 }

@@ -2,6 +2,7 @@ import type { ImageStore, JobStore, SdWebUi } from '../core/ports.ts';
 import type { GenerateDeps } from '../core/workflow/generate-iteration.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
+import { type FetchPolicy, GuardedImageFetcher } from './adapters/guarded-fetcher.ts';
 import { S3ImageStore } from './adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from './adapters/sd-webui-client.ts';
 
@@ -16,6 +17,7 @@ export interface WorkerSetup {
   progressPollMs?: number;
   progressWriteMs?: number;
   callTimeoutMs?: number;
+  fetchPolicy?: Partial<FetchPolicy>;
 }
 
 export function createWorkerDeps(setup: WorkerSetup): WorkerDeps {
@@ -26,6 +28,7 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps {
     jobs,
     images,
     sd,
+    fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     now: () => new Date(),
     progressPollMs: setup.progressPollMs ?? 1000,
     // The promise: live progress reaches the job item at most every 2 s.

@@ -2,8 +2,9 @@ import { JobNotFoundError } from '../errors.ts';
 import { imageKey } from '../image-key.ts';
 import { isTerminal, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
-import type { ImageStore, JobStore, SdWebUi } from '../ports.ts';
+import type { ImageFetcher, ImageStore, JobStore, SdWebUi } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
+import { prepareHostContext } from './host-context.ts';
 import { startProgressReporter } from './progress-reporter.ts';
 import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
@@ -11,6 +12,7 @@ export interface GenerateDeps {
   jobs: JobStore;
   images: ImageStore;
   sd: SdWebUi;
+  fetcher: ImageFetcher;
   now: () => Date;
   progressPollMs: number;
   progressWriteMs: number;
@@ -33,6 +35,7 @@ export async function generateIteration(
   const done = await deps.jobs.getIteration(jobId, iteration);
   if (done) return { iteration, images: done.images.length, skipped: true };
 
+  const prepared = await prepareHostContext(job.params, deps);
   const reporter = startProgressReporter({
     sd: deps.sd,
     iteration,
@@ -44,7 +47,7 @@ export async function generateIteration(
   let result: Awaited<ReturnType<SdWebUi['txt2img']>>;
   try {
     result = await deps.sd.txt2img(
-      buildTxt2ImgPayload(job.params, iteration),
+      buildTxt2ImgPayload(prepared.params, iteration, prepared.host),
       AbortSignal.timeout(deps.callTimeoutMs),
     );
   } finally {

@@ -22,6 +22,12 @@ export class S3ImageStore implements ImageStore {
     );
   }
 
+  async get(key: string): Promise<Uint8Array> {
+    const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    if (!object.Body) throw new Error(`Object ${key} has no body`);
+    return object.Body.transformToByteArray();
+  }
+
   presignGet(key: string, expiresInSeconds: number): Promise<string> {
     return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
       expiresIn: expiresInSeconds,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
-import type { SdProgress, SdWebUi, Txt2ImgResult } from '../../core/ports.ts';
+import type { Checkpoint, SdProgress, SdWebUi, Txt2ImgResult } from '../../core/ports.ts';
 
 export interface SdWebUiHost {
   baseUrl: string;
@@ -15,6 +15,16 @@ const Txt2ImgInfo = z.object({
   infotexts: z.array(z.string()).optional(),
   index_of_first_image: z.number().int().optional(),
 });
+const ScriptsResponse = z.object({ txt2img: z.array(z.string()) });
+const CheckpointsResponse = z.array(
+  z.object({
+    title: z.string(),
+    model_name: z.string(),
+    filename: z.string().optional(),
+    hash: z.string().nullish(),
+    sha256: z.string().nullish(),
+  }),
+);
 const ProgressResponse = z.object({
   progress: z.number(),
   state: z
@@ -64,6 +74,16 @@ export class SdWebUiClient implements SdWebUi {
       steps: busy ? (state.sampling_steps ?? 0) : 0,
       jobTimestamp: busy ? (state.job_timestamp ?? null) : null,
     };
+  }
+
+  async scriptTitles(): Promise<string[]> {
+    const body = await this.call('GET', '/sdapi/v1/scripts', undefined, AbortSignal.timeout(30_000));
+    return parseOrUnavailable(ScriptsResponse, body, 'scripts list').txt2img;
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    const body = await this.call('GET', '/sdapi/v1/sd-models', undefined, AbortSignal.timeout(30_000));
+    return parseOrUnavailable(CheckpointsResponse, body, 'checkpoint list');
   }
 
   async interrupt(): Promise<void> {

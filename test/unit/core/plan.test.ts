@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_ID_PATTERN, newJobId } from '../../../core/job-id.ts';
+import { StartInput } from '../../../core/params/generation.ts';
 import { iterationSeeds, planJob } from '../../../core/plan.ts';
-import { StartInput } from '../../../core/start-input.ts';
+import { mergeParams } from '../../../core/presets/merge.ts';
 import { buildTxt2ImgPayload, dropNullish } from '../../../core/txt2img-payload.ts';
 
 const ctx = {
@@ -11,8 +12,8 @@ const ctx = {
   retentionSeconds: 3600,
   calibration: { secondsPerStep: 0.1 },
   parallelHosts: 1,
-  drawSeed: () => 1234,
 };
+const params = (input: StartInput) => mergeParams({}, input, () => 1234);
 
 describe('job ids', () => {
   it('read job_YYYYMMDD_<base32> and differ each time', () => {
@@ -25,7 +26,7 @@ describe('job ids', () => {
 
 describe('planJob', () => {
   it('fills defaults, resolves seed -1 to a concrete seed and counts images', () => {
-    const job = planJob({ prompt: 'a cat', batch_size: 4, n_iter: 3 }, ctx);
+    const job = planJob(params({ prompt: 'a cat', batch_size: 4, n_iter: 3 }), ctx);
     expect(job.params).toMatchObject({ prompt: 'a cat', width: 512, height: 512, steps: 20, seed: 1234 });
     expect(job.total_images).toBe(12);
     expect(job.status).toBe('pending');
@@ -34,22 +35,22 @@ describe('planJob', () => {
   });
 
   it('keeps an explicit seed', () => {
-    expect(planJob({ prompt: 'x', seed: 42 }, ctx).params.seed).toBe(42);
+    expect(planJob(params({ prompt: 'x', seed: 42 }), ctx).params.seed).toBe(42);
   });
 });
 
 describe('iteration seeds', () => {
   it('match one SD WebUI call of the same seed, batch_size and n_iter', () => {
-    const { params } = planJob({ prompt: 'x', seed: 100, batch_size: 4, n_iter: 3 }, ctx);
-    const split = [0, 1, 2].flatMap((i) => iterationSeeds(params, i));
+    const p = params({ prompt: 'x', seed: 100, batch_size: 4, n_iter: 3 });
+    const split = [0, 1, 2].flatMap((i) => iterationSeeds(p, i));
     expect(split).toEqual(Array.from({ length: 12 }, (_, k) => 100 + k));
   });
 });
 
 describe('txt2img payload', () => {
   it('asks for one batch with the iteration seed and never sends undefined fields', () => {
-    const { params } = planJob({ prompt: 'x', seed: 7, batch_size: 2, n_iter: 5 }, ctx);
-    const payload = buildTxt2ImgPayload(params, 3);
+    const p = params({ prompt: 'x', seed: 7, batch_size: 2, n_iter: 5 });
+    const payload = buildTxt2ImgPayload(p, 3);
     expect(payload).toMatchObject({
       seed: 13,
       batch_size: 2,

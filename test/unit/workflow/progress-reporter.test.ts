@@ -12,6 +12,8 @@ function scriptedHost(answers: SdProgress[]): SdWebUi {
     },
     progress: async () => answers[Math.min(i++, answers.length - 1)] as SdProgress,
     interrupt: async () => {},
+    scriptTitles: async () => [],
+    checkpoints: async () => [],
   };
 }
 
@@ -62,6 +64,8 @@ describe('progress reporter', () => {
         return { progress: 0.1, step: calls, steps: 100, jobTimestamp: calls === 1 ? null : 'ours' };
       },
       interrupt: async () => {},
+      scriptTitles: async () => [],
+      checkpoints: async () => [],
     };
     const reporter = startProgressReporter({
       sd,

@@ -1,0 +1,144 @@
+import { lookup as dnsLookup } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import type { ImageFetcher } from '../../core/ports.ts';
+
+export interface FetchPolicy {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+  /**
+   * host:port pairs exempt from the https and public-address rules, e.g. "127.0.0.1:4568" for the
+   * embedded stack's own tests. Empty in production.
+   */
+  allowHosts: string[];
+}
+
+export const DEFAULT_FETCH_POLICY: FetchPolicy = {
+  maxBytes: 10 * 1024 * 1024,
+  timeoutMs: 15_000,
+  maxRedirects: 3,
+  allowHosts: [],
+};
+
+/** Loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved ranges. */
+const NON_PUBLIC = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['64:ff9b::', 96],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
+}
+
+export function isPublicAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return isPublicAddress(mapped[1] as string);
+  const family = isIP(address);
+  if (family === 0) return false;
+  return !NON_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Fetches control images from callers' URLs without letting them reach inside the network:
+ * https only, every resolved address checked at connect time (so DNS rebinding and redirects
+ * cannot slip past), a size cap and a time-out.
+ */
+export class GuardedImageFetcher implements ImageFetcher {
+  private readonly policy: FetchPolicy;
+
+  constructor(policy: Partial<FetchPolicy> = {}) {
+    this.policy = { ...DEFAULT_FETCH_POLICY, ...policy };
+  }
+
+  async fetch(url: string): Promise<Uint8Array> {
+    let current = new URL(url);
+    for (let hop = 0; hop <= this.policy.maxRedirects; hop++) {
+      const response = await this.get(current);
+      if ('redirect' in response) {
+        current = new URL(response.redirect, current);
+        continue;
+      }
+      return response.body;
+    }
+    throw new Error(`control image ${url}: more than ${this.policy.maxRedirects} redirects`);
+  }
+
+  private get(url: URL): Promise<{ body: Uint8Array } | { redirect: string }> {
+    const allowed = this.policy.allowHosts.includes(url.host);
+    if (url.protocol !== 'https:' && !(allowed && url.protocol === 'http:')) {
+      return Promise.reject(new Error(`control image ${url.origin}: only https URLs are fetched`));
+    }
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+        if (error) return callback(error, '', 0);
+        const bad = addresses.find((a) => !isPublicAddress(a.address));
+        if (bad && !allowed) {
+          return callback(new Error(`${hostname} resolves to a non-public address (${bad.address})`), '', 0);
+        }
+        const first = addresses[0];
+        if (!first) return callback(new Error(`${hostname} has no address`), '', 0);
+        if (options.all)
+          return (callback as unknown as (e: null, a: typeof addresses) => void)(null, addresses);
+        callback(null, first.address, first.family);
+      });
+    };
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(literal) && !isPublicAddress(literal) && !allowed) {
+      return Promise.reject(new Error(`control image ${url.origin}: non-public address`));
+    }
+    const client = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = client.get(url, { lookup, timeout: this.policy.timeoutMs }, (response) => {
+        const status = response.statusCode ?? 0;
+        if (status >= 300 && status < 400 && response.headers.location) {
+          response.resume();
+          return resolve({ redirect: response.headers.location });
+        }
+        if (status !== 200) {
+          response.resume();
+          return reject(new Error(`control image ${url.origin}${url.pathname}: HTTP ${status}`));
+        }
+        const declared = Number(response.headers['content-length'] ?? 0);
+        if (declared > this.policy.maxBytes) {
+          response.destroy();
+          return reject(new Error(`control image is ${declared} bytes; the cap is ${this.policy.maxBytes}`));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > this.policy.maxBytes) {
+            response.destroy();
+            reject(new Error(`control image exceeds the cap of ${this.policy.maxBytes} bytes`));
+          } else chunks.push(chunk);
+        });
+        response.on('end', () => resolve({ body: Buffer.concat(chunks) }));
+        response.on('error', reject);
+      });
+      request.on('timeout', () =>
+        request.destroy(new Error(`control image: no answer in ${this.policy.timeoutMs} ms`)),
+      );
+      request.on('error', reject);
+    });
+  }
+}
