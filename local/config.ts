@@ -14,6 +14,16 @@ const LocalConfig = z.object({
     .string()
     .min(1)
     .default(fileURLToPath(new URL('../presets', import.meta.url))),
+  /** host:port list exempt from the ControlNet URL fetch rules (https, public addresses). */
+  SDBATCH_FETCH_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    ),
   SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
   SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),

@@ -50,6 +50,7 @@ export async function startEmbeddedStack(
     sdHost: { baseUrl: sdWebUiUrl },
     clients: stores.clients,
     progressPollMs: overrides.progressPollMs,
+    fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
   });
   const orchestrator = new LocalOrchestrator({
     handlers: {

@@ -12,8 +12,10 @@ const ResultFile = z.object({
   iteration: z.number().int(),
   index: z.number().int(),
   seed: z.number().int(),
+  subseed: z.number().int().optional(),
   width: z.number().int(),
   height: z.number().int(),
+  infotext: z.string().optional().describe('SD WebUI generation parameters, as in the PNG.'),
 });
 
 export const ResultOutput = z.object({
@@ -54,8 +56,10 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
               iteration: it.iteration,
               index: image.index,
               seed: image.seed,
+              subseed: image.subseed,
               width: image.width,
               height: image.height,
+              infotext: image.infotext,
             })),
           ),
         );

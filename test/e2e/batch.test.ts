@@ -1,11 +1,8 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { TABLE_NAME } from '../../local/embedded-stores.ts';
 import { readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, sleep, startTestStack } from '../support/embedded.ts';
+import { callTool, connectClient, jobItemCount, sleep, startTestStack } from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 interface Status {
@@ -58,13 +55,6 @@ async function downloadAndCheck(files: Result['files'], width: number, height: n
       return seed;
     }),
   );
-}
-
-async function jobItemCount(): Promise<number> {
-  const db = documentClient(stack.stores.clients);
-  const { Items = [] } = await db.send(new ScanCommand({ TableName: TABLE_NAME, ConsistentRead: true }));
-  db.destroy();
-  return Items.filter((item) => item.sk === 'JOB').length;
 }
 
 describe('a batch job on the embedded stack', () => {
@@ -139,7 +129,7 @@ describe('a batch job on the embedded stack', () => {
   });
 
   it('rejects bad arguments with the field and its limit, and creates nothing', async () => {
-    const before = await jobItemCount();
+    const before = await jobItemCount(stack);
     for (const [field, args, limit] of [
       ['batch_size', { prompt: 'x', batch_size: 9 }, '8'],
       ['n_iter', { prompt: 'x', n_iter: 101 }, '100'],
@@ -152,7 +142,7 @@ describe('a batch job on the embedded stack', () => {
       expect(text).toContain(field);
       expect(text).toContain(limit);
     }
-    expect(await jobItemCount()).toBe(before);
+    expect(await jobItemCount(stack)).toBe(before);
   });
 
   it('answers an unknown job with a clear tool error', async () => {

@@ -1,6 +1,8 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
 
@@ -43,3 +45,13 @@ export async function callTool<T = Record<string, unknown>>(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Job items in the stack's table, read through the SDK: proof that a refused call created nothing. */
+export async function jobItemCount(stack: EmbeddedStack): Promise<number> {
+  const db = documentClient(stack.stores.clients);
+  const { Items = [] } = await db.send(
+    new ScanCommand({ TableName: stack.stores.tableName, ConsistentRead: true }),
+  );
+  db.destroy();
+  return Items.filter((item) => item.sk === 'JOB').length;
+}

@@ -1,0 +1,193 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng, readPng } from '../../local/simulator/png.ts';
+import type { EmbeddedStack } from '../../local/stack.ts';
+import { callTool, connectClient, jobItemCount, sleep, startTestStack } from '../support/embedded.ts';
+import { tempDir } from '../support/temp-dir.ts';
+
+const controlPng = encodePng({ width: 8, height: 8, rgb: new Uint8Array(8 * 8 * 3).fill(200), text: {} });
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let stack: EmbeddedStack;
+let client: Client;
+let imageServer: Server;
+let imageOrigin: string;
+
+beforeAll(async () => {
+  imageServer = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'image/png' }).end(controlPng),
+  );
+  await new Promise<void>((r) => imageServer.listen(0, '127.0.0.1', r));
+  imageOrigin = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
+  dir = await tempDir();
+  stack = await startTestStack(dir.path, { SDBATCH_FETCH_ALLOW_HOSTS: new URL(imageOrigin).host });
+  client = await connectClient(stack);
+});
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+  await dir.remove();
+  await new Promise((r) => imageServer.close(r));
+});
+
+async function waitForEnd(jobId: string) {
+  for (let i = 0; i < 800; i++) {
+    const { data } = await callTool<{ status: string }>(client, 'sdreforge_batch_status', { job_id: jobId });
+    if (['completed', 'partial', 'failed', 'cancelled'].includes(data.status)) return data;
+    await sleep(25);
+  }
+  throw new Error('job did not end');
+}
+
+type Payload = Record<string, unknown> & { alwayson_scripts?: Record<string, { args: unknown[] }> };
+
+describe('every sdreforge parameter reaches SD WebUI', () => {
+  it('sends the merged preset + caller payload, split per iteration, and records seeds and infotexts', async () => {
+    stack.simulator?.resetStats();
+    const { data, result } = await callTool<{ job_id: string; preset: string; seed: number }>(
+      client,
+      'sdreforge_batch_start',
+      {
+        preset: 'txt2img_portrait_xl',
+        prompt: 'a knight {red|blue} cape',
+        negative_prompt: 'extra fingers',
+        width: 64,
+        height: 96,
+        steps: 3,
+        hr_scale: 2,
+        hr_upscaler: 'Latent',
+        hr_second_pass_steps: 2,
+        checkpoint: 'v1-5-pruned-emaonly',
+        seed: 777,
+        subseed: 40,
+        batch_size: 2,
+        n_iter: 2,
+        adetailer: [{ model: 'face_yolov8n.pt', confidence: 0.5 }, { model: 'hand_yolov8n.pt' }],
+        controlnet: [
+          {
+            image_url: `${imageOrigin}/pose.png`,
+            model: 'control_v11p_sd15_openpose',
+            module: 'openpose',
+            weight: 0.7,
+          },
+          {
+            image: `data:image/png;base64,${controlPng.toString('base64')}`,
+            model: 'control_v11p_sd15_canny',
+          },
+        ],
+        rp_active: true,
+        rp_mode: 'Matrix',
+        rp_divide_ratio: '1,1',
+        use_fixed_seed: false,
+      },
+    );
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    expect(data.preset).toBe('txt2img_portrait_xl');
+    expect(await waitForEnd(data.job_id)).toMatchObject({ status: 'completed' });
+
+    const received = (stack.simulator?.stats().received ?? []) as Payload[];
+    expect(received).toHaveLength(2);
+    const sorted = [...received].sort((a, b) => Number(a.seed) - Number(b.seed));
+    const [first, second] = sorted as [Payload, Payload];
+    expect(first).toMatchObject({
+      prompt: 'masterpiece, best quality, a knight {red|blue} cape, detailed face, soft light',
+      negative_prompt: 'lowres, bad anatomy, bad hands, watermark, extra fingers',
+      width: 64,
+      height: 96,
+      steps: 3,
+      cfg_scale: 6,
+      sampler_name: 'DPM++ 2M',
+      scheduler: 'Karras',
+      seed: 777,
+      subseed: 40,
+      batch_size: 2,
+      n_iter: 1,
+      enable_hr: true,
+      hr_scale: 2,
+      hr_upscaler: 'Latent',
+      hr_second_pass_steps: 2,
+      hr_cfg: 6,
+      denoising_strength: 0.4,
+      override_settings: {
+        sd_model_checkpoint: expect.stringMatching(/^v1-5-pruned-emaonly\.safetensors \[/),
+        CLIP_stop_at_last_layers: 2,
+      },
+      send_images: true,
+      save_images: false,
+    });
+    expect(second).toMatchObject({ seed: 779, subseed: 42 });
+    expect(JSON.stringify(received)).not.toContain('null');
+
+    const scripts = first.alwayson_scripts ?? {};
+    expect(scripts.ADetailer?.args).toEqual([
+      true,
+      false,
+      { ad_model: 'face_yolov8n.pt', ad_confidence: 0.5, ad_denoising_strength: 0.35 },
+      { ad_model: 'hand_yolov8n.pt' },
+    ]);
+    const units = scripts.ControlNet?.args as Array<Record<string, unknown>>;
+    expect(units.map((u) => [u.enabled, u.model, u.image])).toEqual([
+      [true, 'control_v11p_sd15_openpose', controlPng.toString('base64')],
+      [true, 'control_v11p_sd15_canny', controlPng.toString('base64')],
+    ]);
+    expect(scripts['Regional Prompter']?.args.slice(0, 3)).toEqual([true, false, 'Matrix']);
+    const dpKey = Object.keys(scripts).find((k) => k.toLowerCase().startsWith('dynamic prompts'));
+    // The host's own title (/sdapi/v1/scripts lists it lowercased, version included).
+    expect(dpKey).toBe('dynamic prompts v2.17.1');
+
+    const { data: res } = await callTool<{
+      files: Array<{
+        url: string;
+        seed: number;
+        subseed: number;
+        infotext: string;
+        width: number;
+        height: number;
+      }>;
+    }>(client, 'sdreforge_batch_result', { job_id: data.job_id });
+    expect(res.files.map((f) => f.seed)).toEqual([777, 778, 779, 780]);
+    expect(res.files.map((f) => f.subseed)).toEqual([40, 41, 42, 43]);
+    for (const file of res.files) {
+      expect(file.infotext).toContain(`Seed: ${file.seed}`);
+      const png = readPng(Buffer.from(await (await fetch(file.url)).arrayBuffer()));
+      // Hires fix doubled the size: the result reports what SD WebUI made.
+      expect([png.width, png.height, file.width, file.height]).toEqual([128, 192, 128, 192]);
+    }
+  });
+
+  it('refuses an unknown preset and creates nothing', async () => {
+    const before = await jobItemCount(stack);
+    const { result } = await callTool(client, 'sdreforge_batch_start', { prompt: 'x', preset: 'nope' });
+    expect(result.isError).toBe(true);
+    const merged = await callTool(client, 'sdreforge_batch_start', {
+      prompt: 'x',
+      controlnet: [{ image_url: 'https://example.com/a.png' }],
+    });
+    expect((merged.result.content as Array<{ text: string }>)[0]?.text).toMatch(/controlnet\.0/);
+    expect(await jobItemCount(stack)).toBe(before);
+    expect((result.content as Array<{ text: string }>)[0]?.text).toMatch(
+      /unknown preset "nope".*txt2img_default/,
+    );
+  });
+
+  it('fails the job with a named reason when the checkpoint is not on the host', async () => {
+    const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
+      prompt: 'x',
+      checkpoint: 'no-such-model',
+      steps: 1,
+      width: 64,
+      height: 64,
+    });
+    expect(await waitForEnd(data.job_id)).toMatchObject({ status: 'failed' });
+    const { data: res } = await callTool<{ failures: Array<{ error: string }> }>(
+      client,
+      'sdreforge_batch_result',
+      {
+        job_id: data.job_id,
+      },
+    );
+    expect(res.failures[0]?.error).toMatch(/checkpoint "no-such-model" is not on the GPU host/);
+  });
+});
