@@ -37,3 +37,18 @@ export function remainingSeconds(args: {
   if (doneImages > 0) return (elapsedSeconds / doneImages) * (totalImages - doneImages);
   return Math.max(0, estimatedSeconds - elapsedSeconds);
 }
+
+/**
+ * How long one SD WebUI call may take before it counts as hung: the batch's expected time,
+ * doubled for the request queued ahead of it (depth 2) and for slow steps, plus a minute for
+ * model loads; never beyond `capSeconds` (below the task's own time-out).
+ */
+export function callDeadlineSeconds(
+  params: GenerationParams,
+  calibration: Calibration,
+  capSeconds: number,
+): number {
+  const hiresFactor = params.enable_hr ? 1 + (params.hr_scale ?? 2) ** 2 : 1;
+  const batch = params.batch_size * secondsPerImage(params, calibration) * hiresFactor;
+  return Math.min(capSeconds, Math.ceil(4 * batch + 60));
+}

@@ -14,6 +14,36 @@ export interface JobStore {
    */
   recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
   listIterations(jobId: string): Promise<IterationRecord[]>;
+  /** The owner's jobs, newest first, one page at a time. */
+  listByOwner(owner: string, query: JobListQuery): Promise<JobPage>;
+  /** Jobs of the owner not yet ended (pending or running). */
+  countActive(owner: string): Promise<number>;
+  /**
+   * Binds (owner, token) to a job id the first time; later calls get the first binding back,
+   * so a retried start cannot create a second job.
+   */
+  claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim>;
+}
+
+export interface JobListQuery {
+  status?: JobStatus;
+  limit: number;
+  /** Opaque, from a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  nextCursor?: string;
+}
+
+export interface ClientTokenClaim {
+  owner: string;
+  token: string;
+  jobId: string;
+  /** A digest of the arguments, so the same token with other arguments is refused. */
+  fingerprint: string;
+  expiresAt: number;
 }
 
 export interface PutImage {

@@ -1,3 +1,4 @@
+import { callDeadlineSeconds } from '../core/estimate.ts';
 import type { ImageStore, JobStore, SdWebUi } from '../core/ports.ts';
 import type { GenerateDeps } from '../core/workflow/generate-iteration.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
@@ -16,7 +17,8 @@ export interface WorkerSetup {
   clients?: ClientOptions;
   progressPollMs?: number;
   progressWriteMs?: number;
-  callTimeoutMs?: number;
+  /** Seconds one sampling step of a 512x512 image takes on the GPU host, for call deadlines. */
+  secondsPerStep?: number;
   fetchPolicy?: Partial<FetchPolicy>;
 }
 
@@ -34,6 +36,7 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps {
     // The promise: live progress reaches the job item at most every 2 s.
     progressWriteMs: setup.progressWriteMs ?? 2000,
     // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
-    callTimeoutMs: setup.callTimeoutMs ?? 840_000,
+    callTimeoutMs: (params) =>
+      1000 * callDeadlineSeconds(params, { secondsPerStep: setup.secondsPerStep ?? 0.05 }, 840),
   };
 }

@@ -27,6 +27,16 @@ const LocalConfig = z.object({
   SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
   SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  SDBATCH_MAX_IMAGES_PER_JOB: z.coerce.number().int().min(1).max(800).default(800),
+  SDBATCH_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).max(1000).default(10),
+  SDBATCH_MAX_PROMPT_CHARS: z.coerce.number().int().min(1).max(8000).default(8000),
+  SDBATCH_MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(8 * 1024 * 1024),
+  SDBATCH_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   SDBATCH_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;

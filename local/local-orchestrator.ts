@@ -37,8 +37,8 @@ export class LocalOrchestrator implements Orchestrator {
   }
 
   async start(jobId: string, input: WorkflowInput): Promise<void> {
-    // Step Functions refuses a second execution with the same name; so do we.
-    if (this.running.has(jobId)) throw new Error(`Execution ${jobId} is already running`);
+    // Like StartExecution with the same name and input: the running execution is the answer.
+    if (this.running.has(jobId)) return;
     const execution = this.machine.run(input as unknown as Parameters<StateMachine['run']>[0], {
       overrides: {
         taskResourceLocalHandlers: this.options.handlers as never,

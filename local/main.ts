@@ -20,7 +20,7 @@ Add it to Claude Code:
 
   claude mcp add --transport http sdbatch ${stack.mcpUrl} --header "Authorization: Bearer ${stack.token}"
 
-Ctrl-C stops it; jobs and images stay in ${config.SDBATCH_DATA_DIR}.`);
+${stack.resumed.length > 0 ? `Resumed ${stack.resumed.length} unfinished job(s): ${stack.resumed.join(', ')}\n\n` : ''}Ctrl-C stops it; jobs and images stay in ${config.SDBATCH_DATA_DIR}.`);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
+import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
@@ -12,6 +13,7 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import type { LocalConfig } from './config.ts';
 import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
 import { LocalOrchestrator } from './local-orchestrator.ts';
+import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
 import { resolveToken } from './token-file.ts';
 
@@ -23,6 +25,9 @@ export interface EmbeddedStack {
   orchestrator: LocalOrchestrator;
   deps: GatewayDeps;
   stores: EmbeddedStores;
+  /** Jobs found unfinished at start and started again. */
+  resumed: string[];
+  sweep(): Promise<{ items: number; objects: number }>;
   stop(): Promise<void>;
 }
 
@@ -51,6 +56,7 @@ export async function startEmbeddedStack(
     clients: stores.clients,
     progressPollMs: overrides.progressPollMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
+    secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
   const orchestrator = new LocalOrchestrator({
     handlers: {
@@ -80,8 +86,29 @@ export async function startEmbeddedStack(
       retentionSeconds: config.SDBATCH_RETENTION_DAYS * 86_400,
       calibration: { secondsPerStep: simulator ? config.SDBATCH_SIM_STEP_MS / 1000 : 0.05 },
       urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
+      limits: {
+        maxImagesPerJob: config.SDBATCH_MAX_IMAGES_PER_JOB,
+        maxActiveJobsPerCaller: config.SDBATCH_MAX_ACTIVE_JOBS,
+        maxPromptChars: config.SDBATCH_MAX_PROMPT_CHARS,
+        maxRequestBytes: config.SDBATCH_MAX_REQUEST_BYTES,
+      },
     },
   };
+  const maintenance: MaintenanceDeps = {
+    db: documentClient(stores.clients),
+    s3: s3Client(stores.clients),
+    tableName: stores.tableName,
+    bucketName: stores.bucketName,
+  };
+  const sweep = () =>
+    sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
+      console.error('sweep failed', error),
+    );
+  await sweep();
+  const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
+  sweeper.unref();
+  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, config.SDBATCH_CONCURRENCY);
+
   const app = createApp({ deps, verifyToken: staticTokenVerifier(token) });
   const server = await listen(app.fetch, config.SDBATCH_HOST, config.SDBATCH_PORT);
   const port = (server.address() as AddressInfo).port;
@@ -95,7 +122,10 @@ export async function startEmbeddedStack(
     orchestrator,
     deps,
     stores,
+    resumed,
+    sweep: () => sweepExpired(maintenance, Math.floor(Date.now() / 1000)),
     stop: async () => {
+      clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await orchestrator.drain(true);
       await simulator?.close();

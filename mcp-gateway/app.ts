@@ -1,5 +1,6 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { bearerToken, type TokenVerifier } from './auth.ts';
 import type { Caller, GatewayDeps } from './deps.ts';
 import { buildServer } from './server.ts';
@@ -32,20 +33,31 @@ export function createApp(options: AppOptions): Hono<Env> {
     await next();
   });
 
-  app.post('/mcp', async (c) => {
-    // Stateless: a fresh server and transport per request, so any instance can answer any call.
-    const server = buildServer({ deps: options.deps, caller: c.get('caller') });
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
-    });
-    await server.connect(transport);
-    try {
-      return await transport.handleRequest(c.req.raw);
-    } finally {
-      await server.close();
-    }
-  });
+  app.post(
+    '/mcp',
+    bodyLimit({
+      maxSize: options.deps.settings.limits.maxRequestBytes,
+      onError: (c) =>
+        c.json(
+          { error: `request body larger than ${options.deps.settings.limits.maxRequestBytes} bytes` },
+          413,
+        ),
+    }),
+    async (c) => {
+      // Stateless: a fresh server and transport per request, so any instance can answer any call.
+      const server = buildServer({ deps: options.deps, caller: c.get('caller') });
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      });
+      await server.connect(transport);
+      try {
+        return await transport.handleRequest(c.req.raw);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   // Stateless servers have no stream to resume and no session to end.
   app.on(['GET', 'DELETE'], '/mcp', (c) => {

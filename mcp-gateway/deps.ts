@@ -10,7 +10,24 @@ export interface GatewaySettings {
   retentionSeconds: number;
   calibration: Calibration;
   urlTtlSeconds: number;
+  limits: GatewayLimits;
 }
+
+/** Caps a caller meets with a clear error; nothing is created past one. */
+export interface GatewayLimits {
+  maxImagesPerJob: number;
+  maxActiveJobsPerCaller: number;
+  maxPromptChars: number;
+  maxRequestBytes: number;
+}
+
+export const DEFAULT_LIMITS: GatewayLimits = {
+  maxImagesPerJob: 800,
+  maxActiveJobsPerCaller: 10,
+  maxPromptChars: 8000,
+  // Two data-URL control images of 2 MiB each, base64-encoded, plus the rest.
+  maxRequestBytes: 8 * 1024 * 1024,
+};
 
 /** What the tools need; the Lambda entry and the embedded stack each build one. */
 export interface GatewayDeps {

@@ -1,5 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { ToolContext } from './deps.ts';
+import { registerCancelTool } from './tools/cancel.ts';
+import { registerListTool } from './tools/list.ts';
 import { registerPresetsTool } from './tools/presets.ts';
 import { registerResultTool } from './tools/result.ts';
 import { registerStartTool } from './tools/start.ts';
@@ -17,6 +19,8 @@ export function buildServer(ctx: ToolContext): McpServer {
   registerStartTool(server, ctx);
   registerStatusTool(server, ctx);
   registerResultTool(server, ctx);
+  registerCancelTool(server, ctx);
+  registerListTool(server, ctx);
   registerPresetsTool(server, ctx);
   return server;
 }

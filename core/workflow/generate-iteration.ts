@@ -1,6 +1,6 @@
 import { JobNotFoundError } from '../errors.ts';
 import { imageKey } from '../image-key.ts';
-import { isTerminal, type StoredImage } from '../job.ts';
+import { type GenerationParams, isTerminal, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
 import type { ImageFetcher, ImageStore, JobStore, SdWebUi } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
@@ -16,8 +16,8 @@ export interface GenerateDeps {
   now: () => Date;
   progressPollMs: number;
   progressWriteMs: number;
-  /** Upper bound of one SD WebUI call; below the task's own time-out. */
-  callTimeoutMs: number;
+  /** Upper bound of one SD WebUI call for these parameters; below the task's own time-out. */
+  callTimeoutMs: (params: GenerationParams) => number;
 }
 
 /**
@@ -43,16 +43,20 @@ export async function generateIteration(
     now: deps.now,
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
+    isCancelled: async () => (await deps.jobs.get(jobId))?.status === 'cancelled',
   });
   let result: Awaited<ReturnType<SdWebUi['txt2img']>>;
+  let interrupted = false;
   try {
     result = await deps.sd.txt2img(
       buildTxt2ImgPayload(prepared.params, iteration, prepared.host),
-      AbortSignal.timeout(deps.callTimeoutMs),
+      AbortSignal.timeout(deps.callTimeoutMs(job.params)),
     );
   } finally {
-    await reporter.stop();
+    interrupted = await reporter.stop();
   }
+  // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
+  if (interrupted) return { iteration, images: 0, skipped: true };
 
   const stored: StoredImage[] = result.images.map((bytes, index) => ({
     key: imageKey(jobId, iteration, index),

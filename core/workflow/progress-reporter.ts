@@ -9,6 +9,13 @@ export interface ProgressReporterOptions {
   pollMs: number;
   /** At most one write per this many ms: status reads are cheap, writes are not. */
   writeEveryMs: number;
+  /** Whether the job was cancelled; asked at most once per writeEveryMs. */
+  isCancelled?: () => Promise<boolean>;
+}
+
+export interface ProgressReporter {
+  /** Stops polling; resolves to true when it interrupted SD WebUI because the job was cancelled. */
+  stop: () => Promise<boolean>;
 }
 
 /**
@@ -16,12 +23,14 @@ export interface ProgressReporterOptions {
  * /progress only shows the running request and has no id; ours is the first one whose
  * job_timestamp differs from the one running when we sent it (requests run in FIFO order).
  */
-export function startProgressReporter(options: ProgressReporterOptions): { stop: () => Promise<void> } {
-  const { sd, iteration, write, now, pollMs, writeEveryMs } = options;
+export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
+  const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled } = options;
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = 0;
   let lastStep = -1;
+  let lastCancelCheck = 0;
+  let interrupted = false;
 
   const loop = (async () => {
     let before: string | null | undefined;
@@ -36,6 +45,14 @@ export function startProgressReporter(options: ProgressReporterOptions): { stop:
           lastStep = p.step;
           await write({ iteration, step: p.step, steps: p.steps, updated_at: now().toISOString() });
         }
+        // Interrupt only our own running request: /interrupt stops whatever holds the GPU.
+        if (ours && isCancelled && !interrupted && Date.now() - lastCancelCheck >= writeEveryMs) {
+          lastCancelCheck = Date.now();
+          if (await isCancelled()) {
+            interrupted = true;
+            await sd.interrupt();
+          }
+        }
       } catch {
         // Progress is decoration: a failed poll must never fail the generation.
       }
@@ -48,6 +65,7 @@ export function startProgressReporter(options: ProgressReporterOptions): { stop:
       stopped = true;
       controller.abort();
       await loop;
+      return interrupted;
     },
   };
 }

@@ -6,6 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { InvalidRequestError } from '../../core/errors.ts';
 import {
   type CurrentProgress,
   IterationRecord,
@@ -13,8 +14,31 @@ import {
   JobRecord,
   type JobStatus,
 } from '../../core/job.ts';
-import type { JobStore } from '../../core/ports.ts';
-import { ITERATION_SK_PREFIX, iterationSk, JOB_SK, jobPk, ownerPk } from './jobs-table.ts';
+import type { ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
+import {
+  CLIENT_TOKEN_SK,
+  clientTokenPk,
+  ITERATION_SK_PREFIX,
+  iterationSk,
+  JOB_SK,
+  JOBS_TABLE,
+  jobPk,
+  ownerPk,
+} from './jobs-table.ts';
+
+const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
+function decodeCursor(cursor: string, owner: string): Record<string, unknown> {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    // A cursor only pages the caller's own index partition.
+    if (key.owner_pk !== ownerPk(owner) || typeof key.pk !== 'string') throw new Error('foreign cursor');
+    return key;
+  } catch {
+    throw new InvalidRequestError(
+      'cursor: not a cursor this server handed out; omit it to start from the newest job',
+    );
+  }
+}
 
 const isConditionFailure = (error: unknown): boolean => error instanceof ConditionalCheckFailedException;
 
@@ -159,5 +183,79 @@ export class DynamoDbJobStore implements JobStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return records;
+  }
+
+  async listByOwner(owner: string, query: JobListQuery): Promise<JobPage> {
+    const jobs: JobRecord[] = [];
+    let startKey = query.cursor ? decodeCursor(query.cursor, owner) : undefined;
+    // A status filter may thin a page out: keep reading until the page is full or the index ends.
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: JOBS_TABLE.ownerIndex.name,
+          KeyConditionExpression: 'owner_pk = :owner',
+          ExpressionAttributeValues: {
+            ':owner': ownerPk(owner),
+            ...(query.status ? { ':status': query.status } : {}),
+          },
+          ...(query.status
+            ? { FilterExpression: '#status = :status', ExpressionAttributeNames: { '#status': 'status' } }
+            : {}),
+          ScanIndexForward: false,
+          Limit: query.limit - jobs.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) jobs.push(JobRecord.parse(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && jobs.length < query.limit);
+    return { jobs, nextCursor: startKey ? encodeCursor(startKey) : undefined };
+  }
+
+  async countActive(owner: string): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: JOBS_TABLE.ownerIndex.name,
+          KeyConditionExpression: 'owner_pk = :owner',
+          FilterExpression: '#status IN (:pending, :running)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':owner': ownerPk(owner),
+            ':pending': 'pending',
+            ':running': 'running',
+          },
+          Select: 'COUNT',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      count += page.Count ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
+  }
+
+  async claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim> {
+    const key = { pk: clientTokenPk(claim.owner, claim.token), sk: CLIENT_TOKEN_SK };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...key, ttl: claim.expiresAt, job_id: claim.jobId, fingerprint: claim.fingerprint },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return claim;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+    );
+    return { ...claim, jobId: String(Item?.job_id), fingerprint: String(Item?.fingerprint) };
   }
 }

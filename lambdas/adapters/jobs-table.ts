@@ -16,6 +16,8 @@ export const JOB_SK = 'JOB';
 export const iterationSk = (iteration: number): string => `ITER#${String(iteration).padStart(3, '0')}`;
 export const ITERATION_SK_PREFIX = 'ITER#';
 export const ownerPk = (owner: string): string => `OWNER#${owner}`;
+export const clientTokenPk = (owner: string, token: string): string => `TOKEN#${owner}#${token}`;
+export const CLIENT_TOKEN_SK = 'TOKEN';
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, ownerIndex } = JOBS_TABLE;

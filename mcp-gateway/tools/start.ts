@@ -1,14 +1,10 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
 import { JobStatus } from '../../core/job.ts';
-import { newJobId } from '../../core/job-id.ts';
 import { StartInputShape } from '../../core/params/generation.ts';
-import { planJob } from '../../core/plan.ts';
-import { mergeParams } from '../../core/presets/merge.ts';
-import { storeInlineControlImages } from '../control-images.ts';
 import type { ToolContext } from '../deps.ts';
+import { startJob } from '../start-job.ts';
 import { safely, toolResult } from '../tool-result.ts';
 
 export const StartOutput = z.object({
@@ -35,53 +31,31 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
         'Every txt2img option of the sdreforge dynamic preset is accepted: hires fix, ADetailer, ControlNet, ' +
         'Regional Prompter (rp_*), Dynamic Prompts, checkpoint, clip_skip. A preset (see sdreforge_presets) ' +
         'supplies defaults; your arguments override them.',
-      inputSchema: StartInputShape,
+      inputSchema: {
+        ...StartInputShape,
+        client_token: z
+          .string()
+          .min(1)
+          .max(128)
+          .optional()
+          .describe(
+            'Any unique string; sending the same call again with it returns the same job instead of a new one.',
+          ),
+      },
       outputSchema: StartOutput.shape,
     },
-    ({ preset: presetName, ...args }) =>
+    (args) =>
       safely(async () => {
-        const { deps, caller } = ctx;
-        const preset = deps.presets.get(presetName);
-        if (!preset) {
-          const known = deps.presets.list().map((p) => p.name);
-          throw new InvalidRequestError(
-            `preset: unknown preset "${presetName}"; available: ${known.join(', ')}`,
-          );
-        }
-        const now = deps.now();
-        const jobId = newJobId(now);
-        const merged = mergeParams(preset.settings, args);
-        const expiresAt = Math.floor(now.getTime() / 1000) + deps.settings.retentionSeconds;
-        const params = await storeInlineControlImages(merged, jobId, deps.images, expiresAt);
-        const job = planJob(params, {
-          jobId,
-          owner: caller.id,
-          now,
-          retentionSeconds: deps.settings.retentionSeconds,
-          calibration: deps.settings.calibration,
-          parallelHosts: deps.settings.hosts,
-          preset: preset.name,
-        });
-        await deps.jobs.create(job);
-        try {
-          await deps.orchestrator.start(job.job_id, {
-            job_id: job.job_id,
-            n_iter: job.params.n_iter,
-            concurrency: deps.settings.concurrency,
-          });
-        } catch (error) {
-          // The job exists but will never run: say so in its record rather than leave it pending.
-          await deps.jobs.transition(job.job_id, ['pending'], 'failed', deps.now().toISOString());
-          throw error;
-        }
+        const { job, reused } = await startJob(ctx, args);
         const estimated = formatDuration(job.estimated_seconds);
+        const again = reused ? ' (already started with this client_token)' : '';
         return toolResult(
-          `Started ${job.job_id}: ${job.total_images} images (seed ${job.params.seed}), about ${estimated}.`,
+          `Started ${job.job_id}${again}: ${job.total_images} images (seed ${job.params.seed}), about ${estimated}.`,
           {
             job_id: job.job_id,
             status: job.status,
             total_images: job.total_images,
-            preset: preset.name,
+            preset: job.preset ?? ctx.deps.presets.defaultName,
             seed: job.params.seed,
             estimated_time: estimated,
             estimated_seconds: job.estimated_seconds,

@@ -65,6 +65,8 @@ describe('the gateway over HTTP', () => {
     await client.close();
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual([
+      'sdreforge_batch_cancel',
+      'sdreforge_batch_list',
       'sdreforge_batch_result',
       'sdreforge_batch_start',
       'sdreforge_batch_status',

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { InvalidRequestError } from '../core/errors.ts';
+import type { JobRecord } from '../core/job.ts';
+import { newJobId } from '../core/job-id.ts';
+import type { StartInput } from '../core/params/generation.ts';
+import { planJob } from '../core/plan.ts';
+import { mergeParams } from '../core/presets/merge.ts';
+import { storeInlineControlImages } from './control-images.ts';
+import type { ToolContext } from './deps.ts';
+
+export type StartArgs = StartInput & { client_token?: string };
+
+/** Canonical JSON: the same arguments in any key order give the same fingerprint. */
+function fingerprint(args: object): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(args)))
+    .digest('hex');
+}
+
+/**
+ * Validates against the limits, stores the job and starts its workflow. Every check runs before
+ * the first write, so a refused call creates nothing; a client_token makes a retried call
+ * return the first call's job.
+ */
+export async function startJob(
+  ctx: ToolContext,
+  args: StartArgs,
+): Promise<{ job: JobRecord; reused: boolean }> {
+  const { deps, caller } = ctx;
+  const { preset: presetName, client_token: clientToken, ...generation } = args;
+  const { limits } = deps.settings;
+  const preset = deps.presets.get(presetName);
+  if (!preset) {
+    const known = deps.presets.list().map((p) => p.name);
+    throw new InvalidRequestError(`preset: unknown preset "${presetName}"; available: ${known.join(', ')}`);
+  }
+  const now = deps.now();
+  const expiresAt = Math.floor(now.getTime() / 1000) + deps.settings.retentionSeconds;
+  let jobId = newJobId(now);
+  const merged = mergeParams(preset.settings, generation);
+  if (merged.prompt.length > limits.maxPromptChars) {
+    throw new InvalidRequestError(
+      `prompt: ${merged.prompt.length} characters with the preset's prefix and suffix; the limit is ${limits.maxPromptChars}`,
+    );
+  }
+  const images = merged.batch_size * merged.n_iter;
+  if (images > limits.maxImagesPerJob) {
+    throw new InvalidRequestError(
+      `batch_size x n_iter: ${merged.batch_size} x ${merged.n_iter} = ${images} images; the limit is ${limits.maxImagesPerJob} images per job`,
+    );
+  }
+
+  if (clientToken) {
+    const claim = await deps.jobs.claimClientToken({
+      owner: caller.id,
+      token: clientToken,
+      jobId,
+      fingerprint: fingerprint({ ...generation, preset: preset.name }),
+      expiresAt,
+    });
+    if (claim.fingerprint !== fingerprint({ ...generation, preset: preset.name })) {
+      throw new InvalidRequestError(
+        'client_token: already used for a job with other arguments; use a new token',
+      );
+    }
+    const existing = claim.jobId === jobId ? undefined : await deps.jobs.get(claim.jobId);
+    if (existing) return { job: existing, reused: true };
+    // The first call died between claiming the token and storing its job: finish its work.
+    jobId = claim.jobId;
+  }
+
+  const active = await deps.jobs.countActive(caller.id);
+  if (active >= limits.maxActiveJobsPerCaller) {
+    throw new InvalidRequestError(
+      `active jobs: you have ${active} jobs pending or running; the limit is ${limits.maxActiveJobsPerCaller}. ` +
+        'Wait for one to end or cancel one.',
+    );
+  }
+
+  const params = await storeInlineControlImages(merged, jobId, deps.images, expiresAt);
+  const job = planJob(params, {
+    jobId,
+    owner: caller.id,
+    now,
+    retentionSeconds: deps.settings.retentionSeconds,
+    calibration: deps.settings.calibration,
+    parallelHosts: deps.settings.hosts,
+    preset: preset.name,
+  });
+  await deps.jobs.create(job);
+  try {
+    await deps.orchestrator.start(job.job_id, {
+      job_id: job.job_id,
+      n_iter: job.params.n_iter,
+      concurrency: deps.settings.concurrency,
+    });
+  } catch (error) {
+    // The job exists but will never run: say so in its record rather than leave it pending.
+    await deps.jobs.transition(job.job_id, ['pending'], 'failed', deps.now().toISOString());
+    throw error;
+  }
+  return { job, reused: false };
+}

@@ -1,0 +1,61 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { isTerminal, JobStatus } from '../../core/job.ts';
+import type { ToolContext } from '../deps.ts';
+import { safely, toolResult } from '../tool-result.ts';
+import { getOwnedJob } from './owned-job.ts';
+import { JobIdInput } from './status.ts';
+
+export const CancelOutput = z.object({
+  job_id: z.string(),
+  status: JobStatus,
+  cancelled: z.boolean().describe('false when the job had already ended: nothing was changed.'),
+  completed_images: z.number().int(),
+  message: z.string(),
+});
+
+export function registerCancelTool(server: McpServer, ctx: ToolContext): void {
+  server.registerTool(
+    'sdreforge_batch_cancel',
+    {
+      title: 'Cancel a batch',
+      description:
+        'Stops a pending or running job: iterations not yet started are skipped and the GPU host is interrupted ' +
+        'if it is working for this job. Images already made are kept (sdreforge_batch_result). ' +
+        'A job that already ended is left as it is.',
+      inputSchema: JobIdInput,
+      outputSchema: CancelOutput.shape,
+      annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    ({ job_id }) =>
+      safely(async () => {
+        const { deps } = ctx;
+        const job = await getOwnedJob(ctx, job_id);
+        const moved =
+          !isTerminal(job.status) &&
+          (await deps.jobs.transition(job_id, ['pending', 'running'], 'cancelled', deps.now().toISOString()));
+        if (!moved) {
+          const now = (await deps.jobs.get(job_id)) ?? job;
+          const message = `${job_id} had already ended (${now.status}); nothing changed.`;
+          return toolResult(message, {
+            job_id,
+            status: now.status,
+            cancelled: false,
+            completed_images: now.completed_images,
+            message,
+          });
+        }
+        // The status is what workers obey; stopping the execution only saves the transitions left.
+        await deps.orchestrator.stop(job_id, 'cancelled by its owner');
+        const after = (await deps.jobs.get(job_id)) ?? job;
+        const message = `${job_id} cancelled; ${after.completed_images} of ${after.total_images} images were made and kept.`;
+        return toolResult(message, {
+          job_id,
+          status: 'cancelled',
+          cancelled: true,
+          completed_images: after.completed_images,
+          message,
+        });
+      }),
+  );
+}

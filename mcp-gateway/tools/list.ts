@@ -1,0 +1,54 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { JobStatus } from '../../core/job.ts';
+import type { ToolContext } from '../deps.ts';
+import { safely, toolResult } from '../tool-result.ts';
+
+export const ListOutput = z.object({
+  jobs: z.array(
+    z.object({
+      job_id: z.string(),
+      status: JobStatus,
+      created_at: z.string(),
+      prompt: z.string().describe('The first 100 characters.'),
+      completed_images: z.number().int(),
+      total_images: z.number().int(),
+    }),
+  ),
+  next_cursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last page.'),
+});
+
+export function registerListTool(server: McpServer, ctx: ToolContext): void {
+  server.registerTool(
+    'sdreforge_batch_list',
+    {
+      title: 'List my batches',
+      description:
+        'Your jobs, newest first, optionally only those with one status. Pages with cursor / next_cursor.',
+      inputSchema: {
+        status: JobStatus.optional().describe('Only jobs with this status.'),
+        cursor: z.string().max(2048).optional().describe('next_cursor from the previous page.'),
+        limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),
+      },
+      outputSchema: ListOutput.shape,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    ({ status, cursor, limit }) =>
+      safely(async () => {
+        const page = await ctx.deps.jobs.listByOwner(ctx.caller.id, { status, cursor, limit: limit ?? 20 });
+        const now = ctx.deps.now().getTime();
+        const jobs = page.jobs
+          .filter((j) => j.expires_at * 1000 > now)
+          .map((j) => ({
+            job_id: j.job_id,
+            status: j.status,
+            created_at: j.created_at,
+            prompt: j.params.prompt.slice(0, 100),
+            completed_images: j.completed_images,
+            total_images: j.total_images,
+          }));
+        const more = page.nextCursor ? ' More with next_cursor.' : '';
+        return toolResult(`${jobs.length} jobs.${more}`, { jobs, next_cursor: page.nextCursor });
+      }),
+  );
+}
