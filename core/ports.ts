@@ -2,7 +2,8 @@ import type { CurrentProgress, IterationRecord, JobRecord, JobStatus } from './j
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
 export interface JobStore {
-  create(job: JobRecord): Promise<void>;
+  /** Stores a new job; false when a job with this id already exists (nothing is written). */
+  create(job: JobRecord): Promise<boolean>;
   get(jobId: string): Promise<JobRecord | undefined>;
   /** Moves `from` → `to`; false when the job was not in one of `from`. */
   transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean>;

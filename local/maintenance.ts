@@ -68,7 +68,7 @@ export async function sweepExpired(
   deps: MaintenanceDeps,
   nowSeconds: number,
 ): Promise<{ items: number; objects: number }> {
-  const expired = await scanAll(deps, '#ttl < :now', { ':now': nowSeconds }, { '#ttl': 'ttl' });
+  const expired = await scanAll(deps, '#ttl <= :now', { ':now': nowSeconds }, { '#ttl': 'ttl' });
   let objects = 0;
   for (const item of expired) {
     if (item.sk !== JOB_SK) continue;

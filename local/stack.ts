@@ -35,6 +35,7 @@ export interface StackOverrides {
   /** Seconds between Step Functions retries; tests shorten the back-off. */
   retryIntervalOverrides?: Record<string, number>;
   progressPollMs?: number;
+  progressWriteMs?: number;
 }
 
 /** Everything `npm start` runs, in this process: stores, simulator, workflow, gateway. */
@@ -55,6 +56,7 @@ export async function startEmbeddedStack(
     sdHost: { baseUrl: sdWebUiUrl },
     clients: stores.clients,
     progressPollMs: overrides.progressPollMs,
+    progressWriteMs: overrides.progressWriteMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });

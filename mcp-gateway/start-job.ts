@@ -74,7 +74,7 @@ export async function startJob(
       );
     }
     const existing = claim.jobId === jobId ? undefined : await deps.jobs.get(claim.jobId);
-    if (existing) return { job: existing, reused: true };
+    if (existing) return resume(ctx, existing);
     // The first call died between claiming the token and storing its job: finish its work.
     jobId = claim.jobId;
   }
@@ -97,7 +97,12 @@ export async function startJob(
     parallelHosts: deps.settings.hosts,
     preset: preset.name,
   });
-  await deps.jobs.create(job);
+  if (!(await deps.jobs.create(job))) {
+    // A concurrent call with the same client_token stored it first.
+    const first = await deps.jobs.get(job.job_id);
+    if (first) return resume(ctx, first);
+    throw new Error(`job ${job.job_id} exists but cannot be read`);
+  }
   try {
     await deps.orchestrator.start(job.job_id, {
       job_id: job.job_id,
@@ -110,4 +115,19 @@ export async function startJob(
     throw error;
   }
   return { job, reused: false };
+}
+
+/**
+ * The job a client_token already names. Starting its execution again is harmless (the same name
+ * is the same execution) and covers a first call that died between storing and starting it.
+ */
+async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecord; reused: boolean }> {
+  if (job.status === 'pending') {
+    await ctx.deps.orchestrator.start(job.job_id, {
+      job_id: job.job_id,
+      n_iter: job.params.n_iter,
+      concurrency: ctx.deps.settings.concurrency,
+    });
+  }
+  return { job, reused: true };
 }

@@ -51,21 +51,27 @@ export class DynamoDbJobStore implements JobStore {
     this.tableName = tableName;
   }
 
-  async create(job: JobRecord): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: jobPk(job.job_id),
-          sk: JOB_SK,
-          owner_pk: ownerPk(job.owner),
-          owner_sk: `${job.created_at}#${job.job_id}`,
-          ttl: job.expires_at,
-          ...job,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+  async create(job: JobRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            pk: jobPk(job.job_id),
+            sk: JOB_SK,
+            owner_pk: ownerPk(job.owner),
+            owner_sk: `${job.created_at}#${job.job_id}`,
+            ttl: job.expires_at,
+            ...job,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {

@@ -65,9 +65,10 @@ const succeeded = (job: JobRecord, iteration: number): IterationRecord => ({
 describe('DynamoDbJobStore against dynalite', () => {
   it('stores and reads back a job; a second create with the same id is refused', async () => {
     const job = newJob();
-    await jobs.create(job);
+    expect(await jobs.create(job)).toBe(true);
     expect(await jobs.get(job.job_id)).toEqual(job);
-    await expect(jobs.create(job)).rejects.toThrow();
+    expect(await jobs.create({ ...job, owner: 'mallory' })).toBe(false);
+    expect((await jobs.get(job.job_id))?.owner).toBe('alice');
     expect(await jobs.get('job_20261124_nonexisten')).toBeUndefined();
   });
 
