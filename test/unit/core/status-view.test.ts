@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration } from '../../../core/duration.ts';
-import { remainingSeconds } from '../../../core/estimate.ts';
+import { callDeadlineSeconds, remainingSeconds } from '../../../core/estimate.ts';
 import type { JobRecord } from '../../../core/job.ts';
 import { toStatusView } from '../../../core/status-view.ts';
 import { finalStatus } from '../../../core/workflow/finalize-job.ts';
@@ -91,5 +91,18 @@ describe('final status', () => {
     [0, 'failed'],
   ])('%i of 12 images is %s', (done, status) => {
     expect(finalStatus({ completed_images: done, total_images: 12 })).toBe(status);
+  });
+});
+
+describe('SD WebUI call deadline', () => {
+  const params = { ...job.params, steps: 30, width: 1024, height: 1024, batch_size: 8 };
+  it('grows with steps, pixels and batch size', () => {
+    const small = callDeadlineSeconds({ ...job.params, steps: 10 }, { secondsPerStep: 0.05 }, 840);
+    const big = callDeadlineSeconds(params, { secondsPerStep: 0.05 }, 840);
+    expect(small).toBe(Math.ceil(4 * 4 * 10 * 0.05 + 60));
+    expect(big).toBeGreaterThan(small);
+  });
+  it('never exceeds the cap below the task time-out', () => {
+    expect(callDeadlineSeconds({ ...params, enable_hr: true, hr_scale: 2 }, { secondsPerStep: 1 }, 840)).toBe(840);
   });
 });

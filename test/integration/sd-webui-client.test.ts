@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
+import { SdWebUiClient } from '../../lambdas/adapters/sd-webui-client.ts';
+import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
+
+let sim: Simulator;
+let client: SdWebUiClient;
+const payload = { prompt: 'p', steps: 2, width: 64, height: 64, batch_size: 2, seed: 10 };
+
+beforeAll(async () => {
+  sim = await startSimulator({ port: 0, stepMs: 1 });
+  client = new SdWebUiClient({ baseUrl: `${sim.url}/` });
+});
+afterAll(async () => {
+  await sim.close();
+});
+
+describe('SdWebUiClient against the simulator', () => {
+  it('returns the images with their seeds and infotexts', async () => {
+    sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
+    const result = await client.txt2img(payload);
+    expect(result.images).toHaveLength(2);
+    expect(result.seeds).toEqual([10, 11]);
+    expect(result.infotexts[1]).toContain('Seed: 11');
+    expect((await client.checkpoints()).length).toBeGreaterThan(0);
+    expect(await client.scriptTitles()).toContain('adetailer');
+  });
+
+  it.each([
+    ['a 5xx', { errorRate: 1 }, SdWebUiUnavailableError],
+    ['a dropped connection', { dropRate: 1 }, SdWebUiUnavailableError],
+    ['malformed JSON', { malformedRate: 1 }, SdWebUiUnavailableError],
+    ['a 200 without images', { emptyRate: 1 }, SdWebUiUnavailableError],
+    ['a 422', { rejectRate: 1 }, SdWebUiRejectedError],
+  ] as const)('sorts %s into the right error', async (_what, faults, errorClass) => {
+    sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0, ...faults });
+    await expect(client.txt2img(payload)).rejects.toBeInstanceOf(errorClass);
+    sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
+  });
+
+  it('reports a real 422 with the field that was wrong', async () => {
+    await expect(client.txt2img({ ...payload, steps: 'many' })).rejects.toThrow(/422: body\.steps/);
+  });
+
+  it('treats a refused connection and a time-out as transient', async () => {
+    await expect(new SdWebUiClient({ baseUrl: 'http://127.0.0.1:1' }).txt2img(payload)).rejects.toBeInstanceOf(
+      SdWebUiUnavailableError,
+    );
+    await expect(client.txt2img({ ...payload, steps: 50 }, AbortSignal.timeout(20))).rejects.toBeInstanceOf(
+      SdWebUiUnavailableError,
+    );
+  });
+});
