@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { faultsFromEnv } from './simulator/faults.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 
@@ -24,6 +25,17 @@ const LocalConfig = z.object({
         .map((h) => h.trim())
         .filter(Boolean),
     ),
+  SDBATCH_SIM_FAULTS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      try {
+        return faultsFromEnv(raw);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
   SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),

@@ -48,6 +48,7 @@ export async function startEmbeddedStack(
   const simulator = config.SD_WEBUI_URL
     ? undefined
     : await startSimulator({ port: 0, stepMs: config.SDBATCH_SIM_STEP_MS });
+  simulator?.setFaults(config.SDBATCH_SIM_FAULTS);
   const sdWebUiUrl = config.SD_WEBUI_URL ?? (simulator as Simulator).url;
 
   const workers = createWorkerDeps({

@@ -82,3 +82,17 @@ export class Faults {
     return undefined;
   }
 }
+
+/** SDBATCH_SIM_FAULTS: the same JSON `POST /sim/faults` takes, for a whole run. */
+export function faultsFromEnv(raw: string | undefined): Partial<FaultConfig> {
+  if (!raw?.trim()) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new Error('SDBATCH_SIM_FAULTS must be JSON, e.g. {"errorRate":0.2}');
+  }
+  const parsed = faultConfigSchema.partial().safeParse(value);
+  if (!parsed.success) throw new Error(`SDBATCH_SIM_FAULTS: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
