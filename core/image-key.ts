@@ -3,7 +3,11 @@
  * iteration overwrites its own objects instead of adding new ones.
  */
 export function imageKey(jobId: string, iteration: number, index: number): string {
-  return `jobs/${jobId}/${String(iteration).padStart(3, '0')}-${index}.png`;
+  return `${IMAGE_PREFIX}${jobId}/${String(iteration).padStart(3, '0')}-${index}.png`;
 }
 
-export const jobImagePrefix = (jobId: string): string => `jobs/${jobId}/`;
+/** Generated images live under jobs/, callers' inline inputs under inputs/; both expire with their job. */
+export const IMAGE_PREFIX = 'jobs/';
+export const INPUT_PREFIX = 'inputs/';
+
+export const inputKey = (jobId: string, name: string): string => `${INPUT_PREFIX}${jobId}/${name}`;

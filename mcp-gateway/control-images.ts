@@ -1,3 +1,4 @@
+import { inputKey } from '../core/image-key.ts';
 import { MAX_DATA_URL_BYTES } from '../core/params/controlnet.ts';
 import type { GenerationParams } from '../core/params/generation.ts';
 import type { ImageStore } from '../core/ports.ts';
@@ -22,7 +23,7 @@ export async function storeInlineControlImages(
       const body = Buffer.from(base64 ?? '', 'base64');
       if (body.length > MAX_DATA_URL_BYTES)
         throw new Error(`controlnet.${i}.image is larger than the data-URL cap`);
-      const key = `inputs/${jobId}/controlnet-${i}.${type === 'jpeg' ? 'jpg' : type}`;
+      const key = inputKey(jobId, `controlnet-${i}.${type === 'jpeg' ? 'jpg' : type}`);
       await images.put({ key, body, contentType: `image/${type}`, expiresAt });
       const { image: _inline, ...rest } = unit;
       return { ...rest, image_key: key };

@@ -12,9 +12,15 @@ export const ENV = {
   sdWebUiAuthSecretArn: 'SD_WEBUI_AUTH_SECRET_ARN',
   tokenSecretArn: 'SDBATCH_TOKEN_SECRET_ARN',
   concurrency: 'SDBATCH_CONCURRENCY',
+  gpuHosts: 'SDBATCH_GPU_HOSTS',
   retentionDays: 'SDBATCH_RETENTION_DAYS',
   secondsPerStep: 'SDBATCH_SECONDS_PER_STEP',
   urlTtlSeconds: 'SDBATCH_URL_TTL_SECONDS',
+  presetsDir: 'SDBATCH_PRESETS_DIR',
+  maxImagesPerJob: 'SDBATCH_MAX_IMAGES_PER_JOB',
+  maxActiveJobs: 'SDBATCH_MAX_ACTIVE_JOBS',
+  maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
+  maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -36,9 +42,16 @@ const GatewayConfig = StoresConfig.extend({
   [ENV.stateMachineArn]: z.string().min(1),
   [ENV.tokenSecretArn]: z.string().min(1),
   [ENV.concurrency]: positiveInt.default(2),
+  [ENV.gpuHosts]: positiveInt.default(1),
   [ENV.retentionDays]: positiveInt.default(7),
   [ENV.secondsPerStep]: positiveNumber.default(0.05),
   [ENV.urlTtlSeconds]: positiveInt.max(43_200).default(3600),
+  [ENV.presetsDir]: z.string().min(1).optional(),
+  // Unset: the gateway's DEFAULT_LIMITS apply.
+  [ENV.maxImagesPerJob]: positiveInt.optional(),
+  [ENV.maxActiveJobs]: positiveInt.optional(),
+  [ENV.maxPromptChars]: positiveInt.optional(),
+  [ENV.maxRequestBytes]: positiveInt.optional(),
 });
 
 /** Fails at cold start with every missing or bad variable named, not at the first request. */

@@ -1,0 +1,70 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config/env.ts';
+import type { DeploySettings } from '../deploy-settings.ts';
+import type { ImagesBucket } from './images-bucket.ts';
+import type { JobsTable } from './jobs-table.ts';
+import { NodeFunction } from './node-function.ts';
+import type { Workflow } from './workflow.ts';
+
+/** Request bodies the gateway accepts behind a Function URL (Lambda's payload limit is 6 MB). */
+export const MAX_REQUEST_BYTES = 5_000_000;
+
+export interface GatewayProps {
+  table: JobsTable;
+  images: ImagesBucket;
+  workflow: Workflow;
+  settings: Pick<DeploySettings, 'concurrency' | 'gpuHosts' | 'retentionDays'>;
+}
+
+/**
+ * The MCP gateway: one Lambda behind a Function URL. The URL is public (auth type NONE) because
+ * the app itself demands the bearer token on every request; the token is generated into Secrets
+ * Manager at deploy time and never appears in the template.
+ */
+export class Gateway extends Construct {
+  readonly url: FunctionUrl;
+  readonly tokenSecret: Secret;
+  readonly function: NodeFunction;
+
+  constructor(scope: Construct, id: string, props: GatewayProps) {
+    super(scope, id);
+    this.tokenSecret = new Secret(this, 'Token', {
+      description: 'sdbatch MCP gateway bearer token',
+      // Letters and digits only: pastes cleanly into a header and a shell.
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    });
+    Validations.of(this.tokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'A static bearer token that the user copies into their MCP client; automatic rotation would break ' +
+        'the client without notice. Rotate by putting a new value and redeploying (docs/deploy-aws.md).',
+    });
+
+    this.function = new NodeFunction(this, 'Function', {
+      entry: 'mcp-gateway/lambda.ts',
+      description: 'sdbatch MCP gateway (Streamable HTTP, stateless)',
+      // A user-facing path: the MCP SDK and zod schemas load at cold start, and CPU scales with
+      // memory. Each call is a few DynamoDB requests or presignings; 30 s is far above that.
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      // loadPresetCatalog reads presets/*.yaml beside index.mjs at cold start.
+      copyIntoBundle: ['presets'],
+    });
+    this.tokenSecret.grantRead(this.function.role);
+    this.function.addEnvironment(ENV.tokenSecretArn, this.tokenSecret.secretArn);
+    props.table.bindGateway(this.function);
+    props.images.bindGateway(this.function);
+    props.workflow.bindStarter(this.function);
+    this.function.addEnvironment(ENV.concurrency, String(props.settings.concurrency));
+    this.function.addEnvironment(ENV.gpuHosts, String(props.settings.gpuHosts));
+    this.function.addEnvironment(ENV.retentionDays, String(props.settings.retentionDays));
+    // Lambda refuses an event over 6 MB (headers, escaped body and all) before the app sees it:
+    // below that, the app's own limit answers with a clear message.
+    this.function.addEnvironment(ENV.maxRequestBytes, String(MAX_REQUEST_BYTES));
+
+    this.url = this.function.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+  }
+}

@@ -1,0 +1,58 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
+import { ENV } from '../../lambdas/config/env.ts';
+import type { NodeFunction } from './node-function.ts';
+
+const string = (name: string) => ({ name, type: AttributeType.STRING });
+
+/** What DynamoDbJobStore calls; nothing scans, deletes or batches. */
+const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'];
+
+/**
+ * The single table: job items, iteration items and the owner index, with the key schema the
+ * embedded stack creates in dynalite (both read JOBS_TABLE).
+ */
+export class JobsTable extends Construct {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const { partitionKey, sortKey, ttlAttribute, ownerIndex } = JOBS_TABLE;
+    this.table = new Table(this, 'Table', {
+      partitionKey: string(partitionKey),
+      sortKey: string(sortKey),
+      // Idle most of the time, bursty when a batch runs: pay per request, nothing at rest but storage.
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // The aws/dynamodb key: KMS encryption visible in CloudTrail, no key to manage or pay for.
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: ttlAttribute,
+      // Jobs are user data: `cdk destroy` keeps the table (delete it by hand when you mean it).
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: ownerIndex.name,
+      partitionKey: string(ownerIndex.partitionKey),
+      sortKey: string(ownerIndex.sortKey),
+      projectionType: ProjectionType.ALL,
+    });
+  }
+
+  /** The workflow's tasks: job and iteration items by key, never the index. */
+  bindWorker(fn: NodeFunction): void {
+    this.bind(fn, [this.table.tableArn]);
+  }
+
+  /** The gateway: job items, plus the owner index that lists a caller's jobs. */
+  bindGateway(fn: NodeFunction): void {
+    this.bind(fn, [this.table.tableArn, `${this.table.tableArn}/index/${JOBS_TABLE.ownerIndex.name}`]);
+  }
+
+  private bind(fn: NodeFunction, resources: string[]): void {
+    fn.role.addToPrincipalPolicy(new PolicyStatement({ actions: ITEM_ACTIONS, resources }));
+    fn.addEnvironment(ENV.tableName, this.table.tableName);
+  }
+}

@@ -1,0 +1,94 @@
+import { Duration } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config/env.ts';
+import type { TaskStateName } from '../workflow/definition.ts';
+import type { GpuConnection } from './gpu-connection.ts';
+import type { ImagesBucket } from './images-bucket.ts';
+import type { JobsTable } from './jobs-table.ts';
+import { NodeFunction } from './node-function.ts';
+
+interface TaskSizing {
+  id: string;
+  entry: string;
+  memorySize: number;
+  timeout: Duration;
+}
+
+/**
+ * Memory and time-out per task. Each function's time-out is below its state's TimeoutSeconds
+ * (definition.asl.json), so a stuck call ends as the function's own error, not a state time-out.
+ */
+const SIZING: Record<TaskStateName, TaskSizing> = {
+  // One conditional UpdateItem: I/O-bound and tiny; 256 MB loads the bundle quickly enough.
+  'Mark job running': {
+    id: 'MarkJobRunning',
+    entry: 'lambdas/entry/mark-job-running.ts',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+  },
+  // Waits for the GPU for most of its life (the state allows 900 s; the SD call itself is cut at
+  // 840 s), then decodes a batch of up to 8 base64 PNGs: at 2048x2048 that is ~64 MB of JSON text,
+  // its parsed strings and ~48 MB of bytes at once. 1 GB holds that with room and gives the CPU
+  // share to decode and upload quickly; more would only bill the waiting at a higher rate.
+  'Generate images': {
+    id: 'GenerateImages',
+    entry: 'lambdas/entry/generate-images.ts',
+    memorySize: 1024,
+    timeout: Duration.seconds(900),
+  },
+  // A GetItem and a PutItem/UpdateItem each.
+  'Record failed iteration': {
+    id: 'RecordFailedIteration',
+    entry: 'lambdas/entry/record-failed-iteration.ts',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+  },
+  'Finalize job': {
+    id: 'FinalizeJob',
+    entry: 'lambdas/entry/finalize-job.ts',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+  },
+};
+
+export interface WorkflowTasksProps {
+  table: JobsTable;
+  images: ImagesBucket;
+  gpu: GpuConnection;
+}
+
+/** The four Task states' functions, each with its own role: table items for all, images and the GPU host for one. */
+export class WorkflowTasks extends Construct {
+  readonly byState: Record<TaskStateName, NodeFunction>;
+
+  constructor(scope: Construct, id: string, props: WorkflowTasksProps) {
+    super(scope, id);
+    const make = (state: TaskStateName) => {
+      const { id: taskId, ...sizing } = SIZING[state];
+      return new NodeFunction(this, taskId, {
+        ...sizing,
+        description: `sdbatch Step Functions task "${state}"`,
+        placement: state === 'Generate images' ? props.gpu.placement : undefined,
+      });
+    };
+    this.byState = {
+      'Mark job running': make('Mark job running'),
+      'Generate images': make('Generate images'),
+      'Record failed iteration': make('Record failed iteration'),
+      'Finalize job': make('Finalize job'),
+    };
+
+    for (const [state, fn] of Object.entries(this.byState)) {
+      props.table.bindWorker(fn);
+      if (state === 'Generate images') {
+        props.images.bindWriter(fn);
+        props.gpu.bindGenerator(fn);
+      } else {
+        // The workers share one config loader, which names the bucket and host; these three
+        // never use them, and their roles grant neither (nor do they run in the VPC).
+        fn.addEnvironment(ENV.bucketName, props.images.bucket.bucketName);
+        props.gpu.bindHostUrl(fn);
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import type { Node } from 'constructs';
+import { z } from 'zod';
+
+/** An EC2 id such as `subnet-0abc…`: the prefix, then 8 or 17 hex digits. */
+const ec2Id = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}-([0-9a-f]{8}|[0-9a-f]{17})$`), {
+    message: `expected ${prefix}-<8 or 17 hex digits>`,
+  });
+
+/** A list from `-c key=a,b` (a string) or from cdk.json (an array). */
+const idList = (prefix: string) =>
+  z.preprocess(
+    (value) =>
+      typeof value === 'string'
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value,
+    z.array(ec2Id(prefix)).min(1),
+  );
+
+const flag = z.preprocess((value) => (typeof value === 'string' ? value !== 'false' : value), z.boolean());
+
+/** A complete secret ARN (with its 6-character suffix), so IAM can name exactly that secret. */
+const secretArn = z
+  .string()
+  .regex(/^arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/, {
+    message: 'must be the complete secret ARN, ending in the 6-character suffix',
+  });
+
+const Common = z.object({
+  sdWebUiAuthSecretArn: secretArn.optional(),
+  retentionDays: z.coerce.number().int().min(1).max(3650).default(7),
+  /** Iterations of one job in flight at once: GPU hosts x queue depth per host. */
+  concurrency: z.coerce.number().int().min(1).max(40).default(2),
+  gpuHosts: z.coerce.number().int().min(1).max(40).default(1),
+});
+
+const Tunnel = Common.extend({
+  mode: z.literal('tunnel'),
+  // Reached over the internet: only TLS keeps prompts and credentials private.
+  sdWebUiUrl: z.url({ protocol: /^https$/, message: 'tunnel mode needs an https:// sdWebUiUrl' }),
+});
+
+const InVpc = Common.extend({
+  mode: z.literal('vpc'),
+  // Inside the VPC, plain http to a private address is the usual case.
+  sdWebUiUrl: z.url({ protocol: /^https?$/ }),
+  vpcId: ec2Id('vpc'),
+  subnetIds: idList('subnet'),
+  /** The subnets' route tables, in the same order: the S3 and DynamoDB gateway endpoints attach to them. */
+  routeTableIds: idList('rtb'),
+  securityGroupId: ec2Id('sg'),
+  /** false when the VPC already has S3/DynamoDB gateway endpoints on those route tables. */
+  createVpcEndpoints: flag.default(true),
+});
+
+export const DeploySettings = z
+  .discriminatedUnion('mode', [Tunnel, InVpc])
+  .refine((s) => s.mode !== 'vpc' || s.subnetIds.length === s.routeTableIds.length, {
+    message: 'routeTableIds needs one route table id per subnet id, in the same order',
+    path: ['routeTableIds'],
+  });
+export type DeploySettings = z.infer<typeof DeploySettings>;
+export type VpcSettings = Extract<DeploySettings, { mode: 'vpc' }>;
+
+const KEYS = [
+  'sdWebUiUrl',
+  'sdWebUiAuthSecretArn',
+  'retentionDays',
+  'concurrency',
+  'gpuHosts',
+  'vpcId',
+  'subnetIds',
+  'routeTableIds',
+  'securityGroupId',
+  'createVpcEndpoints',
+] as const;
+
+/** The deployment's context values (`-c key=value` or cdk.json); VPC mode when `vpcId` is set. */
+export function readDeploySettings(node: Node): DeploySettings {
+  const raw: Record<string, unknown> = Object.fromEntries(
+    KEYS.map((key) => [key, node.tryGetContext(key)]).filter(
+      ([, value]) => value !== undefined && value !== '',
+    ),
+  );
+  if (raw.sdWebUiUrl === undefined) {
+    throw new Error(
+      'Set the GPU host: cdk deploy -c sdWebUiUrl=https://your-tunnel.example.com (tunnel mode), or add ' +
+        '-c vpcId=… -c subnetIds=… -c routeTableIds=… -c securityGroupId=… for VPC mode (see docs/deploy-aws.md).',
+    );
+  }
+  const vpcOnly = ['subnetIds', 'routeTableIds', 'securityGroupId', 'createVpcEndpoints'].filter(
+    (k) => k in raw,
+  );
+  if (raw.vpcId === undefined && vpcOnly.length > 0) {
+    throw new Error(`${vpcOnly.join(', ')} only apply in VPC mode: set vpcId as well, or drop them.`);
+  }
+  const result = DeploySettings.safeParse({ ...raw, mode: raw.vpcId === undefined ? 'tunnel' : 'vpc' });
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new Error(`Invalid context values:\n${problems.join('\n')}`);
+}

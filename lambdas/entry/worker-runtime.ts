@@ -1,0 +1,59 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import type { TaskStateName } from '../../cdk/workflow/definition.ts';
+import { readSecretString, type SecretReader } from '../adapters/secrets.ts';
+import { ENV, loadWorkerConfig } from '../config/env.ts';
+import { sdHostHeaders } from '../config/sd-host-auth.ts';
+import { createWorkerDeps, type WorkerDeps } from '../worker-deps.ts';
+
+export const logger = new Logger({ serviceName: 'sdbatch' });
+
+/**
+ * The workers' dependencies from the Lambda environment. Runs at cold start (top-level await in
+ * each entry), so a missing variable or an unreadable secret fails the init with its name.
+ */
+export async function workerDepsFromEnv(
+  env: Record<string, string | undefined>,
+  readSecret: SecretReader = readSecretString,
+): Promise<WorkerDeps> {
+  const config = loadWorkerConfig(env);
+  const authSecretArn = config[ENV.sdWebUiAuthSecretArn];
+  const headers = authSecretArn ? sdHostHeaders(await readSecret(authSecretArn)) : undefined;
+  return createWorkerDeps({
+    tableName: config[ENV.tableName],
+    bucketName: config[ENV.bucketName],
+    sdHost: { baseUrl: config[ENV.sdWebUiUrl], headers },
+  });
+}
+
+type Task<T> = (event: unknown) => Promise<T>;
+
+/** What Step Functions sends a task: identifiers, plus the caught error for a failed iteration. */
+interface TaskEvent {
+  job_id?: unknown;
+  iteration?: unknown;
+  error?: { Error?: unknown };
+}
+
+/**
+ * A task handler as a Lambda handler: every log line of the invocation carries the state, job id
+ * and iteration. Errors are rethrown untouched: their `name` is what the Retry and Catch match.
+ */
+export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
+  return async (event: unknown, context?: Context): Promise<T> => {
+    if (context) logger.addContext(context);
+    const { job_id, iteration, error } = (event ?? {}) as TaskEvent;
+    logger.appendKeys({ state, job_id, iteration });
+    try {
+      if (error) logger.warn('recording a failed iteration', { failure: error.Error });
+      const result = await task(event);
+      logger.info('task done', { result });
+      return result;
+    } catch (failure) {
+      logger.error('task failed', failure as Error);
+      throw failure;
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}

@@ -1,0 +1,81 @@
+import { fileURLToPath } from 'node:url';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
+import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
+import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
+import { readSecretString } from '../lambdas/adapters/secrets.ts';
+import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
+import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
+import { type AppOptions, createApp } from './app.ts';
+import { staticTokenVerifier } from './auth.ts';
+import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
+
+const logger = new Logger({ serviceName: 'sdbatch-gateway' });
+
+/** A Function URL event: API Gateway's HTTP API payload format 2.0. */
+export type FunctionUrlEvent = LambdaFunctionURLEvent;
+
+/** The gateway behind a Function URL (payload format 2.0), for any deps: tests pass fakes. */
+export function createLambdaHandler(options: AppOptions) {
+  const handleEvent = handle(createApp(options));
+  return async (event: FunctionUrlEvent, context?: Context) => {
+    if (context) logger.addContext(context);
+    // Hono's v2 event type insists on fields a Function URL omits (authorizer, a null body);
+    // its v2 processor reads only those a Function URL sends.
+    const response = await handleEvent(
+      event as unknown as Extract<LambdaEvent, { rawPath: string }>,
+      context,
+    );
+    // Method, path and status only: headers carry the bearer token, bodies carry prompts.
+    logger.info('request', {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      status: response.statusCode,
+    });
+    return response;
+  };
+}
+
+/** The real stores, Step Functions and the token secret, from the Lambda environment. */
+export async function gatewayOptionsFromEnv(env: Record<string, string | undefined>): Promise<AppOptions> {
+  const config = loadGatewayConfig(env);
+  // Read once per container: a rotated token reaches new containers (or all, after a redeploy).
+  const token = (await readSecretString(config[ENV.tokenSecretArn])).trim();
+  if (token.length < 16) throw new Error(`The token secret ${config[ENV.tokenSecretArn]} is too short`);
+  // The CDK bundle carries the presets beside index.mjs; the variable points elsewhere in tests.
+  const presets = await loadPresetCatalog(
+    config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets/', import.meta.url)),
+  );
+  for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
+  return {
+    deps: {
+      jobs: new DynamoDbJobStore(documentClient(), config[ENV.tableName]),
+      images: new S3ImageStore(s3Client(), config[ENV.bucketName]),
+      orchestrator: new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
+      presets,
+      now: () => new Date(),
+      settings: {
+        concurrency: config[ENV.concurrency],
+        hosts: config[ENV.gpuHosts],
+        retentionSeconds: config[ENV.retentionDays] * 86_400,
+        calibration: { secondsPerStep: config[ENV.secondsPerStep] },
+        urlTtlSeconds: config[ENV.urlTtlSeconds],
+        limits: {
+          maxImagesPerJob: config[ENV.maxImagesPerJob] ?? DEFAULT_LIMITS.maxImagesPerJob,
+          maxActiveJobsPerCaller: config[ENV.maxActiveJobs] ?? DEFAULT_LIMITS.maxActiveJobsPerCaller,
+          maxPromptChars: config[ENV.maxPromptChars] ?? DEFAULT_LIMITS.maxPromptChars,
+          maxRequestBytes: config[ENV.maxRequestBytes] ?? DEFAULT_LIMITS.maxRequestBytes,
+        } satisfies GatewayLimits,
+      },
+    },
+    verifyToken: staticTokenVerifier(token),
+    // No Origin allow-list: browsers never hold the token, and every request must carry it.
+  };
+}
+
+// Cold start: config, clients and the token once per container; a bad setting fails here.
+export const handler = createLambdaHandler(await gatewayOptionsFromEnv(process.env));

@@ -1,0 +1,53 @@
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { readDeploySettings } from '../../cdk/deploy-settings.ts';
+import { AUTH_SECRET_ARN, VPC_CONTEXT } from './synth.ts';
+
+const read = (context: Record<string, unknown>) => readDeploySettings(new App({ context }).node);
+
+describe('readDeploySettings', () => {
+  it('is tunnel mode with an https URL and the defaults', () => {
+    expect(read({ sdWebUiUrl: 'https://gpu.example.com' })).toEqual({
+      mode: 'tunnel',
+      sdWebUiUrl: 'https://gpu.example.com',
+      retentionDays: 7,
+      concurrency: 2,
+      gpuHosts: 1,
+    });
+  });
+
+  it('is VPC mode when vpcId is set, taking lists as comma strings (-c) or arrays (cdk.json)', () => {
+    const fromCli = read({ ...VPC_CONTEXT, createVpcEndpoints: 'false', concurrency: '4' });
+    expect(fromCli).toMatchObject({
+      mode: 'vpc',
+      subnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+      createVpcEndpoints: false,
+      concurrency: 4,
+      sdWebUiAuthSecretArn: AUTH_SECRET_ARN,
+    });
+    const fromJson = read({
+      ...VPC_CONTEXT,
+      subnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
+      routeTableIds: ['rtb-0aaaaaaaaaaaaaaa1'],
+    });
+    expect(fromJson).toMatchObject({ subnetIds: ['subnet-0aaaaaaaaaaaaaaa1'], createVpcEndpoints: true });
+  });
+
+  it.each([
+    [{}, /Set the GPU host: cdk deploy -c sdWebUiUrl=/],
+    [{ sdWebUiUrl: 'http://gpu.example.com' }, /tunnel mode needs an https:\/\/ sdWebUiUrl/],
+    [
+      { sdWebUiUrl: 'https://gpu.example.com', subnetIds: 'subnet-0aaaaaaaaaaaaaaa1' },
+      /only apply in VPC mode/,
+    ],
+    [{ ...VPC_CONTEXT, routeTableIds: 'rtb-0aaaaaaaaaaaaaaa1' }, /one route table id per subnet id/],
+    [{ ...VPC_CONTEXT, securityGroupId: 'sg-12' }, /securityGroupId: expected sg-/],
+    [
+      { ...VPC_CONTEXT, sdWebUiAuthSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:gpu' },
+      /complete secret ARN/,
+    ],
+    [{ sdWebUiUrl: 'https://gpu.example.com', retentionDays: '0' }, /retentionDays/],
+  ])('rejects %j with a message that says what to fix', (context, message) => {
+    expect(() => read(context)).toThrow(message);
+  });
+});

@@ -1,0 +1,118 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
+import { ENV } from '../../lambdas/config/env.ts';
+import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
+import { envOf, gatewayFunction, resources, roleIdOf, taskFunction } from './template-queries.ts';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize(TUNNEL_CONTEXT);
+});
+afterAll(() => synth?.dispose());
+
+const TASKS = Object.keys(TASK_FUNCTIONS);
+
+describe('functions', () => {
+  const all = () => Object.values(resources(synth.template, 'AWS::Lambda::Function'));
+
+  it('run Node 24 on arm64 with active tracing, JSON logs to their own group and source maps', () => {
+    expect(all()).toHaveLength(5);
+    for (const fn of all()) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+      });
+      expect(envOf(fn).NODE_OPTIONS).toBe('--enable-source-maps');
+      const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(synth.template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('each have a role of their own', () => {
+    const roles = all().map(roleIdOf);
+    expect(new Set(roles).size).toBe(5);
+  });
+
+  it('are sized for their work: generate has the Map task’s 900 s and 1 GB, the rest 256 MB and 30 s', () => {
+    expect(taskFunction(synth.template, 'Generate images')[1].Properties).toMatchObject({
+      MemorySize: 1024,
+      Timeout: 900,
+    });
+    for (const state of ['Mark job running', 'Record failed iteration', 'Finalize job']) {
+      expect(taskFunction(synth.template, state)[1].Properties).toMatchObject({
+        MemorySize: 256,
+        Timeout: 30,
+      });
+    }
+    expect(gatewayFunction(synth.template)[1].Properties).toMatchObject({ MemorySize: 512, Timeout: 30 });
+  });
+
+  it('get their configuration under the names the loaders read', () => {
+    for (const state of TASKS) {
+      expect(Object.keys(envOf(taskFunction(synth.template, state)[1]))).toEqual(
+        expect.arrayContaining([ENV.tableName, ENV.bucketName, ENV.sdWebUiUrl]),
+      );
+    }
+    expect(envOf(taskFunction(synth.template, 'Generate images')[1])[ENV.sdWebUiUrl]).toBe(
+      'https://gpu.example.com',
+    );
+    expect(Object.keys(envOf(gatewayFunction(synth.template)[1]))).toEqual(
+      expect.arrayContaining([
+        ENV.tableName,
+        ENV.bucketName,
+        ENV.stateMachineArn,
+        ENV.tokenSecretArn,
+        ENV.concurrency,
+      ]),
+    );
+  });
+});
+
+describe('gateway', () => {
+  it('is behind a Function URL with auth type NONE (the bearer token is checked in the app)', () => {
+    const [gatewayId] = gatewayFunction(synth.template);
+    synth.template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [gatewayId, 'Arn'] },
+    });
+    expect(Object.keys(resources(synth.template, 'AWS::Lambda::Url'))).toHaveLength(1);
+  });
+
+  it('has its token generated in Secrets Manager, never in the template', () => {
+    synth.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    synth.template.hasResourceProperties('AWS::SecretsManager::Secret', { SecretString: Match.absent() });
+  });
+});
+
+describe('outputs', () => {
+  it('give the MCP URL, the token command, table, bucket and state machine', () => {
+    const outputs = synth.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const [urlId] = Object.keys(resources(synth.template, 'AWS::Lambda::Url'));
+    const [secretId] = Object.keys(resources(synth.template, 'AWS::SecretsManager::Secret'));
+    const [tableId] = Object.keys(resources(synth.template, 'AWS::DynamoDB::Table'));
+    const [machineId] = Object.keys(resources(synth.template, 'AWS::StepFunctions::StateMachine'));
+    expect(outputs.McpUrl?.Value).toEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [urlId, 'FunctionUrl'] }, 'mcp']],
+    });
+    expect(outputs.TokenCommand?.Value).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'aws secretsmanager get-secret-value --secret-id ',
+          { Ref: secretId },
+          ' --query SecretString --output text --region ',
+          { Ref: 'AWS::Region' },
+        ],
+      ],
+    });
+    expect(outputs.TableName?.Value).toEqual({ Ref: tableId });
+    expect(outputs.BucketName?.Value).toEqual({ Ref: expect.stringMatching(/^ImagesBucket/) });
+    expect(outputs.StateMachineArn?.Value).toEqual({ Ref: machineId });
+    expect(outputs.GatewayFunctionName?.Value).toEqual({ Ref: gatewayFunction(synth.template)[0] });
+  });
+});

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
+import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
+import {
+  actionsOf,
+  allActions,
+  gatewayFunction,
+  resources,
+  single,
+  statementsOfFunction,
+  taskFunction,
+} from './template-queries.ts';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize(TUNNEL_CONTEXT);
+});
+afterAll(() => synth?.dispose());
+
+const TASKS = Object.keys(TASK_FUNCTIONS);
+const DATA_SERVICES = /^(dynamodb|s3|states|lambda|secretsmanager|kms):/;
+
+describe('IAM', () => {
+  const policies = () => Object.values(resources(synth.template, 'AWS::IAM::Policy'));
+  const statements = () =>
+    policies().flatMap(
+      (p) =>
+        (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+          .Statement,
+    );
+
+  it('grants no wildcard action anywhere', () => {
+    for (const action of statements().flatMap((s) => actionsOf(s as never))) {
+      expect(action, action).not.toMatch(/(^\*$|:\*$)/);
+    }
+  });
+
+  it('uses Resource "*" only for X-Ray and log delivery, never for data', () => {
+    for (const s of statements().filter((s) => s.Resource === '*')) {
+      for (const action of actionsOf(s as never)) expect(action).toMatch(/^(xray|logs):/);
+    }
+    for (const s of statements()) {
+      if (actionsOf(s as never).some((a) => DATA_SERVICES.test(a)))
+        expect(JSON.stringify(s.Resource)).not.toBe('"*"');
+    }
+  });
+
+  it('lets no worker start executions, invoke functions, or read the token', () => {
+    for (const state of TASKS) {
+      const actions = allActions(
+        statementsOfFunction(synth.template, taskFunction(synth.template, state)[1]),
+      );
+      expect(
+        actions.filter((a) => /^(states|lambda|secretsmanager):/.test(a)),
+        state,
+      ).toEqual([]);
+    }
+  });
+
+  it('gives the table to every worker and the bucket only to the generate task: write images, read inputs', () => {
+    for (const state of TASKS) {
+      const actions = allActions(
+        statementsOfFunction(synth.template, taskFunction(synth.template, state)[1]),
+      );
+      expect(actions, state).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
+      expect(actions.filter((a) => a.startsWith('s3:')).sort(), state).toEqual(
+        state === 'Generate images' ? ['s3:GetObject', 's3:GetObject', 's3:PutObject'] : [],
+      );
+    }
+  });
+
+  it('lets the gateway start, stop and describe this state machine’s executions only, and invoke nothing', () => {
+    const stmts = statementsOfFunction(synth.template, gatewayFunction(synth.template)[1]);
+    const [machineId] = Object.keys(resources(synth.template, 'AWS::StepFunctions::StateMachine'));
+    expect(allActions(stmts).filter((a) => a.startsWith('lambda:'))).toEqual([]);
+    expect(stmts).toContainEqual(
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: { Ref: machineId } }),
+    );
+    const stop = stmts.find((s) => actionsOf(s).includes('states:StopExecution'));
+    expect(actionsOf(stop ?? ({ Action: [] } as never)).sort()).toEqual([
+      'states:DescribeExecution',
+      'states:StopExecution',
+    ]);
+    expect(JSON.stringify(stop?.Resource)).toContain(
+      `":execution:",{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]},":*"`,
+    );
+    expect(
+      allActions(stmts)
+        .filter((a) => a.startsWith('states:'))
+        .sort(),
+    ).toEqual(['states:DescribeExecution', 'states:StartExecution', 'states:StopExecution']);
+  });
+
+  it('lets the gateway read its token, use the table and index, read images and store inputs', () => {
+    const stmts = statementsOfFunction(synth.template, gatewayFunction(synth.template)[1]);
+    const [secretId] = Object.keys(resources(synth.template, 'AWS::SecretsManager::Secret'));
+    expect(stmts).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(['secretsmanager:GetSecretValue']),
+        Resource: { Ref: secretId },
+      }),
+    );
+    const s3 = stmts.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource).match(/"\/(\w+)\/\*"/)?.[1]])).toEqual([
+      ['s3:GetObject', 'jobs'],
+      ['s3:PutObject', 'inputs'],
+    ]);
+    const dynamo = stmts.find((s) => actionsOf(s).includes('dynamodb:Query'));
+    expect(JSON.stringify(dynamo?.Resource)).toContain('/index/by-owner');
+  });
+
+  it('lets the state machine invoke exactly the four task functions', () => {
+    const [, machine] = single(synth.template, 'AWS::StepFunctions::StateMachine');
+    const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+    const invoke = policies()
+      .filter((p) => (p.Properties.Roles as { Ref: string }[])[0]?.Ref === roleId)
+      .flatMap(
+        (p) =>
+          (p.Properties.PolicyDocument as { Statement: { Action: string; Resource: unknown }[] }).Statement,
+      )
+      .filter((s) => s.Action === 'lambda:InvokeFunction');
+    const expected = TASKS.map((state) => ({
+      'Fn::GetAtt': [taskFunction(synth.template, state)[0], 'Arn'],
+    }));
+    expect(invoke.flatMap((s) => s.Resource as unknown[])).toEqual(expect.arrayContaining(expected));
+    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(4);
+  });
+});
+
+describe('table grants', () => {
+  it('cover exactly the commands DynamoDbJobStore sends', () => {
+    const source = readFileSync(
+      new URL('../../lambdas/adapters/dynamodb-job-store.ts', import.meta.url),
+      'utf8',
+    );
+    const commands = [...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]);
+    const asAction: Record<string, string> = {
+      Get: 'GetItem',
+      Put: 'PutItem',
+      Update: 'UpdateItem',
+      Delete: 'DeleteItem',
+    };
+    const needed = new Set(commands.map((c) => `dynamodb:${asAction[c ?? ''] ?? c}`));
+    const granted = allActions(
+      statementsOfFunction(synth.template, gatewayFunction(synth.template)[1]),
+    ).filter((a) => a.startsWith('dynamodb:'));
+    expect(new Set(granted)).toEqual(needed);
+  });
+});

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DEFINITION_PATH,
+  type FunctionArnVariable,
+  substituteDefinition,
+  TASK_FUNCTIONS,
+  type TaskStateName,
+} from '../../cdk/workflow/definition.ts';
+import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
+import { resources, taskFunction } from './template-queries.ts';
+
+let synth: Synthesized;
+beforeAll(() => {
+  synth = synthesize(TUNNEL_CONTEXT);
+});
+afterAll(() => synth?.dispose());
+
+const machine = () => {
+  const [entry] = Object.entries(resources(synth.template, 'AWS::StepFunctions::StateMachine'));
+  if (!entry) throw new Error('no state machine');
+  return entry[1].Properties as {
+    DefinitionString: unknown;
+    DefinitionSubstitutions: Record<string, { 'Fn::GetAtt': [string, string] }>;
+  } & Record<string, unknown>;
+};
+
+type State = {
+  Type: string;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  ItemProcessor?: { States: Record<string, State> };
+};
+/** Every state, Map item processors included. */
+function allStates(states: Record<string, State>): [string, State][] {
+  return Object.entries(states).flatMap(([name, s]) => [
+    [name, s] as [string, State],
+    ...(s.ItemProcessor ? allStates(s.ItemProcessor.States) : []),
+  ]);
+}
+
+describe('state machine', () => {
+  it('is Standard, logs ALL with execution data to its log group, and is traced', () => {
+    expect(machine()).toMatchObject({
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [
+          {
+            CloudWatchLogsLogGroup: {
+              LogGroupArn: { 'Fn::GetAtt': [expect.stringMatching(/^WorkflowLogs/), 'Arn'] },
+            },
+          },
+        ],
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  it('binds each Task state to its own function', () => {
+    const substitutions = machine().DefinitionSubstitutions;
+    expect(Object.keys(substitutions).sort()).toEqual(Object.values(TASK_FUNCTIONS).sort());
+    for (const [state, variable] of Object.entries(TASK_FUNCTIONS)) {
+      const [functionId] = taskFunction(synth.template, state);
+      expect(substitutions[variable]).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+    }
+  });
+
+  it('deploys the JSON the embedded orchestrator executes, function ARNs aside', () => {
+    const { DefinitionString, DefinitionSubstitutions } = machine();
+    expect(typeof DefinitionString).toBe('string');
+    // Give every function an ARN, then do what Step Functions' definitionSubstitutions does.
+    const arnOf = (variable: string) =>
+      `arn:aws:lambda:eu-west-1:123456789012:function:${DefinitionSubstitutions[variable]?.['Fn::GetAtt'][0]}`;
+    const deployed = JSON.parse(
+      (DefinitionString as string).replace(/\$\{(\w+)\}/g, (_, variable: string) => arnOf(variable)),
+    );
+    const arns = Object.fromEntries(Object.values(TASK_FUNCTIONS).map((v) => [v, arnOf(v)])) as Record<
+      FunctionArnVariable,
+      string
+    >;
+    // substituteDefinition is what LocalOrchestrator runs (with its own placeholder ARNs).
+    expect(deployed).toEqual(JSON.parse(substituteDefinition(arns)));
+    expect(DefinitionString).toBe(readFileSync(DEFINITION_PATH, 'utf8'));
+  });
+
+  it('names its states in words, so the console reads as the job’s story', () => {
+    const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as { States: Record<string, State> };
+    for (const [name] of allStates(definition.States)) expect(name).toMatch(/^[A-Z][a-z]+( [a-z]+)+$/);
+  });
+
+  it('gives no task function more time than its state allows', () => {
+    const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as { States: Record<string, State> };
+    for (const [name, state] of allStates(definition.States).filter(([, s]) => s.Type === 'Task')) {
+      const fn = taskFunction(synth.template, name as TaskStateName)[1];
+      expect(Number(fn.Properties.Timeout), name).toBeLessThanOrEqual(state.TimeoutSeconds ?? 0);
+    }
+  });
+});

@@ -1,0 +1,131 @@
+import { fileURLToPath } from 'node:url';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ENV } from '../../../lambdas/config/env.ts';
+import type { handler as Handler } from '../../../mcp-gateway/lambda.ts';
+import { functionUrlEvent, mcpHeaders } from './function-url-event.ts';
+
+const TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
+const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs';
+const TOKEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:GatewayToken-AbC123';
+
+const secretsMock = mockClient(SecretsManagerClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const sfnMock = mockClient(SFNClient);
+
+let handler: typeof Handler;
+
+// The entry reads its environment and the token secret at import, as at a Lambda cold start.
+beforeAll(async () => {
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    [ENV.tableName]: 'jobs',
+    [ENV.bucketName]: 'images',
+    [ENV.stateMachineArn]: STATE_MACHINE,
+    [ENV.tokenSecretArn]: TOKEN_SECRET,
+    [ENV.concurrency]: '3',
+    [ENV.presetsDir]: fileURLToPath(new URL('../../../presets/', import.meta.url)),
+  });
+  secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: `${TOKEN}\n` });
+  ({ handler } = await import('../../../mcp-gateway/lambda.ts'));
+});
+
+beforeEach(() => {
+  dynamoMock.reset();
+  sfnMock.reset();
+});
+
+const rpc = (id: number, method: string, params: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id,
+  method,
+  params,
+});
+const initialize = rpc(1, 'initialize', {
+  protocolVersion: '2025-06-18',
+  capabilities: {},
+  clientInfo: { name: 'test', version: '1' },
+});
+const json = (body: string) => JSON.parse(body) as { result?: Record<string, unknown>; error?: unknown };
+
+describe('the gateway Lambda behind a Function URL', () => {
+  it('read the token secret once, at cold start', () => {
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('answers initialize with the server info, as JSON', async () => {
+    const response = await handler(functionUrlEvent({ headers: mcpHeaders(TOKEN), body: initialize }));
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('application/json');
+    expect(json(response.body).result?.serverInfo).toMatchObject({ name: 'sdbatch' });
+  });
+
+  it('lists the tools', async () => {
+    const response = await handler(
+      functionUrlEvent({ headers: mcpHeaders(TOKEN), body: rpc(2, 'tools/list') }),
+    );
+    expect(response.statusCode).toBe(200);
+    const tools = json(response.body).result?.tools as { name: string }[];
+    expect(tools.map((t) => t.name)).toContain('sdreforge_batch_start');
+  });
+
+  it('decodes a base64-encoded body', async () => {
+    const event = functionUrlEvent({ headers: mcpHeaders(TOKEN), body: rpc(3, 'tools/list'), base64: true });
+    expect(event.body).not.toContain('tools/list');
+    const response = await handler(event);
+    expect(response.statusCode).toBe(200);
+    expect(json(response.body).result?.tools).toBeInstanceOf(Array);
+  });
+
+  it('starts a job: a pending item in DynamoDB, then one execution named after the job id', async () => {
+    dynamoMock.on(PutCommand).resolves({});
+    // The caller's active jobs, counted on the owner index: none.
+    dynamoMock.on(QueryCommand).resolves({ Count: 0 });
+    sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
+    const call = rpc(4, 'tools/call', {
+      name: 'sdreforge_batch_start',
+      arguments: { prompt: 'a lighthouse at dusk', batch_size: 2, n_iter: 5, seed: 1234 },
+    });
+    const response = await handler(functionUrlEvent({ headers: mcpHeaders(TOKEN), body: call }));
+    expect(response.statusCode).toBe(200);
+    const result = json(response.body).result as { isError?: boolean; structuredContent: { job_id: string } };
+    expect(result.isError).toBeFalsy();
+    const jobId = result.structuredContent.job_id;
+    expect(jobId).toMatch(/^job_\d{8}_/);
+
+    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(item).toMatchObject({
+      TableName: 'jobs',
+      Item: { job_id: jobId, status: 'pending', total_images: 10 },
+    });
+    const started = sfnMock.commandCalls(StartExecutionCommand);
+    expect(started).toHaveLength(1);
+    expect(started[0]?.args[0].input).toMatchObject({ stateMachineArn: STATE_MACHINE, name: jobId });
+    expect(JSON.parse(started[0]?.args[0].input.input ?? '')).toEqual({
+      job_id: jobId,
+      n_iter: 5,
+      concurrency: 3,
+    });
+  });
+
+  it('answers 401 with a Bearer challenge without a token or with a wrong one', async () => {
+    for (const token of [undefined, 'wrong-token-wrong-token-wrong']) {
+      const response = await handler(functionUrlEvent({ headers: mcpHeaders(token), body: initialize }));
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer');
+    }
+    expect(dynamoMock.calls()).toHaveLength(0);
+  });
+
+  it('answers GET /mcp with 405 and Allow: POST', async () => {
+    const response = await handler(functionUrlEvent({ method: 'GET', headers: mcpHeaders(TOKEN) }));
+    expect(response.statusCode).toBe(405);
+    expect(response.headers.allow).toBe('POST');
+  });
+});

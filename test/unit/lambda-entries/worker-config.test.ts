@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../../lambdas/config/env.ts';
+import { sdHostHeaders } from '../../../lambdas/config/sd-host-auth.ts';
+import { workerDepsFromEnv } from '../../../lambdas/entry/worker-runtime.ts';
+
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('workerDepsFromEnv', () => {
+  it('fails at cold start naming every missing variable', async () => {
+    await expect(workerDepsFromEnv({})).rejects.toThrow(
+      /Worker configuration is invalid: SDBATCH_TABLE_NAME.*SDBATCH_BUCKET_NAME.*SD_WEBUI_URL/,
+    );
+  });
+
+  it('reads the auth secret only when its ARN is set', async () => {
+    const env = { [ENV.tableName]: 't', [ENV.bucketName]: 'b', [ENV.sdWebUiUrl]: 'https://gpu.example.com' };
+    const read = async (id: string) => {
+      throw new Error(`should not read ${id}`);
+    };
+    await expect(workerDepsFromEnv(env, read)).resolves.toHaveProperty('sd');
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbC123';
+    await expect(workerDepsFromEnv({ ...env, [ENV.sdWebUiAuthSecretArn]: arn }, read)).rejects.toThrow(
+      `should not read ${arn}`,
+    );
+  });
+});
+
+describe('sdHostHeaders', () => {
+  it('turns {username, password} into HTTP Basic for --api-auth', () => {
+    expect(sdHostHeaders('{"username":"sd","password":"p:w"}')).toEqual({
+      authorization: basic('sd', 'p:w'),
+    });
+  });
+
+  it('passes extra headers through, e.g. a Cloudflare Access service token', () => {
+    const secret = { headers: { 'CF-Access-Client-Id': 'id.access', 'CF-Access-Client-Secret': 's' } };
+    expect(sdHostHeaders(JSON.stringify(secret))).toEqual(secret.headers);
+  });
+
+  it('combines both', () => {
+    const secret = { username: 'u', password: 'p', headers: { 'x-tunnel': '1' } };
+    expect(sdHostHeaders(JSON.stringify(secret))).toEqual({
+      'x-tunnel': '1',
+      authorization: basic('u', 'p'),
+    });
+  });
+
+  it('rejects what it cannot use, without quoting the secret', () => {
+    for (const text of ['hunter2-not-json', '{"username":"hunter2"}', '{}', '{"headers":{"a":1}}']) {
+      let message = '';
+      try {
+        sdHostHeaders(text);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, text).toMatch(/^The SD WebUI auth secret/);
+      expect(message, text).not.toContain('hunter2');
+    }
+  });
+});

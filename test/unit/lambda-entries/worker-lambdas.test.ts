@@ -1,0 +1,176 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JobRecord } from '../../../core/job.ts';
+import { JOB_SK, jobPk } from '../../../lambdas/adapters/jobs-table.ts';
+import { ENV } from '../../../lambdas/config/env.ts';
+import { type Simulator, startSimulator } from '../../../local/simulator/server.ts';
+
+const JOB_ID = 'job_20261124_lambdaentry1';
+const AUTH_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sd-auth-AbC123';
+const job = JobRecord.parse({
+  job_id: JOB_ID,
+  owner: 'default',
+  status: 'running',
+  created_at: '2026-11-24T10:00:00.000Z',
+  params: {
+    prompt: 'a lighthouse at dusk',
+    negative_prompt: '',
+    width: 64,
+    height: 64,
+    steps: 2,
+    cfg_scale: 7,
+    sampler_name: 'Euler a',
+    seed: 1000,
+    batch_size: 2,
+    n_iter: 3,
+  },
+  total_images: 6,
+  completed_images: 4,
+  failed_images: 2,
+  estimated_seconds: 10,
+  expires_at: 1_800_000_000,
+});
+
+const secretsMock = mockClient(SecretsManagerClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const s3Mock = mockClient(S3Client);
+type Entry = { handler: (event: unknown) => Promise<unknown> };
+let entries: Record<'mark' | 'generate' | 'fail' | 'finalize', Entry>;
+let simulator: Simulator;
+const fetchSpy = vi.spyOn(globalThis, 'fetch');
+const logs = vi.spyOn(console, 'info').mockImplementation(() => {});
+vi.spyOn(console, 'warn').mockImplementation(() => {});
+vi.spyOn(console, 'error').mockImplementation(() => {});
+
+// Each entry builds its deps at import, as at a Lambda cold start.
+beforeAll(async () => {
+  simulator = await startSimulator({ stepMs: 1 });
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    // Powertools writes through the global console in dev mode, so the test can read the lines.
+    POWERTOOLS_DEV: 'true',
+    [ENV.tableName]: 'jobs',
+    [ENV.bucketName]: 'images',
+    [ENV.sdWebUiUrl]: simulator.url,
+    [ENV.sdWebUiAuthSecretArn]: AUTH_SECRET,
+  });
+  secretsMock.on(GetSecretValueCommand, { SecretId: AUTH_SECRET }).resolves({
+    SecretString: JSON.stringify({
+      username: 'sd',
+      password: 'pw',
+      headers: { 'cf-access-client-id': 'cid' },
+    }),
+  });
+  entries = {
+    mark: await import('../../../lambdas/entry/mark-job-running.ts'),
+    generate: await import('../../../lambdas/entry/generate-images.ts'),
+    fail: await import('../../../lambdas/entry/record-failed-iteration.ts'),
+    finalize: await import('../../../lambdas/entry/finalize-job.ts'),
+  } as typeof entries;
+});
+afterAll(() => simulator?.close());
+
+beforeEach(() => {
+  dynamoMock.reset();
+  s3Mock.reset();
+  fetchSpy.mockClear();
+  logs.mockClear();
+  // The job item by key; no iteration has been recorded yet.
+  dynamoMock
+    .on(GetCommand)
+    .callsFake((input: { Key: { sk: string } }) =>
+      input.Key.sk === JOB_SK ? { Item: { pk: jobPk(JOB_ID), sk: JOB_SK, ...job } } : {},
+    );
+  dynamoMock.on(UpdateCommand).resolves({});
+  dynamoMock.on(PutCommand).resolves({});
+  s3Mock.on(PutObjectCommand).resolves({});
+});
+
+const loggedLines = () =>
+  logs.mock.calls.map(([line]) => JSON.parse(String(line)) as Record<string, unknown>);
+
+describe('the worker Lambdas, with the events Step Functions sends', () => {
+  it('read the GPU host credentials once, at cold start', () => {
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('Mark job running: {job_id} moves the job from pending to running', async () => {
+    await expect(entries.mark.handler({ job_id: JOB_ID })).resolves.toEqual({
+      job_id: JOB_ID,
+      running: true,
+    });
+    const update = dynamoMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update).toMatchObject({ TableName: 'jobs', Key: { pk: jobPk(JOB_ID), sk: JOB_SK } });
+    expect(update?.ExpressionAttributeValues).toMatchObject({ ':to': 'running', ':from0': 'pending' });
+    expect(loggedLines()).toContainEqual(
+      expect.objectContaining({ state: 'Mark job running', job_id: JOB_ID }),
+    );
+  });
+
+  it('Generate images: {job_id, iteration} calls the host with its credentials and stores the PNGs', async () => {
+    const result = await entries.generate.handler({ job_id: JOB_ID, iteration: 1 });
+    expect(result).toEqual({ iteration: 1, images: 2, skipped: false });
+
+    const txt2img = fetchSpy.mock.calls.find(([url]) => String(url).endsWith('/sdapi/v1/txt2img'));
+    const headers = txt2img?.[1]?.headers as Record<string, string>;
+    expect(headers.authorization).toBe(`Basic ${Buffer.from('sd:pw').toString('base64')}`);
+    expect(headers['cf-access-client-id']).toBe('cid');
+    expect(JSON.parse(String(txt2img?.[1]?.body))).toMatchObject({ seed: 1002, batch_size: 2, n_iter: 1 });
+
+    const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys.sort()).toEqual([`jobs/${JOB_ID}/001-0.png`, `jobs/${JOB_ID}/001-1.png`]);
+    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toMatchObject({ job_id: JOB_ID, iteration: 1, status: 'succeeded', image_count: 2 });
+    expect(loggedLines()).toContainEqual(
+      expect.objectContaining({
+        state: 'Generate images',
+        job_id: JOB_ID,
+        iteration: 1,
+        message: 'task done',
+      }),
+    );
+    expect(JSON.stringify(logs.mock.calls)).not.toContain(Buffer.from('sd:pw').toString('base64'));
+  });
+
+  it("Record failed iteration: {job_id, iteration, error} keeps the message from Lambda's JSON Cause", async () => {
+    const cause = JSON.stringify({
+      errorType: 'SdWebUiUnavailableError',
+      errorMessage: 'POST /sdapi/v1/txt2img answered 503: busy',
+      trace: [
+        'SdWebUiUnavailableError: POST /sdapi/v1/txt2img answered 503: busy',
+        '    at call (index.mjs:1:1)',
+      ],
+    });
+    const event = { job_id: JOB_ID, iteration: 2, error: { Error: 'SdWebUiUnavailableError', Cause: cause } };
+    await expect(entries.fail.handler(event)).resolves.toEqual({ iteration: 2, images: 0, skipped: false });
+    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toMatchObject({
+      iteration: 2,
+      status: 'failed',
+      image_count: 2,
+      error: { type: 'SdWebUiUnavailableError', message: 'POST /sdapi/v1/txt2img answered 503: busy' },
+    });
+  });
+
+  it('Finalize job: {job_id} ends the job by its counters (4 of 6 images: partial)', async () => {
+    await expect(entries.finalize.handler({ job_id: JOB_ID })).resolves.toEqual({
+      job_id: JOB_ID,
+      status: 'partial',
+    });
+    const update = dynamoMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues).toMatchObject({ ':to': 'partial' });
+  });
+
+  it('rethrows failures untouched, so the Retry and Catch match on their name', async () => {
+    dynamoMock.on(GetCommand).resolves({});
+    await expect(entries.finalize.handler({ job_id: 'job_20261124_unknown' })).rejects.toMatchObject({
+      name: 'JobNotFoundError',
+    });
+    await expect(entries.mark.handler({})).rejects.toMatchObject({ name: 'ZodError' });
+  });
+});
