@@ -22,3 +22,8 @@ export class JobNotFoundError extends Error {
 export class InvalidRequestError extends Error {
   override readonly name = 'InvalidRequestError';
 }
+
+/** Every GPU slot is taken or not ours to take yet: the state machine waits and asks again. */
+export class NoSlotAvailableError extends Error {
+  override readonly name = 'NoSlotAvailableError';
+}

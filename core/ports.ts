@@ -1,4 +1,5 @@
 import type { CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
+import type { HostSpec, Lease } from './pool/host-pool.ts';
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
 export interface JobStore {
@@ -111,4 +112,17 @@ export interface Checkpoint {
 /** Downloads a control image from a caller's URL, within the fetch policy (https, public hosts, caps). */
 export interface ImageFetcher {
   fetch(url: string): Promise<Uint8Array>;
+}
+
+/** Leases on GPU host slots, shared by every worker (DynamoDB conditional writes). */
+export interface HostPool {
+  readonly hosts: HostSpec[];
+  /** A lease on a free slot, or the reason none may be taken now. Never grants one slot twice. */
+  acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }>;
+  /** Frees the slot if `lease` still holds it. */
+  release(lease: Lease): Promise<void>;
+  /** Records a call's outcome; the third failure in a row rests the host for a while. */
+  reportHealth(hostId: string, ok: boolean): Promise<void>;
+  /** Hosts resting after failures, for status. */
+  resting(): Promise<string[]>;
 }

@@ -1,7 +1,9 @@
 import { callDeadlineSeconds } from '../core/estimate.ts';
+import type { HostSpec } from '../core/pool/host-pool.ts';
 import type { ImageStore, JobStore, SdWebUi } from '../core/ports.ts';
 import type { GenerateDeps } from '../core/workflow/generate-iteration.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
+import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
 import { type FetchPolicy, GuardedImageFetcher } from './adapters/guarded-fetcher.ts';
 import { S3ImageStore } from './adapters/s3-image-store.ts';
@@ -10,10 +12,25 @@ import { SdWebUiClient, type SdWebUiHost } from './adapters/sd-webui-client.ts';
 /** Everything the workflow's task handlers need; built once per Lambda instance (or per embedded stack). */
 export type WorkerDeps = GenerateDeps;
 
+/** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
+export interface PoolHost extends SdWebUiHost {
+  depth?: number;
+}
+
+export const DEFAULT_HOST_DEPTH = 2;
+
+/** A host's id is its host:port: the same on every worker and across restarts. */
+export const hostId = (baseUrl: string): string => new URL(baseUrl).host;
+
+export const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
+  hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_HOST_DEPTH }));
+
 export interface WorkerSetup {
   tableName: string;
   bucketName: string;
-  sdHost: SdWebUiHost;
+  /** One host (the common case) or a pool. */
+  sdHost?: PoolHost;
+  sdHosts?: PoolHost[];
   clients?: ClientOptions;
   progressPollMs?: number;
   progressWriteMs?: number;
@@ -23,13 +40,17 @@ export interface WorkerSetup {
 }
 
 export function createWorkerDeps(setup: WorkerSetup): WorkerDeps {
-  const jobs: JobStore = new DynamoDbJobStore(documentClient(setup.clients), setup.tableName);
+  const db = documentClient(setup.clients);
+  const pool = [...(setup.sdHosts ?? []), ...(setup.sdHost ? [setup.sdHost] : [])];
+  if (pool.length === 0) throw new Error('Worker configuration: at least one SD WebUI host is needed');
+  const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
   const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
-  const sd: SdWebUi = new SdWebUiClient(setup.sdHost);
+  const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
   return {
     jobs,
     images,
-    sd,
+    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool)),
+    hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     now: () => new Date(),
     progressPollMs: setup.progressPollMs ?? 1000,

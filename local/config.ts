@@ -10,7 +10,19 @@ const LocalConfig = z.object({
   SDBATCH_HOST: z.string().min(1).default('127.0.0.1'),
   SDBATCH_DATA_DIR: z.string().min(1).default('./.sdbatch'),
   SDBATCH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  SD_WEBUI_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** One SD WebUI or a comma-separated pool; user:password@ in a URL becomes HTTP Basic auth. */
+  SD_WEBUI_URL: z
+    .string()
+    .optional()
+    .transform((raw) =>
+      raw
+        ?.split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each entry must be an http(s) URL' })).optional()),
+  SDBATCH_SIM_HOSTS: z.coerce.number().int().min(1).max(16).default(1),
+  SDBATCH_HOST_DEPTH: z.coerce.number().int().min(1).max(8).default(2),
   SDBATCH_PRESETS_DIR: z
     .string()
     .min(1)
@@ -37,7 +49,8 @@ const LocalConfig = z.object({
       }
     }),
   SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
-  SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Iterations of one job in flight; default: every slot of the pool (hosts x depth). */
+  SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
   SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   SDBATCH_MAX_IMAGES_PER_JOB: z.coerce.number().int().min(1).max(800).default(800),
   SDBATCH_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).max(1000).default(10),

@@ -20,7 +20,7 @@ const localArns = Object.fromEntries(
 export interface LocalOrchestratorOptions {
   handlers: TaskHandlers;
   /** Seconds between retries, per state; the tests shorten them, the stack keeps AWS's back-off. */
-  retryIntervalOverrides?: Record<string, number>;
+  retryIntervalOverrides?: Record<string, number | number[]>;
   onExecutionEnd?: (jobId: string, outcome: 'succeeded' | 'failed' | 'aborted', error?: unknown) => void;
 }
 

@@ -14,7 +14,7 @@ console.log(`sdbatch is running (data in ${config.SDBATCH_DATA_DIR})
 
   MCP URL:   ${stack.mcpUrl}
   Token:     ${stack.token}
-  SD WebUI:  ${stack.sdWebUiUrl}${stack.simulator ? ' (built-in simulator)' : ''}
+  SD WebUI:  ${stack.sdWebUiUrl}${stack.simulator ? ` (built-in simulator${stack.simulators.length > 1 ? 's' : ''})` : ''}
 
 Add it to Claude Code:
 

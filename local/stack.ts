@@ -6,7 +6,7 @@ import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
 import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
-import { createWorkerDeps } from '../lambdas/worker-deps.ts';
+import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { staticTokenVerifier } from '../mcp-gateway/auth.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
@@ -20,8 +20,11 @@ import { resolveToken } from './token-file.ts';
 export interface EmbeddedStack {
   mcpUrl: string;
   token: string;
+  /** The GPU host URLs, comma-separated (without credentials). */
   sdWebUiUrl: string;
+  /** The first simulated host, when the stack runs simulators. */
   simulator?: Simulator;
+  simulators: Simulator[];
   orchestrator: LocalOrchestrator;
   deps: GatewayDeps;
   stores: EmbeddedStores;
@@ -33,7 +36,7 @@ export interface EmbeddedStack {
 
 export interface StackOverrides {
   /** Seconds between Step Functions retries; tests shorten the back-off. */
-  retryIntervalOverrides?: Record<string, number>;
+  retryIntervalOverrides?: Record<string, number | number[]>;
   progressPollMs?: number;
   progressWriteMs?: number;
 }
@@ -45,16 +48,26 @@ export async function startEmbeddedStack(
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
   const stores = await startEmbeddedStores(config.SDBATCH_DATA_DIR);
-  const simulator = config.SD_WEBUI_URL
-    ? undefined
-    : await startSimulator({ port: 0, stepMs: config.SDBATCH_SIM_STEP_MS });
-  simulator?.setFaults(config.SDBATCH_SIM_FAULTS);
-  const sdWebUiUrl = config.SD_WEBUI_URL ?? (simulator as Simulator).url;
+  const simulators = config.SD_WEBUI_URL
+    ? []
+    : await Promise.all(
+        Array.from({ length: config.SDBATCH_SIM_HOSTS }, (_, i) =>
+          startSimulator({ port: 0, stepMs: config.SDBATCH_SIM_STEP_MS, name: `sim-${i}` }),
+        ),
+      );
+  for (const sim of simulators) sim.setFaults(config.SDBATCH_SIM_FAULTS);
+  const simulator = simulators[0];
+  const sdHosts: PoolHost[] = (config.SD_WEBUI_URL ?? simulators.map((s) => s.url)).map((url) => ({
+    ...withBasicAuth(url),
+    depth: config.SDBATCH_HOST_DEPTH,
+  }));
+  const slots = sdHosts.length * config.SDBATCH_HOST_DEPTH;
+  const concurrency = config.SDBATCH_CONCURRENCY ?? slots;
 
   const workers = createWorkerDeps({
     tableName: stores.tableName,
     bucketName: stores.bucketName,
-    sdHost: { baseUrl: sdWebUiUrl },
+    sdHosts,
     clients: stores.clients,
     progressPollMs: overrides.progressPollMs,
     progressWriteMs: overrides.progressWriteMs,
@@ -84,8 +97,8 @@ export async function startEmbeddedStack(
     orchestrator,
     now: () => new Date(),
     settings: {
-      concurrency: config.SDBATCH_CONCURRENCY,
-      hosts: 1,
+      concurrency,
+      hosts: sdHosts.length,
       retentionSeconds: config.SDBATCH_RETENTION_DAYS * 86_400,
       calibration: { secondsPerStep: simulator ? config.SDBATCH_SIM_STEP_MS / 1000 : 0.05 },
       urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
@@ -110,7 +123,7 @@ export async function startEmbeddedStack(
   await sweep();
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
-  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, config.SDBATCH_CONCURRENCY);
+  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
 
   const app = createApp({ deps, verifyToken: staticTokenVerifier(token) });
   const server = await listen(app.fetch, config.SDBATCH_HOST, config.SDBATCH_PORT);
@@ -120,8 +133,9 @@ export async function startEmbeddedStack(
   return {
     mcpUrl: `http://${host}:${port}/mcp`,
     token,
-    sdWebUiUrl,
+    sdWebUiUrl: sdHosts.map((h) => h.baseUrl).join(', '),
     simulator,
+    simulators,
     orchestrator,
     deps,
     stores,
@@ -131,7 +145,7 @@ export async function startEmbeddedStack(
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await orchestrator.drain(true);
-      await simulator?.close();
+      await Promise.all(simulators.map((sim) => sim.close()));
       await stores.close();
     },
   };
@@ -142,4 +156,17 @@ function listen(fetch: (request: Request) => Response | Promise<Response>, hostn
     const server = serve({ fetch, hostname, port }, () => resolve(server));
     server.once('error', reject);
   });
+}
+
+/** http://user:pass@host becomes the URL without credentials plus an Authorization header. */
+function withBasicAuth(url: string): PoolHost {
+  const parsed = new URL(url);
+  if (!parsed.username) return { baseUrl: url };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  parsed.username = '';
+  parsed.password = '';
+  return {
+    baseUrl: parsed.toString(),
+    headers: { authorization: `Basic ${Buffer.from(credentials).toString('base64')}` },
+  };
 }

@@ -1,8 +1,9 @@
-import { JobNotFoundError } from '../errors.ts';
+import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { imageKey } from '../image-key.ts';
-import { type GenerationParams, isTerminal, type StoredImage } from '../job.ts';
+import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
-import type { ImageFetcher, ImageStore, JobStore, SdWebUi } from '../ports.ts';
+import type { Lease } from '../pool/host-pool.ts';
+import type { HostPool, ImageFetcher, ImageStore, JobStore, SdWebUi, Txt2ImgResult } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
 import { startProgressReporter } from './progress-reporter.ts';
@@ -11,7 +12,9 @@ import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 export interface GenerateDeps {
   jobs: JobStore;
   images: ImageStore;
-  sd: SdWebUi;
+  pool: HostPool;
+  /** The SD WebUI client of each pool host, by host id. */
+  hosts: ReadonlyMap<string, SdWebUi>;
   fetcher: ImageFetcher;
   now: () => Date;
   progressPollMs: number;
@@ -21,8 +24,10 @@ export interface GenerateDeps {
 }
 
 /**
- * One iteration = one txt2img call of batch_size images. Safe to run again: an iteration already
- * recorded is skipped, keys are a function of (job, iteration, index), and counting is idempotent.
+ * One iteration = one txt2img call of batch_size images on a leased GPU slot. Safe to run again:
+ * an iteration already recorded is skipped, keys are a function of (job, iteration, index), and
+ * counting is idempotent. Without a free slot it throws NoSlotAvailableError, and the state
+ * machine (not a billed Lambda) waits before asking again.
  */
 export async function generateIteration(
   input: IterationTaskInput,
@@ -35,36 +40,68 @@ export async function generateIteration(
   const done = await deps.jobs.getIteration(jobId, iteration);
   if (done) return { iteration, images: done.images.length, skipped: true };
 
-  const prepared = await prepareHostContext(job.params, deps);
+  const timeoutMs = deps.callTimeoutMs(job.params);
+  // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
+  const lease = await deps.pool.acquire(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000);
+  if ('wait' in lease) throw new NoSlotAvailableError(lease.wait);
+  try {
+    const sd = deps.hosts.get(lease.hostId);
+    if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
+    const result = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);
+    if (!result) return { iteration, images: 0, skipped: true };
+    const stored = await storeImages(job, iteration, result, deps);
+    return { iteration, images: stored, skipped: false };
+  } finally {
+    await deps.pool.release(lease);
+  }
+}
+
+/** The SD WebUI call with live progress; undefined when it was interrupted by a cancel. */
+async function generateOnHost(
+  job: JobRecord,
+  iteration: number,
+  sd: SdWebUi,
+  lease: Lease,
+  timeoutMs: number,
+  deps: GenerateDeps,
+): Promise<Txt2ImgResult | undefined> {
+  const prepared = await prepareHostContext(job.params, { ...deps, sd });
   const reporter = startProgressReporter({
-    sd: deps.sd,
+    sd,
     iteration,
-    write: (current) => deps.jobs.setCurrent(jobId, current),
+    write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
-    isCancelled: async () => (await deps.jobs.get(jobId))?.status === 'cancelled',
+    isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
   });
-  let result: Awaited<ReturnType<SdWebUi['txt2img']>>;
+  let result: Txt2ImgResult;
   let interrupted = false;
   try {
-    result = await deps.sd.txt2img(
+    result = await sd.txt2img(
       buildTxt2ImgPayload(prepared.params, iteration, prepared.host),
-      AbortSignal.timeout(deps.callTimeoutMs(job.params)),
+      AbortSignal.timeout(timeoutMs),
     );
+  } catch (error) {
+    if (error instanceof SdWebUiUnavailableError) await deps.pool.reportHealth(lease.hostId, false);
+    throw error;
   } finally {
     interrupted = await reporter.stop();
   }
+  await deps.pool.reportHealth(lease.hostId, true);
   // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
-  if (interrupted) return { iteration, images: 0, skipped: true };
+  return interrupted ? undefined : result;
+}
 
+async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {
+  const { params } = job;
   const stored: StoredImage[] = result.images.map((bytes, index) => ({
-    key: imageKey(jobId, iteration, index),
+    key: imageKey(job.job_id, iteration, index),
     index,
-    seed: result.seeds[index] ?? job.params.seed + iteration * job.params.batch_size + index,
+    seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
     subseed: result.subseeds[index],
     // Hires fix and upscalers change the size: record what SD WebUI actually made.
-    ...(pngSize(bytes) ?? { width: job.params.width, height: job.params.height }),
+    ...(pngSize(bytes) ?? { width: params.width, height: params.height }),
     infotext: result.infotexts[index],
   }));
   await Promise.all(
@@ -79,7 +116,7 @@ export async function generateIteration(
   );
   await deps.jobs.recordIteration(
     {
-      job_id: jobId,
+      job_id: job.job_id,
       iteration,
       status: 'succeeded',
       image_count: stored.length,
@@ -88,5 +125,5 @@ export async function generateIteration(
     },
     job.expires_at,
   );
-  return { iteration, images: stored.length, skipped: false };
+  return stored.length;
 }

@@ -43,9 +43,9 @@ describe('SdWebUiClient against the simulator', () => {
   });
 
   it('treats a refused connection and a time-out as transient', async () => {
-    await expect(new SdWebUiClient({ baseUrl: 'http://127.0.0.1:1' }).txt2img(payload)).rejects.toBeInstanceOf(
-      SdWebUiUnavailableError,
-    );
+    await expect(
+      new SdWebUiClient({ baseUrl: 'http://127.0.0.1:1' }).txt2img(payload),
+    ).rejects.toBeInstanceOf(SdWebUiUnavailableError);
     await expect(client.txt2img({ ...payload, steps: 50 }, AbortSignal.timeout(20))).rejects.toBeInstanceOf(
       SdWebUiUnavailableError,
     );

@@ -19,7 +19,8 @@ export async function startTestStack(
     ...env,
   });
   return startEmbeddedStack(config, {
-    retryIntervalOverrides: { 'Generate images': 0 },
+    // Index 0 is the wait for a GPU slot: short but not a busy loop; the others retry at once.
+    retryIntervalOverrides: { 'Generate images': [0.02, 0, 0] },
     progressPollMs: 20,
     ...overrides,
   });

@@ -1,0 +1,105 @@
+/** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
+export interface HostSpec {
+  id: string;
+  /** Calls in flight at once: 2 keeps the next one queued inside SD WebUI while the last one uploads. */
+  depth: number;
+}
+
+export interface SlotState {
+  hostId: string;
+  slot: number;
+  holder?: string;
+  jobId?: string;
+  /** Epoch ms after which the lease is void (a crashed worker cannot hold a slot). */
+  leaseUntil?: number;
+}
+
+export interface HostHealth {
+  hostId: string;
+  failures: number;
+  unhealthyUntil?: number;
+}
+
+/** A job that asked for a slot and did not get one: since when, and when it last asked. */
+export interface Waiter {
+  jobId: string;
+  since: number;
+  seen: number;
+}
+
+/** Everything the pool's partition holds, read in one query. */
+export interface PoolSnapshot {
+  slots: SlotState[];
+  health: HostHealth[];
+  waiters: Waiter[];
+}
+
+export interface Lease {
+  hostId: string;
+  slot: number;
+  holder: string;
+  jobId: string;
+}
+
+export const WAITER_FRESH_MS = 15_000;
+export const FAILURES_BEFORE_REST = 3;
+export const REST_MS = 30_000;
+
+export const isHealthy = (health: HostHealth | undefined, now: number) =>
+  !health?.unhealthyUntil || health.unhealthyUntil <= now;
+const isLive = (slot: SlotState, now: number) => slot.holder !== undefined && (slot.leaseUntil ?? 0) > now;
+
+export type SlotChoice = { hostId: string; slot: number } | { wait: string };
+
+/**
+ * Which slot job `jobId` may lease now, or why it must wait. Fair by construction: a job may take
+ * a free slot only when no other waiting job holds fewer live slots (ties go to whoever has
+ * waited longer), so concurrent jobs share the pool round-robin whatever their sizes.
+ */
+export function chooseSlot(
+  hosts: HostSpec[],
+  snapshot: PoolSnapshot,
+  jobId: string,
+  now: number,
+): SlotChoice {
+  const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
+  const healthy = hosts.filter((h) => isHealthy(health.get(h.id), now));
+  if (healthy.length === 0) return { wait: 'every GPU host is resting after repeated failures' };
+
+  const live = snapshot.slots.filter((s) => isLive(s, now));
+  const held = (job: string) => live.filter((s) => s.jobId === job).length;
+  const mine = held(jobId);
+  const me = snapshot.waiters.find((w) => w.jobId === jobId && now - w.seen < WAITER_FRESH_MS);
+  const myWait = me?.since ?? now;
+  const ahead = snapshot.waiters.find(
+    (w) =>
+      w.jobId !== jobId &&
+      now - w.seen < WAITER_FRESH_MS &&
+      (held(w.jobId) < mine || (held(w.jobId) === mine && w.since < myWait)),
+  );
+  if (ahead) return { wait: `another job (${ahead.jobId}) is ahead in the queue` };
+
+  // The least loaded healthy host first, so work spreads over the pool.
+  const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
+  for (const host of [...healthy].sort((a, b) => load(a) - load(b))) {
+    for (let slot = 0; slot < host.depth; slot++) {
+      const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
+      if (!state || !isLive(state, now)) return { hostId: host.id, slot };
+    }
+  }
+  return { wait: 'every slot of every healthy GPU host is busy' };
+}
+
+/** Health after a call: a success clears the count, the third failure in a row rests the host. */
+export function nextHealth(
+  current: HostHealth | undefined,
+  hostId: string,
+  ok: boolean,
+  now: number,
+): HostHealth {
+  if (ok) return { hostId, failures: 0 };
+  const failures = (current?.failures ?? 0) + 1;
+  return failures >= FAILURES_BEFORE_REST
+    ? { hostId, failures, unhealthyUntil: now + REST_MS }
+    : { hostId, failures };
+}

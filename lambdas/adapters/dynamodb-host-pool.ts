@@ -1,0 +1,189 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  chooseSlot,
+  type HostHealth,
+  type HostSpec,
+  isHealthy,
+  type Lease,
+  nextHealth,
+  type PoolSnapshot,
+  WAITER_FRESH_MS,
+} from '../../core/pool/host-pool.ts';
+import type { HostPool } from '../../core/ports.ts';
+
+/** All of a pool's state in one partition, so one query reads it whole. */
+const poolPk = (name: string) => `POOL#${name}`;
+const slotSk = (hostId: string, slot: number) => `SLOT#${hostId}#${slot}`;
+const healthSk = (hostId: string) => `HEALTH#${hostId}`;
+const waiterSk = (jobId: string) => `WAIT#${jobId}`;
+
+export class DynamoDbHostPool implements HostPool {
+  readonly hosts: HostSpec[];
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly clock: () => number;
+  private readonly pk: string;
+
+  constructor(
+    db: DynamoDBDocumentClient,
+    tableName: string,
+    hosts: HostSpec[],
+    options: { clock?: () => number; name?: string } = {},
+  ) {
+    this.db = db;
+    this.tableName = tableName;
+    this.hosts = hosts;
+    this.clock = options.clock ?? Date.now;
+    this.pk = poolPk(options.name ?? 'default');
+  }
+
+  async snapshot(): Promise<PoolSnapshot> {
+    const snapshot: PoolSnapshot = { slots: [], health: [], waiters: [] };
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pool',
+          ExpressionAttributeValues: { ':pool': this.pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const sk = String(item.sk);
+        if (sk.startsWith('SLOT#')) {
+          snapshot.slots.push({
+            hostId: String(item.host_id),
+            slot: Number(item.slot),
+            holder: item.holder as string | undefined,
+            jobId: item.job_id as string | undefined,
+            leaseUntil: item.lease_until as number | undefined,
+          });
+        } else if (sk.startsWith('HEALTH#')) {
+          snapshot.health.push({
+            hostId: String(item.host_id),
+            failures: Number(item.failures ?? 0),
+            unhealthyUntil: item.unhealthy_until as number | undefined,
+          });
+        } else if (sk.startsWith('WAIT#')) {
+          snapshot.waiters.push({
+            jobId: String(item.job_id),
+            since: Number(item.since),
+            seen: Number(item.seen),
+          });
+        }
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return snapshot;
+  }
+
+  async acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }> {
+    const now = this.clock();
+    const snapshot = await this.snapshot();
+    const choice = chooseSlot(this.hosts, snapshot, jobId, now);
+    if ('wait' in choice) {
+      await this.markWaiting(jobId, snapshot, now);
+      return choice;
+    }
+    try {
+      // The condition is the guarantee: two workers that chose the same slot cannot both win it.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: this.pk, sk: slotSk(choice.hostId, choice.slot) },
+          UpdateExpression:
+            'SET host_id = :host, slot = :slot, holder = :holder, job_id = :job, lease_until = :until',
+          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now OR holder = :holder',
+          ExpressionAttributeValues: {
+            ':host': choice.hostId,
+            ':slot': choice.slot,
+            ':holder': holder,
+            ':job': jobId,
+            ':until': now + leaseMs,
+            ':now': now,
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        return { wait: 'another worker took the slot first' };
+      throw error;
+    }
+    if (snapshot.waiters.some((w) => w.jobId === jobId)) {
+      await this.db.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
+      );
+    }
+    return { hostId: choice.hostId, slot: choice.slot, holder, jobId };
+  }
+
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
+          UpdateExpression: 'REMOVE holder, job_id, lease_until',
+          ConditionExpression: 'holder = :holder',
+          ExpressionAttributeValues: { ':holder': lease.holder },
+        }),
+      );
+    } catch (error) {
+      // Expired and taken by another worker: it is theirs now.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async reportHealth(hostId: string, ok: boolean): Promise<void> {
+    const now = this.clock();
+    const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
+    // Successes on a healthy host write nothing: the common path stays free.
+    if (ok && (current?.failures ?? 0) === 0) return;
+    const next: HostHealth = nextHealth(current, hostId, ok, now);
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: this.pk,
+          sk: healthSk(hostId),
+          host_id: hostId,
+          failures: next.failures,
+          ...(next.unhealthyUntil ? { unhealthy_until: next.unhealthyUntil } : {}),
+        },
+      }),
+    );
+  }
+
+  async resting(): Promise<string[]> {
+    const now = this.clock();
+    return (await this.snapshot()).health.filter((h) => !isHealthy(h, now)).map((h) => h.hostId);
+  }
+
+  private async markWaiting(jobId: string, snapshot: PoolSnapshot, now: number): Promise<void> {
+    // The first refusal starts the wait; later ones keep its start so the order is first come.
+    const since =
+      snapshot.waiters.find((w) => w.jobId === jobId && now - w.seen < WAITER_FRESH_MS)?.since ?? now;
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          pk: this.pk,
+          sk: waiterSk(jobId),
+          job_id: jobId,
+          since,
+          seen: now,
+          ttl: Math.floor(now / 1000) + 3600,
+        },
+      }),
+    );
+  }
+}
