@@ -32,21 +32,30 @@ const secretArn = z
 const Common = z.object({
   sdWebUiAuthSecretArn: secretArn.optional(),
   retentionDays: z.coerce.number().int().min(1).max(3650).default(7),
-  /** Iterations of one job in flight at once: GPU hosts x queue depth per host. */
-  concurrency: z.coerce.number().int().min(1).max(40).default(2),
-  gpuHosts: z.coerce.number().int().min(1).max(40).default(1),
+  /** Calls each GPU host holds at once: 2 keeps the next one queued while the last one uploads. */
+  hostDepth: z.coerce.number().int().min(1).max(8).default(2),
+  /** Iterations of one job in flight at once; default every slot of the pool (hosts x depth). */
+  concurrency: z.coerce.number().int().min(1).max(256).optional(),
 });
+
+/** Each entry of a comma-separated sdWebUiUrl must pass `url`: one GPU host, or a pool. */
+const urlList = (url: z.ZodType<string>) =>
+  z.string().refine((raw) => raw.split(',').every((u) => url.safeParse(u.trim()).success), {
+    message: 'every sdWebUiUrl entry must be a valid URL of the mode’s scheme',
+  });
 
 const Tunnel = Common.extend({
   mode: z.literal('tunnel'),
   // Reached over the internet: only TLS keeps prompts and credentials private.
-  sdWebUiUrl: z.url({ protocol: /^https$/, message: 'tunnel mode needs an https:// sdWebUiUrl' }),
+  sdWebUiUrl: urlList(z.url({ protocol: /^https$/ })).refine((raw) => !/(^|,)\s*http:/.test(raw), {
+    message: 'tunnel mode needs an https:// sdWebUiUrl',
+  }),
 });
 
 const InVpc = Common.extend({
   mode: z.literal('vpc'),
   // Inside the VPC, plain http to a private address is the usual case.
-  sdWebUiUrl: z.url({ protocol: /^https?$/ }),
+  sdWebUiUrl: urlList(z.url({ protocol: /^https?$/ })),
   vpcId: ec2Id('vpc'),
   subnetIds: idList('subnet'),
   /** The subnets' route tables, in the same order: the S3 and DynamoDB gateway endpoints attach to them. */
@@ -61,6 +70,10 @@ export const DeploySettings = z
   .refine((s) => s.mode !== 'vpc' || s.subnetIds.length === s.routeTableIds.length, {
     message: 'routeTableIds needs one route table id per subnet id, in the same order',
     path: ['routeTableIds'],
+  })
+  .transform((s) => {
+    const gpuHosts = s.sdWebUiUrl.split(',').filter((u) => u.trim()).length;
+    return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth };
   });
 export type DeploySettings = z.infer<typeof DeploySettings>;
 export type VpcSettings = Extract<DeploySettings, { mode: 'vpc' }>;
@@ -70,7 +83,7 @@ const KEYS = [
   'sdWebUiAuthSecretArn',
   'retentionDays',
   'concurrency',
-  'gpuHosts',
+  'hostDepth',
   'vpcId',
   'subnetIds',
   'routeTableIds',

@@ -27,11 +27,13 @@ export class GpuConnection extends Construct {
   /** Where the generate function runs; undefined in tunnel mode (Lambda's own network). */
   readonly placement?: FunctionPlacement;
   private readonly url: string;
+  private readonly depth: number;
   private readonly authSecret?: ISecret;
 
   constructor(scope: Construct, id: string, settings: DeploySettings) {
     super(scope, id);
     this.url = settings.sdWebUiUrl;
+    this.depth = settings.hostDepth;
     if (settings.sdWebUiAuthSecretArn) {
       this.authSecret = Secret.fromSecretCompleteArn(this, 'AuthSecret', settings.sdWebUiAuthSecretArn);
     }
@@ -41,6 +43,7 @@ export class GpuConnection extends Construct {
   /** Every task's config names the host; only the generate task calls it. */
   bindHostUrl(fn: NodeFunction): void {
     fn.addEnvironment(ENV.sdWebUiUrl, this.url);
+    fn.addEnvironment(ENV.hostDepth, String(this.depth));
   }
 
   /** The generate task: the host URL and, when configured, read access to its credentials. */

@@ -21,7 +21,20 @@ export const ENV = {
   maxActiveJobs: 'SDBATCH_MAX_ACTIVE_JOBS',
   maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
   maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
+  hostDepth: 'SDBATCH_HOST_DEPTH',
 } as const;
+
+/** A comma-separated list of SD WebUI base URLs: one GPU host, or a pool. */
+export const sdWebUiUrlList = (protocol: RegExp, message: string) =>
+  z
+    .string()
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol, message })).min(1, 'name at least one SD WebUI URL'));
 
 type Env = Record<string, string | undefined>;
 
@@ -34,8 +47,9 @@ const StoresConfig = z.object({
 });
 
 const WorkerConfig = StoresConfig.extend({
-  [ENV.sdWebUiUrl]: z.url({ protocol: /^https?$/ }),
+  [ENV.sdWebUiUrl]: sdWebUiUrlList(/^https?$/, 'each SD WebUI URL must be http(s)'),
   [ENV.sdWebUiAuthSecretArn]: z.string().min(1).optional(),
+  [ENV.hostDepth]: positiveInt.max(8).default(2),
 });
 
 const GatewayConfig = StoresConfig.extend({

@@ -22,7 +22,8 @@ export async function workerDepsFromEnv(
   return createWorkerDeps({
     tableName: config[ENV.tableName],
     bucketName: config[ENV.bucketName],
-    sdHost: { baseUrl: config[ENV.sdWebUiUrl], headers },
+    // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
+    sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({ baseUrl, headers, depth: config[ENV.hostDepth] })),
   });
 }
 

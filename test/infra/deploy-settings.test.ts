@@ -11,9 +11,21 @@ describe('readDeploySettings', () => {
       mode: 'tunnel',
       sdWebUiUrl: 'https://gpu.example.com',
       retentionDays: 7,
+      hostDepth: 2,
       concurrency: 2,
       gpuHosts: 1,
     });
+  });
+
+  it('takes a pool of hosts as a comma list: one slot per host and depth', () => {
+    expect(
+      read({ sdWebUiUrl: 'https://gpu1.example.com, https://gpu2.example.com', hostDepth: '3' }),
+    ).toMatchObject({
+      gpuHosts: 2,
+      hostDepth: 3,
+      concurrency: 6,
+    });
+    expect(() => read({ sdWebUiUrl: 'https://gpu1.example.com,http://gpu2.example.com' })).toThrow(/https/);
   });
 
   it('is VPC mode when vpcId is set, taking lists as comma strings (-c) or arrays (cdk.json)', () => {

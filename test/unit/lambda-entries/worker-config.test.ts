@@ -18,7 +18,7 @@ describe('workerDepsFromEnv', () => {
     const read = async (id: string) => {
       throw new Error(`should not read ${id}`);
     };
-    await expect(workerDepsFromEnv(env, read)).resolves.toHaveProperty('sd');
+    await expect(workerDepsFromEnv(env, read)).resolves.toHaveProperty('hosts');
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbC123';
     await expect(workerDepsFromEnv({ ...env, [ENV.sdWebUiAuthSecretArn]: arn }, read)).rejects.toThrow(
       `should not read ${arn}`,

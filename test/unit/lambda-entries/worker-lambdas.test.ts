@@ -1,6 +1,12 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobRecord } from '../../../core/job.ts';
@@ -87,6 +93,8 @@ beforeEach(() => {
       input.Key.sk === JOB_SK ? { Item: { pk: jobPk(JOB_ID), sk: JOB_SK, ...job } } : {},
     );
   dynamoMock.on(UpdateCommand).resolves({});
+  // The GPU pool's partition: no slot leased, no host resting.
+  dynamoMock.on(QueryCommand).resolves({ Items: [] });
   dynamoMock.on(PutCommand).resolves({});
   s3Mock.on(PutObjectCommand).resolves({});
 });
