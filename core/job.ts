@@ -32,6 +32,8 @@ export const JobRecord = z.object({
   failed_images: z.number().int(),
   estimated_seconds: z.number(),
   current: CurrentProgress.optional(),
+  /** Things the owner should know, e.g. a GPU host taken out of rotation. */
+  notes: z.array(z.string()).optional(),
   /** Epoch seconds after which the job and its images may be deleted. */
   expires_at: z.number().int(),
 });

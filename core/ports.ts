@@ -9,6 +9,8 @@ export interface JobStore {
   /** Moves `from` → `to`; false when the job was not in one of `from`. */
   transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean>;
   setCurrent(jobId: string, current: CurrentProgress): Promise<void>;
+  /** Adds a line for the job's owner to read in status (the last few are kept). */
+  addNote(jobId: string, note: string): Promise<void>;
   getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined>;
   /**
    * Stores the iteration and adds its images to the job's counters exactly once,
@@ -121,8 +123,8 @@ export interface HostPool {
   acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }>;
   /** Frees the slot if `lease` still holds it. */
   release(lease: Lease): Promise<void>;
-  /** Records a call's outcome; the third failure in a row rests the host for a while. */
-  reportHealth(hostId: string, ok: boolean): Promise<void>;
+  /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
+  reportHealth(hostId: string, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
 }

@@ -20,6 +20,7 @@ export const StatusView = z.object({
     .nullable()
     .describe('The SD WebUI call running now for this job, if any.'),
   poll_after_seconds: z.number().nullable().describe('When to ask again; null once the job has ended.'),
+  notes: z.array(z.string()).optional().describe('Things to know, e.g. a GPU host taken out of rotation.'),
 });
 export type StatusView = z.infer<typeof StatusView>;
 
@@ -55,6 +56,7 @@ export function toStatusView(job: JobRecord, now: Date): StatusView {
         ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
         : null,
     poll_after_seconds: ended ? null : pollAfter(remaining),
+    ...(job.notes?.length ? { notes: job.notes } : {}),
   };
 }
 

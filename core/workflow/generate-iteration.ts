@@ -83,7 +83,12 @@ async function generateOnHost(
       AbortSignal.timeout(timeoutMs),
     );
   } catch (error) {
-    if (error instanceof SdWebUiUnavailableError) await deps.pool.reportHealth(lease.hostId, false);
+    if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease.hostId, false))) {
+      await deps.jobs.addNote(
+        job.job_id,
+        `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
+      );
+    }
     throw error;
   } finally {
     interrupted = await reporter.stop();

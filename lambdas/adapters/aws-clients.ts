@@ -11,6 +11,8 @@ export interface ClientOptions {
   dynamoDbEndpoint?: string;
   s3Endpoint?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Optional instrumentation (the benchmark counts requests): called once with each client built. */
+  instrument?: (service: 'DynamoDB' | 'S3', client: DynamoDBClient | S3Client) => void;
 }
 
 export function documentClient(options: ClientOptions = {}): DynamoDBDocumentClient {
@@ -19,15 +21,18 @@ export function documentClient(options: ClientOptions = {}): DynamoDBDocumentCli
     endpoint: options.dynamoDbEndpoint,
     credentials: options.credentials,
   });
+  options.instrument?.('DynamoDB', client);
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 export function s3Client(options: ClientOptions = {}): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: options.region,
     endpoint: options.s3Endpoint,
     credentials: options.credentials,
     // s3rver serves path-style URLs only; AWS accepts both.
     forcePathStyle: options.s3Endpoint !== undefined,
   });
+  options.instrument?.('S3', client);
+  return client;
 }

@@ -143,11 +143,11 @@ export class DynamoDbHostPool implements HostPool {
     }
   }
 
-  async reportHealth(hostId: string, ok: boolean): Promise<void> {
+  async reportHealth(hostId: string, ok: boolean): Promise<boolean> {
     const now = this.clock();
     const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
     // Successes on a healthy host write nothing: the common path stays free.
-    if (ok && (current?.failures ?? 0) === 0) return;
+    if (ok && (current?.failures ?? 0) === 0) return false;
     const next: HostHealth = nextHealth(current, hostId, ok, now);
     await this.db.send(
       new PutCommand({
@@ -161,6 +161,7 @@ export class DynamoDbHostPool implements HostPool {
         },
       }),
     );
+    return !isHealthy(next, now);
   }
 
   async resting(): Promise<string[]> {

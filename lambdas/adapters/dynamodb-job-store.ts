@@ -124,6 +124,33 @@ export class DynamoDbJobStore implements JobStore {
     }
   }
 
+  async addNote(jobId: string, note: string): Promise<void> {
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: jobPk(jobId), sk: JOB_SK },
+        UpdateExpression: 'SET notes = list_append(if_not_exists(notes, :empty), :note)',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':empty': [], ':note': [note] },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    // Keep status small: drop the oldest lines past five.
+    const notes = (Attributes?.notes as string[] | undefined) ?? [];
+    if (notes.length > 5) {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: jobPk(jobId), sk: JOB_SK },
+          UpdateExpression: `REMOVE ${notes
+            .slice(0, notes.length - 5)
+            .map((_, i) => `notes[${i}]`)
+            .join(', ')}`,
+        }),
+      );
+    }
+  }
+
   async getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({

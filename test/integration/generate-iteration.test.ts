@@ -33,7 +33,9 @@ class RecordingPool implements HostPool {
   async release(lease: Lease) {
     this.held.delete(lease.holder);
   }
-  async reportHealth() {}
+  async reportHealth() {
+    return false;
+  }
   async resting() {
     return [];
   }

@@ -130,3 +130,12 @@ describe('DynamoDbJobStore against dynalite', () => {
     expect((await jobs.get(job.job_id))?.current).toEqual(current);
   });
 });
+
+describe('job notes', () => {
+  it('keeps the last five lines for status', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    for (let i = 1; i <= 7; i++) await jobs.addNote(job.job_id, `note ${i}`);
+    expect((await jobs.get(job.job_id))?.notes).toEqual(['note 3', 'note 4', 'note 5', 'note 6', 'note 7']);
+  });
+});
