@@ -36,6 +36,11 @@ const Common = z.object({
   hostDepth: z.coerce.number().int().min(1).max(8).default(2),
   /** Iterations of one job in flight at once; default every slot of the pool (hosts x depth). */
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
+  /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
+  oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
+  oauthAudience: z.url({ protocol: /^https$/ }).optional(),
+  oauthScope: z.string().min(1).optional(),
+  oauthJwksUrl: z.url({ protocol: /^https$/ }).optional(),
 });
 
 /** Each entry of a comma-separated sdWebUiUrl must pass `url`: one GPU host, or a pool. */
@@ -71,6 +76,11 @@ export const DeploySettings = z
     message: 'routeTableIds needs one route table id per subnet id, in the same order',
     path: ['routeTableIds'],
   })
+  .refine((s) => !s.oauthIssuer || s.oauthAudience, {
+    message:
+      "oauthAudience (this gateway's MCP URL, from a first deploy's McpUrl output) is required with oauthIssuer",
+    path: ['oauthAudience'],
+  })
   .transform((s) => {
     const gpuHosts = s.sdWebUiUrl.split(',').filter((u) => u.trim()).length;
     return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth };
@@ -84,6 +94,10 @@ const KEYS = [
   'retentionDays',
   'concurrency',
   'hostDepth',
+  'oauthIssuer',
+  'oauthAudience',
+  'oauthScope',
+  'oauthJwksUrl',
   'vpcId',
   'subnetIds',
   'routeTableIds',

@@ -50,6 +50,11 @@ export interface ClientTokenClaim {
   expiresAt: number;
 }
 
+export interface PresignedUrl {
+  url: string;
+  expiresAt: Date;
+}
+
 export interface PutImage {
   key: string;
   body: Uint8Array;
@@ -61,7 +66,11 @@ export interface PutImage {
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
   get(key: string): Promise<Uint8Array>;
-  presignGet(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * A GET-only URL for one object. Valid for `expiresInSeconds` at most, and never past the
+   * signing credentials' own expiry (a URL signed with a role's temporary keys dies with them).
+   */
+  presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl>;
 }
 
 /** Starts and stops the workflow of a job. Step Functions in AWS, aws-local-stepfunctions locally. */

@@ -8,6 +8,16 @@ const port = z.coerce.number().int().min(0).max(65_535);
 const LocalConfig = z.object({
   SDBATCH_PORT: port.default(8787),
   SDBATCH_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Extra Host names the gateway answers to (besides loopback and SDBATCH_HOST), e.g. a LAN name. */
+  SDBATCH_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    ),
   SDBATCH_DATA_DIR: z.string().min(1).default('./.sdbatch'),
   SDBATCH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** One SD WebUI or a comma-separated pool; user:password@ in a URL becomes HTTP Basic auth. */
@@ -66,11 +76,21 @@ const LocalConfig = z.object({
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
+
 /** Reads the environment, or throws one message naming every bad variable. */
 export function loadLocalConfig(env: Record<string, string | undefined>): LocalConfig {
   const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const result = LocalConfig.safeParse(blankless);
-  if (result.success) return result.data;
+  if (result.success) {
+    // Reachable from other machines, a token nobody chose (and that sits in a file) is not enough.
+    if (!LOOPBACK.test(result.data.SDBATCH_HOST) && !result.data.SDBATCH_TOKEN) {
+      throw new Error(
+        `Invalid configuration:\n  SDBATCH_HOST: ${result.data.SDBATCH_HOST} is not a loopback address; set SDBATCH_TOKEN (16+ characters) to bind there`,
+      );
+    }
+    return result.data;
+  }
   const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
   throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
 }

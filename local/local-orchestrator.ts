@@ -22,6 +22,16 @@ export interface LocalOrchestratorOptions {
   /** Seconds between retries, per state; the tests shorten them, the stack keeps AWS's back-off. */
   retryIntervalOverrides?: Record<string, number | number[]>;
   onExecutionEnd?: (jobId: string, outcome: 'succeeded' | 'failed' | 'aborted', error?: unknown) => void;
+  /** Optional instrumentation (the benchmark counts state transitions): every event of every execution. */
+  onEvent?: (jobId: string, event: WorkflowEvent) => void;
+}
+
+/** The fields of aws-local-stepfunctions' event logs that instrumentation reads. */
+export interface WorkflowEvent {
+  type: string;
+  timestamp: number;
+  index?: number;
+  state?: { name: string; type: string };
 }
 
 /** Runs the state machine definition CDK deploys, in-process, with the Lambda handlers. */
@@ -53,6 +63,11 @@ export class LocalOrchestrator implements Orchestrator {
         this.options.onExecutionEnd?.(jobId, 'failed', error);
       },
     );
+    const { onEvent } = this.options;
+    if (onEvent)
+      void (async () => {
+        for await (const event of execution.eventLogs) onEvent(jobId, event);
+      })();
     this.running.set(jobId, { abort: execution.abort, result });
     void result.finally(() => this.running.delete(jobId));
   }

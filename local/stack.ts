@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
-import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
@@ -8,11 +9,11 @@ import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
 import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
 import { createApp } from '../mcp-gateway/app.ts';
-import { staticTokenVerifier } from '../mcp-gateway/auth.ts';
+import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import type { LocalConfig } from './config.ts';
 import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
-import { LocalOrchestrator } from './local-orchestrator.ts';
+import { LocalOrchestrator, type TaskHandlers, type WorkflowEvent } from './local-orchestrator.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
 import { resolveToken } from './token-file.ts';
@@ -39,6 +40,34 @@ export interface StackOverrides {
   retryIntervalOverrides?: Record<string, number | number[]>;
   progressPollMs?: number;
   progressWriteMs?: number;
+  /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
+  metrics?: StackMetrics;
+}
+
+export interface StackMetrics {
+  /** Every event of every execution (state entered, retried, ...). */
+  event?: (jobId: string, event: WorkflowEvent) => void;
+  /** Each Task handler call: state, input, start (epoch ms), wall time, and its error if it threw. */
+  task?: (state: string, input: unknown, startedAt: number, ms: number, error?: unknown) => void;
+  /** Each AWS SDK client the workers and the gateway use, to add middleware. */
+  instrumentClient?: ClientOptions['instrument'];
+}
+
+function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>): TaskHandlers {
+  const wrap = (state: string, handler: TaskHandlers[keyof TaskHandlers]) => async (input: unknown) => {
+    const startedAt = performance.timeOrigin + performance.now();
+    const done = (error?: unknown) =>
+      report(state, input, startedAt, performance.timeOrigin + performance.now() - startedAt, error);
+    try {
+      const output = await handler(input);
+      done();
+      return output;
+    } catch (error) {
+      done(error);
+      throw error;
+    }
+  };
+  return Object.fromEntries(Object.entries(handlers).map(([s, h]) => [s, wrap(s, h)])) as TaskHandlers;
 }
 
 /** Everything `npm start` runs, in this process: stores, simulator, workflow, gateway. */
@@ -68,20 +97,25 @@ export async function startEmbeddedStack(
     tableName: stores.tableName,
     bucketName: stores.bucketName,
     sdHosts,
-    clients: stores.clients,
+    clients: overrides.metrics?.instrumentClient
+      ? { ...stores.clients, instrument: overrides.metrics.instrumentClient }
+      : stores.clients,
     progressPollMs: overrides.progressPollMs,
     progressWriteMs: overrides.progressWriteMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
+  const handlers: TaskHandlers = {
+    'Mark job running': createMarkJobRunningHandler(workers),
+    'Generate images': createGenerateImagesHandler(workers),
+    'Record failed iteration': createRecordFailedIterationHandler(workers),
+    'Finalize job': createFinalizeJobHandler(workers),
+  };
+  const { metrics } = overrides;
   const orchestrator = new LocalOrchestrator({
-    handlers: {
-      'Mark job running': createMarkJobRunningHandler(workers),
-      'Generate images': createGenerateImagesHandler(workers),
-      'Record failed iteration': createRecordFailedIterationHandler(workers),
-      'Finalize job': createFinalizeJobHandler(workers),
-    },
+    handlers: metrics?.task ? timed(handlers, metrics.task) : handlers,
     retryIntervalOverrides: overrides.retryIntervalOverrides,
+    onEvent: metrics?.event,
   });
 
   const presets = await loadPresetCatalog(config.SDBATCH_PRESETS_DIR);
@@ -125,10 +159,24 @@ export async function startEmbeddedStack(
   sweeper.unref();
   const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
 
-  const app = createApp({ deps, verifyToken: staticTokenVerifier(token) });
+  const tokens = new DynamoDbTokenStore(maintenance.db, stores.tableName);
+  // Filled once the port is known; the guard reads them per request.
+  const allowedHosts: string[] = [];
+  const allowedOrigins: string[] = [];
+  const app = createApp({
+    deps,
+    verifyToken: tokenVerifier(token, tokens),
+    tokens,
+    allowedHosts,
+    allowedOrigins,
+  });
   const server = await listen(app.fetch, config.SDBATCH_HOST, config.SDBATCH_PORT);
   const port = (server.address() as AddressInfo).port;
   const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
+  for (const name of new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])) {
+    allowedHosts.push(`${name}:${port}`.toLowerCase());
+    allowedOrigins.push(`http://${name}:${port}`.toLowerCase());
+  }
 
   return {
     mcpUrl: `http://${host}:${port}/mcp`,

@@ -1,49 +1,75 @@
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { bearerToken, type TokenVerifier } from './auth.ts';
-import type { Caller, GatewayDeps } from './deps.ts';
+import type { TokenStore } from '../core/tokens.ts';
+import { adminRoutes } from './admin-routes.ts';
+import type { TokenVerifier } from './auth/bearer.ts';
+import { type AuthEnv, authenticate } from './auth/middleware.ts';
+import type { OAuthResult, OAuthSettings } from './auth/oauth.ts';
+import { protectedResourceMetadata } from './auth/oauth.ts';
+import type { GatewayDeps } from './deps.ts';
+import { type GuardOptions, hostAndOriginGuard, jsonDepth } from './request-guards.ts';
 import { buildServer } from './server.ts';
 
-export interface AppOptions {
+export interface AppOptions extends GuardOptions {
   deps: GatewayDeps;
   verifyToken: TokenVerifier;
-  /** Origins allowed to call from a browser; requests without Origin (CLI clients) always pass. */
-  allowedOrigins?: string[];
+  /** Named tokens; with it the admin routes exist. */
+  tokens?: TokenStore;
+  /** OAuth resource-server mode (for clients that only do OAuth). */
+  oauth?: { settings: OAuthSettings; verify: (token: string) => Promise<OAuthResult> };
+  /** Deepest JSON nesting a request may have. */
+  maxJsonDepth?: number;
 }
 
-type Env = { Variables: { caller: Caller } };
+const METADATA_PATH = '/.well-known/oauth-protected-resource';
 
 /** The gateway as a web-standard app: Lambda and the embedded stack each add only an adapter. */
-export function createApp(options: AppOptions): Hono<Env> {
-  const app = new Hono<Env>();
+export function createApp(options: AppOptions): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const { limits } = options.deps.settings;
+  const maxDepth = options.maxJsonDepth ?? 32;
+  const oauth = options.oauth && {
+    verify: options.oauth.verify,
+    metadataUrl: new URL(METADATA_PATH, options.oauth.settings.audience).toString(),
+  };
 
-  app.use('/mcp', async (c, next) => {
-    const origin = c.req.header('origin');
-    if (origin && options.allowedOrigins && !options.allowedOrigins.includes(origin)) {
-      return c.json({ error: 'forbidden origin' }, 403);
-    }
-    const token = bearerToken(c.req.header('authorization'));
-    const caller = token ? await options.verifyToken(token) : undefined;
-    if (!caller) {
-      c.header('WWW-Authenticate', 'Bearer');
-      return c.json({ error: 'unauthorized', error_description: 'A valid bearer token is required.' }, 401);
-    }
-    c.set('caller', caller);
-    await next();
-  });
+  app.use('*', hostAndOriginGuard(options));
+  app.use('/mcp', authenticate({ verifyToken: options.verifyToken, oauth }, { jwt: true }));
+
+  if (options.oauth) {
+    const metadata = protectedResourceMetadata(options.oauth.settings);
+    // Both the root form and the path form (RFC 9728 section 3.1) of the well-known URL.
+    app.get(METADATA_PATH, (c) => c.json(metadata));
+    app.get(`${METADATA_PATH}/mcp`, (c) => c.json(metadata));
+  }
 
   app.post(
     '/mcp',
     bodyLimit({
-      maxSize: options.deps.settings.limits.maxRequestBytes,
-      onError: (c) =>
-        c.json(
-          { error: `request body larger than ${options.deps.settings.limits.maxRequestBytes} bytes` },
-          413,
-        ),
+      maxSize: limits.maxRequestBytes,
+      onError: (c) => c.json({ error: `request body larger than ${limits.maxRequestBytes} bytes` }, 413),
     }),
     async (c) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        return c.json(
+          { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: invalid JSON' } },
+          400,
+        );
+      }
+      if (jsonDepth(body) > maxDepth) {
+        return c.json(
+          {
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: -32600, message: `JSON nested deeper than ${maxDepth} levels` },
+          },
+          400,
+        );
+      }
       // Stateless: a fresh server and transport per request, so any instance can answer any call.
       const server = buildServer({ deps: options.deps, caller: c.get('caller') });
       const transport = new WebStandardStreamableHTTPServerTransport({
@@ -52,7 +78,7 @@ export function createApp(options: AppOptions): Hono<Env> {
       });
       await server.connect(transport);
       try {
-        return await transport.handleRequest(c.req.raw);
+        return await transport.handleRequest(c.req.raw, { parsedBody: body });
       } finally {
         await server.close();
       }
@@ -65,8 +91,14 @@ export function createApp(options: AppOptions): Hono<Env> {
     return c.json({ error: 'method not allowed' }, 405);
   });
 
+  if (options.tokens) {
+    app.use('/admin/*', authenticate({ verifyToken: options.verifyToken }, { jwt: false }));
+    app.route('/admin', adminRoutes(options.tokens, options.deps.now));
+  }
+
   app.get('/health', (c) => c.json({ ok: true }));
   app.onError((error, c) => {
+    // Logged for the operator; the caller gets no internals.
     console.error('gateway error', error);
     return c.json({ error: 'internal error' }, 500);
   });

@@ -42,6 +42,8 @@ export interface GatewayDeps {
 /** The authenticated caller; every job belongs to one. */
 export interface Caller {
   id: string;
+  /** The deployment's bootstrap token: may manage named tokens. */
+  admin?: boolean;
 }
 
 export interface ToolContext {

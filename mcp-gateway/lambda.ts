@@ -5,13 +5,15 @@ import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
+import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
 import { readSecretString } from '../lambdas/adapters/secrets.ts';
 import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
 import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
-import { staticTokenVerifier } from './auth.ts';
+import { tokenVerifier } from './auth/bearer.ts';
+import { oauthVerifier } from './auth/oauth.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });
@@ -51,9 +53,25 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
     config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets/', import.meta.url)),
   );
   for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
+  const db = documentClient();
+  const tokens = new DynamoDbTokenStore(db, config[ENV.tableName]);
+  const issuer = config[ENV.oauthIssuer];
+  const oauth = issuer
+    ? (() => {
+        const settings = {
+          issuer,
+          jwksUrl: config[ENV.oauthJwksUrl],
+          audience: config[ENV.oauthAudience] as string,
+          requiredScope: config[ENV.oauthScope],
+        };
+        return { settings, verify: oauthVerifier(settings) };
+      })()
+    : undefined;
   return {
+    tokens,
+    oauth,
     deps: {
-      jobs: new DynamoDbJobStore(documentClient(), config[ENV.tableName]),
+      jobs: new DynamoDbJobStore(db, config[ENV.tableName]),
       images: new S3ImageStore(s3Client(), config[ENV.bucketName]),
       orchestrator: new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
       presets,
@@ -72,7 +90,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         } satisfies GatewayLimits,
       },
     },
-    verifyToken: staticTokenVerifier(token),
+    verifyToken: tokenVerifier(token, tokens),
     // No Origin allow-list: browsers never hold the token, and every request must carry it.
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../core/errors.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
-import type { StartInput } from '../core/params/generation.ts';
+import type { GenerationParams, StartInput } from '../core/params/generation.ts';
 import { planJob } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
 import { storeInlineControlImages } from './control-images.ts';
@@ -79,6 +79,7 @@ export async function startJob(
     jobId = claim.jobId;
   }
 
+  await checkImageKeys(ctx, merged);
   const active = await deps.jobs.countActive(caller.id);
   if (active >= limits.maxActiveJobsPerCaller) {
     throw new InvalidRequestError(
@@ -130,4 +131,17 @@ async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecor
     });
   }
   return { job, reused: true };
+}
+
+/** A ControlNet image_key must name an image or input of one of the caller's own jobs. */
+async function checkImageKeys(ctx: ToolContext, params: GenerationParams): Promise<void> {
+  const units = params.controlnet ?? [];
+  for (const [i, unit] of units.entries()) {
+    if (!('image_key' in unit)) continue;
+    const match = /^(?:jobs|inputs)\/(job_\d{8}_[a-z2-7]{10})\/[\w.-]+$/.exec(unit.image_key);
+    const owner = match ? await ctx.deps.jobs.get(match[1] as string) : undefined;
+    if (!owner || owner.owner !== ctx.caller.id) {
+      throw new InvalidRequestError(`controlnet.${i}.image_key: not an image or input of one of your jobs`);
+    }
+  }
 }

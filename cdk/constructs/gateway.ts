@@ -16,7 +16,16 @@ export interface GatewayProps {
   table: JobsTable;
   images: ImagesBucket;
   workflow: Workflow;
-  settings: Pick<DeploySettings, 'concurrency' | 'gpuHosts' | 'retentionDays'>;
+  settings: Pick<
+    DeploySettings,
+    | 'concurrency'
+    | 'gpuHosts'
+    | 'retentionDays'
+    | 'oauthIssuer'
+    | 'oauthAudience'
+    | 'oauthScope'
+    | 'oauthJwksUrl'
+  >;
 }
 
 /**
@@ -64,6 +73,13 @@ export class Gateway extends Construct {
     // Lambda refuses an event over 6 MB (headers, escaped body and all) before the app sees it:
     // below that, the app's own limit answers with a clear message.
     this.function.addEnvironment(ENV.maxRequestBytes, String(MAX_REQUEST_BYTES));
+    const { oauthIssuer, oauthAudience, oauthScope, oauthJwksUrl } = props.settings;
+    if (oauthIssuer && oauthAudience) {
+      this.function.addEnvironment(ENV.oauthIssuer, oauthIssuer);
+      this.function.addEnvironment(ENV.oauthAudience, oauthAudience);
+      if (oauthScope) this.function.addEnvironment(ENV.oauthScope, oauthScope);
+      if (oauthJwksUrl) this.function.addEnvironment(ENV.oauthJwksUrl, oauthJwksUrl);
+    }
 
     this.url = this.function.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
   }

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ImageStore, PutImage } from '../../core/ports.ts';
+import type { ImageStore, PresignedUrl, PutImage } from '../../core/ports.ts';
 
 export class S3ImageStore implements ImageStore {
   private readonly s3: S3Client;
@@ -28,9 +28,15 @@ export class S3ImageStore implements ImageStore {
     return object.Body.transformToByteArray();
   }
 
-  presignGet(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
-      expiresIn: expiresInSeconds,
+  async presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl> {
+    const credentials = await this.s3.config.credentials();
+    const now = Date.now();
+    // A minute of margin: a URL that outlives its keys by a second is already dead.
+    const keysLeft = credentials.expiration ? (credentials.expiration.getTime() - now) / 1000 - 60 : Infinity;
+    const expiresIn = Math.max(1, Math.floor(Math.min(expiresInSeconds, keysLeft)));
+    const url = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn,
     });
+    return { url, expiresAt: new Date(now + expiresIn * 1000) };
   }
 }

@@ -22,6 +22,10 @@ export const ENV = {
   maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
   maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
   hostDepth: 'SDBATCH_HOST_DEPTH',
+  oauthIssuer: 'SDBATCH_OAUTH_ISSUER',
+  oauthAudience: 'SDBATCH_OAUTH_AUDIENCE',
+  oauthScope: 'SDBATCH_OAUTH_SCOPE',
+  oauthJwksUrl: 'SDBATCH_OAUTH_JWKS_URL',
 } as const;
 
 /** A comma-separated list of SD WebUI base URLs: one GPU host, or a pool. */
@@ -66,6 +70,14 @@ const GatewayConfig = StoresConfig.extend({
   [ENV.maxActiveJobs]: positiveInt.optional(),
   [ENV.maxPromptChars]: positiveInt.optional(),
   [ENV.maxRequestBytes]: positiveInt.optional(),
+  // OAuth resource-server mode when an issuer is set; the audience is this gateway's MCP URL.
+  [ENV.oauthIssuer]: z.url().optional(),
+  [ENV.oauthAudience]: z.url().optional(),
+  [ENV.oauthScope]: z.string().min(1).default('sdbatch/tools'),
+  [ENV.oauthJwksUrl]: z.url().optional(),
+}).refine((c) => !c[ENV.oauthIssuer] || c[ENV.oauthAudience], {
+  message: `${ENV.oauthAudience} (this gateway's MCP URL) is required with ${ENV.oauthIssuer}`,
+  path: [ENV.oauthAudience],
 });
 
 /** Fails at cold start with every missing or bad variable named, not at the first request. */

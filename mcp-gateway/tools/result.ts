@@ -47,20 +47,25 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
         const job = await getOwnedJob(ctx, job_id);
         const iterations = (await deps.jobs.listIterations(job_id)).sort((a, b) => a.iteration - b.iteration);
         const ttl = deps.settings.urlTtlSeconds;
-        const expiresAt = new Date(deps.now().getTime() + ttl * 1000).toISOString();
+        // Signed afresh on every call: the earliest expiry of the batch is the one to report.
+        let expiresAt = new Date(deps.now().getTime() + ttl * 1000);
         const files = await Promise.all(
           iterations.flatMap((it) =>
-            it.images.map(async (image) => ({
-              url: await deps.images.presignGet(image.key, ttl),
-              key: image.key,
-              iteration: it.iteration,
-              index: image.index,
-              seed: image.seed,
-              subseed: image.subseed,
-              width: image.width,
-              height: image.height,
-              infotext: image.infotext,
-            })),
+            it.images.map(async (image) => {
+              const signed = await deps.images.presignGet(image.key, ttl);
+              if (signed.expiresAt < expiresAt) expiresAt = signed.expiresAt;
+              return {
+                url: signed.url,
+                key: image.key,
+                iteration: it.iteration,
+                index: image.index,
+                seed: image.seed,
+                subseed: image.subseed,
+                width: image.width,
+                height: image.height,
+                infotext: image.infotext,
+              };
+            }),
           ),
         );
         const failures = iterations
@@ -75,7 +80,7 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
           completed_images: files.length,
           files,
           failures,
-          expires_at: expiresAt,
+          expires_at: expiresAt.toISOString(),
           message,
         });
       }),

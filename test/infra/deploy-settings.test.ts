@@ -63,3 +63,18 @@ describe('readDeploySettings', () => {
     expect(() => read(context)).toThrow(message);
   });
 });
+
+describe('OAuth context values', () => {
+  it('need the audience with the issuer', () => {
+    expect(() =>
+      read({ sdWebUiUrl: 'https://gpu.example.com', oauthIssuer: 'https://auth.example.com' }),
+    ).toThrow(/oauthAudience/);
+    expect(
+      read({
+        sdWebUiUrl: 'https://gpu.example.com',
+        oauthIssuer: 'https://auth.example.com',
+        oauthAudience: 'https://abc.lambda-url.eu-west-1.on.aws/mcp',
+      }),
+    ).toMatchObject({ oauthIssuer: 'https://auth.example.com' });
+  });
+});

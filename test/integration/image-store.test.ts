@@ -17,12 +17,43 @@ afterAll(async () => {
 });
 
 describe('S3ImageStore against s3rver', () => {
+  it('never signs past the expiry of its own credentials', async () => {
+    const expiration = new Date(Date.now() + 10 * 60 * 1000);
+    const s3 = s3Client({
+      ...stores.clients,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', expiration } as never,
+    });
+    const images = new S3ImageStore(s3, stores.bucketName);
+    const { url, expiresAt } = await images.presignGet('jobs/job_x/000-0.png', 3600);
+    const expires = Number(new URL(url).searchParams.get('X-Amz-Expires'));
+    expect(expires).toBeLessThanOrEqual(9 * 60);
+    expect(expires).toBeGreaterThan(8 * 60);
+    expect(expiresAt.getTime()).toBeLessThan(expiration.getTime());
+  });
+
+  it('expires: the URL stops working after its lifetime', async () => {
+    const images = new S3ImageStore(s3Client(stores.clients), stores.bucketName);
+    await images.put({
+      key: 'jobs/job_z/000-0.png',
+      body: new Uint8Array([1]),
+      contentType: 'image/png',
+      expiresAt: 0,
+    });
+    const { url } = await images.presignGet('jobs/job_z/000-0.png', 1);
+    expect((await fetch(url)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await fetch(url)).status).toBe(403);
+  });
+
   it('stores an object and hands out a presigned URL that downloads it', async () => {
     const images = new S3ImageStore(s3Client(stores.clients), stores.bucketName);
     const body = new Uint8Array([137, 80, 78, 71, 1, 2, 3]);
     await images.put({ key: 'jobs/job_x/000-0.png', body, contentType: 'image/png', expiresAt: 0 });
-    const url = await images.presignGet('jobs/job_x/000-0.png', 60);
+    const before = Date.now();
+    const { url, expiresAt } = await images.presignGet('jobs/job_x/000-0.png', 60);
     expect(url).toContain('X-Amz-Signature=');
+    expect(url).toContain('X-Amz-Expires=60');
+    expect(expiresAt.getTime() - before).toBeGreaterThanOrEqual(59_000);
     const response = await fetch(url);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/png');
@@ -43,7 +74,7 @@ describe('S3ImageStore against s3rver', () => {
       contentType: 'image/png',
       expiresAt: 0,
     });
-    const response = await fetch(await images.presignGet('jobs/job_y/000-0.png', 60));
+    const response = await fetch((await images.presignGet('jobs/job_y/000-0.png', 60)).url);
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(new Uint8Array([2]));
   });
 });

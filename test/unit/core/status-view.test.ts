@@ -103,6 +103,8 @@ describe('SD WebUI call deadline', () => {
     expect(big).toBeGreaterThan(small);
   });
   it('never exceeds the cap below the task time-out', () => {
-    expect(callDeadlineSeconds({ ...params, enable_hr: true, hr_scale: 2 }, { secondsPerStep: 1 }, 840)).toBe(840);
+    expect(callDeadlineSeconds({ ...params, enable_hr: true, hr_scale: 2 }, { secondsPerStep: 1 }, 840)).toBe(
+      840,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
@@ -115,12 +115,17 @@ describe('the gateway Lambda behind a Function URL', () => {
   });
 
   it('answers 401 with a Bearer challenge without a token or with a wrong one', async () => {
+    // A wrong token is looked up by its digest among the named tokens, and not found.
+    dynamoMock.on(GetCommand).resolves({});
     for (const token of [undefined, 'wrong-token-wrong-token-wrong']) {
       const response = await handler(functionUrlEvent({ headers: mcpHeaders(token), body: initialize }));
       expect(response.statusCode).toBe(401);
       expect(response.headers['www-authenticate']).toBe('Bearer');
     }
-    expect(dynamoMock.calls()).toHaveLength(0);
+    const lookups = dynamoMock.commandCalls(GetCommand).map((c) => String(c.args[0].input.Key?.pk));
+    expect(lookups).toHaveLength(1);
+    expect(lookups[0]).toMatch(/^TOKEN#[0-9a-f]{64}$/);
+    expect(lookups[0]).not.toContain('wrong-token');
   });
 
   it('answers GET /mcp with 405 and Allow: POST', async () => {

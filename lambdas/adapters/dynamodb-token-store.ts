@@ -1,0 +1,102 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { TokenRecord, type TokenStore } from '../../core/tokens.ts';
+
+/** Names in one partition (listing is one query); each live token also under its digest (checking is one read). */
+const NAMES_PK = 'TOKENS';
+const hashPk = (hash: string) => `TOKEN#${hash}`;
+const TOKEN_SK = 'TOKEN';
+
+export class DynamoDbTokenStore implements TokenStore {
+  private readonly db: DynamoDBDocumentClient;
+  private readonly tableName: string;
+
+  constructor(db: DynamoDBDocumentClient, tableName: string) {
+    this.db = db;
+    this.tableName = tableName;
+  }
+
+  async create(record: TokenRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: NAMES_PK, sk: record.name, ...record },
+          // A revoked name may be reissued; a live one may not.
+          ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(revoked_at)',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: hashPk(record.hash), sk: TOKEN_SK, ...record },
+      }),
+    );
+    return true;
+  }
+
+  async findByHash(hash: string): Promise<TokenRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: hashPk(hash), sk: TOKEN_SK },
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? TokenRecord.parse(Item) : undefined;
+  }
+
+  async list(): Promise<TokenRecord[]> {
+    const records: TokenRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': NAMES_PK },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) records.push(TokenRecord.parse(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return records;
+  }
+
+  async revoke(name: string, at: string): Promise<boolean> {
+    let hash: string;
+    try {
+      const { Attributes } = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: NAMES_PK, sk: name },
+          UpdateExpression: 'SET revoked_at = :at',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(revoked_at)',
+          ExpressionAttributeValues: { ':at': at },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      hash = String(Attributes?.hash);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    // Without its digest item the token no longer authenticates anywhere.
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: hashPk(hash), sk: TOKEN_SK } }),
+    );
+    return true;
+  }
+}
