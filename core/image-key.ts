@@ -11,3 +11,7 @@ export const IMAGE_PREFIX = 'jobs/';
 export const INPUT_PREFIX = 'inputs/';
 
 export const inputKey = (jobId: string, name: string): string => `${INPUT_PREFIX}${jobId}/${name}`;
+
+/** A job's contact sheet: outside jobs/ so that prefix holds exactly the generated images. */
+export const SHEET_PREFIX = 'sheets/';
+export const contactSheetKey = (jobId: string): string => `${SHEET_PREFIX}${jobId}.png`;

@@ -32,12 +32,22 @@ export const JobRecord = z.object({
   failed_images: z.number().int(),
   estimated_seconds: z.number(),
   current: CurrentProgress.optional(),
+  contact_sheet: z
+    .object({
+      key: z.string(),
+      width: z.number(),
+      height: z.number(),
+      images: z.number(),
+      rendered_at: z.string(),
+    })
+    .optional(),
   /** Things the owner should know, e.g. a GPU host taken out of rotation. */
   notes: z.array(z.string()).optional(),
   /** Epoch seconds after which the job and its images may be deleted. */
   expires_at: z.number().int(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
+export type ContactSheet = NonNullable<JobRecord['contact_sheet']>;
 
 export const StoredImage = z.object({
   key: z.string(),

@@ -1,4 +1,4 @@
-import type { CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
+import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
 import type { HostSpec, Lease } from './pool/host-pool.ts';
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
@@ -9,6 +9,7 @@ export interface JobStore {
   /** Moves `from` → `to`; false when the job was not in one of `from`. */
   transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean>;
   setCurrent(jobId: string, current: CurrentProgress): Promise<void>;
+  setContactSheet(jobId: string, sheet: ContactSheet): Promise<void>;
   /** Adds a line for the job's owner to read in status (the last few are kept). */
   addNote(jobId: string, note: string): Promise<void>;
   getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined>;
@@ -137,3 +138,15 @@ export interface HostPool {
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
 }
+
+/** An image of the sheet: its seed for the label, and how to fetch its bytes when needed. */
+export interface SheetSource {
+  seed: number;
+  load: () => Promise<Uint8Array>;
+}
+
+/** Draws the contact sheet: one bounded PNG grid of thumbnails labelled with seeds. */
+export type ContactSheetRenderer = (
+  images: SheetSource[],
+  aspect: number,
+) => Promise<{ png: Uint8Array; width: number; height: number }>;

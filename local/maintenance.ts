@@ -1,6 +1,6 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
+import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
 import type { Orchestrator } from '../core/ports.ts';
 import { JOB_SK } from '../lambdas/adapters/jobs-table.ts';
 
@@ -73,7 +73,11 @@ export async function sweepExpired(
   let objects = 0;
   for (const item of expired) {
     if (item.sk !== JOB_SK) continue;
-    for (const prefix of [`${IMAGE_PREFIX}${item.job_id}/`, `${INPUT_PREFIX}${item.job_id}/`])
+    for (const prefix of [
+      `${IMAGE_PREFIX}${item.job_id}/`,
+      `${INPUT_PREFIX}${item.job_id}/`,
+      contactSheetKey(String(item.job_id)),
+    ])
       objects += await deletePrefix(deps, prefix);
   }
   for (let i = 0; i < expired.length; i += 25) {

@@ -3,10 +3,12 @@ import { type ServerType, serve } from '@hono/node-server';
 import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
+import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
 import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
+import { createRenderContactSheetHandler } from '../lambdas/render-contact-sheet.ts';
 import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
@@ -109,6 +111,7 @@ export async function startEmbeddedStack(
     'Mark job running': createMarkJobRunningHandler(workers),
     'Generate images': createGenerateImagesHandler(workers),
     'Record failed iteration': createRecordFailedIterationHandler(workers),
+    'Render contact sheet': createRenderContactSheetHandler({ ...workers, render: renderContactSheet }),
     'Finalize job': createFinalizeJobHandler(workers),
   };
   const { metrics } = overrides;
@@ -127,6 +130,7 @@ export async function startEmbeddedStack(
   const deps: GatewayDeps = {
     jobs: workers.jobs,
     presets,
+    renderContactSheet,
     images: workers.images,
     orchestrator,
     now: () => new Date(),

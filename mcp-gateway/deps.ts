@@ -1,5 +1,5 @@
 import type { Calibration } from '../core/estimate.ts';
-import type { ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
+import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
 
 export interface GatewaySettings {
@@ -35,6 +35,8 @@ export interface GatewayDeps {
   images: ImageStore;
   orchestrator: Orchestrator;
   presets: PresetCatalog;
+  /** Draws contact sheets on demand (result with contact_sheet "refresh"); absent = not offered. */
+  renderContactSheet?: ContactSheetRenderer;
   now: () => Date;
   settings: GatewaySettings;
 }

@@ -10,6 +10,7 @@ import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
 import { readSecretString } from '../lambdas/adapters/secrets.ts';
 import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
+import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
@@ -75,6 +76,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       images: new S3ImageStore(s3Client(), config[ENV.bucketName]),
       orchestrator: new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
       presets,
+      renderContactSheet,
       now: () => new Date(),
       settings: {
         concurrency: config[ENV.concurrency],

@@ -8,6 +8,7 @@ import type { ImagesBucket } from './images-bucket.ts';
 import type { JobsTable } from './jobs-table.ts';
 import { NodeFunction } from './node-function.ts';
 import type { Workflow } from './workflow.ts';
+import { SHARP_MODULES } from './workflow-tasks.ts';
 
 /** Request bodies the gateway accepts behind a Function URL (Lambda's payload limit is 6 MB). */
 export const MAX_REQUEST_BYTES = 5_000_000;
@@ -61,6 +62,8 @@ export class Gateway extends Construct {
       timeout: Duration.seconds(30),
       // loadPresetCatalog reads presets/*.yaml beside index.mjs at cold start.
       copyIntoBundle: ['presets'],
+      // Contact sheets on demand (result with contact_sheet "refresh") are drawn with sharp.
+      nativeModules: SHARP_MODULES,
     });
     this.tokenSecret.grantRead(this.function.role);
     this.function.addEnvironment(ENV.tokenSecretArn, this.tokenSecret.secretArn);

@@ -8,7 +8,7 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IMAGE_PREFIX, INPUT_PREFIX } from '../../core/image-key.ts';
+import { IMAGE_PREFIX, INPUT_PREFIX, SHEET_PREFIX } from '../../core/image-key.ts';
 import { ENV } from '../../lambdas/config/env.ts';
 import type { NodeFunction } from './node-function.ts';
 
@@ -46,6 +46,7 @@ export class ImagesBucket extends Construct {
         // Job items expire by TTL after the same number of days (ENV.retentionDays).
         { id: 'expire-job-images', prefix: IMAGE_PREFIX, expiration: Duration.days(props.retentionDays) },
         { id: 'expire-job-inputs', prefix: INPUT_PREFIX, expiration: Duration.days(props.retentionDays) },
+        { id: 'expire-contact-sheets', prefix: SHEET_PREFIX, expiration: Duration.days(props.retentionDays) },
         { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
     });
@@ -62,6 +63,13 @@ export class ImagesBucket extends Construct {
     fn.addEnvironment(ENV.bucketName, this.bucket.bucketName);
   }
 
+  /** The contact sheet task reads a job's images and writes its sheet. */
+  bindSheetRenderer(fn: NodeFunction): void {
+    this.grant(fn, 's3:GetObject', IMAGE_PREFIX);
+    this.grant(fn, 's3:PutObject', SHEET_PREFIX);
+    fn.addEnvironment(ENV.bucketName, this.bucket.bucketName);
+  }
+
   /**
    * The gateway presigns GETs of images (the URL carries the gateway role's permission to read)
    * and stores a job's inline ControlNet images.
@@ -69,6 +77,8 @@ export class ImagesBucket extends Construct {
   bindGateway(fn: NodeFunction): void {
     this.grant(fn, 's3:GetObject', IMAGE_PREFIX);
     this.grant(fn, 's3:PutObject', INPUT_PREFIX);
+    this.grant(fn, 's3:GetObject', SHEET_PREFIX);
+    this.grant(fn, 's3:PutObject', SHEET_PREFIX);
     fn.addEnvironment(ENV.bucketName, this.bucket.bucketName);
   }
 

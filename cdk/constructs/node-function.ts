@@ -23,6 +23,12 @@ export interface NodeFunctionProps {
   placement?: FunctionPlacement;
   /** Directories (relative to the repository root) copied beside the bundle, e.g. data files. */
   copyIntoBundle?: string[];
+  /**
+   * Packages with native binaries (sharp) left out of the bundle and copied from node_modules
+   * with their dependencies instead. The copies are this machine's linux-x64 builds, so such a
+   * function runs on x86_64.
+   */
+  nativeModules?: string[];
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -72,7 +78,7 @@ export class NodeFunction extends Construct {
       handler: 'handler',
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
+      architecture: props.nativeModules?.length ? Architecture.X86_64 : Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
       role: this.role,
@@ -92,15 +98,23 @@ export class NodeFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         // Bundle the AWS SDK too: the versions the tests ran are the versions that deploy.
-        externalModules: [],
+        externalModules:
+          props.nativeModules?.filter(
+            (m) => !m.startsWith('@img/') && m !== 'detect-libc' && m !== 'semver',
+          ) ?? [],
         forceDockerBundling: false,
         // esbuild's warnings and errors only, not its size table for every function.
         logLevel: LogLevel.WARNING,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) =>
-            (props.copyIntoBundle ?? []).map((dir) => `cp -R "${inputDir}/${dir}" "${outputDir}/${dir}"`),
+          afterBundling: (inputDir, outputDir) => [
+            ...(props.copyIntoBundle ?? []).map((dir) => `cp -R "${inputDir}/${dir}" "${outputDir}/${dir}"`),
+            ...(props.nativeModules ?? []).flatMap((m) => [
+              `mkdir -p "${outputDir}/node_modules/${m.split('/').slice(0, -1).join('/')}"`,
+              `cp -R "${inputDir}/node_modules/${m}" "${outputDir}/node_modules/${m}"`,
+            ]),
+          ],
         },
       },
     });

@@ -12,7 +12,18 @@ interface TaskSizing {
   entry: string;
   memorySize: number;
   timeout: Duration;
+  nativeModules?: string[];
 }
+
+/** sharp and what it loads at run time (its linux-x64 libvips build among them). */
+export const SHARP_MODULES = [
+  'sharp',
+  '@img/colour',
+  '@img/sharp-linux-x64',
+  '@img/sharp-libvips-linux-x64',
+  'detect-libc',
+  'semver',
+];
 
 /**
  * Memory and time-out per task. Each function's time-out is below its state's TimeoutSeconds
@@ -42,6 +53,15 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
     entry: 'lambdas/entry/record-failed-iteration.ts',
     memorySize: 256,
     timeout: Duration.seconds(30),
+  },
+  // sharp thumbnails up to 800 images, eight at a time, keeping only the thumbnails: 1 GB gives
+  // libvips room and CPU; 280 s stays below the state's 300 s.
+  'Render contact sheet': {
+    id: 'RenderContactSheet',
+    entry: 'lambdas/entry/render-contact-sheet.ts',
+    memorySize: 1024,
+    timeout: Duration.seconds(280),
+    nativeModules: SHARP_MODULES,
   },
   'Finalize job': {
     id: 'FinalizeJob',
@@ -75,6 +95,7 @@ export class WorkflowTasks extends Construct {
       'Mark job running': make('Mark job running'),
       'Generate images': make('Generate images'),
       'Record failed iteration': make('Record failed iteration'),
+      'Render contact sheet': make('Render contact sheet'),
       'Finalize job': make('Finalize job'),
     };
 
@@ -83,6 +104,9 @@ export class WorkflowTasks extends Construct {
       if (state === 'Generate images') {
         props.images.bindWriter(fn);
         props.gpu.bindGenerator(fn);
+      } else if (state === 'Render contact sheet') {
+        props.images.bindSheetRenderer(fn);
+        props.gpu.bindHostUrl(fn);
       } else {
         // The workers share one config loader, which names the bucket and host; these three
         // never use them, and their roles grant neither (nor do they run in the VPC).

@@ -11,6 +11,7 @@ export const TASK_FUNCTIONS = {
   'Mark job running': 'MarkJobRunningFunctionArn',
   'Generate images': 'GenerateImagesFunctionArn',
   'Record failed iteration': 'RecordFailedIterationFunctionArn',
+  'Render contact sheet': 'RenderContactSheetFunctionArn',
   'Finalize job': 'FinalizeJobFunctionArn',
 } as const;
 

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { InvalidRequestError } from '../../core/errors.ts';
 import {
+  type ContactSheet,
   type CurrentProgress,
   IterationRecord,
   isTerminal,
@@ -122,6 +123,18 @@ export class DynamoDbJobStore implements JobStore {
       // The job ended meanwhile: live progress no longer matters.
       if (!isConditionFailure(error)) throw error;
     }
+  }
+
+  async setContactSheet(jobId: string, sheet: ContactSheet): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: jobPk(jobId), sk: JOB_SK },
+        UpdateExpression: 'SET contact_sheet = :sheet',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':sheet': sheet },
+      }),
+    );
   }
 
   async addNote(jobId: string, note: string): Promise<void> {

@@ -1,10 +1,12 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { isTerminal, JobStatus } from '../../core/job.ts';
+import { isTerminal, type JobRecord, JobStatus } from '../../core/job.ts';
+import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';
 import type { ToolContext } from '../deps.ts';
-import { safely, toolResult } from '../tool-result.ts';
+import { decodeOffsetCursor, encodeOffsetCursor } from '../page-cursor.ts';
+import { safely } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
-import { JobIdInput } from './status.ts';
 
 const ResultFile = z.object({
   url: z.string().describe('Presigned GET URL of the PNG; valid until expires_at.'),
@@ -23,11 +25,36 @@ export const ResultOutput = z.object({
   status: JobStatus,
   total_images: z.number().int(),
   completed_images: z.number().int(),
-  files: z.array(ResultFile),
+  files: z.array(ResultFile).describe('This page of images, in iteration and index order.'),
+  next_cursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last one.'),
+  contact_sheet: z
+    .object({
+      url: z.string(),
+      width: z.number(),
+      height: z.number(),
+      images: z.number(),
+      rendered_at: z.string(),
+    })
+    .nullable()
+    .describe('One PNG grid of every image with its seed; also attached as image content.'),
   failures: z.array(z.object({ iteration: z.number().int(), error: z.string() })),
   expires_at: z.string().describe('When the URLs stop working; call again for fresh ones.'),
   message: z.string(),
 });
+
+export const ResultInput = {
+  job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
+  cursor: z.string().max(512).optional().describe('next_cursor of the previous page.'),
+  limit: z.number().int().min(1).max(200).optional().describe('Files per page (1-200, default 50).'),
+  contact_sheet: z
+    .enum(['include', 'refresh', 'omit'])
+    .optional()
+    .describe(
+      'include (default): attach the last rendered sheet; refresh: draw it now from the images so far; omit.',
+    ),
+};
+
+const MAX_INLINE_SHEET_BYTES = 1024 * 1024;
 
 export function registerResultTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
@@ -35,54 +62,94 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
     {
       title: 'Images of a batch',
       description:
-        "Download URLs (presigned, short-lived) of the images a job has made, with each image's seed. " +
-        'Works while the job runs (returns the images finished so far) and after it ends. ' +
+        "Download URLs (presigned, short-lived) of a job's images with each image's seed, a page at a time, " +
+        'plus a contact sheet (one grid image of every result with its seed) to look at. Works while the job ' +
+        'runs (images finished so far; contact_sheet "refresh" redraws the sheet) and after it ends. ' +
         'Call again for fresh URLs once expires_at has passed.',
-      inputSchema: JobIdInput,
+      inputSchema: ResultInput,
       outputSchema: ResultOutput.shape,
+      annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ job_id }) =>
+    ({ job_id, cursor, limit, contact_sheet }) =>
       safely(async () => {
         const { deps } = ctx;
-        const job = await getOwnedJob(ctx, job_id);
+        let job = await getOwnedJob(ctx, job_id);
+        const offset = decodeOffsetCursor(job_id, cursor);
+        const pageSize = limit ?? 50;
+        if (contact_sheet === 'refresh' && deps.renderContactSheet) {
+          await renderJobContactSheet({ job_id }, { ...deps, render: deps.renderContactSheet });
+          job = await getOwnedJob(ctx, job_id);
+        }
         const iterations = (await deps.jobs.listIterations(job_id)).sort((a, b) => a.iteration - b.iteration);
-        const ttl = deps.settings.urlTtlSeconds;
-        // Signed afresh on every call: the earliest expiry of the batch is the one to report.
-        let expiresAt = new Date(deps.now().getTime() + ttl * 1000);
-        const files = await Promise.all(
-          iterations.flatMap((it) =>
-            it.images.map(async (image) => {
-              const signed = await deps.images.presignGet(image.key, ttl);
-              if (signed.expiresAt < expiresAt) expiresAt = signed.expiresAt;
-              return {
-                url: signed.url,
-                key: image.key,
-                iteration: it.iteration,
-                index: image.index,
-                seed: image.seed,
-                subseed: image.subseed,
-                width: image.width,
-                height: image.height,
-                infotext: image.infotext,
-              };
-            }),
-          ),
+        const all = iterations.flatMap((it) =>
+          it.images.map((image) => ({ ...image, iteration: it.iteration })),
         );
+        const page = all.slice(offset, offset + pageSize);
+        const ttl = deps.settings.urlTtlSeconds;
+        // Signed afresh on every call: the earliest expiry of the page is the one to report.
+        let expiresAt = new Date(deps.now().getTime() + ttl * 1000);
+        const sign = async (key: string) => {
+          const signed = await deps.images.presignGet(key, ttl);
+          if (signed.expiresAt < expiresAt) expiresAt = signed.expiresAt;
+          return signed.url;
+        };
+        const files = await Promise.all(
+          page.map(async (image) => ({
+            url: await sign(image.key),
+            key: image.key,
+            iteration: image.iteration,
+            index: image.index,
+            seed: image.seed,
+            subseed: image.subseed,
+            width: image.width,
+            height: image.height,
+            infotext: image.infotext,
+          })),
+        );
+        const sheet = job.contact_sheet && contact_sheet !== 'omit' ? job.contact_sheet : undefined;
+        const sheetView = sheet ? { ...sheet, url: await sign(sheet.key) } : null;
         const failures = iterations
           .filter((it) => it.status === 'failed')
           .map((it) => ({ iteration: it.iteration, error: `${it.error?.type}: ${it.error?.message}` }));
-        const running = isTerminal(job.status) ? '' : ' The job is still running; ask again for the rest.';
-        const message = `${files.length} of ${job.total_images} images ready (${job.status}).${running}`;
-        return toolResult(message, {
+        const nextCursor =
+          offset + pageSize < all.length ? encodeOffsetCursor(job_id, offset + pageSize) : undefined;
+        const message = describe(job, all.length, files.length, offset, nextCursor !== undefined);
+        const structured = {
           job_id,
           status: job.status,
           total_images: job.total_images,
-          completed_images: files.length,
+          completed_images: all.length,
           files,
+          next_cursor: nextCursor,
+          contact_sheet: sheetView,
           failures,
           expires_at: expiresAt.toISOString(),
           message,
-        });
+        };
+        const content: CallToolResult['content'] = [{ type: 'text', text: message }];
+        if (sheet) {
+          const png = await deps.images.get(sheet.key);
+          if (png.length <= MAX_INLINE_SHEET_BYTES) {
+            content.push({ type: 'image', data: Buffer.from(png).toString('base64'), mimeType: 'image/png' });
+          }
+        }
+        for (const file of files) {
+          content.push({
+            type: 'resource_link',
+            uri: file.url,
+            name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
+            mimeType: 'image/png',
+            description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
+          });
+        }
+        return { content, structuredContent: structured };
       }),
   );
+}
+
+function describe(job: JobRecord, ready: number, shown: number, offset: number, more: boolean): string {
+  const running = isTerminal(job.status) ? '' : ' The job is still running; ask again for the rest.';
+  const range =
+    shown > 0 ? ` Files ${offset + 1}-${offset + shown}${more ? '; more with next_cursor' : ''}.` : '';
+  return `${ready} of ${job.total_images} images ready (${job.status}).${range}${running}`;
 }

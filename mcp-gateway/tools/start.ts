@@ -43,6 +43,14 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
           ),
       },
       outputSchema: StartOutput.shape,
+      // Starts paid GPU work on a host outside this server; a repeat starts another job unless
+      // it carries the same client_token.
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      },
     },
     (args) =>
       safely(async () => {

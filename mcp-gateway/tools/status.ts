@@ -20,6 +20,7 @@ export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
         'partial means some images failed: sdreforge_batch_result lists the rest.',
       inputSchema: JobIdInput,
       outputSchema: StatusView.shape,
+      annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ job_id }) =>
       safely(async () => {

@@ -16,12 +16,16 @@ const TASKS = Object.keys(TASK_FUNCTIONS);
 describe('functions', () => {
   const all = () => Object.values(resources(synth.template, 'AWS::Lambda::Function'));
 
-  it('run Node 24 on arm64 with active tracing, JSON logs to their own group and source maps', () => {
-    expect(all()).toHaveLength(5);
+  it('run Node 24 on arm64 (x86_64 where sharp draws contact sheets) with tracing, JSON logs and source maps', () => {
+    expect(all()).toHaveLength(6);
+    const sharpUsers = [
+      taskFunction(synth.template, 'Render contact sheet')[1],
+      gatewayFunction(synth.template)[1],
+    ];
     for (const fn of all()) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
-        Architectures: ['arm64'],
+        Architectures: [sharpUsers.includes(fn) ? 'x86_64' : 'arm64'],
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
       });
@@ -33,7 +37,7 @@ describe('functions', () => {
 
   it('each have a role of their own', () => {
     const roles = all().map(roleIdOf);
-    expect(new Set(roles).size).toBe(5);
+    expect(new Set(roles).size).toBe(6);
   });
 
   it('are sized for their work: generate has the Map task’s 900 s and 1 GB, the rest 256 MB and 30 s', () => {

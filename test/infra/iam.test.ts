@@ -58,14 +58,18 @@ describe('IAM', () => {
     }
   });
 
-  it('gives the table to every worker and the bucket only to the generate task: write images, read inputs', () => {
+  it('gives the table to every worker, the bucket to two: generate (write images, read inputs) and the sheet (read images, write sheet)', () => {
     for (const state of TASKS) {
       const actions = allActions(
         statementsOfFunction(synth.template, taskFunction(synth.template, state)[1]),
       );
       expect(actions, state).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:UpdateItem']));
       expect(actions.filter((a) => a.startsWith('s3:')).sort(), state).toEqual(
-        state === 'Generate images' ? ['s3:GetObject', 's3:GetObject', 's3:PutObject'] : [],
+        state === 'Generate images'
+          ? ['s3:GetObject', 's3:GetObject', 's3:PutObject']
+          : state === 'Render contact sheet'
+            ? ['s3:GetObject', 's3:PutObject']
+            : [],
       );
     }
   });
@@ -102,15 +106,23 @@ describe('IAM', () => {
       }),
     );
     const s3 = stmts.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-    expect(s3.map((s) => [s.Action, JSON.stringify(s.Resource).match(/"\/(\w+)\/\*"/)?.[1]])).toEqual([
-      ['s3:GetObject', 'jobs'],
-      ['s3:PutObject', 'inputs'],
+    // CDK merges statements of one action, so read every resource of every statement.
+    const pairs = s3.flatMap((s) =>
+      [s.Resource]
+        .flat()
+        .flatMap((r) => actionsOf(s).map((a) => [a, JSON.stringify(r).match(/"\/(\w+)\/\*"/)?.[1]])),
+    );
+    expect(pairs.map((p) => p.join(' ')).sort()).toEqual([
+      's3:GetObject jobs',
+      's3:GetObject sheets',
+      's3:PutObject inputs',
+      's3:PutObject sheets',
     ]);
     const dynamo = stmts.find((s) => actionsOf(s).includes('dynamodb:Query'));
     expect(JSON.stringify(dynamo?.Resource)).toContain('/index/by-owner');
   });
 
-  it('lets the state machine invoke exactly the four task functions', () => {
+  it('lets the state machine invoke exactly the five task functions', () => {
     const [, machine] = single(synth.template, 'AWS::StepFunctions::StateMachine');
     const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const invoke = policies()
@@ -124,7 +136,7 @@ describe('IAM', () => {
       'Fn::GetAtt': [taskFunction(synth.template, state)[0], 'Arn'],
     }));
     expect(invoke.flatMap((s) => s.Resource as unknown[])).toEqual(expect.arrayContaining(expected));
-    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(4);
+    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(5);
   });
 });
 

@@ -112,7 +112,12 @@ describe('VPC mode', () => {
     expect(envOf(gatewayFunction(vpc.template)[1])[ENV.retentionDays]).toBe('3');
     vpc.template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
-        Rules: [{ Id: 'expire-job-images', Prefix: 'jobs/', ExpirationInDays: 3, Status: 'Enabled' }, {}, {}],
+        Rules: [
+          { Id: 'expire-job-images', Prefix: 'jobs/', ExpirationInDays: 3, Status: 'Enabled' },
+          {},
+          {},
+          {},
+        ],
       },
     });
   });
