@@ -22,8 +22,13 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * Where to connect and with which token: flags, then SDBATCH_URL / SDBATCH_TOKEN, then
  * ~/.config/sdbatch/config.json, then the embedded stack's own token file in ./.sdbatch.
  */
-export async function resolveConnection(flags: { url?: string; token?: string }, env = process.env): Promise<Connection> {
-  const file = await readJson(join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'sdbatch', 'config.json'));
+export async function resolveConnection(
+  flags: { url?: string; token?: string },
+  env = process.env,
+): Promise<Connection> {
+  const file = await readJson(
+    join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'sdbatch', 'config.json'),
+  );
   const url = flags.url ?? env.SDBATCH_URL ?? (file.url as string | undefined) ?? DEFAULT_URL;
   let token = flags.token ?? env.SDBATCH_TOKEN ?? (file.token as string | undefined);
   if (!token) {
@@ -31,7 +36,9 @@ export async function resolveConnection(flags: { url?: string; token?: string },
     token = (await readFile(join(dataDir, 'token'), 'utf8').catch(() => '')).trim() || undefined;
   }
   if (!token) {
-    throw new Error('No token: pass --token, set SDBATCH_TOKEN, or put {"url", "token"} in ~/.config/sdbatch/config.json');
+    throw new Error(
+      'No token: pass --token, set SDBATCH_TOKEN, or put {"url", "token"} in ~/.config/sdbatch/config.json',
+    );
   }
   return { url, token };
 }

@@ -11,7 +11,8 @@ export function createOutput(json: boolean, stream: NodeJS.WriteStream = process
   return {
     json,
     result: (data, text) => stream.write(`${json ? JSON.stringify(data) : text}\n`),
-    error: (message) => process.stderr.write(`${json ? JSON.stringify({ error: message }) : `error: ${message}`}\n`),
+    error: (message) =>
+      process.stderr.write(`${json ? JSON.stringify({ error: message }) : `error: ${message}`}\n`),
     live: (text) => {
       if (!json && stream.isTTY) stream.write(`\r\x1b[2K${text}`);
     },

@@ -33,7 +33,10 @@ if (values.help || !run) {
   process.exitCode = values.help ? 0 : 2;
 } else {
   try {
-    const connection = await resolveConnection({ url: values.url as string | undefined, token: values.token as string | undefined });
+    const connection = await resolveConnection({
+      url: values.url as string | undefined,
+      token: values.token as string | undefined,
+    });
     process.exitCode = await run(rest, connection, out);
   } catch (error) {
     out.error((error as Error).message);

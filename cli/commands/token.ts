@@ -23,7 +23,9 @@ export async function tokenCommand(args: string[], connection: Connection, out: 
   }
   if (action === 'list') {
     const { tokens } = (await call('GET', base)) as { tokens: Array<Record<string, string | null>> };
-    const lines = tokens.map((t) => `${t.name}\t${t.revoked_at ? `revoked ${t.revoked_at}` : 'live'}\tcreated ${t.created_at}`);
+    const lines = tokens.map(
+      (t) => `${t.name}\t${t.revoked_at ? `revoked ${t.revoked_at}` : 'live'}\tcreated ${t.created_at}`,
+    );
     out.result({ tokens }, lines.length > 0 ? lines.join('\n') : 'No named tokens.');
     return 0;
   }
