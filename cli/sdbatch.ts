@@ -1,43 +1,83 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import {
+  cancelCommand,
+  listCommand,
+  presetsCommand,
+  startCommand,
+  statusCommand,
+  watchCommand,
+} from './commands/jobs.ts';
+import { resultCommand } from './commands/result.ts';
 import { tokenCommand } from './commands/token.ts';
-import { resolveConnection } from './connection.ts';
-import { createOutput } from './output.ts';
+import { type Connection, resolveConnection } from './connection.ts';
+import { McpSession } from './mcp-session.ts';
+import { createOutput, type Output } from './output.ts';
 
 const USAGE = `sdbatch: talk to an sdbatch gateway (the embedded one from npm start, or a deployed one)
 
+  sdbatch start "PROMPT" [--batch-size 4 --n-iter 3 --preset NAME --any_tool_argument VALUE]
+  sdbatch status JOB_ID            one line: progress, step, elapsed, ETA
+  sdbatch watch JOB_ID             a live progress bar until the job ends
+  sdbatch result JOB_ID [--download DIR]   URLs, or the PNGs (parallel, resumable)
+  sdbatch cancel JOB_ID
+  sdbatch list [--status running --limit 20 --cursor C]
+  sdbatch presets
   sdbatch token create NAME | token list | token revoke NAME   manage named tokens (admin token)
 
 Options: --url URL (default $SDBATCH_URL or http://127.0.0.1:8787/mcp), --token TOKEN
 (default $SDBATCH_TOKEN, ~/.config/sdbatch/config.json, or ./.sdbatch/token), --json.
-Exit codes: 0 success, 1 failure, 2 usage.`;
+Exit codes: 0 success (job completed), 1 error, 2 usage, 3 job partial, 4 job failed,
+5 job cancelled, 6 job still running.`;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  strict: false,
-  options: {
-    url: { type: 'string' },
-    token: { type: 'string' },
-    json: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+// The global options are taken out first; everything else goes to the command untouched.
+const GLOBAL = new Set(['--url', '--token']);
+const argv = process.argv.slice(2);
+const flags: { url?: string; token?: string } = {};
+const rest: string[] = [];
+let json = false;
+let help = false;
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i] as string;
+  if (GLOBAL.has(arg)) flags[arg.slice(2) as 'url' | 'token'] = argv[++i];
+  else if (arg === '--json') json = true;
+  else if (arg === '--help' || arg === '-h') help = true;
+  else rest.push(arg);
+}
+const [command, ...commandArgs] = rest;
 
-const out = createOutput(values.json === true);
-const [command, ...rest] = positionals;
-const commands: Record<string, typeof tokenCommand> = { token: tokenCommand };
-const run = command ? commands[command] : undefined;
+type McpCommand = (args: string[], mcp: McpSession, out: Output) => Promise<number>;
+const viaMcp: Record<string, McpCommand> = {
+  start: startCommand,
+  status: statusCommand,
+  watch: watchCommand,
+  result: resultCommand,
+  cancel: cancelCommand,
+  list: listCommand,
+  presets: presetsCommand,
+};
+const out = createOutput(json);
+const run =
+  command === 'token' ? tokenCommand : command && viaMcp[command] ? withSession(viaMcp[command]) : undefined;
 
-if (values.help || !run) {
+function withSession(command: McpCommand) {
+  return async (args: string[], connection: Connection, output: Output) => {
+    const mcp = new McpSession(connection);
+    await mcp.open();
+    try {
+      return await command(args, mcp, output);
+    } finally {
+      await mcp.close();
+    }
+  };
+}
+
+if (help || !run) {
   console.log(USAGE);
-  process.exitCode = values.help ? 0 : 2;
+  process.exitCode = help ? 0 : 2;
 } else {
   try {
-    const connection = await resolveConnection({
-      url: values.url as string | undefined,
-      token: values.token as string | undefined,
-    });
-    process.exitCode = await run(rest, connection, out);
+    const connection = await resolveConnection(flags);
+    process.exitCode = await run(commandArgs, connection, out);
   } catch (error) {
     out.error((error as Error).message);
     process.exitCode = 1;

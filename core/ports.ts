@@ -134,7 +134,7 @@ export interface HostPool {
   /** Frees the slot if `lease` still holds it. */
   release(lease: Lease): Promise<void>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
-  reportHealth(hostId: string, ok: boolean): Promise<boolean>;
+  reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
 }

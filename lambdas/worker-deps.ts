@@ -39,7 +39,7 @@ export interface WorkerSetup {
   fetchPolicy?: Partial<FetchPolicy>;
 }
 
-export function createWorkerDeps(setup: WorkerSetup): WorkerDeps {
+export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: DynamoDbHostPool } {
   const db = documentClient(setup.clients);
   const pool = [...(setup.sdHosts ?? []), ...(setup.sdHost ? [setup.sdHost] : [])];
   if (pool.length === 0) throw new Error('Worker configuration: at least one SD WebUI host is needed');

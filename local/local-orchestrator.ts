@@ -49,9 +49,10 @@ export class LocalOrchestrator implements Orchestrator {
   async start(jobId: string, input: WorkflowInput): Promise<void> {
     // Like StartExecution with the same name and input: the running execution is the answer.
     if (this.running.has(jobId)) return;
+    const aborted = { value: false };
     const execution = this.machine.run(input as unknown as Parameters<StateMachine['run']>[0], {
       overrides: {
-        taskResourceLocalHandlers: this.options.handlers as never,
+        taskResourceLocalHandlers: stopAfterAbort(this.options.handlers, aborted) as never,
         retryIntervalOverrides: this.options.retryIntervalOverrides,
       },
       noThrowOnAbort: true,
@@ -68,7 +69,11 @@ export class LocalOrchestrator implements Orchestrator {
       void (async () => {
         for await (const event of execution.eventLogs) onEvent(jobId, event);
       })();
-    this.running.set(jobId, { abort: execution.abort, result });
+    const abort = () => {
+      aborted.value = true;
+      execution.abort();
+    };
+    this.running.set(jobId, { abort, result });
     void result.finally(() => this.running.delete(jobId));
   }
 
@@ -77,6 +82,10 @@ export class LocalOrchestrator implements Orchestrator {
     if (!execution) return;
     execution.abort();
     await execution.result;
+  }
+
+  activeExecutions(): number {
+    return this.running.size;
   }
 
   isRunning(jobId: string): boolean {
@@ -89,4 +98,26 @@ export class LocalOrchestrator implements Orchestrator {
     if (abort) for (const e of executions) e.abort();
     await Promise.allSettled(executions.map((e) => e.result));
   }
+}
+
+/** Thrown into an aborted execution's states; no Retry matches it, so the execution winds down. */
+class ExecutionStoppedError extends Error {
+  override readonly name = 'ExecutionStoppedError';
+}
+
+/**
+ * aws-local-stepfunctions keeps running a state's Retry loop after abort (its back-off sleep
+ * returns at once), which would spin on "no slot" forever. Step Functions stops an execution's
+ * states outright; refusing every task of an aborted execution does the same here.
+ */
+function stopAfterAbort(handlers: TaskHandlers, aborted: { value: boolean }): TaskHandlers {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([state, handler]) => [
+      state,
+      async (input: unknown) => {
+        if (aborted.value) throw new ExecutionStoppedError(`the execution was stopped before "${state}"`);
+        return handler(input);
+      },
+    ]),
+  ) as TaskHandlers;
 }

@@ -1,8 +1,13 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { BatchWriteCommand, type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
 import type { Orchestrator } from '../core/ports.ts';
-import { JOB_SK } from '../lambdas/adapters/jobs-table.ts';
+import { JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
 
 /**
  * Work the embedded stack does for itself that AWS does for the deployed one: Step Functions
@@ -80,6 +85,7 @@ export async function sweepExpired(
     ])
       objects += await deletePrefix(deps, prefix);
   }
+  objects += await sweepOrphanInputs(deps, nowSeconds);
   for (let i = 0; i < expired.length; i += 25) {
     const chunk = expired.slice(i, i + 25);
     await deps.db.send(
@@ -107,5 +113,27 @@ async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<numb
     }
     token = page.NextContinuationToken;
   } while (token);
+  return deleted;
+}
+
+/**
+ * Inputs a refused start stored before it was refused have no job item to expire with them:
+ * delete any under inputs/ whose job does not exist, an hour after they were written.
+ */
+async function sweepOrphanInputs(deps: MaintenanceDeps, nowSeconds: number): Promise<number> {
+  const page = await deps.s3.send(
+    new ListObjectsV2Command({ Bucket: deps.bucketName, Prefix: INPUT_PREFIX }),
+  );
+  const stale = (page.Contents ?? []).filter(
+    (o) => (o.LastModified?.getTime() ?? 0) / 1000 < nowSeconds - 3600,
+  );
+  const jobIds = new Set(stale.map((o) => String(o.Key).split('/')[1]));
+  let deleted = 0;
+  for (const jobId of jobIds) {
+    const { Item } = await deps.db.send(
+      new GetCommand({ TableName: deps.tableName, Key: { pk: jobPk(String(jobId)), sk: JOB_SK } }),
+    );
+    if (!Item) deleted += await deletePrefix(deps, `${INPUT_PREFIX}${jobId}/`);
+  }
   return deleted;
 }

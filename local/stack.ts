@@ -161,6 +161,8 @@ export async function startEmbeddedStack(
   await sweep();
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
+  // This process is the pool's only user: leases still held are a killed predecessor's.
+  await workers.pool.clearLeases();
   const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
 
   const tokens = new DynamoDbTokenStore(maintenance.db, stores.tableName);

@@ -48,7 +48,11 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
     '/mcp',
     bodyLimit({
       maxSize: limits.maxRequestBytes,
-      onError: (c) => c.json({ error: `request body larger than ${limits.maxRequestBytes} bytes` }, 413),
+      // The rest of the body is never read, so the connection cannot carry another request.
+      onError: (c) =>
+        c.json({ error: `request body larger than ${limits.maxRequestBytes} bytes` }, 413, {
+          Connection: 'close',
+        }),
     }),
     async (c) => {
       let body: unknown;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimal } from './decimal.ts';
 
 /** ADetailer tabs SD WebUI takes by default (option ad_max_models, 1-15). */
 export const MAX_ADETAILER_MODELS = 4;
@@ -16,7 +17,7 @@ export const AdetailerModel = z.object({
     .optional()
     .describe('Inpainting prompt for the detected areas; empty = the main prompt.'),
   negative_prompt: z.string().max(4000).optional(),
-  confidence: z.number().min(0).max(1).optional().describe('Detection threshold (default 0.3).'),
+  confidence: decimal(0, 1).optional().describe('Detection threshold (default 0.3).'),
   mask_k: z
     .number()
     .int()
@@ -24,15 +25,15 @@ export const AdetailerModel = z.object({
     .max(100)
     .optional()
     .describe('Keep only the k largest/most confident masks; 0 = all.'),
-  mask_min_ratio: z.number().min(0).max(1).optional(),
-  mask_max_ratio: z.number().min(0).max(1).optional(),
+  mask_min_ratio: decimal(0, 1).optional(),
+  mask_max_ratio: decimal(0, 1).optional(),
   dilate_erode: z.number().int().min(-128).max(128).optional(),
   mask_blur: z.number().int().min(0).max(64).optional(),
-  denoising_strength: z.number().min(0).max(1).optional().describe('Inpainting strength (default 0.4).'),
+  denoising_strength: decimal(0, 1).optional().describe('Inpainting strength (default 0.4).'),
   inpaint_only_masked: z.boolean().optional(),
   inpaint_only_masked_padding: z.number().int().min(0).max(256).optional(),
   steps: z.number().int().min(1).max(150).optional().describe('Own step count for the inpainting pass.'),
-  cfg_scale: z.number().min(1).max(30).optional(),
+  cfg_scale: decimal(1, 30).optional(),
 });
 export type AdetailerModel = z.infer<typeof AdetailerModel>;
 

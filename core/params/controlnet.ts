@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimal } from './decimal.ts';
 
 /** ControlNet units SD WebUI takes by default (option control_net_unit_count, up to 10). */
 export const MAX_CONTROLNET_UNITS = 3;
@@ -41,15 +42,15 @@ const UnitFields = z.object({
     .describe(
       'ControlNet model as SD WebUI lists it, e.g. "control_v11p_sd15_canny [d14c016b]"; may come from the preset.',
     ),
-  weight: z.number().min(0).max(2).optional().describe('Control weight (default 1).'),
-  guidance_start: z.number().min(0).max(1).optional(),
-  guidance_end: z.number().min(0).max(1).optional(),
+  weight: decimal(0, 2).optional().describe('Control weight (default 1).'),
+  guidance_start: decimal(0, 1).optional(),
+  guidance_end: decimal(0, 1).optional(),
   control_mode: z.enum(CONTROL_MODES).optional(),
   resize_mode: z.enum(RESIZE_MODES).optional(),
   pixel_perfect: z.boolean().optional(),
   processor_res: z.number().int().min(64).max(2048).optional(),
-  threshold_a: z.number().min(-1).max(1024).optional(),
-  threshold_b: z.number().min(-1).max(1024).optional(),
+  threshold_a: decimal(-1, 1024).optional(),
+  threshold_b: decimal(-1, 1024).optional(),
 });
 
 /** A unit as a caller or preset gives it: fields it leaves out may come from the other. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LIMITS } from '../limits.ts';
 import { AdetailerModel, MAX_ADETAILER_MODELS } from './adetailer.ts';
 import { ControlNetUnit, ControlNetUnitInput, MAX_CONTROLNET_UNITS } from './controlnet.ts';
+import { decimal } from './decimal.ts';
 import { DynamicPromptsShape } from './dynamic-prompts.ts';
 import { RegionalPrompterShape } from './regional-prompter.ts';
 
@@ -33,11 +34,7 @@ export const GenerationFields = {
   steps: int(LIMITS.steps.min, LIMITS.steps.max).describe(
     'Sampling steps per image (1-150); time grows with steps.',
   ),
-  cfg_scale: z
-    .number()
-    .min(LIMITS.cfgScale.min)
-    .max(LIMITS.cfgScale.max)
-    .describe('Prompt adherence (1-30).'),
+  cfg_scale: decimal(LIMITS.cfgScale.min, LIMITS.cfgScale.max).describe('Prompt adherence (1-30).'),
   sampler_name: name().describe('Sampler, e.g. "Euler a", "DPM++ 2M".'),
   scheduler: name().describe('Schedule type, e.g. "Automatic", "Karras".'),
   clip_skip: int(1, 12).describe(
@@ -50,11 +47,9 @@ export const GenerationFields = {
     'Base seed; -1 = random. Image k of the job gets seed + k.',
   ),
   subseed: int(LIMITS.seed.min, LIMITS.seed.max).describe('Variation seed; -1 = random.'),
-  subseed_strength: z
-    .number()
-    .min(0)
-    .max(1)
-    .describe('Variation strength (0-1); above 0 every image keeps the base seed.'),
+  subseed_strength: decimal(0, 1).describe(
+    'Variation strength (0-1); above 0 every image keeps the base seed.',
+  ),
   batch_size: int(LIMITS.batchSize.min, LIMITS.batchSize.max).describe('Images per GPU call (1-8).'),
   n_iter: int(LIMITS.nIter.min, LIMITS.nIter.max).describe(
     'GPU calls (1-100). Images = batch_size x n_iter, at most 800.',
@@ -62,16 +57,16 @@ export const GenerationFields = {
   restore_faces: z.boolean(),
   tiling: z.boolean(),
   enable_hr: z.boolean().describe('Hires fix: a second, upscaled pass.'),
-  hr_scale: z.number().min(1).max(4).describe('Hires upscale factor (1-4).'),
+  hr_scale: decimal(1, 4).describe('Hires upscale factor (1-4).'),
   hr_upscaler: name().describe('Upscaler, e.g. "Latent", "R-ESRGAN 4x+".'),
   hr_second_pass_steps: int(0, LIMITS.steps.max).describe('Hires steps; 0 = same as steps.'),
-  denoising_strength: z.number().min(0).max(1).describe('Hires denoising (0-1).'),
+  denoising_strength: decimal(0, 1).describe('Hires denoising (0-1).'),
   hr_resize_x: hiresSide('width'),
   hr_resize_y: hiresSide('height'),
   hr_sampler_name: name().describe('Hires sampler; default = the same.'),
   hr_prompt: text().describe('Hires prompt; empty = the main prompt.'),
   hr_negative_prompt: text(),
-  hr_cfg: z.number().min(0).max(30).describe('Hires CFG (Forge/reForge); default = cfg_scale.'),
+  hr_cfg: decimal(0, 30).describe('Hires CFG (Forge/reForge); default = cfg_scale.'),
   adetailer: z
     .array(AdetailerModel)
     .max(MAX_ADETAILER_MODELS)

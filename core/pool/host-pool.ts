@@ -39,6 +39,8 @@ export interface Lease {
   slot: number;
   holder: string;
   jobId: string;
+  /** The host's failure count when the lease was granted: a success on a clean host writes nothing. */
+  hostFailures?: number;
 }
 
 export const WAITER_FRESH_MS = 15_000;

@@ -83,7 +83,7 @@ async function generateOnHost(
       AbortSignal.timeout(timeoutMs),
     );
   } catch (error) {
-    if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease.hostId, false))) {
+    if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease, false))) {
       await deps.jobs.addNote(
         job.job_id,
         `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
@@ -93,7 +93,7 @@ async function generateOnHost(
   } finally {
     interrupted = await reporter.stop();
   }
-  await deps.pool.reportHealth(lease.hostId, true);
+  await deps.pool.reportHealth(lease, true);
   // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
   return interrupted ? undefined : result;
 }

@@ -123,7 +123,8 @@ export class DynamoDbHostPool implements HostPool {
         new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
       );
     }
-    return { hostId: choice.hostId, slot: choice.slot, holder, jobId };
+    const hostFailures = snapshot.health.find((h) => h.hostId === choice.hostId)?.failures ?? 0;
+    return { hostId: choice.hostId, slot: choice.slot, holder, jobId, hostFailures };
   }
 
   async release(lease: Lease): Promise<void> {
@@ -143,10 +144,12 @@ export class DynamoDbHostPool implements HostPool {
     }
   }
 
-  async reportHealth(hostId: string, ok: boolean): Promise<boolean> {
+  async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {
+    // A success on a host that had no failures when leased changes nothing: no read, no write.
+    if (ok && lease.hostFailures === 0) return false;
+    const { hostId } = lease;
     const now = this.clock();
     const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
-    // Successes on a healthy host write nothing: the common path stays free.
     if (ok && (current?.failures ?? 0) === 0) return false;
     const next: HostHealth = nextHealth(current, hostId, ok, now);
     await this.db.send(
@@ -167,6 +170,24 @@ export class DynamoDbHostPool implements HostPool {
   async resting(): Promise<string[]> {
     const now = this.clock();
     return (await this.snapshot()).health.filter((h) => !isHealthy(h, now)).map((h) => h.hostId);
+  }
+
+  /**
+   * Drops every lease: only for a single-process owner of the pool (the embedded stack) at start,
+   * when any lease left is a killed process's and would idle its slot until it lapsed.
+   */
+  async clearLeases(): Promise<number> {
+    const live = (await this.snapshot()).slots.filter((s) => s.holder !== undefined);
+    for (const slot of live) {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: this.pk, sk: slotSk(slot.hostId, slot.slot) },
+          UpdateExpression: 'REMOVE holder, job_id, lease_until',
+        }),
+      );
+    }
+    return live.length;
   }
 
   private async markWaiting(jobId: string, snapshot: PoolSnapshot, now: number): Promise<void> {

@@ -6,6 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { InvalidRequestError } from '../../core/errors.ts';
 import {
   type ContactSheet,
@@ -28,11 +29,20 @@ import {
 } from './jobs-table.ts';
 
 const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
+/** The exact shape of the owner index's LastEvaluatedKey: anything else is not our cursor. */
+const OwnerIndexKey = z.strictObject({
+  pk: z.string().regex(/^JOB#job_\d{8}_[a-z2-7]{10}$/),
+  sk: z.literal(JOB_SK),
+  owner_pk: z.string(),
+  owner_sk: z.string().regex(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z#job_\d{8}_[a-z2-7]{10}$/),
+});
+
 function decodeCursor(cursor: string, owner: string): Record<string, unknown> {
   try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const key = OwnerIndexKey.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     // A cursor only pages the caller's own index partition.
-    if (key.owner_pk !== ownerPk(owner) || typeof key.pk !== 'string') throw new Error('foreign cursor');
+    if (key.owner_pk !== ownerPk(owner)) throw new Error('foreign cursor');
     return key;
   } catch {
     throw new InvalidRequestError(

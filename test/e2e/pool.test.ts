@@ -99,3 +99,30 @@ describe('the GPU host pool', () => {
     await callTool(client, 'sdreforge_batch_cancel', { job_id: big.data.job_id });
   });
 });
+
+describe('stopping the stack', () => {
+  it('ends executions that are waiting for a GPU slot instead of spinning on', async () => {
+    const own = await tempDir();
+    const lone = await startTestStack(own.path, { SDBATCH_SIM_STEP_MS: '4' });
+    try {
+      lone.simulator?.setFaults({ errorRate: 1 });
+      const mcp = await connectClient(lone);
+      await callTool(mcp, 'sdreforge_batch_start', {
+        prompt: 'doomed',
+        steps: 2,
+        width: 64,
+        height: 64,
+        n_iter: 6,
+      });
+      // Three failures rest the only host; the other iterations now wait for a slot.
+      for (let i = 0; i < 200 && (lone.simulator?.stats().requests ?? 0) < 3; i++) await sleep(10);
+      await sleep(200);
+      await mcp.close();
+      expect(lone.orchestrator.activeExecutions()).toBe(1);
+    } finally {
+      await lone.stop();
+      await own.remove();
+    }
+    expect(lone.orchestrator.activeExecutions()).toBe(0);
+  });
+});

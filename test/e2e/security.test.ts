@@ -186,6 +186,9 @@ describe('input hardening', () => {
       JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { p: 'x'.repeat(9e6) } }),
     );
     expect(big.status).toBe(413);
+    expect(big.headers.get('connection')).toBe('close');
+    // The next requests get through: the refused body did not poison a kept-alive connection.
+    for (let i = 0; i < 3; i++) expect((await post(auth(), ping)).status).toBe(200);
   });
 
   it('never shows callers stack traces, and never logs tokens', async () => {

@@ -26,6 +26,15 @@ function pool(clock: () => number = Date.now, hosts = [{ id: 'h', depth: 2 }]) {
 }
 
 describe('DynamoDbHostPool against dynalite', () => {
+  it('clears every lease a killed owner left behind', async () => {
+    const p = pool(Date.now, [{ id: 'left', depth: 2 }]);
+    await p.acquire('a', 'a#0', 600_000);
+    await p.acquire('a', 'a#1', 600_000);
+    expect(await p.acquire('b', 'b#0', 600_000)).toHaveProperty('wait');
+    expect(await p.clearLeases()).toBe(2);
+    expect(await p.acquire('b', 'b#0', 600_000)).toMatchObject({ holder: 'b#0' });
+  });
+
   it('never grants one slot twice under concurrent acquirers', async () => {
     const p = pool(Date.now, [
       { id: 'race-a', depth: 2 },
@@ -75,10 +84,13 @@ describe('DynamoDbHostPool against dynalite', () => {
       { id: 'sick', depth: 1 },
       { id: 'well', depth: 1 },
     ]);
-    for (let i = 0; i < 3; i++) await p.reportHealth('sick', false);
+    const onSick = { hostId: 'sick', slot: 0, holder: 'x#0', jobId: 'x', hostFailures: 0 };
+    expect(await p.reportHealth(onSick, false)).toBe(false);
+    expect(await p.reportHealth(onSick, false)).toBe(false);
+    expect(await p.reportHealth(onSick, false)).toBe(true);
     expect(await p.resting()).toEqual(['sick']);
     expect(await p.acquire('j', 'j#0', 60_000)).toMatchObject({ hostId: 'well' });
-    await p.reportHealth('sick', true);
+    await p.reportHealth({ ...onSick, hostFailures: 3 }, true);
     expect(await p.resting()).toEqual([]);
   });
 });

@@ -1,0 +1,85 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { type ClientOptions, s3Client } from '../../lambdas/adapters/aws-clients.ts';
+import { callTool, sleep } from './embedded.ts';
+
+/** Helpers shared by the fault, crash and hostile-input tests (issue 5). */
+
+export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'];
+
+export interface StatusData {
+  job_id: string;
+  status: string;
+  completed_images: number;
+  failed_images: number;
+  total_images: number;
+  progress: string;
+}
+
+export interface ResultFile {
+  url: string;
+  key: string;
+  seed: number;
+  iteration: number;
+  index: number;
+}
+
+export interface ResultData {
+  job_id: string;
+  status: string;
+  total_images: number;
+  completed_images: number;
+  files: ResultFile[];
+  failures: Array<{ iteration: number; error: string }>;
+}
+
+/** Polls sdreforge_batch_status until the job ends; throws after `timeoutMs`. */
+export async function waitForTerminal(
+  client: Client,
+  jobId: string,
+  options: { timeoutMs?: number; pollMs?: number; onStatus?: (s: StatusData) => void } = {},
+): Promise<StatusData> {
+  const { timeoutMs = 30_000, pollMs = 25, onStatus } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { data } = await callTool<StatusData>(client, 'sdreforge_batch_status', { job_id: jobId });
+    onStatus?.(data);
+    if (TERMINAL_STATUSES.includes(data.status)) return data;
+    if (Date.now() > deadline) throw new Error(`${jobId} still ${data.status} after ${timeoutMs} ms`);
+    await sleep(pollMs);
+  }
+}
+
+/** Every key under `prefix` in the bucket, read page by page through the real S3 client. */
+export async function listObjectKeys(
+  clients: ClientOptions,
+  bucket: string,
+  prefix: string,
+): Promise<string[]> {
+  const s3 = s3Client(clients);
+  const keys: string[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.NextContinuationToken;
+    } while (token);
+  } finally {
+    s3.destroy();
+  }
+  return keys;
+}
+
+/** The values that occur more than once. */
+export function duplicates<T>(values: readonly T[]): T[] {
+  const seen = new Set<T>();
+  const twice = new Set<T>();
+  for (const value of values) (seen.has(value) ? twice : seen).add(value);
+  return [...twice];
+}
+
+/** Sorted copy of a list of numbers, for comparing multisets. */
+export const sortedNumbers = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
