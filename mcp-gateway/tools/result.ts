@@ -113,7 +113,11 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
           .map((it) => ({ iteration: it.iteration, error: `${it.error?.type}: ${it.error?.message}` }));
         const nextCursor =
           offset + pageSize < all.length ? encodeOffsetCursor(job_id, offset + pageSize) : undefined;
-        const message = describe(job, all.length, files.length, offset, nextCursor !== undefined);
+        const drawing =
+          isTerminal(job.status) && !job.contact_sheet && all.length > 0
+            ? ' The contact sheet is being drawn.'
+            : '';
+        const message = describe(job, all.length, files.length, offset, nextCursor !== undefined) + drawing;
         const structured = {
           job_id,
           status: job.status,

@@ -51,7 +51,14 @@ describe('the contact sheet', () => {
       steps: 2,
       seed: 9000,
     });
-    const { result, data } = await callTool<Result>(client, 'sdreforge_batch_result', { job_id: jobId });
+    // The sheet is drawn right after the job is marked completed.
+    let answer = await callTool<Result>(client, 'sdreforge_batch_result', { job_id: jobId });
+    for (let i = 0; i < 250 && !answer.data.contact_sheet; i++) {
+      expect(answer.data.message).toMatch(/contact sheet is being drawn/);
+      await sleep(20);
+      answer = await callTool<Result>(client, 'sdreforge_batch_result', { job_id: jobId });
+    }
+    const { result, data } = answer;
     const image = (result.content as Array<{ type: string; data?: string; mimeType?: string }>).find(
       (c) => c.type === 'image',
     );
