@@ -1,4 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ToolContext } from './deps.ts';
 import { registerCancelTool } from './tools/cancel.ts';
 import { registerListTool } from './tools/list.ts';
@@ -9,9 +10,14 @@ import { registerStatusTool } from './tools/status.ts';
 
 export const SERVER_INFO = { name: 'sdbatch', version: '0.1.0' };
 
+// Every request builds a server (stateless transport); the SDK would otherwise construct and
+// configure a fresh Ajv instance for each one, which cost more than the tool call itself.
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
 /** The MCP server for one request's caller; it knows nothing of transports. */
 export function buildServer(ctx: ToolContext): McpServer {
   const server = new McpServer(SERVER_INFO, {
+    jsonSchemaValidator,
     instructions:
       'Generate Stable Diffusion images in batches too large for one tool call: start a job, poll its status, ' +
       'then fetch presigned image URLs.',

@@ -24,7 +24,7 @@ export function registerCancelTool(server: McpServer, ctx: ToolContext): void {
         'if it is working for this job. Images already made are kept (sdreforge_batch_result). ' +
         'A job that already ended is left as it is.',
       inputSchema: JobIdInput,
-      outputSchema: CancelOutput.shape,
+      outputSchema: CancelOutput,
       annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     ({ job_id }) =>

@@ -18,6 +18,12 @@ export const ListOutput = z.object({
   next_cursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last page.'),
 });
 
+export const ListInput = z.object({
+  status: JobStatus.optional().describe('Only jobs with this status.'),
+  cursor: z.string().max(2048).optional().describe('next_cursor from the previous page.'),
+  limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),
+});
+
 export function registerListTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_list',
@@ -25,12 +31,8 @@ export function registerListTool(server: McpServer, ctx: ToolContext): void {
       title: 'List my batches',
       description:
         'Your jobs, newest first, optionally only those with one status. Pages with cursor / next_cursor.',
-      inputSchema: {
-        status: JobStatus.optional().describe('Only jobs with this status.'),
-        cursor: z.string().max(2048).optional().describe('next_cursor from the previous page.'),
-        limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),
-      },
-      outputSchema: ListOutput.shape,
+      inputSchema: ListInput,
+      outputSchema: ListOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ status, cursor, limit }) =>

@@ -25,8 +25,8 @@ export function registerPresetsTool(server: McpServer, ctx: ToolContext): void {
         'The server-side presets sdreforge_batch_start accepts as `preset`, with the defaults each sets ' +
         '(size, steps, sampler, prompt prefix/suffix, negative prompt, hires fix, ADetailer...). ' +
         'Pick one that fits, then override only what you need.',
-      inputSchema: {},
-      outputSchema: PresetsOutput.shape,
+      inputSchema: z.object({}),
+      outputSchema: PresetsOutput,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async () => {

@@ -42,7 +42,7 @@ export const ResultOutput = z.object({
   message: z.string(),
 });
 
-export const ResultInput = {
+export const ResultInput = z.object({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
   cursor: z.string().max(512).optional().describe('next_cursor of the previous page.'),
   limit: z.number().int().min(1).max(200).optional().describe('Files per page (1-200, default 50).'),
@@ -52,7 +52,7 @@ export const ResultInput = {
     .describe(
       'include (default): attach the last rendered sheet; refresh: draw it now from the images so far; omit.',
     ),
-};
+});
 
 const MAX_INLINE_SHEET_BYTES = 1024 * 1024;
 
@@ -67,7 +67,7 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
         'runs (images finished so far; contact_sheet "refresh" redraws the sheet) and after it ends. ' +
         'Call again for fresh URLs once expires_at has passed.',
       inputSchema: ResultInput,
-      outputSchema: ResultOutput.shape,
+      outputSchema: ResultOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ job_id, cursor, limit, contact_sheet }) =>

@@ -19,6 +19,18 @@ export const StartOutput = z.object({
   message: z.string(),
 });
 
+export const StartToolInput = z.object({
+  ...StartInputShape,
+  client_token: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe(
+      'Any unique string; sending the same call again with it returns the same job instead of a new one.',
+    ),
+});
+
 export function registerStartTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_start',
@@ -31,18 +43,8 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
         'Every txt2img option of the sdreforge dynamic preset is accepted: hires fix, ADetailer, ControlNet, ' +
         'Regional Prompter (rp_*), Dynamic Prompts, checkpoint, clip_skip. A preset (see sdreforge_presets) ' +
         'supplies defaults; your arguments override them.',
-      inputSchema: {
-        ...StartInputShape,
-        client_token: z
-          .string()
-          .min(1)
-          .max(128)
-          .optional()
-          .describe(
-            'Any unique string; sending the same call again with it returns the same job instead of a new one.',
-          ),
-      },
-      outputSchema: StartOutput.shape,
+      inputSchema: StartToolInput,
+      outputSchema: StartOutput,
       // Starts paid GPU work on a host outside this server; a repeat starts another job unless
       // it carries the same client_token.
       annotations: {

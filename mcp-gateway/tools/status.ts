@@ -5,9 +5,10 @@ import type { ToolContext } from '../deps.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
 
-export const JobIdInput = {
+/** Built once: the SDK would otherwise rebuild a zod object from a shape on every request. */
+export const JobIdInput = z.object({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
-};
+});
 
 export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
@@ -19,7 +20,7 @@ export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
         'the step of the image being made. Poll again after poll_after_seconds; it is null once the job ended. ' +
         'partial means some images failed: sdreforge_batch_result lists the rest.',
       inputSchema: JobIdInput,
-      outputSchema: StatusView.shape,
+      outputSchema: StatusView,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     ({ job_id }) =>
