@@ -23,6 +23,7 @@ afterAll(async () => {
 });
 
 interface Result {
+  message: string;
   files: Array<{ url: string; seed: number }>;
   next_cursor?: string;
   contact_sheet: { url: string; width: number; height: number; images: number } | null;
