@@ -43,7 +43,11 @@ export interface Lease {
   hostFailures?: number;
 }
 
-export const WAITER_FRESH_MS = 15_000;
+/**
+ * A waiter that has not asked again for this long has stopped waiting (its job ended or was
+ * cancelled). Live waiters ask at least every second or two (the state machine's retry).
+ */
+export const WAITER_FRESH_MS = 4_000;
 export const FAILURES_BEFORE_REST = 3;
 export const REST_MS = 30_000;
 
@@ -51,7 +55,9 @@ export const isHealthy = (health: HostHealth | undefined, now: number) =>
   !health?.unhealthyUntil || health.unhealthyUntil <= now;
 const isLive = (slot: SlotState, now: number) => slot.holder !== undefined && (slot.leaseUntil ?? 0) > now;
 
-export type SlotChoice = { hostId: string; slot: number } | { wait: string };
+export type SlotChoice =
+  | { hostId: string; slot: number; alternatives: Array<{ hostId: string; slot: number }> }
+  | { wait: string };
 
 /**
  * Which slot job `jobId` may lease now, or why it must wait. Fair by construction: a job may take
@@ -81,14 +87,20 @@ export function chooseSlot(
   );
   if (ahead) return { wait: `another job (${ahead.jobId}) is ahead in the queue` };
 
-  // The least loaded healthy host first, so work spreads over the pool.
+  // The least loaded healthy host first, so work spreads over the pool; ties in random order, so
+  // workers asking at the same moment do not all race for the same slot.
   const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
-  for (const host of [...healthy].sort((a, b) => load(a) - load(b))) {
+  const free: Array<{ hostId: string; slot: number; load: number; tie: number }> = [];
+  for (const host of healthy) {
     for (let slot = 0; slot < host.depth; slot++) {
       const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
-      if (!state || !isLive(state, now)) return { hostId: host.id, slot };
+      if (!state || !isLive(state, now))
+        free.push({ hostId: host.id, slot, load: load(host), tie: Math.random() });
     }
   }
+  free.sort((a, b) => a.load - b.load || a.tie - b.tie);
+  const [first, ...rest] = free.map(({ hostId, slot }) => ({ hostId, slot }));
+  if (first) return { ...first, alternatives: rest };
   return { wait: 'every slot of every healthy GPU host is busy' };
 }
 

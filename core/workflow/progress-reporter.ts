@@ -71,6 +71,8 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  // stop() may land during a poll: its abort has then already fired and must not be waited for.
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     signal.addEventListener(

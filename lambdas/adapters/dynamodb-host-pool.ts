@@ -94,18 +94,44 @@ export class DynamoDbHostPool implements HostPool {
       await this.markWaiting(jobId, snapshot, now);
       return choice;
     }
+    // The condition is the guarantee: two workers that chose the same slot cannot both win it.
+    // A lost race moves on to the next free slot rather than waiting a retry out.
+    let won: { hostId: string; slot: number } | undefined;
+    for (const candidate of [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives]) {
+      if (await this.tryLease(candidate, jobId, holder, now, leaseMs)) {
+        won = candidate;
+        break;
+      }
+    }
+    if (!won) return { wait: 'other workers took every free slot first' };
+    if (snapshot.waiters.some((w) => w.jobId === jobId)) {
+      await this.db.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
+      );
+    }
+    const { hostId, slot } = won;
+    const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
+    return { hostId, slot, holder, jobId, hostFailures };
+  }
+
+  private async tryLease(
+    target: { hostId: string; slot: number },
+    jobId: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<boolean> {
     try {
-      // The condition is the guarantee: two workers that chose the same slot cannot both win it.
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: this.pk, sk: slotSk(choice.hostId, choice.slot) },
+          Key: { pk: this.pk, sk: slotSk(target.hostId, target.slot) },
           UpdateExpression:
             'SET host_id = :host, slot = :slot, holder = :holder, job_id = :job, lease_until = :until',
           ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now OR holder = :holder',
           ExpressionAttributeValues: {
-            ':host': choice.hostId,
-            ':slot': choice.slot,
+            ':host': target.hostId,
+            ':slot': target.slot,
             ':holder': holder,
             ':job': jobId,
             ':until': now + leaseMs,
@@ -113,18 +139,11 @@ export class DynamoDbHostPool implements HostPool {
           },
         }),
       );
+      return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        return { wait: 'another worker took the slot first' };
+      if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
-    if (snapshot.waiters.some((w) => w.jobId === jobId)) {
-      await this.db.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
-      );
-    }
-    const hostFailures = snapshot.health.find((h) => h.hostId === choice.hostId)?.failures ?? 0;
-    return { hostId: choice.hostId, slot: choice.slot, holder, jobId, hostFailures };
   }
 
   async release(lease: Lease): Promise<void> {

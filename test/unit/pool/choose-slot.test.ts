@@ -24,9 +24,12 @@ const held = (hostId: string, slot: number, jobId: string, leaseUntil = NOW + 60
 
 describe('chooseSlot', () => {
   it('spreads work to the least loaded healthy host', () => {
-    expect(chooseSlot(hosts, empty, 'j1', NOW)).toEqual({ hostId: 'a', slot: 0 });
+    expect(chooseSlot(hosts, empty, 'j1', NOW)).toMatchObject({ alternatives: expect.arrayContaining([]) });
     const oneOnA = { ...empty, slots: [held('a', 0, 'j1')] };
-    expect(chooseSlot(hosts, oneOnA, 'j1', NOW)).toEqual({ hostId: 'b', slot: 0 });
+    const choice = chooseSlot(hosts, oneOnA, 'j1', NOW);
+    // b is idle, so both of its slots come before a's last free one.
+    expect(choice).toMatchObject({ hostId: 'b' });
+    expect('alternatives' in choice && choice.alternatives.at(-1)).toEqual({ hostId: 'a', slot: 1 });
   });
 
   it('waits when every slot is live, and reuses a slot whose lease expired', () => {
@@ -36,7 +39,7 @@ describe('chooseSlot', () => {
     };
     expect(chooseSlot(hosts, full, 'x', NOW)).toHaveProperty('wait');
     const expired = { ...full, slots: [...full.slots.slice(0, 3), held('b', 1, 'x', NOW - 1)] };
-    expect(chooseSlot(hosts, expired, 'x', NOW)).toEqual({ hostId: 'b', slot: 1 });
+    expect(chooseSlot(hosts, expired, 'x', NOW)).toEqual({ hostId: 'b', slot: 1, alternatives: [] });
   });
 
   it('gives a free slot to the waiting job that holds fewer slots, whatever the job sizes', () => {
@@ -46,7 +49,11 @@ describe('chooseSlot', () => {
       waiters: [{ jobId: 'small', since: NOW - 500, seen: NOW - 100 }],
     };
     expect(chooseSlot(hosts, bigHoldsThree, 'big', NOW)).toHaveProperty('wait');
-    expect(chooseSlot(hosts, bigHoldsThree, 'small', NOW)).toEqual({ hostId: 'b', slot: 1 });
+    expect(chooseSlot(hosts, bigHoldsThree, 'small', NOW)).toEqual({
+      hostId: 'b',
+      slot: 1,
+      alternatives: [],
+    });
   });
 
   it('breaks ties by who waited first, and forgets waiters that stopped asking', () => {
@@ -66,8 +73,11 @@ describe('chooseSlot', () => {
 
   it('takes a resting host out of rotation and gives its slots to the others', () => {
     const aResting = { ...empty, health: [{ hostId: 'a', failures: 3, unhealthyUntil: NOW + 1000 }] };
-    expect(chooseSlot(hosts, aResting, 'j', NOW)).toEqual({ hostId: 'b', slot: 0 });
-    expect(chooseSlot(hosts, aResting, 'j', NOW + 1000)).toEqual({ hostId: 'a', slot: 0 });
+    const whileResting = chooseSlot(hosts, aResting, 'j', NOW);
+    expect(whileResting).toMatchObject({ hostId: 'b' });
+    expect('alternatives' in whileResting && whileResting.alternatives.map((s) => s.hostId)).toEqual(['b']);
+    const rested = chooseSlot(hosts, aResting, 'j', NOW + 1000);
+    expect('alternatives' in rested && rested.alternatives.length).toBe(3);
     const allResting = {
       ...aResting,
       health: [...aResting.health, { hostId: 'b', failures: 3, unhealthyUntil: NOW + 1 }],
