@@ -41,6 +41,23 @@ const Common = z.object({
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),
   oauthScope: z.string().min(1).optional(),
   oauthJwksUrl: z.url({ protocol: /^https$/ }).optional(),
+  /** "cognito": create a Cognito user pool as the authorization server. */
+  oauth: z.literal('cognito').optional(),
+  cognitoDomainPrefix: z
+    .string()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'lower-case letters, digits and "-"')
+    .optional(),
+  /** Where MCP clients receive the authorization code; claude.ai's by default. */
+  oauthCallbackUrls: z
+    .string()
+    .default('https://claude.ai/api/mcp/auth_callback')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^https$/ })).min(1)),
 });
 
 /** Each entry of a comma-separated sdWebUiUrl must pass `url`: one GPU host, or a pool. */
@@ -76,6 +93,11 @@ export const DeploySettings = z
     message: 'routeTableIds needs one route table id per subnet id, in the same order',
     path: ['routeTableIds'],
   })
+  .refine((s) => s.oauth !== 'cognito' || s.cognitoDomainPrefix, {
+    message:
+      'cognitoDomainPrefix (a globally unique prefix for the sign-in domain) is required with oauth=cognito',
+    path: ['cognitoDomainPrefix'],
+  })
   .refine((s) => !s.oauthIssuer || s.oauthAudience, {
     message:
       "oauthAudience (this gateway's MCP URL, from a first deploy's McpUrl output) is required with oauthIssuer",
@@ -98,6 +120,9 @@ const KEYS = [
   'oauthAudience',
   'oauthScope',
   'oauthJwksUrl',
+  'oauth',
+  'cognitoDomainPrefix',
+  'oauthCallbackUrls',
   'vpcId',
   'subnetIds',
   'routeTableIds',

@@ -4,6 +4,7 @@ import { Gateway } from './constructs/gateway.ts';
 import { GpuConnection } from './constructs/gpu-connection.ts';
 import { ImagesBucket } from './constructs/images-bucket.ts';
 import { JobsTable } from './constructs/jobs-table.ts';
+import { OAuthUserPool } from './constructs/oauth-user-pool.ts';
 import { Workflow } from './constructs/workflow.ts';
 import { WorkflowTasks } from './constructs/workflow-tasks.ts';
 import type { DeploySettings } from './deploy-settings.ts';
@@ -19,6 +20,7 @@ export class SdbatchStack extends Stack {
   readonly tasks: WorkflowTasks;
   readonly workflow: Workflow;
   readonly gateway: Gateway;
+  readonly userPool?: OAuthUserPool;
 
   constructor(scope: Construct, id: string, props: SdbatchStackProps) {
     super(scope, id, props);
@@ -28,11 +30,19 @@ export class SdbatchStack extends Stack {
     const gpu = new GpuConnection(this, 'GpuHost', settings);
     this.tasks = new WorkflowTasks(this, 'Tasks', { table: this.table, images: this.images, gpu });
     this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState });
+    this.userPool =
+      settings.oauth === 'cognito'
+        ? new OAuthUserPool(this, 'OAuth', {
+            domainPrefix: settings.cognitoDomainPrefix as string,
+            callbackUrls: settings.oauthCallbackUrls,
+          })
+        : undefined;
     this.gateway = new Gateway(this, 'Gateway', {
       table: this.table,
       images: this.images,
       workflow: this.workflow,
       settings,
+      userPool: this.userPool,
     });
 
     const output = (id: string, value: string, description: string) =>
@@ -52,6 +62,10 @@ export class SdbatchStack extends Stack {
       this.workflow.stateMachine.stateMachineArn,
       'One execution per job, named after its id',
     );
+    if (this.userPool) {
+      output('OAuthIssuer', this.userPool.issuer, 'The authorization server (Cognito user pool)');
+      output('OAuthClientId', this.userPool.client.userPoolClientId, 'The public app client MCP clients use');
+    }
     output(
       'GatewayFunctionName',
       this.gateway.function.fn.functionName,

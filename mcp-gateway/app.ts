@@ -29,19 +29,19 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const { limits } = options.deps.settings;
   const maxDepth = options.maxJsonDepth ?? 32;
-  const oauth = options.oauth && {
-    verify: options.oauth.verify,
-    metadataUrl: new URL(METADATA_PATH, options.oauth.settings.audience).toString(),
-  };
+  const oauth = options.oauth && { verify: options.oauth.verify, audience: options.oauth.settings.audience };
 
   app.use('*', hostAndOriginGuard(options));
   app.use('/mcp', authenticate({ verifyToken: options.verifyToken, oauth }, { jwt: true }));
 
   if (options.oauth) {
-    const metadata = protectedResourceMetadata(options.oauth.settings);
+    const settings = options.oauth.settings;
+    // Without a configured audience the MCP URL is this request's own origin + /mcp (a Function
+    // URL cannot be written into its own function's environment).
+    const metadata = (url: string) => protectedResourceMetadata(settings, settings.audience ?? mcpUrlOf(url));
     // Both the root form and the path form (RFC 9728 section 3.1) of the well-known URL.
-    app.get(METADATA_PATH, (c) => c.json(metadata));
-    app.get(`${METADATA_PATH}/mcp`, (c) => c.json(metadata));
+    app.get(METADATA_PATH, (c) => c.json(metadata(c.req.url)));
+    app.get(`${METADATA_PATH}/mcp`, (c) => c.json(metadata(c.req.url)));
   }
 
   app.post(
@@ -107,4 +107,11 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
+}
+
+/** This gateway's MCP URL as seen by the caller (Lambda Function URLs are https). */
+export function mcpUrlOf(requestUrl: string): string {
+  const url = new URL('/mcp', requestUrl);
+  if (url.hostname.endsWith('.on.aws')) url.protocol = 'https:';
+  return url.toString();
 }

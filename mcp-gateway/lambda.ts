@@ -62,7 +62,8 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         const settings = {
           issuer,
           jwksUrl: config[ENV.oauthJwksUrl],
-          audience: config[ENV.oauthAudience] as string,
+          audience: config[ENV.oauthAudience],
+          clientIds: config[ENV.oauthClientIds],
           requiredScope: config[ENV.oauthScope],
         };
         return { settings, verify: oauthVerifier(settings) };

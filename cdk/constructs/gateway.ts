@@ -7,6 +7,7 @@ import type { DeploySettings } from '../deploy-settings.ts';
 import type { ImagesBucket } from './images-bucket.ts';
 import type { JobsTable } from './jobs-table.ts';
 import { NodeFunction } from './node-function.ts';
+import type { OAuthUserPool } from './oauth-user-pool.ts';
 import type { Workflow } from './workflow.ts';
 import { SHARP_MODULES } from './workflow-tasks.ts';
 
@@ -27,6 +28,8 @@ export interface GatewayProps {
     | 'oauthScope'
     | 'oauthJwksUrl'
   >;
+  /** A Cognito user pool as the authorization server (oauth=cognito). */
+  userPool?: OAuthUserPool;
 }
 
 /**
@@ -77,7 +80,11 @@ export class Gateway extends Construct {
     // below that, the app's own limit answers with a clear message.
     this.function.addEnvironment(ENV.maxRequestBytes, String(MAX_REQUEST_BYTES));
     const { oauthIssuer, oauthAudience, oauthScope, oauthJwksUrl } = props.settings;
-    if (oauthIssuer && oauthAudience) {
+    if (props.userPool) {
+      this.function.addEnvironment(ENV.oauthIssuer, props.userPool.issuer);
+      this.function.addEnvironment(ENV.oauthClientIds, props.userPool.client.userPoolClientId);
+      this.function.addEnvironment(ENV.oauthScope, props.userPool.scope);
+    } else if (oauthIssuer && oauthAudience) {
       this.function.addEnvironment(ENV.oauthIssuer, oauthIssuer);
       this.function.addEnvironment(ENV.oauthAudience, oauthAudience);
       if (oauthScope) this.function.addEnvironment(ENV.oauthScope, oauthScope);

@@ -26,6 +26,7 @@ export const ENV = {
   oauthAudience: 'SDBATCH_OAUTH_AUDIENCE',
   oauthScope: 'SDBATCH_OAUTH_SCOPE',
   oauthJwksUrl: 'SDBATCH_OAUTH_JWKS_URL',
+  oauthClientIds: 'SDBATCH_OAUTH_CLIENT_IDS',
 } as const;
 
 /** A comma-separated list of SD WebUI base URLs: one GPU host, or a pool. */
@@ -75,8 +76,18 @@ const GatewayConfig = StoresConfig.extend({
   [ENV.oauthAudience]: z.url().optional(),
   [ENV.oauthScope]: z.string().min(1).default('sdbatch/tools'),
   [ENV.oauthJwksUrl]: z.url().optional(),
-}).refine((c) => !c[ENV.oauthIssuer] || c[ENV.oauthAudience], {
-  message: `${ENV.oauthAudience} (this gateway's MCP URL) is required with ${ENV.oauthIssuer}`,
+  // Cognito's access tokens carry client_id instead of aud: the app clients that stand in for it.
+  [ENV.oauthClientIds]: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ?.split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+    ),
+}).refine((c) => !c[ENV.oauthIssuer] || c[ENV.oauthAudience] || c[ENV.oauthClientIds]?.length, {
+  message: `${ENV.oauthAudience} (this gateway's MCP URL) or ${ENV.oauthClientIds} is required with ${ENV.oauthIssuer}`,
   path: [ENV.oauthAudience],
 });
 

@@ -8,7 +8,7 @@ export type AuthEnv = { Variables: { caller: Caller } };
 export interface AuthOptions {
   verifyToken: TokenVerifier;
   /** OAuth resource-server mode: JWTs for /mcp, and where the metadata lives for the challenge. */
-  oauth?: { verify: (token: string) => Promise<OAuthResult>; metadataUrl: string };
+  oauth?: { verify: (token: string) => Promise<OAuthResult>; audience?: string };
 }
 
 /**
@@ -27,9 +27,13 @@ export function authenticate(options: AuthOptions, { jwt }: { jwt: boolean }): M
         c.set('caller', result.caller);
         return next();
       }
+      const resource = options.oauth.audience ?? new URL('/mcp', c.req.url).toString();
+      const metadataUrl = new URL('/.well-known/oauth-protected-resource', resource)
+        .toString()
+        .replace(/^http:(?=\/\/[^/]*\.on\.aws)/, 'https:');
       c.header(
         'WWW-Authenticate',
-        `Bearer resource_metadata="${options.oauth.metadataUrl}", error="${result.error}", error_description="${result.description}"`,
+        `Bearer resource_metadata="${metadataUrl}", error="${result.error}", error_description="${result.description}"`,
       );
       return c.json({ error: result.error, error_description: result.description }, result.status);
     }

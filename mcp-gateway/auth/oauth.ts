@@ -7,7 +7,12 @@ export interface OAuthSettings {
   /** Where its signing keys are published; default `<issuer>/.well-known/jwks.json`. */
   jwksUrl?: string;
   /** This MCP server's URL: tokens must name it in `aud`. */
-  audience: string;
+  audience?: string;
+  /**
+   * App clients whose access tokens are accepted by their `client_id` claim: Amazon Cognito's
+   * access tokens carry no `aud`, so with Cognito the client id stands in for the audience.
+   */
+  clientIds?: string[];
   /** The scope a token must carry to call tools. */
   requiredScope: string;
 }
@@ -31,8 +36,18 @@ export function oauthVerifier(
     try {
       const { payload } = await jwtVerify(token, jwks, {
         issuer: settings.issuer,
-        audience: settings.audience,
+        ...(settings.audience ? { audience: settings.audience } : {}),
       });
+      const issuedToUs =
+        !settings.clientIds ||
+        (payload.token_use === 'access' && settings.clientIds.includes(String(payload.client_id)));
+      if (!issuedToUs) {
+        return {
+          status: 401,
+          error: 'invalid_token',
+          description: 'The access token was not issued to this server.',
+        };
+      }
       const scopes = String(payload.scope ?? payload.scp ?? '').split(/\s+/);
       if (!scopes.includes(settings.requiredScope)) {
         return {
@@ -56,10 +71,10 @@ export function oauthVerifier(
   };
 }
 
-/** RFC 9728 protected resource metadata. */
-export function protectedResourceMetadata(settings: OAuthSettings) {
+/** RFC 9728 protected resource metadata; `resource` is this MCP URL. */
+export function protectedResourceMetadata(settings: OAuthSettings, resource: string) {
   return {
-    resource: settings.audience,
+    resource,
     authorization_servers: [settings.issuer],
     scopes_supported: [settings.requiredScope],
     bearer_methods_supported: ['header'],

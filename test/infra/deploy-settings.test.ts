@@ -14,6 +14,7 @@ describe('readDeploySettings', () => {
       hostDepth: 2,
       concurrency: 2,
       gpuHosts: 1,
+      oauthCallbackUrls: ['https://claude.ai/api/mcp/auth_callback'],
     });
   });
 

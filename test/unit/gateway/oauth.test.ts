@@ -117,3 +117,44 @@ describe('static-token mode', () => {
     expect(response.headers.get('www-authenticate')).toBe('Bearer');
   });
 });
+
+describe('Cognito-style access tokens (client_id, no aud)', () => {
+  const cognito = () => {
+    const s: OAuthSettings = { ...settings, audience: undefined, clientIds: ['client-abc'] };
+    return createApp({
+      deps,
+      verifyToken: tokenVerifier('admin-token-admin-token'),
+      oauth: { settings: s, verify: oauthVerifier(s) },
+    });
+  };
+  const cognitoToken = (claims: Record<string, unknown>) =>
+    new SignJWT({ scope: 'sdbatch/tools', token_use: 'access', ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setIssuer(settings.issuer)
+      .setSubject('user-9')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+  const call = async (token: string) =>
+    cognito().request('https://abc.lambda-url.eu-west-1.on.aws/mcp', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+
+  it('accepts a token issued to our client and refuses one issued to another', async () => {
+    expect((await call(await cognitoToken({ client_id: 'client-abc' }))).status).toBe(200);
+    expect((await call(await cognitoToken({ client_id: 'someone-else' }))).status).toBe(401);
+    expect((await call(await cognitoToken({ client_id: 'client-abc', token_use: 'id' }))).status).toBe(401);
+  });
+
+  it("names this request's own MCP URL as the resource when no audience is configured", async () => {
+    const response = await cognito().request(
+      'https://abc.lambda-url.eu-west-1.on.aws/.well-known/oauth-protected-resource',
+    );
+    expect(((await response.json()) as { resource: string }).resource).toBe(AUDIENCE);
+  });
+});
