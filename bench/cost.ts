@@ -1,0 +1,153 @@
+/**
+ * AWS cost per 1,000 images from what one job's run counted, priced from the public us-east-1
+ * price list, next to the GPU's own cost.
+ */
+import { readFileSync } from 'node:fs';
+import type { AwsRequestCount, TaskRecord } from './metrics.ts';
+
+export const PRICES = {
+  source: 'AWS public price list, us-east-1, 2025; verify before relying on it',
+  stepFunctionsPerTransition: 0.025 / 1000,
+  lambdaPerGbSecondArm: 0.0000133334,
+  lambdaPerRequest: 0.2 / 1_000_000,
+  dynamoPerReadUnit: 0.25 / 1_000_000,
+  dynamoPerWriteUnit: 1.25 / 1_000_000,
+  s3PerPut: 0.005 / 1000,
+  s3PerGet: 0.0004 / 1000,
+} as const;
+
+export const GPU = { dollarsPerHour: 1, secondsPerImage: 5 } as const;
+export const gpuCostPerImage = (GPU.dollarsPerHour / 3600) * GPU.secondsPerImage;
+
+/** Memory (MB) of each function, read from the CDK constructs so the model follows the deployment. */
+export function functionMemory(): { tasks: Record<string, number>; gateway: number } {
+  const tasksSource = readFileSync(new URL('../cdk/constructs/workflow-tasks.ts', import.meta.url), 'utf8');
+  const tasks: Record<string, number> = {};
+  for (const m of tasksSource.matchAll(/'([^']+)': \{[^}]*?memorySize: (\d+)/g))
+    tasks[m[1] as string] = Number(m[2]);
+  const gatewaySource = readFileSync(new URL('../cdk/constructs/gateway.ts', import.meta.url), 'utf8');
+  const gateway = Number(/memorySize: (\d+)/.exec(gatewaySource)?.[1]);
+  if (!tasks['Generate images'] || !gateway) throw new Error('cannot read memorySize from cdk/constructs');
+  return { tasks, gateway };
+}
+
+const PUT_TIER = /^(Put|Copy|List|CreateMultipartUpload|UploadPart|CompleteMultipartUpload|Post)/;
+
+export interface CostInput {
+  images: number;
+  /** StateEntered + StateRetried of the job's execution. */
+  transitions: number;
+  tasks: TaskRecord[];
+  /** GPU seconds per image measured in this run (simulator busy time / images). */
+  measuredGpuSecondsPerImage: number;
+  /** The job's gateway calls (start, result) with their round-trip times. */
+  gatewayCalls: Array<{ tool: string; ms: number }>;
+  aws: AwsRequestCount[];
+  /** Image downloads through presigned URLs: S3 GETs outside the SDK. */
+  downloads: number;
+}
+
+export interface CostLine {
+  item: string;
+  usagePerImage: string;
+  dollarsPer1000: number;
+}
+
+export function costModel(input: CostInput) {
+  const memory = functionMemory();
+  const scale = GPU.secondsPerImage / input.measuredGpuSecondsPerImage;
+  const perImage = (x: number) => x / input.images;
+
+  // Lambda: each task invocation (a wait for a slot is one too) for its wall time at its memory.
+  // Only the generate task's calls that reached the GPU wait for it, so only they scale with GPU speed.
+  let gbSeconds = 0;
+  let gbSecondsMeasured = 0;
+  let invocations = 0;
+  const byState: Record<string, { invocations: number; seconds: number; gbSecondsAt5s: number }> = {};
+  for (const t of input.tasks) {
+    const mb = memory.tasks[t.state] ?? 0;
+    const gpuBound = t.state === 'Generate images' && !t.error;
+    const gbs = ((t.ms / 1000) * mb) / 1024;
+    const gbsAt5s = gpuBound ? gbs * scale : gbs;
+    gbSecondsMeasured += gbs;
+    gbSeconds += gbsAt5s;
+    invocations++;
+    const s = byState[t.state] ?? { invocations: 0, seconds: 0, gbSecondsAt5s: 0 };
+    s.invocations++;
+    s.seconds += t.ms / 1000;
+    s.gbSecondsAt5s += gbsAt5s;
+    byState[t.state] = s;
+  }
+  const gatewayGbSeconds = input.gatewayCalls.reduce(
+    (t, c) => t + ((c.ms / 1000) * memory.gateway) / 1024,
+    0,
+  );
+  const lambdaRequests = invocations + input.gatewayCalls.length;
+
+  const dynamo = input.aws.filter((a) => a.service === 'DynamoDB');
+  const rru = dynamo.reduce((t, a) => t + a.rru, 0);
+  const wru = dynamo.reduce((t, a) => t + a.wru, 0);
+  const dynamoRequests = dynamo.reduce((t, a) => t + a.requests, 0);
+  const s3 = input.aws.filter((a) => a.service === 'S3');
+  const s3Puts = s3.filter((a) => PUT_TIER.test(a.command)).reduce((t, a) => t + a.requests, 0);
+  const s3Gets =
+    s3
+      .filter((a) => !PUT_TIER.test(a.command) && !/^Delete/.test(a.command))
+      .reduce((t, a) => t + a.requests, 0) + input.downloads;
+
+  const lines: CostLine[] = [
+    {
+      item: 'Step Functions Standard transitions',
+      usagePerImage: `${fmt(perImage(input.transitions))} transitions`,
+      dollarsPer1000: 1000 * perImage(input.transitions) * PRICES.stepFunctionsPerTransition,
+    },
+    {
+      item: 'Lambda GB-seconds (arm64), workflow tasks',
+      usagePerImage: `${fmt(perImage(gbSeconds))} GB-s (measured ${fmt(perImage(gbSecondsMeasured))} at ${fmt(input.measuredGpuSecondsPerImage)} s/image)`,
+      dollarsPer1000: 1000 * perImage(gbSeconds) * PRICES.lambdaPerGbSecondArm,
+    },
+    {
+      item: 'Lambda GB-seconds (arm64), gateway (start + result)',
+      usagePerImage: `${fmt(perImage(gatewayGbSeconds))} GB-s`,
+      dollarsPer1000: 1000 * perImage(gatewayGbSeconds) * PRICES.lambdaPerGbSecondArm,
+    },
+    {
+      item: 'Lambda requests',
+      usagePerImage: `${fmt(perImage(lambdaRequests))} invocations`,
+      dollarsPer1000: 1000 * perImage(lambdaRequests) * PRICES.lambdaPerRequest,
+    },
+    {
+      item: 'DynamoDB on-demand reads',
+      usagePerImage: `${fmt(perImage(rru))} RRU`,
+      dollarsPer1000: 1000 * perImage(rru) * PRICES.dynamoPerReadUnit,
+    },
+    {
+      item: 'DynamoDB on-demand writes',
+      usagePerImage: `${fmt(perImage(wru))} WRU (${fmt(perImage(dynamoRequests))} requests in all)`,
+      dollarsPer1000: 1000 * perImage(wru) * PRICES.dynamoPerWriteUnit,
+    },
+    {
+      item: 'S3 PUT-class requests',
+      usagePerImage: `${fmt(perImage(s3Puts))} PUT`,
+      dollarsPer1000: 1000 * perImage(s3Puts) * PRICES.s3PerPut,
+    },
+    {
+      item: 'S3 GET-class requests (downloads included)',
+      usagePerImage: `${fmt(perImage(s3Gets))} GET`,
+      dollarsPer1000: 1000 * perImage(s3Gets) * PRICES.s3PerGet,
+    },
+  ];
+  const totalPer1000 = lines.reduce((t, l) => t + l.dollarsPer1000, 0);
+  const gpuPer1000 = 1000 * gpuCostPerImage;
+  return {
+    lines,
+    byState,
+    memory,
+    scale,
+    totalPer1000,
+    gpuPer1000,
+    share: totalPer1000 / gpuPer1000,
+  };
+}
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));

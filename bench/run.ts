@@ -1,0 +1,411 @@
+/**
+ * `npm run bench`: the embedded stack with simulated GPU hosts at a fixed time per step, measured
+ * against the physical limit of those hosts. Prints the results table and writes BENCHMARKS.md.
+ */
+import { writeFile } from 'node:fs/promises';
+import { costModel, GPU, gpuCostPerImage, PRICES } from './cost.ts';
+import { StackHost } from './host.ts';
+import { call, connect, jobArgs, type StartAnswer, type StatusAnswer } from './mcp.ts';
+import {
+  machine,
+  machineBusySeconds,
+  markdownTable,
+  ms,
+  pct,
+  type Row,
+  s,
+  textTable,
+  usd,
+  verdict,
+} from './report.ts';
+import {
+  awsDelta,
+  directBaseline,
+  fairness,
+  fetchResults,
+  iterationPhases,
+  STEPS,
+  startLatency,
+  statusLatency,
+  statusLoad,
+  timedJob,
+} from './scenarios.ts';
+import { epochNow, median, percentile, sleep, sum, unionLength } from './stats.ts';
+
+const STEP_MS = 25;
+const DEPTH = 2;
+const ITERATIONS = 100;
+const SINGLE_CALLS = 300;
+const LOAD_CALLERS = 50;
+const LOAD_SECONDS = 10;
+const FAIRNESS_TRIALS = 3;
+
+const benchStarted = epochNow();
+const machineBusyAtStart = machineBusySeconds();
+const watchdog = setTimeout(() => {
+  console.error('bench: still running after 9.5 minutes; giving up');
+  process.exit(1);
+}, 570_000);
+watchdog.unref();
+const log = (message: string) =>
+  console.log(`[${((epochNow() - benchStarted) / 1000).toFixed(0).padStart(3)} s] ${message}`);
+
+async function warmUp(host: StackHost, client: Awaited<ReturnType<typeof connect>>, nIter: number) {
+  const job = await call<StartAnswer>(client, 'sdreforge_batch_start', jobArgs(1, nIter, 'warm-up'));
+  await host.executionEnd(job.job_id);
+}
+
+async function waitForImages(client: Awaited<ReturnType<typeof connect>>, jobId: string, images: number) {
+  for (;;) {
+    const status = await call<StatusAnswer>(client, 'sdreforge_batch_status', { job_id: jobId });
+    if (status.completed_images >= images) return status;
+    await sleep(200);
+  }
+}
+
+// ---- Stack A: one simulated host ------------------------------------------------------------
+log(
+  `stack A: 1 simulated host, depth ${DEPTH}, ${STEPS} steps x ${STEP_MS} ms = ${(STEPS * STEP_MS) / 1000} s per image`,
+);
+const a = await StackHost.start({ simHosts: 1, depth: DEPTH, stepMs: STEP_MS, countAws: true });
+const clientA = await connect(a.ready);
+await warmUp(a, clientA, 2);
+log(`direct baseline: ${ITERATIONS} sequential txt2img calls to the simulator`);
+await a.reset();
+const baseline = await directBaseline(a.ready.simulators[0] as string, ITERATIONS);
+const baselineBusy = sum((await a.snapshot()).simulators[0]?.busy.map((b) => b.end - b.start) ?? []);
+log(`1-host job: ${ITERATIONS} iterations x 1 image through MCP`);
+const one = await timedJob(a, clientA, 1, ITERATIONS);
+const results = await fetchResults(clientA, one.jobId);
+const costSnapshot = await a.snapshot();
+const pollCalls = 20;
+for (let i = 0; i < pollCalls; i++) await call(clientA, 'sdreforge_batch_status', { job_id: one.jobId });
+const afterPolls = await a.snapshot();
+const pollAws = awsDelta(costSnapshot.metrics, afterPolls.metrics);
+log(`fairness: 4-image jobs behind an 800-image job (8 x 100), ${FAIRNESS_TRIALS} trials`);
+const fair = await fairness(a, clientA, FAIRNESS_TRIALS);
+const peakA = await a.peakRssMiB();
+const cpuA = await a.cpuSeconds();
+await clientA.close();
+await a.stop();
+
+// ---- Stack B: four simulated hosts ----------------------------------------------------------
+log(`stack B: 4 simulated hosts, depth ${DEPTH}`);
+// No AWS request counting here: its middleware would add to every latency measured on this stack.
+const b = await StackHost.start({ simHosts: 4, depth: DEPTH, stepMs: STEP_MS, countAws: false });
+const clientB = await connect(b.ready);
+await warmUp(b, clientB, 8);
+log(`4-host job: ${ITERATIONS} iterations x 1 image`);
+const four = await timedJob(b, clientB, 1, ITERATIONS);
+const background = await call<StartAnswer>(
+  clientB,
+  'sdreforge_batch_start',
+  jobArgs(8, 100, 'background job'),
+);
+await waitForImages(clientB, background.job_id, 8);
+log(`latency: ${SINGLE_CALLS} sequential status calls while an 800-image job runs`);
+await b.loopDelay();
+const status1 = await statusLatency(clientB, background.job_id, SINGLE_CALLS);
+const status1Loop = await b.loopDelay();
+log(
+  `load: ${LOAD_CALLERS} MCP callers looping status for ${LOAD_SECONDS} s (the load generator shares the machine)`,
+);
+const load = await statusLoad(b, background.job_id, LOAD_CALLERS, LOAD_SECONDS);
+const loadLoop = await b.loopDelay();
+const backgroundStatus = await call<StatusAnswer>(clientB, 'sdreforge_batch_status', {
+  job_id: background.job_id,
+});
+log(`latency: ${SINGLE_CALLS} sequential start calls (each job cancelled after, untimed)`);
+await b.reset();
+const startPhaseFrom = epochNow();
+const start1 = await startLatency(clientB, SINGLE_CALLS);
+const startPhaseTo = epochNow();
+const startLoop = await b.loopDelay();
+const startPhaseSnapshot = await b.snapshot();
+const startPhaseSims = startPhaseSnapshot.simulators;
+const refusals = startPhaseSnapshot.metrics.tasks.filter(
+  (t) => t.jobId === background.job_id && t.error === 'NoSlotAvailableError',
+);
+// A refusal that names a job already cancelled is a waiter left behind by that job.
+const refusedForCancelled = refusals.filter((t) => {
+  const named = /job_\w+/.exec(t.reason ?? '')?.[0];
+  const cancelled = named ? start1.cancelledAt.get(named) : undefined;
+  return cancelled !== undefined && cancelled < t.startedAt;
+}).length;
+const refusalReasons = new Map<string, number>();
+for (const t of refusals) {
+  const reason = (t.reason ?? '').replace(/job_\w+/g, 'job_…');
+  refusalReasons.set(reason, (refusalReasons.get(reason) ?? 0) + 1);
+}
+await call(clientB, 'sdreforge_batch_cancel', { job_id: background.job_id });
+const peakB = await b.peakRssMiB();
+const cpuB = await b.cpuSeconds();
+await clientB.close();
+await b.stop();
+
+// ---- Figures --------------------------------------------------------------------------------
+const makespanRatio = one.makespanMs / baseline.ms;
+const speedUp = one.makespanMs / four.makespanMs;
+const allHosts = [...one.hosts, ...four.hosts];
+const minWindowBusy = Math.min(...allHosts.map((h) => h.busyInWindow));
+const minMakespanBusy = Math.min(...allHosts.map((h) => h.busyInMakespan));
+const busyRange = (hosts: typeof allHosts, key: 'busyInWindow' | 'busyInMakespan') => {
+  const v = hosts.map((h) => h[key]);
+  return v.length === 1 ? pct(v[0] as number) : `${pct(Math.min(...v))}-${pct(Math.max(...v))}`;
+};
+const phases = iterationPhases(one.snapshot.metrics.tasks, one.snapshot.simulators[0]?.busy ?? [], one.jobId);
+const phasesFour = iterationPhases(
+  four.snapshot.metrics.tasks,
+  four.snapshot.simulators.flatMap((x) => x.busy),
+  four.jobId,
+);
+const gpuSecondsPerImage = sum(one.hosts.map((h) => h.busyMs)) / one.images / 1000;
+
+const cost = costModel({
+  images: one.images,
+  transitions: one.execution.entered + one.execution.retried,
+  tasks: costSnapshot.metrics.tasks.filter((t) => t.jobId === one.jobId),
+  measuredGpuSecondsPerImage: gpuSecondsPerImage,
+  gatewayCalls: [
+    { tool: 'sdreforge_batch_start', ms: one.startCallMs },
+    ...results.callsMs.map((x) => ({ tool: 'sdreforge_batch_result', ms: x })),
+  ],
+  aws: costSnapshot.metrics.aws,
+  downloads: results.downloads,
+});
+const pollRru = sum(pollAws.map((x) => x.rru)) / pollCalls;
+const pollWru = sum(pollAws.map((x) => x.wru)) / pollCalls;
+const pollCost =
+  PRICES.lambdaPerRequest +
+  ((status1.p50 / 1000) * cost.memory.gateway * PRICES.lambdaPerGbSecondArm) / 1024 +
+  pollRru * PRICES.dynamoPerReadUnit +
+  pollWru * PRICES.dynamoPerWriteUnit;
+const byCommand = new Map<string, number[]>();
+for (const r of costSnapshot.metrics.awsTimeline) {
+  byCommand.set(r.command, [...(byCommand.get(r.command) ?? []), r.ms]);
+}
+const requestTimes = [...byCommand]
+  .map(([c, v]) => `${c.replace('Command', '')} x${v.length} ${ms(median(v))} / ${ms(percentile(v, 99))}`)
+  .join(', ');
+const startPhaseBusy =
+  sum(startPhaseSims.map((x) => unionLength(x.busy, startPhaseFrom, startPhaseTo))) /
+  (startPhaseSims.length * (startPhaseTo - startPhaseFrom));
+
+const rows: Row[] = [
+  {
+    metric: `1 host: makespan of ${ITERATIONS} x 1 image / ${ITERATIONS} direct sequential txt2img calls`,
+    value: `${makespanRatio.toFixed(3)} (${s(one.makespanMs)} / ${s(baseline.ms)}; to the last image ${(one.lastImageMs / baseline.ms).toFixed(3)})`,
+    target: '<= 1.02',
+    pass: makespanRatio <= 1.02,
+  },
+  {
+    metric: '4 hosts: speed-up over 1 host',
+    value: `${speedUp.toFixed(2)}x (${s(one.makespanMs)} / ${s(four.makespanMs)})`,
+    target: '>= 3.8x',
+    pass: speedUp >= 3.8,
+  },
+  {
+    metric: 'GPU busy per host, first sampling start to last end (lowest)',
+    value: `${pct(minWindowBusy)} (1 host ${busyRange(one.hosts, 'busyInWindow')}; 4 hosts ${busyRange(four.hosts, 'busyInWindow')})`,
+    target: '>= 98%',
+    pass: minWindowBusy >= 0.98,
+  },
+  {
+    metric: 'GPU busy per host, over the whole makespan (lowest)',
+    value: `${pct(minMakespanBusy)} (1 host ${busyRange(one.hosts, 'busyInMakespan')}; 4 hosts ${busyRange(four.hosts, 'busyInMakespan')})`,
+    target: '>= 98%',
+    pass: minMakespanBusy >= 0.98,
+  },
+  {
+    metric: `start latency, 1 caller, ${start1.calls} sequential calls: p50 / p99`,
+    value: `${ms(start1.p50)} / ${ms(start1.p99)}`,
+    target: 'p99 < 50 ms',
+    pass: start1.p99 < 50 && start1.errors === 0,
+  },
+  {
+    metric: `status latency, 1 caller, ${status1.calls} sequential calls: p50 / p99`,
+    value: `${ms(status1.p50)} / ${ms(status1.p99)}`,
+    target: 'p99 < 10 ms',
+    pass: status1.p99 < 10 && status1.errors === 0,
+  },
+  {
+    metric: `status throughput, ${LOAD_CALLERS} concurrent MCP callers, ${LOAD_SECONDS} s (load generator on the same machine)`,
+    value: `${load.perSecond.toFixed(0)} calls/s, ${load.errors} errors (${load.calls} calls)`,
+    target: '>= 1,000/s, 0 errors',
+    pass: load.perSecond >= 1000 && load.errors === 0,
+  },
+  {
+    metric: `status latency, ${LOAD_CALLERS} concurrent callers: p50 / p99`,
+    value: `${ms(load.p50)} / ${ms(load.p99)}`,
+    target: '(reported)',
+  },
+  {
+    metric: `small job's wait behind an 800-image job, in its iterations (worst of ${FAIRNESS_TRIALS})`,
+    value: `${fair.worstIterations.toFixed(3)} (${fair.trials.map((t) => (t.waitMs / fair.bigIterationMs).toFixed(3)).join(', ')}; ${s(fair.bigIterationMs)} per iteration)`,
+    target: '<= 2',
+    pass: fair.worstIterations <= 2,
+  },
+  {
+    metric: 'peak memory (VmHWM) of the embedded stack process',
+    value: `${peakA.toFixed(0)} MiB (1 host), ${peakB.toFixed(0)} MiB (4 hosts)`,
+    target: '(reported)',
+  },
+  {
+    metric: `AWS orchestration cost / GPU cost per image ($${GPU.dollarsPerHour}/h, ${GPU.secondsPerImage} s/image)`,
+    value: `${pct(cost.share)} (${usd(cost.totalPer1000)} vs ${usd(cost.gpuPer1000)} per 1,000 images)`,
+    target: '<= 2%',
+    pass: cost.share <= 0.02,
+  },
+];
+
+const runSeconds = (epochNow() - benchStarted) / 1000;
+// Other processes on the machine during the run: all busy CPU minus the benchmark's own processes.
+const ownCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6 + cpuA + cpuB;
+const othersCores = (machineBusySeconds() - machineBusyAtStart - ownCpu) / runSeconds;
+const headers = ['metric', 'value', 'target', 'pass/fail'];
+const cells = rows.map((r) => [r.metric, r.value, r.target, verdict(r)]);
+console.log(`\n${textTable(headers, cells)}\n`);
+console.log(
+  `The load generator (${LOAD_CALLERS} MCP clients, one process) shares this ${machine().cores}-core machine with the stack: ` +
+    `it used ${load.loadGeneratorCores.toFixed(2)} cores, the stack ${load.stackCores.toFixed(2)}.`,
+);
+console.log(
+  `Run time ${runSeconds.toFixed(0)} s; other processes on the machine used ${othersCores.toFixed(2)} cores on average meanwhile. Details in BENCHMARKS.md.`,
+);
+
+// ---- BENCHMARKS.md --------------------------------------------------------------------------
+const taskTimes = (t: Record<string, number>) =>
+  Object.entries(t)
+    .map(([state, x]) => `${state} ${ms(x)}`)
+    .join(', ') || 'none';
+const loopText = (d: { p50: number; p99: number; max: number }) =>
+  `p50 ${ms(d.p50)}, p99 ${ms(d.p99)}, max ${ms(d.max)}`;
+const m = machine();
+const firstHost = one.hosts[0];
+const q = (v: number[]) => `${ms(median(v))} median, ${ms(percentile(v, 99))} p99, ${ms(Math.max(...v))} max`;
+const md = `# sdbatch benchmarks
+
+Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}; the run took ${runSeconds.toFixed(0)} s.
+
+Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB.toFixed(1)} GiB memory, Node ${m.node}. Processes other than
+the benchmark's used ${othersCores.toFixed(2)} cores on average during the run (from /proc/stat).
+The embedded stack runs in its own process (bench/stack-host.ts: \`startEmbeddedStack\` as \`npm start\` runs it,
+plus the benchmark's counters); the MCP clients and the load generator run in the benchmark's process on the
+same machine. Simulated GPU hosts (the built-in SD WebUI simulator, in the stack's process): ${STEPS} steps x
+${STEP_MS} ms = ${(STEPS * STEP_MS) / 1000} s per 512x512 image, depth ${DEPTH} per host, batch_size 1 unless
+stated. Every figure below comes from this one run.
+
+Command: \`npm run bench\`
+
+${markdownTable(headers, cells)}
+
+## Details
+
+### One host: where the makespan goes
+
+The makespan of a job runs from its start call being sent to its completion: the end of its "Finalize job"
+task, after which status answers completed. Work the execution does after that (the contact sheet) is shown
+apart, as "execution end".
+
+The ${ITERATIONS}-image job's makespan is ${s(one.makespanMs)} (execution end ${s(one.executionMs)}):
+lead-in to the first sampling ${ms(firstHost?.leadInMs ?? Number.NaN)} (the start call itself ${ms(one.startCallMs)}),
+GPU busy ${s(firstHost?.busyMs ?? Number.NaN)}, GPU idle between samplings ${s(sum(firstHost?.gapsMs ?? []))}
+(${q(firstHost?.gapsMs ?? [])} per gap), from the last sampling's end to completion ${ms(firstHost?.tailMs ?? Number.NaN)}
+(the job's other tasks: ${taskTimes(one.otherTasksMs)}). The last image was stored and counted
+${s(one.lastImageMs)} after the start call: ${(one.lastImageMs / baseline.ms).toFixed(3)} of the baseline.
+The direct baseline took ${s(baseline.ms)} for the same ${ITERATIONS} images, ${s(baselineBusy)} of it sampling:
+${ms((baseline.ms - baselineBusy) / ITERATIONS)} per call outside sampling (HTTP, PNG encoding, JSON).
+
+Generate task (one per iteration, ${phases.tasks} that reached the GPU, ${phases.noSlotRetries} refused a slot and
+retried by the state machine): wall time ${q(phases.taskMs)}; from the task's start to its sampling start
+${q(phases.toSamplingMs)} (with depth ${DEPTH} this is mostly the wait behind the call ahead in SD WebUI's queue);
+from sampling end to the task's end ${q(phases.afterSamplingMs)} (PNG encoding in the simulator, transfer, S3 put,
+DynamoDB writes, lease release; ${phases.afterSamplingMs.filter((x) => x > 500).length} iterations took over 0.5 s
+there); the Map's hand-over from one task's end to the next task's start ${q(phases.handoverMs)}.
+Gaps over 20 ms between samplings: ${(firstHost?.gapsMs ?? []).filter((g) => g > 20).length}, together
+${s(sum((firstHost?.gapsMs ?? []).filter((g) => g > 20)))}.
+AWS requests during the job (round trip to dynalite and s3rver, median / p99): ${requestTimes}.
+
+### Four hosts
+
+| host | images | busy, first to last sampling | busy, whole makespan | lead-in | last sampling to completion |
+| --- | --- | --- | --- | --- | --- |
+${four.hosts.map((h, i) => `| ${i} | ${h.images} | ${pct(h.busyInWindow)} | ${pct(h.busyInMakespan)} | ${ms(h.leadInMs)} | ${ms(h.tailMs)} |`).join('\n')}
+
+Makespan ${s(four.makespanMs)} (execution end ${s(four.executionMs)}); ${phasesFour.noSlotRetries} generate tasks were refused a slot and retried
+(${phases.noSlotRetries} with one host); the start call took ${ms(four.startCallMs)}; the last image was stored
+${s(four.lastImageMs)} after it (speed-up to the last image ${(one.lastImageMs / four.lastImageMs).toFixed(2)}x); the
+job's other tasks: ${taskTimes(four.otherTasksMs)}.
+
+### Latency and load
+
+- start, 1 caller: ${start1.calls} calls, ${start1.errors} errors, p50 ${ms(start1.p50)}, p99 ${ms(start1.p99)},
+  max ${ms(start1.max)}; median of the first tenth ${ms(start1.firstTenthP50)}, of the last tenth
+  ${ms(start1.lastTenthP50)} (the caller's job history grows by one job per call).
+- status, 1 caller, on the running 800-image job: ${status1.calls} calls, ${status1.errors} errors, p50 ${ms(status1.p50)},
+  p99 ${ms(status1.p99)}, max ${ms(status1.max)}; the stack's event-loop delay meanwhile ${loopText(status1Loop)}.
+- status, ${LOAD_CALLERS} callers for ${LOAD_SECONDS} s: ${load.calls} calls, ${load.errors} errors,
+  ${load.perSecond.toFixed(0)} calls/s, p50 ${ms(load.p50)}, p99 ${ms(load.p99)}, max ${ms(load.max)}. The load
+  generator shares the machine: it used ${load.loadGeneratorCores.toFixed(2)} cores and the stack
+  ${load.stackCores.toFixed(2)} cores of ${m.cores}: ${ms(load.stackCpuMsPerCall)} of stack CPU per status call. The 800-image job was still ${backgroundStatus.status} afterwards
+  (${backgroundStatus.completed_images}/${backgroundStatus.total_images} images). Event-loop delay ${loopText(loadLoop)}.
+- While the start calls ran (each started job cancelled at once), the 4 GPU hosts were busy ${pct(startPhaseBusy)}
+  of the time with the 800-image job, whose generate tasks were refused a slot ${refusals.length} times:
+  ${[...refusalReasons].map(([reason, n]) => `${n} x "${reason}"`).join('; ') || 'none'}; ${refusedForCancelled} of
+  these named a job that had already been cancelled. Event-loop delay
+  ${loopText(startLoop)}.
+
+### Fairness
+
+An 800-image job (batch_size 8 x n_iter 100, ${s(fair.bigIterationMs)} per iteration on the GPU) holds the one
+host; ${FAIRNESS_TRIALS} 4-image jobs (1 x 4) start one after another once it is under way.
+
+| trial | start to first sampling | in big-job iterations | start to first image counted |
+| --- | --- | --- | --- |
+${fair.trials.map((t, i) => `| ${i + 1} | ${s(t.waitMs)} | ${(t.waitMs / fair.bigIterationMs).toFixed(3)} | ${s(t.firstImageMs)} |`).join('\n')}
+
+The small jobs' generate tasks were refused a slot ${fair.smallNoSlotRetries} times (each a state-machine retry).
+
+### Cost model (AWS, per 1,000 images)
+
+Counted from the 1-host job above (${one.images} images of batch_size 1): its execution's state transitions
+(StateEntered + StateRetried events of aws-local-stepfunctions, which Step Functions bills alike), each Task
+handler's wall time, every AWS SDK request the workers and the gateway sent (DynamoDB capacity units from
+dynalite's ConsumedCapacity, doubled for writes of the job item, which the by-owner index projects in full; a
+failed conditional write as 1 unit; Query units from the returned items' size), the start and result calls,
+and one download per image. Lambda memory from cdk/constructs: ${Object.entries(cost.memory.tasks)
+  .map(([k, v]) => `${k} ${v} MB`)
+  .join(', ')}, gateway ${cost.memory.gateway} MB (gateway time is the client's round trip, an upper bound).
+
+Scaled to a GPU at ${GPU.secondsPerImage} s/image: the generate calls that reached the GPU wait for it, so their
+GB-seconds scale with GPU time (x${cost.scale.toFixed(2)}, from the measured ${gpuSecondsPerImage.toFixed(3)} s per
+image); transitions, requests and the other functions do not.
+
+Prices: ${PRICES.source}. Step Functions Standard $0.025 per 1,000 transitions; Lambda arm64 $0.0000133334 per
+GB-s and $0.20 per 1M requests; DynamoDB on-demand $0.25 per 1M read units, $1.25 per 1M write units; S3 $0.005
+per 1,000 PUT and $0.0004 per 1,000 GET requests. GPU: $${GPU.dollarsPerHour}/h at ${GPU.secondsPerImage} s/image =
+${usd(gpuCostPerImage)} per image.
+
+${markdownTable(
+  ['item', 'usage per image', 'per 1,000 images'],
+  [
+    ...cost.lines.map((l) => [l.item, l.usagePerImage, usd(l.dollarsPer1000)]),
+    ['**orchestration total**', '', `**${usd(cost.totalPer1000)}**`],
+    ['GPU', `${GPU.secondsPerImage} s at $${GPU.dollarsPerHour}/h`, usd(cost.gpuPer1000)],
+    ['orchestration / GPU', '', `**${pct(cost.share)}**`],
+  ],
+)}
+
+Lambda by task: ${Object.entries(cost.byState)
+  .map(
+    ([state, x]) =>
+      `${state} ${x.invocations} invocations, ${x.seconds.toFixed(1)} s measured, ${x.gbSecondsAt5s.toFixed(1)} GB-s at ${GPU.secondsPerImage} s/image`,
+  )
+  .join('; ')}.
+Generate task wall time per iteration / GPU time per iteration (median): ${(median(phases.taskMs) / (1000 * gpuSecondsPerImage)).toFixed(2)}.
+
+Not in the total: status polls, which the client decides. One poll measured ${ms(status1.p50)} (p50) at the gateway
+and ${pollRru.toFixed(2)} read units: ${usd(pollCost * 1000)} per 1,000 polls.
+`;
+await writeFile(new URL('../BENCHMARKS.md', import.meta.url), md);
+process.exit(0);
