@@ -2,8 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, jobItemCount, sleep, startTestStack } from '../support/embedded.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { callTool, jobItemCount, openTestStack, sleep } from '../support/embedded.ts';
 
 interface Status {
   status: string;
@@ -18,20 +17,14 @@ interface Result {
   expires_at: string;
 }
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
 let stack: EmbeddedStack;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  stack = await startTestStack(dir.path);
-  client = await connectClient(stack);
+  ({ stack, client, close } = await openTestStack());
 });
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await dir.remove();
-});
+afterAll(() => close?.());
 
 async function waitForEnd(jobId: string, onStatus: (s: Status) => void = () => {}): Promise<Status> {
   for (let i = 0; i < 600; i++) {

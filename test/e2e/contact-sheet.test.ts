@@ -3,24 +3,15 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digitLabel } from '../../core/contact-sheet/digits.ts';
 import { cellOrigin, SHEET_LIMITS, sheetLayout } from '../../core/contact-sheet/layout.ts';
-import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, sleep, startTestStack } from '../support/embedded.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { callTool, openTestStack, sleep } from '../support/embedded.ts';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let stack: EmbeddedStack;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  stack = await startTestStack(dir.path);
-  client = await connectClient(stack);
+  ({ client, close } = await openTestStack());
 });
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await dir.remove();
-});
+afterAll(() => close?.());
 
 interface Result {
   message: string;

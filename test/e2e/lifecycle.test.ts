@@ -3,17 +3,14 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client } from '../../lambdas/adapters/aws-clients.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, jobItemCount, sleep, startTestStack } from '../support/embedded.ts';
-import { tempDir } from '../support/temp-dir.ts';
+import { callTool, jobItemCount, openTestStack, sleep } from '../support/embedded.ts';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
 let stack: EmbeddedStack;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  stack = await startTestStack(
-    dir.path,
+  ({ stack, client, close } = await openTestStack(
     {
       SDBATCH_SIM_STEP_MS: '5',
       SDBATCH_MAX_IMAGES_PER_JOB: '40',
@@ -21,14 +18,9 @@ beforeAll(async () => {
       SDBATCH_MAX_PROMPT_CHARS: '200',
     },
     { progressPollMs: 10, progressWriteMs: 20 },
-  );
-  client = await connectClient(stack);
+  ));
 });
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await dir.remove();
-});
+afterAll(() => close?.());
 
 interface Status {
   status: string;

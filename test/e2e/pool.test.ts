@@ -1,23 +1,17 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, sleep, startTestStack } from '../support/embedded.ts';
+import { callTool, connectClient, openTestStack, sleep, startTestStack } from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
 let stack: EmbeddedStack;
 let client: Client;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  dir = await tempDir();
-  stack = await startTestStack(dir.path, { SDBATCH_SIM_HOSTS: '2', SDBATCH_SIM_STEP_MS: '4' });
-  client = await connectClient(stack);
+  ({ stack, client, close } = await openTestStack({ SDBATCH_SIM_HOSTS: '2', SDBATCH_SIM_STEP_MS: '4' }));
 });
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await dir.remove();
-});
+afterAll(() => close?.());
 
 interface Status {
   status: string;

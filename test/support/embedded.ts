@@ -5,6 +5,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
+import { tempDir } from './temp-dir.ts';
 
 /** An embedded stack on free ports with a fast simulator, as `npm start` would run it. */
 export async function startTestStack(
@@ -55,4 +56,26 @@ export async function jobItemCount(stack: EmbeddedStack): Promise<number> {
   );
   db.destroy();
   return Items.filter((item) => item.sk === 'JOB').length;
+}
+
+/**
+ * A stack in a fresh data dir with a connected client, and one call that closes all of it: the
+ * set-up most end-to-end files share.
+ */
+export async function openTestStack(
+  env: Record<string, string> = {},
+  overrides: StackOverrides = {},
+): Promise<{ stack: EmbeddedStack; client: Client; close: () => Promise<void> }> {
+  const dir = await tempDir();
+  const stack = await startTestStack(dir.path, env, overrides);
+  const client = await connectClient(stack);
+  return {
+    stack,
+    client,
+    close: async () => {
+      await client.close();
+      await stack.stop();
+      await dir.remove();
+    },
+  };
 }
