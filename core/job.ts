@@ -32,6 +32,8 @@ export const JobRecord = z.object({
   failed_images: z.number().int(),
   estimated_seconds: z.number(),
   current: CurrentProgress.optional(),
+  /** Iterations whose images are counted (the store's idempotency set). */
+  counted: z.set(z.number().int()).optional(),
   contact_sheet: z
     .object({
       key: z.string(),

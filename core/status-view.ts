@@ -51,8 +51,9 @@ export function toStatusView(job: JobRecord, now: Date): StatusView {
     elapsed_seconds: Math.round(elapsed),
     estimated_remaining: remaining === null ? null : formatDuration(remaining),
     estimated_remaining_seconds: remaining === null ? null : Math.round(remaining),
+    // The last step written for an iteration that has since finished is history, not progress.
     current:
-      !ended && job.current
+      !ended && job.current && !job.counted?.has(job.current.iteration)
         ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
         : null,
     poll_after_seconds: ended ? null : pollAfter(remaining),

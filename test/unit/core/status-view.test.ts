@@ -108,3 +108,15 @@ describe('SD WebUI call deadline', () => {
     );
   });
 });
+
+describe('current step', () => {
+  it('is dropped once its iteration has been counted', () => {
+    const at = new Date('2026-11-24T10:02:20.000Z');
+    expect(toStatusView({ ...job, counted: new Set([0]) }, at).current).toEqual({
+      iteration: 1,
+      step: 7,
+      steps: 20,
+    });
+    expect(toStatusView({ ...job, counted: new Set([0, 1]) }, at).current).toBeNull();
+  });
+});
