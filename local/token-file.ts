@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { newToken } from '../mcp-gateway/auth/bearer.ts';
 
 /** The embedded gateway's token: SDBATCH_TOKEN, else one generated on first start and kept. */
 export async function resolveToken(dataDir: string, fromEnv: string | undefined): Promise<string> {
@@ -12,7 +12,7 @@ export async function resolveToken(dataDir: string, fromEnv: string | undefined)
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(dataDir, { recursive: true });
-  const token = `sdb_${randomBytes(24).toString('base64url')}`;
+  const token = newToken();
   await writeFile(file, `${token}\n`, { mode: 0o600 });
   return token;
 }
