@@ -9,27 +9,28 @@ export const MAX_DATA_URL_BYTES = 2 * 1024 * 1024;
 const RESIZE_MODES = ['Just Resize', 'Crop and Resize', 'Resize and Fill'] as const;
 const CONTROL_MODES = ['Balanced', 'My prompt is more important', 'ControlNet is more important'] as const;
 
+/** The three ways to give a unit's control image, each defined once. */
+const imageSources = {
+  image_url: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .describe('An https URL of the control image.'),
+  image_key: z.string().min(1).max(512).describe('A key of an object already in the image bucket.'),
+  image: z
+    .string()
+    .max(Math.ceil((MAX_DATA_URL_BYTES * 4) / 3) + 64)
+    .regex(
+      /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$/,
+      'must be a base64 data URL of a png, jpeg or webp',
+    )
+    .describe(`A data URL (data:image/png;base64,...) of at most ${MAX_DATA_URL_BYTES / 1024 / 1024} MiB.`),
+};
+
 /** Where a unit's control image comes from; the worker fetches it and inlines it for SD WebUI. */
 export const ControlNetImageSource = z.union([
-  z.object({
-    image_url: z
-      .url({ protocol: /^https?$/ })
-      .max(2048)
-      .describe('An https URL of the control image.'),
-  }),
-  z.object({
-    image_key: z.string().min(1).max(512).describe('A key of an object already in the image bucket.'),
-  }),
-  z.object({
-    image: z
-      .string()
-      .max(Math.ceil((MAX_DATA_URL_BYTES * 4) / 3) + 64)
-      .regex(
-        /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$/,
-        'must be a base64 data URL of a png, jpeg or webp',
-      )
-      .describe(`A data URL (data:image/png;base64,...) of at most ${MAX_DATA_URL_BYTES / 1024 / 1024} MiB.`),
-  }),
+  z.object({ image_url: imageSources.image_url }),
+  z.object({ image_key: imageSources.image_key }),
+  z.object({ image: imageSources.image }),
 ]);
 
 const UnitFields = z.object({
@@ -55,26 +56,9 @@ const UnitFields = z.object({
 
 /** A unit as a caller or preset gives it: fields it leaves out may come from the other. */
 export const ControlNetUnitInput = UnitFields.extend({
-  image_url: z
-    .url({ protocol: /^https?$/ })
-    .max(2048)
-    .optional()
-    .describe('An https URL of the control image.'),
-  image_key: z
-    .string()
-    .min(1)
-    .max(512)
-    .optional()
-    .describe('A key of an object already in the image bucket.'),
-  image: z
-    .string()
-    .max(Math.ceil((MAX_DATA_URL_BYTES * 4) / 3) + 64)
-    .regex(
-      /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+$/,
-      'must be a base64 data URL of a png, jpeg or webp',
-    )
-    .optional()
-    .describe(`A data URL (data:image/png;base64,...) of at most ${MAX_DATA_URL_BYTES / 1024 / 1024} MiB.`),
+  image_url: imageSources.image_url.optional(),
+  image_key: imageSources.image_key.optional(),
+  image: imageSources.image.optional(),
 });
 export type ControlNetUnitInput = z.infer<typeof ControlNetUnitInput>;
 
