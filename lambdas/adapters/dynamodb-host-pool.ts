@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -17,6 +16,7 @@ import {
   WAITER_FRESH_MS,
 } from '../../core/pool/host-pool.ts';
 import type { HostPool } from '../../core/ports.ts';
+import { conditionally, wrote } from './conditional-write.ts';
 
 /** All of a pool's state in one partition, so one query reads it whole. */
 const poolPk = (name: string) => `POOL#${name}`;
@@ -121,8 +121,8 @@ export class DynamoDbHostPool implements HostPool {
     now: number,
     leaseMs: number,
   ): Promise<boolean> {
-    try {
-      await this.db.send(
+    return wrote(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(target.hostId, target.slot) },
@@ -138,17 +138,14 @@ export class DynamoDbHostPool implements HostPool {
             ':now': now,
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async release(lease: Lease): Promise<void> {
-    try {
-      await this.db.send(
+    // A lease that expired and went to another worker is theirs now: nothing to release.
+    await conditionally(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
@@ -156,11 +153,8 @@ export class DynamoDbHostPool implements HostPool {
           ConditionExpression: 'holder = :holder',
           ExpressionAttributeValues: { ':holder': lease.holder },
         }),
-      );
-    } catch (error) {
-      // Expired and taken by another worker: it is theirs now.
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {

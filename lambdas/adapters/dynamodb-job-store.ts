@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -17,6 +16,7 @@ import {
   type JobStatus,
 } from '../../core/job.ts';
 import type { ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
+import { conditionally, wrote } from './conditional-write.ts';
 import {
   CLIENT_TOKEN_SK,
   clientTokenPk,
@@ -51,8 +51,6 @@ function decodeCursor(cursor: string, owner: string): Record<string, unknown> {
   }
 }
 
-const isConditionFailure = (error: unknown): boolean => error instanceof ConditionalCheckFailedException;
-
 export class DynamoDbJobStore implements JobStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -63,8 +61,8 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async create(job: JobRecord): Promise<boolean> {
-    try {
-      await this.db.send(
+    return wrote(
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: {
@@ -77,12 +75,8 @@ export class DynamoDbJobStore implements JobStore {
           },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -99,8 +93,8 @@ export class DynamoDbJobStore implements JobStore {
   async transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean> {
     const stamp = to === 'running' ? 'started_at' : isTerminal(to) ? 'finished_at' : undefined;
     const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
-    try {
-      await this.db.send(
+    return wrote(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
@@ -109,17 +103,14 @@ export class DynamoDbJobStore implements JobStore {
           ExpressionAttributeNames: { '#status': 'status', '#current': 'current' },
           ExpressionAttributeValues: { ':to': to, ...(stamp ? { ':at': at } : {}), ...fromValues },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async setCurrent(jobId: string, current: CurrentProgress): Promise<void> {
-    try {
-      await this.db.send(
+    // Only while the job runs: once it has ended, live progress no longer matters.
+    await conditionally(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
@@ -128,11 +119,8 @@ export class DynamoDbJobStore implements JobStore {
           ExpressionAttributeNames: { '#current': 'current', '#status': 'status' },
           ExpressionAttributeValues: { ':current': current, ':running': 'running' },
         }),
-      );
-    } catch (error) {
-      // The job ended meanwhile: live progress no longer matters.
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   async setContactSheet(jobId: string, sheet: ContactSheet): Promise<void> {
@@ -186,9 +174,9 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async recordIteration(record: IterationRecord, expiresAt: number): Promise<void> {
-    try {
-      // A success is final: a late failure report for the same iteration must not replace it.
-      await this.db.send(
+    // A success is final: a late failure report for the same iteration must not replace it.
+    const stored = await conditionally(
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: jobPk(record.job_id), sk: iterationSk(record.iteration), ttl: expiresAt, ...record },
@@ -196,15 +184,13 @@ export class DynamoDbJobStore implements JobStore {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':succeeded': 'succeeded' },
         }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) return;
-      throw error;
-    }
+      ),
+    );
+    if (!stored) return;
     const counter = record.status === 'succeeded' ? 'completed_images' : 'failed_images';
-    try {
-      // The set of counted iterations makes the increment idempotent under retries.
-      await this.db.send(
+    // The set of counted iterations makes the increment idempotent under retries.
+    await conditionally(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(record.job_id), sk: JOB_SK },
@@ -216,10 +202,8 @@ export class DynamoDbJobStore implements JobStore {
             ':i': record.iteration,
           },
         }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
   }
 
   async listIterations(jobId: string): Promise<IterationRecord[]> {
@@ -297,18 +281,16 @@ export class DynamoDbJobStore implements JobStore {
 
   async claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim> {
     const key = { pk: clientTokenPk(claim.owner, claim.token), sk: CLIENT_TOKEN_SK };
-    try {
-      await this.db.send(
+    const claimed = await conditionally(
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...key, ttl: claim.expiresAt, job_id: claim.jobId, fingerprint: claim.fingerprint },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
-      );
-      return claim;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+      ),
+    );
+    if (claimed) return claim;
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
     );

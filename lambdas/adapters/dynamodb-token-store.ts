@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -8,6 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TokenRecord, type TokenStore } from '../../core/tokens.ts';
+import { conditionally } from './conditional-write.ts';
 
 /** Names in one partition (listing is one query); each live token also under its digest (checking is one read). */
 const NAMES_PK = 'TOKENS';
@@ -24,19 +24,17 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 
   async create(record: TokenRecord): Promise<boolean> {
-    try {
-      await this.db.send(
+    const named = await conditionally(
+      this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: NAMES_PK, sk: record.name, ...record },
           // A revoked name may be reissued; a live one may not.
           ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(revoked_at)',
         }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    if (!named) return false;
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
@@ -76,9 +74,8 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 
   async revoke(name: string, at: string): Promise<boolean> {
-    let hash: string;
-    try {
-      const { Attributes } = await this.db.send(
+    const revoked = await conditionally(
+      this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: NAMES_PK, sk: name },
@@ -87,12 +84,10 @@ export class DynamoDbTokenStore implements TokenStore {
           ExpressionAttributeValues: { ':at': at },
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      hash = String(Attributes?.hash);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    if (!revoked) return false;
+    const hash = String(revoked.Attributes?.hash);
     // Without its digest item the token no longer authenticates anywhere.
     await this.db.send(
       new DeleteCommand({ TableName: this.tableName, Key: { pk: hashPk(hash), sk: TOKEN_SK } }),
