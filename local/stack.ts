@@ -12,6 +12,7 @@ import { createRenderContactSheetHandler } from '../lambdas/render-contact-sheet
 import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
+import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import type { LocalConfig } from './config.ts';
 import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
@@ -128,7 +129,7 @@ export async function startEmbeddedStack(
     );
   }
   const deps: GatewayDeps = {
-    jobs: workers.jobs,
+    jobs: coalesceJobReads(workers.jobs),
     presets,
     renderContactSheet,
     images: workers.images,

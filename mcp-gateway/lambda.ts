@@ -15,6 +15,7 @@ import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
 import { oauthVerifier } from './auth/oauth.ts';
+import { coalesceJobReads } from './coalesced-reads.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });
@@ -73,7 +74,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
     tokens,
     oauth,
     deps: {
-      jobs: new DynamoDbJobStore(db, config[ENV.tableName]),
+      jobs: coalesceJobReads(new DynamoDbJobStore(db, config[ENV.tableName])),
       images: new S3ImageStore(s3Client(), config[ENV.bucketName]),
       orchestrator: new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
       presets,
