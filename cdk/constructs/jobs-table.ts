@@ -20,7 +20,7 @@ export class JobsTable extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const { partitionKey, sortKey, ttlAttribute, ownerIndex } = JOBS_TABLE;
+    const { partitionKey, sortKey, ttlAttribute, ownerIndex, activeIndex } = JOBS_TABLE;
     this.table = new Table(this, 'Table', {
       partitionKey: string(partitionKey),
       sortKey: string(sortKey),
@@ -39,6 +39,11 @@ export class JobsTable extends Construct {
       sortKey: string(ownerIndex.sortKey),
       projectionType: ProjectionType.ALL,
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: activeIndex.name,
+      partitionKey: string(activeIndex.partitionKey),
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
   }
 
   /** The workflow's tasks: job and iteration items by key, never the index. */
@@ -46,9 +51,14 @@ export class JobsTable extends Construct {
     this.bind(fn, [this.table.tableArn]);
   }
 
-  /** The gateway: job items, plus the owner index that lists a caller's jobs. */
+  /** The gateway: job items, plus the owner indexes that list and count a caller's jobs. */
   bindGateway(fn: NodeFunction): void {
-    this.bind(fn, [this.table.tableArn, `${this.table.tableArn}/index/${JOBS_TABLE.ownerIndex.name}`]);
+    const index = (name: string) => `${this.table.tableArn}/index/${name}`;
+    this.bind(fn, [
+      this.table.tableArn,
+      index(JOBS_TABLE.ownerIndex.name),
+      index(JOBS_TABLE.activeIndex.name),
+    ]);
   }
 
   private bind(fn: NodeFunction, resources: string[]): void {

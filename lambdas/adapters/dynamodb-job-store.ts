@@ -3,6 +3,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -27,6 +28,9 @@ import {
   jobPk,
   ownerPk,
 } from './jobs-table.ts';
+
+const isMissingIndex = (error: unknown): boolean =>
+  (error as Error).name === 'ValidationException' && /specified index/i.test((error as Error).message);
 
 const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
@@ -70,6 +74,7 @@ export class DynamoDbJobStore implements JobStore {
             sk: JOB_SK,
             owner_pk: ownerPk(job.owner),
             owner_sk: `${job.created_at}#${job.job_id}`,
+            ...(isTerminal(job.status) ? {} : { active_owner_pk: ownerPk(job.owner) }),
             ttl: job.expires_at,
             ...job,
           },
@@ -98,7 +103,8 @@ export class DynamoDbJobStore implements JobStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
-          UpdateExpression: `SET #status = :to${stamp ? `, ${stamp} = :at` : ''} REMOVE #current`,
+          // Leaving the active states also leaves the sparse active-jobs index.
+          UpdateExpression: `SET #status = :to${stamp ? `, ${stamp} = :at` : ''} REMOVE #current${isTerminal(to) ? ', active_owner_pk' : ''}`,
           ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
           ExpressionAttributeNames: { '#status': 'status', '#current': 'current' },
           ExpressionAttributeValues: { ':to': to, ...(stamp ? { ':at': at } : {}), ...fromValues },
@@ -254,21 +260,34 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async countActive(owner: string): Promise<number> {
+    try {
+      return await this.countQuery({
+        IndexName: JOBS_TABLE.activeIndex.name,
+        KeyConditionExpression: 'active_owner_pk = :owner',
+        ExpressionAttributeValues: { ':owner': ownerPk(owner) },
+      });
+    } catch (error) {
+      if (!isMissingIndex(error)) throw error;
+      // A table made before the active index existed (dynalite cannot add an index to a table
+      // that has one already): count the slow way, through the caller's whole history.
+      return this.countQuery({
+        IndexName: JOBS_TABLE.ownerIndex.name,
+        KeyConditionExpression: 'owner_pk = :owner',
+        FilterExpression: '#status IN (:pending, :running)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':owner': ownerPk(owner), ':pending': 'pending', ':running': 'running' },
+      });
+    }
+  }
+
+  private async countQuery(query: Omit<QueryCommandInput, 'TableName' | 'Select'>): Promise<number> {
     let count = 0;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new QueryCommand({
+          ...query,
           TableName: this.tableName,
-          IndexName: JOBS_TABLE.ownerIndex.name,
-          KeyConditionExpression: 'owner_pk = :owner',
-          FilterExpression: '#status IN (:pending, :running)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':owner': ownerPk(owner),
-            ':pending': 'pending',
-            ':running': 'running',
-          },
           Select: 'COUNT',
           ExclusiveStartKey: startKey,
         }),

@@ -9,6 +9,11 @@ export const JOBS_TABLE = {
   sortKey: 'sk',
   ttlAttribute: 'ttl',
   ownerIndex: { name: 'by-owner', partitionKey: 'owner_pk', sortKey: 'owner_sk' },
+  /**
+   * Sparse: a job item carries `active_owner_pk` only while it is pending or running, so counting
+   * a caller's active jobs reads those few keys and not the caller's whole history.
+   */
+  activeIndex: { name: 'active-by-owner', partitionKey: 'active_owner_pk' },
 } as const;
 
 export const jobPk = (jobId: string): string => `JOB#${jobId}`;
@@ -20,16 +25,20 @@ export const clientTokenPk = (owner: string, token: string): string => `TOKEN#${
 export const CLIENT_TOKEN_SK = 'TOKEN';
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, ownerIndex } = JOBS_TABLE;
+  const { partitionKey, sortKey, ownerIndex, activeIndex } = JOBS_TABLE;
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [partitionKey, sortKey, ownerIndex.partitionKey, ownerIndex.sortKey].map(
-      (name) => ({
-        AttributeName: name,
-        AttributeType: 'S',
-      }),
-    ),
+    AttributeDefinitions: [
+      partitionKey,
+      sortKey,
+      ownerIndex.partitionKey,
+      ownerIndex.sortKey,
+      activeIndex.partitionKey,
+    ].map((name) => ({
+      AttributeName: name,
+      AttributeType: 'S',
+    })),
     KeySchema: [
       { AttributeName: partitionKey, KeyType: 'HASH' },
       { AttributeName: sortKey, KeyType: 'RANGE' },
@@ -42,6 +51,11 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
           { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
         ],
         Projection: { ProjectionType: 'ALL' },
+      },
+      {
+        IndexName: activeIndex.name,
+        KeySchema: [{ AttributeName: activeIndex.partitionKey, KeyType: 'HASH' }],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
       },
     ],
   };

@@ -1,7 +1,10 @@
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '../../lambdas/adapters/dynamodb-job-store.ts';
+import { createTableInput, JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -137,5 +140,49 @@ describe('job notes', () => {
     await jobs.create(job);
     for (let i = 1; i <= 7; i++) await jobs.addNote(job.job_id, `note ${i}`);
     expect((await jobs.get(job.job_id))?.notes).toEqual(['note 3', 'note 4', 'note 5', 'note 6', 'note 7']);
+  });
+});
+
+describe('active jobs count', () => {
+  const ownedBy = (owner: string): JobRecord => ({ ...newJob(), owner });
+  const at = '2026-11-24T10:00:00.000Z';
+
+  it('counts pending and running jobs only, through the sparse index', async () => {
+    const [a, b, c, d] = [ownedBy('carol'), ownedBy('carol'), ownedBy('carol'), ownedBy('dave')];
+    for (const job of [a, b, c, d]) await jobs.create(job as JobRecord);
+    expect(await jobs.countActive('carol')).toBe(3);
+    await jobs.transition(b?.job_id as string, ['pending'], 'running', at);
+    expect(await jobs.countActive('carol')).toBe(3);
+    await jobs.transition(c?.job_id as string, ['pending'], 'cancelled', at);
+    await jobs.transition(b?.job_id as string, ['running'], 'completed', at);
+    expect(await jobs.countActive('carol')).toBe(1);
+    expect(await jobs.countActive('dave')).toBe(1);
+    expect(await jobs.countActive('nobody')).toBe(0);
+    // Ended jobs leave the index: its keys are the active jobs and nothing else.
+    const { Items = [] } = await documentClient(stores.clients).send(
+      new ScanCommand({ TableName: stores.tableName, IndexName: JOBS_TABLE.activeIndex.name }),
+    );
+    const carols = Items.filter((item) => item.active_owner_pk === 'OWNER#carol').map((item) => item.pk);
+    expect(carols).toEqual([`JOB#${a?.job_id}`]);
+  });
+
+  it('still counts on a table made before the active index existed', async () => {
+    const legacyTable = 'sdbatch-jobs-legacy';
+    const input = createTableInput(legacyTable);
+    const db = documentClient(stores.clients);
+    await db.send(
+      new CreateTableCommand({
+        ...input,
+        GlobalSecondaryIndexes: input.GlobalSecondaryIndexes?.filter(
+          (index) => index.IndexName === JOBS_TABLE.ownerIndex.name,
+        ),
+      }),
+    );
+    const legacy = new DynamoDbJobStore(db, legacyTable);
+    const [a, b] = [ownedBy('erin'), ownedBy('erin')];
+    await legacy.create(a);
+    await legacy.create(b);
+    await legacy.transition(b.job_id, ['pending'], 'failed', at);
+    expect(await legacy.countActive('erin')).toBe(1);
   });
 });
