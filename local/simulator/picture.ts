@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodePng } from './png.ts';
+import { encodePngAsync } from './png.ts';
 
 /**
  * A deterministic stand-in for a generated image: a diagonal two-colour gradient with a checker
@@ -47,7 +47,8 @@ export interface PictureSpec {
   infotext: string;
 }
 
-export function picturePng({ prompt, seed, width, height, infotext }: PictureSpec): Buffer {
+/** The PNG SD WebUI would return, compressed on libuv's thread pool: the simulator shares its event loop with the stack. */
+export function picturePng({ prompt, seed, width, height, infotext }: PictureSpec): Promise<Buffer> {
   const rgb = renderPicture(prompt, seed, width, height);
-  return encodePng({ width, height, rgb, text: { parameters: infotext } });
+  return encodePngAsync({ width, height, rgb, text: { parameters: infotext } });
 }

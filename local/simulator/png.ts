@@ -1,4 +1,5 @@
-import { constants, crc32, deflateSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { constants, crc32, deflate, deflateSync, inflateSync } from 'node:zlib';
 
 /** A minimal PNG codec: 8-bit RGB out, size and text chunks in. */
 
@@ -36,7 +37,7 @@ function textChunk(key: string, value: string): Buffer {
   return chunk('iTXt', Buffer.concat([head, Buffer.from(value, 'utf8')]));
 }
 
-export function encodePng({ width, height, rgb, text }: PngImage): Buffer {
+function rawRows({ width, height, rgb }: PngImage): Buffer {
   const stride = width * 3;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`bad PNG size ${width}x${height}`);
@@ -44,6 +45,10 @@ export function encodePng({ width, height, rgb, text }: PngImage): Buffer {
   if (rgb.length !== stride * height) throw new RangeError(`expected ${stride * height} RGB bytes`);
   const raw = Buffer.alloc((stride + 1) * height); // filter byte 0 (None) starts each row
   for (let y = 0; y < height; y++) raw.set(rgb.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  return raw;
+}
+
+function assemble({ width, height, text }: PngImage, idat: Buffer): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -52,9 +57,21 @@ export function encodePng({ width, height, rgb, text }: PngImage): Buffer {
     SIGNATURE,
     chunk('IHDR', ihdr),
     ...Object.entries(text).map(([key, value]) => textChunk(key, value)),
-    chunk('IDAT', deflateSync(raw, { level: constants.Z_BEST_SPEED })),
+    chunk('IDAT', idat),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+const DEFLATE = { level: constants.Z_BEST_SPEED };
+const deflateAsync = promisify(deflate);
+
+export function encodePng(image: PngImage): Buffer {
+  return assemble(image, deflateSync(rawRows(image), DEFLATE));
+}
+
+/** The same PNG, compressed off the event loop. */
+export async function encodePngAsync(image: PngImage): Promise<Buffer> {
+  return assemble(image, await deflateAsync(rawRows(image), DEFLATE));
 }
 
 function decodeText(type: string, data: Buffer): [string, string] {

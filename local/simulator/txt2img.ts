@@ -113,13 +113,17 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
   );
   const send = request.send_images && fault !== 'empty';
   const images = send
-    ? produced.map(({ index, size }, k) =>
-        picturePng({
-          prompt: plan.prompts[index] ?? '',
-          seed: plan.seeds[index] ?? 0,
-          ...size,
-          infotext: info.infotexts[k] ?? '',
-        }).toString('base64'),
+    ? await Promise.all(
+        produced.map(async ({ index, size }, k) =>
+          (
+            await picturePng({
+              prompt: plan.prompts[index] ?? '',
+              seed: plan.seeds[index] ?? 0,
+              ...size,
+              infotext: info.infotexts[k] ?? '',
+            })
+          ).toString('base64'),
+        ),
       )
     : [];
   if (fault === undefined) {

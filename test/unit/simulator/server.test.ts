@@ -370,9 +370,8 @@ describe('close', () => {
     const hungOutcome = expect(hung).rejects.toThrow();
     const queuedOutcome = expect(queued).rejects.toThrow();
     while (own.stats().busyIntervals.length === 0) await new Promise((r) => setTimeout(r, 2));
-    const start = performance.now();
+    // A close that waited for the hung request would never return: the test's time-out fails it.
     await own.close();
-    expect(performance.now() - start).toBeLessThan(1000);
     await hungOutcome;
     await queuedOutcome;
   });
