@@ -1,4 +1,4 @@
-import { type Calibration, estimateJobSeconds } from './estimate.ts';
+import { type Calibration, estimateJobSeconds, type HostRate } from './estimate.ts';
 import type { GenerationParams, JobRecord } from './job.ts';
 
 export interface PlanContext {
@@ -8,6 +8,8 @@ export interface PlanContext {
   retentionSeconds: number;
   calibration: Calibration;
   parallelHosts: number;
+  /** Each GPU host's measured rates, when the pool could be read: they beat the calibration. */
+  hostRates?: readonly HostRate[];
   preset?: string;
 }
 
@@ -23,7 +25,9 @@ export function planJob(params: GenerationParams, ctx: PlanContext): JobRecord {
     total_images: params.batch_size * params.n_iter,
     completed_images: 0,
     failed_images: 0,
-    estimated_seconds: Math.round(estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts)),
+    estimated_seconds: Math.round(
+      estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates),
+    ),
     expires_at: Math.floor(ctx.now.getTime() / 1000) + ctx.retentionSeconds,
   };
 }

@@ -1,3 +1,4 @@
+import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
 import type { HostSpec, Lease } from './pool/host-pool.ts';
 
@@ -131,12 +132,17 @@ export interface HostPool {
   readonly hosts: HostSpec[];
   /** A lease on a free slot, or the reason none may be taken now. Never grants one slot twice. */
   acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }>;
-  /** Frees the slot if `lease` still holds it. */
-  release(lease: Lease): Promise<void>;
+  /**
+   * Frees the slot if `lease` still holds it. With a measurement of the call, folds it into the
+   * host's rates in the same write: no read, no second request.
+   */
+  release(lease: Lease, measured?: RateSample): Promise<void>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
   reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
+  /** Each host's measured speed and health, for estimates: one read of the pool. */
+  hostRates(): Promise<HostRate[]>;
 }
 
 /** An image of the sheet: its seed for the label, and how to fetch its bytes when needed. */

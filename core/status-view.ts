@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from './duration.ts';
-import { remainingSeconds } from './estimate.ts';
+import { type Calibration, estimateJobSeconds, type HostRate, remainingSeconds } from './estimate.ts';
 import { isTerminal, type JobRecord, JobStatus } from './job.ts';
 
 /** What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. */
@@ -26,7 +26,38 @@ export type StatusView = z.infer<typeof StatusView>;
 
 const secondsBetween = (from: string, to: Date): number => (to.getTime() - Date.parse(from)) / 1000;
 
-export function toStatusView(job: JobRecord, now: Date): StatusView {
+/**
+ * What the ETA starts from before the job's own throughput says enough: the a-priori seconds of
+ * the whole job (from the hosts' measured rates now, or the estimate stored at start) and the
+ * images one round of the pool makes at once (batch_size x hosts working on the job).
+ */
+export interface EtaPrior {
+  jobSeconds: number;
+  roundImages: number;
+}
+
+/** Images one round of the pool makes for this job: one iteration on each host it can use. */
+const roundImages = (job: JobRecord, hosts: number) =>
+  job.params.batch_size * Math.max(1, Math.min(job.params.n_iter, hosts));
+
+/** Whether the ETA still leans on the a-priori estimate, so the hosts' current rates are worth a read. */
+export const etaLeansOnEstimate = (job: JobRecord, hosts: number): boolean =>
+  !isTerminal(job.status) && job.completed_images + job.failed_images < roundImages(job, hosts);
+
+/** The prior from the hosts' current rates when they were read, else from the estimate made at start. */
+export function etaPrior(
+  job: JobRecord,
+  calibration: Calibration,
+  hosts: number,
+  rates?: readonly HostRate[],
+): EtaPrior {
+  return {
+    jobSeconds: rates ? estimateJobSeconds(job.params, calibration, hosts, rates) : job.estimated_seconds,
+    roundImages: roundImages(job, hosts),
+  };
+}
+
+export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): StatusView {
   const ended = isTerminal(job.status);
   const start = job.started_at ?? job.created_at;
   const end = ended && job.finished_at ? new Date(job.finished_at) : now;
@@ -37,7 +68,8 @@ export function toStatusView(job: JobRecord, now: Date): StatusView {
         elapsedSeconds: elapsed,
         doneImages: job.completed_images + job.failed_images,
         totalImages: job.total_images,
-        estimatedSeconds: job.estimated_seconds,
+        estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
+        roundImages: prior?.roundImages,
       });
   const failed = job.failed_images > 0 ? `, ${job.failed_images} failed` : '';
   return {

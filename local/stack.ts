@@ -135,6 +135,7 @@ export async function startEmbeddedStack(
     images: workers.images,
     orchestrator,
     now: () => new Date(),
+    hostRates: () => workers.pool.hostRates(),
     settings: {
       concurrency,
       hosts: sdHosts.length,

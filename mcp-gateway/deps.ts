@@ -1,4 +1,4 @@
-import type { Calibration } from '../core/estimate.ts';
+import type { Calibration, HostRate } from '../core/estimate.ts';
 import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
 
@@ -39,6 +39,8 @@ export interface GatewayDeps {
   renderContactSheet?: ContactSheetRenderer;
   now: () => Date;
   settings: GatewaySettings;
+  /** The GPU hosts' measured rates (the pool's records); absent = estimates use the calibration only. */
+  hostRates?: () => Promise<HostRate[]>;
 }
 
 /** The authenticated caller; every job belongs to one. */

@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { DynamoDbHostPool } from '../lambdas/adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
@@ -57,6 +58,8 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
   const db = documentClient();
   const tokens = new DynamoDbTokenStore(db, config[ENV.tableName]);
+  // Read-only use of the workers' pool records: the hosts' measured rates, for estimates.
+  const pool = new DynamoDbHostPool(db, config[ENV.tableName], []);
   const issuer = config[ENV.oauthIssuer];
   const oauth = issuer
     ? (() => {
@@ -80,6 +83,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       presets,
       renderContactSheet,
       now: () => new Date(),
+      hostRates: () => pool.hostRates(),
       settings: {
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],

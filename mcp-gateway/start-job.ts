@@ -60,6 +60,10 @@ export async function startJob(
     );
   }
 
+  // The hosts' measured rates for the estimate, read while the checks below run; a failed read
+  // costs only precision (the calibration stands in), never the start.
+  const hostRates = deps.hostRates?.().catch(() => undefined);
+
   if (clientToken) {
     const claim = await deps.jobs.claimClientToken({
       owner: caller.id,
@@ -96,6 +100,7 @@ export async function startJob(
     retentionSeconds: deps.settings.retentionSeconds,
     calibration: deps.settings.calibration,
     parallelHosts: deps.settings.hosts,
+    hostRates: await hostRates,
     preset: preset.name,
   });
   if (!(await deps.jobs.create(job))) {

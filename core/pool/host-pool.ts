@@ -1,3 +1,5 @@
+import type { HostRate } from '../estimate.ts';
+
 /** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
 export interface HostSpec {
   id: string;
@@ -12,6 +14,10 @@ export interface SlotState {
   jobId?: string;
   /** Epoch ms after which the lease is void (a crashed worker cannot hold a slot). */
   leaseUntil?: number;
+  /** The host's speed as measured through this slot: seconds per step-megapixel by work class. */
+  rates?: Record<string, number>;
+  /** Epoch ms of the last measurement through this slot. */
+  ratedAt?: number;
 }
 
 export interface HostHealth {
@@ -41,6 +47,11 @@ export interface Lease {
   jobId: string;
   /** The host's failure count when the lease was granted: a success on a clean host writes nothing. */
   hostFailures?: number;
+  /**
+   * The slot's rates when it was leased. Only the slot's holder writes them, so they are still
+   * current at release, where a new measurement is averaged in without reading them again.
+   */
+  rates?: Record<string, number>;
 }
 
 /**
@@ -116,4 +127,36 @@ export function nextHealth(
   return failures >= FAILURES_BEFORE_REST
     ? { hostId, failures, unhealthyUntil: now + REST_MS }
     : { hostId, failures };
+}
+
+/**
+ * Each host's measured speed, from what one snapshot holds. Every slot keeps its own average
+ * (written by its own holder at release, so no two writers race); a host's rate for a work class
+ * is the mean over its slots. Without configured hosts (a reader that only knows their number),
+ * every host the pool has records of.
+ */
+export function hostRatesOf(hosts: HostSpec[], snapshot: PoolSnapshot, now: number): HostRate[] {
+  const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
+  const configured = new Map(hosts.map((h) => [h.id, h.depth]));
+  const ids =
+    hosts.length > 0
+      ? hosts.map((h) => h.id)
+      : [...new Set([...snapshot.slots.map((s) => s.hostId), ...snapshot.health.map((h) => h.hostId)])];
+  return ids.map((hostId) => {
+    const depth = configured.get(hostId) ?? Number.POSITIVE_INFINITY;
+    const slots = snapshot.slots.filter((s) => s.hostId === hostId && s.slot < depth && s.rates);
+    const sums = new Map<string, { sum: number; n: number }>();
+    for (const slot of slots) {
+      for (const [key, rate] of Object.entries(slot.rates ?? {})) {
+        const acc = sums.get(key) ?? { sum: 0, n: 0 };
+        sums.set(key, { sum: acc.sum + rate, n: acc.n + 1 });
+      }
+    }
+    return {
+      hostId,
+      healthy: isHealthy(health.get(hostId), now),
+      measuredAt: Math.max(0, ...slots.map((s) => s.ratedAt ?? 0)),
+      rates: Object.fromEntries([...sums].map(([key, { sum, n }]) => [key, sum / n])),
+    };
+  });
 }

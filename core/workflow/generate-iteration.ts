@@ -1,4 +1,5 @@
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
+import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
 import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
@@ -7,6 +8,7 @@ import type { HostPool, ImageFetcher, ImageStore, JobStore, SdWebUi, Txt2ImgResu
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
 import { startProgressReporter } from './progress-reporter.ts';
+import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
 export interface GenerateDeps {
@@ -44,19 +46,25 @@ export async function generateIteration(
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
   const lease = await deps.pool.acquire(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000);
   if ('wait' in lease) throw new NoSlotAvailableError(lease.wait);
+  // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
+  let measured: RateSample | undefined;
   try {
     const sd = deps.hosts.get(lease.hostId);
     if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
-    const result = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);
-    if (!result) return { iteration, images: 0, skipped: true };
-    const stored = await storeImages(job, iteration, result, deps);
+    const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);
+    if (!outcome) return { iteration, images: 0, skipped: true };
+    measured = outcome.measured;
+    const stored = await storeImages(job, iteration, outcome.result, deps);
     return { iteration, images: stored, skipped: false };
   } finally {
-    await deps.pool.release(lease);
+    await deps.pool.release(lease, measured);
   }
 }
 
-/** The SD WebUI call with live progress; undefined when it was interrupted by a cancel. */
+/**
+ * The SD WebUI call with live progress, and how long it held the GPU per unit of work (from the
+ * same /progress polls); undefined when it was interrupted by a cancel.
+ */
 async function generateOnHost(
   job: JobRecord,
   iteration: number,
@@ -64,8 +72,9 @@ async function generateOnHost(
   lease: Lease,
   timeoutMs: number,
   deps: GenerateDeps,
-): Promise<Txt2ImgResult | undefined> {
+): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   const prepared = await prepareHostContext(job.params, { ...deps, sd });
+  const polls: ProgressPoll[] = [];
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -74,14 +83,17 @@ async function generateOnHost(
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
     isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
+    observe: (poll) => polls.push(poll),
   });
   let result: Txt2ImgResult;
   let interrupted = false;
+  let sentAt = 0;
+  let endedAt = 0;
   try {
-    result = await sd.txt2img(
-      buildTxt2ImgPayload(prepared.params, iteration, prepared.host),
-      AbortSignal.timeout(timeoutMs),
-    );
+    const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
+    sentAt = Date.now();
+    result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
+    endedAt = Date.now();
   } catch (error) {
     if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease, false))) {
       await deps.jobs.addNote(
@@ -95,7 +107,8 @@ async function generateOnHost(
   }
   await deps.pool.reportHealth(lease, true);
   // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
-  return interrupted ? undefined : result;
+  if (interrupted) return undefined;
+  return { result, measured: rateSample(job.params, samplingSeconds(polls, sentAt, endedAt)) };
 }
 
 async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {

@@ -1,5 +1,6 @@
 import type { CurrentProgress } from '../job.ts';
 import type { SdWebUi } from '../ports.ts';
+import type { ProgressPoll } from './sampling-window.ts';
 
 export interface ProgressReporterOptions {
   sd: SdWebUi;
@@ -11,6 +12,8 @@ export interface ProgressReporterOptions {
   writeEveryMs: number;
   /** Whether the job was cancelled; asked at most once per writeEveryMs. */
   isCancelled?: () => Promise<boolean>;
+  /** Sees every answered poll with its timing, e.g. to measure how long our request held the GPU. */
+  observe?: (poll: ProgressPoll) => void;
 }
 
 export interface ProgressReporter {
@@ -24,7 +27,7 @@ export interface ProgressReporter {
  * job_timestamp differs from the one running when we sent it (requests run in FIFO order).
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
-  const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled } = options;
+  const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = 0;
@@ -36,7 +39,9 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     let before: string | null | undefined;
     while (!stopped) {
       try {
+        const sentAt = Date.now();
         const p = await sd.progress(AbortSignal.any([controller.signal, AbortSignal.timeout(5_000)]));
+        observe?.({ sentAt, receivedAt: Date.now(), progress: p });
         if (before === undefined) before = p.jobTimestamp;
         const ours = p.jobTimestamp !== null && p.jobTimestamp !== before;
         const due = Date.now() - lastWrite >= writeEveryMs;

@@ -5,10 +5,11 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { type HostRate, nextRate, type RateSample } from '../../core/estimate.ts';
 import {
   chooseSlot,
-  type HostHealth,
   type HostSpec,
+  hostRatesOf,
   isHealthy,
   type Lease,
   nextHealth,
@@ -23,6 +24,15 @@ const poolPk = (name: string) => `POOL#${name}`;
 const slotSk = (hostId: string, slot: number) => `SLOT#${hostId}#${slot}`;
 const healthSk = (hostId: string) => `HEALTH#${hostId}`;
 const waiterSk = (jobId: string) => `WAIT#${jobId}`;
+/** A slot's rate of one work class is a top-level attribute: SET on a map path fails until the map exists. */
+const RATE_PREFIX = 'rate_';
+
+function ratesOf(item: Record<string, unknown>): Record<string, number> | undefined {
+  const entries = Object.entries(item)
+    .filter(([name, value]) => name.startsWith(RATE_PREFIX) && typeof value === 'number')
+    .map(([name, value]) => [name.slice(RATE_PREFIX.length), value as number] as const);
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+}
 
 export class DynamoDbHostPool implements HostPool {
   readonly hosts: HostSpec[];
@@ -66,6 +76,8 @@ export class DynamoDbHostPool implements HostPool {
             holder: item.holder as string | undefined,
             jobId: item.job_id as string | undefined,
             leaseUntil: item.lease_until as number | undefined,
+            rates: ratesOf(item),
+            ratedAt: item.rated_at as number | undefined,
           });
         } else if (sk.startsWith('HEALTH#')) {
           snapshot.health.push({
@@ -111,7 +123,8 @@ export class DynamoDbHostPool implements HostPool {
     }
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
-    return { hostId, slot, holder, jobId, hostFailures };
+    const rates = snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
+    return { hostId, slot, holder, jobId, hostFailures, ...(rates ? { rates } : {}) };
   }
 
   private async tryLease(
@@ -142,16 +155,25 @@ export class DynamoDbHostPool implements HostPool {
     );
   }
 
-  async release(lease: Lease): Promise<void> {
-    // A lease that expired and went to another worker is theirs now: nothing to release.
+  async release(lease: Lease, measured?: RateSample): Promise<void> {
+    // The measurement rides on the release: the slot item is written anyway, and the lease carries
+    // the slot's previous rate, so the average needs no read. DynamoDB cannot multiply, hence the
+    // average is computed here; only this slot's holder writes it, so nothing is lost to a race.
+    const rate = measured && nextRate(lease.rates?.[measured.key], measured.secondsPerUnit);
+    // A lease that expired and went to another worker is theirs now: nothing to release or record.
     await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: 'REMOVE holder, job_id, lease_until',
+          UpdateExpression: `${rate ? 'SET #rate = :rate, rated_at = :now ' : ''}REMOVE holder, job_id, lease_until`,
           ConditionExpression: 'holder = :holder',
-          ExpressionAttributeValues: { ':holder': lease.holder },
+          ...(rate && measured
+            ? {
+                ExpressionAttributeNames: { '#rate': `${RATE_PREFIX}${measured.key}` },
+                ExpressionAttributeValues: { ':holder': lease.holder, ':rate': rate, ':now': this.clock() },
+              }
+            : { ExpressionAttributeValues: { ':holder': lease.holder } }),
         }),
       ),
     );
@@ -162,22 +184,46 @@ export class DynamoDbHostPool implements HostPool {
     if (ok && lease.hostFailures === 0) return false;
     const { hostId } = lease;
     const now = this.clock();
-    const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
-    if (ok && (current?.failures ?? 0) === 0) return false;
-    const next: HostHealth = nextHealth(current, hostId, ok, now);
-    await this.db.send(
-      new PutCommand({
+    const key = { pk: this.pk, sk: healthSk(hostId) };
+    if (ok) {
+      const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
+      if ((current?.failures ?? 0) === 0) return false;
+      const next = nextHealth(current, hostId, true, now);
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...key, host_id: hostId, failures: next.failures },
+        }),
+      );
+      return false;
+    }
+    // Calls on one host fail together: count with an atomic ADD, or concurrent failures would
+    // overwrite each other's count and the host would rest late.
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
         TableName: this.tableName,
-        Item: {
-          pk: this.pk,
-          sk: healthSk(hostId),
-          host_id: hostId,
-          failures: next.failures,
-          ...(next.unhealthyUntil ? { unhealthy_until: next.unhealthyUntil } : {}),
-        },
+        Key: key,
+        UpdateExpression: 'SET host_id = :host ADD failures :one',
+        ExpressionAttributeValues: { ':host': hostId, ':one': 1 },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return !isHealthy(next, now);
+    const counted = { hostId, failures: Number(Attributes?.failures ?? 1) - 1 };
+    const next = nextHealth(counted, hostId, false, now);
+    if (next.unhealthyUntil === undefined) return false;
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET unhealthy_until = :until',
+        ExpressionAttributeValues: { ':until': next.unhealthyUntil },
+      }),
+    );
+    return true;
+  }
+
+  async hostRates(): Promise<HostRate[]> {
+    return hostRatesOf(this.hosts, await this.snapshot(), this.clock());
   }
 
   async resting(): Promise<string[]> {

@@ -1,6 +1,13 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { StatusView, toStatusView } from '../../core/status-view.ts';
+import type { JobRecord } from '../../core/job.ts';
+import {
+  type EtaPrior,
+  etaLeansOnEstimate,
+  etaPrior,
+  StatusView,
+  toStatusView,
+} from '../../core/status-view.ts';
 import type { ToolContext } from '../deps.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
@@ -25,7 +32,8 @@ export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
     },
     ({ job_id }) =>
       safely(async () => {
-        const view = toStatusView(await getOwnedJob(ctx, job_id), ctx.deps.now());
+        const job = await getOwnedJob(ctx, job_id);
+        const view = toStatusView(job, ctx.deps.now(), await prior(ctx, job));
         const eta = view.estimated_remaining ? `, about ${view.estimated_remaining} left` : '';
         return toolResult(
           `${view.job_id} ${view.status}: ${view.progress}, ${view.elapsed_time} elapsed${eta}.`,
@@ -33,4 +41,17 @@ export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
         );
       }),
   );
+}
+
+/**
+ * The ETA's prior. The pool is read only while the ETA still leans on it (before the job's first
+ * round of images); a failed read falls back to the estimate stored at start.
+ */
+async function prior(ctx: ToolContext, job: JobRecord): Promise<EtaPrior> {
+  const { settings, hostRates } = ctx.deps;
+  const rates =
+    hostRates && etaLeansOnEstimate(job, settings.hosts)
+      ? await hostRates().catch(() => undefined)
+      : undefined;
+  return etaPrior(job, settings.calibration, settings.hosts, rates);
 }

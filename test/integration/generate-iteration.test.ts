@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RateSample, secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
@@ -30,13 +31,18 @@ class RecordingPool implements HostPool {
     this.held.add(holder);
     return { hostId: this.hosts[0]?.id as string, slot: 0, holder, jobId };
   }
-  async release(lease: Lease) {
+  readonly measured: Array<RateSample | undefined> = [];
+  async release(lease: Lease, measured?: RateSample) {
     this.held.delete(lease.holder);
+    this.measured.push(measured);
   }
   async reportHealth() {
     return false;
   }
   async resting() {
+    return [];
+  }
+  async hostRates() {
     return [];
   }
 }
@@ -123,5 +129,33 @@ describe('generateIteration leases', () => {
     await run(job.job_id);
     expect(await run(job.job_id)).toMatchObject({ skipped: true, images: 1 });
     expect(pool.grants).toBe(1);
+  });
+
+  it('measures the GPU time of each call, without the wait behind the call ahead', async () => {
+    const { pool, run } = withPool();
+    // 10 steps of 20 ms: 0.2 s of sampling per iteration; the second call queues behind the first.
+    const job = await newJob({ steps: 10, width: 256, height: 256, n_iter: 2 });
+    await Promise.all([run(job.job_id, 0), run(job.job_id, 1)]);
+    expect(pool.measured).toHaveLength(2);
+    for (const sample of pool.measured) {
+      expect(sample?.key).toBe('p-4');
+      const seconds = secondsPerImage(
+        job.params,
+        { secondsPerStep: 1 },
+        { [sample?.key ?? '']: sample?.secondsPerUnit ?? 0 },
+      );
+      expect(seconds).toBeGreaterThan(0.18);
+      expect(seconds).toBeLessThan(0.26);
+    }
+  });
+
+  it('measures nothing when a cancel interrupted the call', async () => {
+    const { pool, run } = withPool();
+    const job = await newJob({ steps: 40 });
+    const running = run(job.job_id);
+    await new Promise((r) => setTimeout(r, 150));
+    await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
+    await running;
+    expect(pool.measured).toEqual([undefined]);
   });
 });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { nextRate } from '../../core/estimate.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
@@ -18,11 +19,8 @@ afterAll(async () => {
 });
 
 /** Each test gets a pool (a partition) of its own. */
-function pool(clock: () => number = Date.now, hosts = [{ id: 'h', depth: 2 }]) {
-  return new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, {
-    clock,
-    name: `test-${++tables}`,
-  });
+function pool(clock: () => number = Date.now, hosts = [{ id: 'h', depth: 2 }], name = `test-${++tables}`) {
+  return new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, { clock, name });
 }
 
 describe('DynamoDbHostPool against dynalite', () => {
@@ -92,5 +90,68 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect(await p.acquire('j', 'j#0', 60_000)).toMatchObject({ hostId: 'well' });
     await p.reportHealth({ ...onSick, hostFailures: 3 }, true);
     expect(await p.resting()).toEqual([]);
+  });
+
+  it('counts failures that arrive together, so the host rests at the third', async () => {
+    const p = pool(Date.now, [
+      { id: 'sick', depth: 3 },
+      { id: 'well', depth: 1 },
+    ]);
+    const onSick = (slot: number) => ({
+      hostId: 'sick',
+      slot,
+      holder: `x#${slot}`,
+      jobId: 'x',
+      hostFailures: 0,
+    });
+    const rested = await Promise.all([0, 1, 2].map((slot) => p.reportHealth(onSick(slot), false)));
+    expect(rested.filter(Boolean)).toHaveLength(1);
+    expect(await p.resting()).toEqual(['sick']);
+  });
+
+  it('keeps a measured rate per host in the release write, averaged without a read', async () => {
+    const name = `test-${++tables}`;
+    const db = documentClient(stores.clients);
+    const p = new DynamoDbHostPool(db, stores.tableName, [{ id: 'gpu', depth: 1 }], { name });
+    const sent = vi.spyOn(db, 'send');
+    const first = await p.acquire('j', 'j#0', 60_000);
+    if (!('hostId' in first)) throw new Error('no lease');
+    sent.mockClear();
+    await p.release(first, { key: 'p0', secondsPerUnit: 0.2 });
+    // One request: the release that was made anyway, now also carrying the rate.
+    expect(sent.mock.calls.map(([command]) => command.constructor.name)).toEqual(['UpdateCommand']);
+
+    const second = await p.acquire('j', 'j#1', 60_000);
+    if (!('hostId' in second)) throw new Error('no lease');
+    expect(second.rates).toEqual({ p0: 0.2 });
+    await p.release(second, { key: 'p0', secondsPerUnit: 0.4 });
+    const third = await p.acquire('j', 'j#2', 60_000);
+    if (!('hostId' in third)) throw new Error('no lease');
+    await p.release(third, { key: 'p2', secondsPerUnit: 0.3 });
+
+    const [gpu] = await p.hostRates();
+    expect(gpu).toMatchObject({ hostId: 'gpu', healthy: true, rates: { p0: nextRate(0.2, 0.4), p2: 0.3 } });
+    expect(gpu?.measuredAt).toBeGreaterThan(0);
+    // The gateway knows only how many hosts there are: it reads every host on record.
+    const reader = pool(Date.now, [], name);
+    expect(await reader.hostRates()).toEqual([gpu]);
+    // The slot is free again, and a plain release still writes no rate.
+    const fourth = await p.acquire('j', 'j#3', 60_000);
+    if (!('hostId' in fourth)) throw new Error('no lease');
+    await p.release(fourth);
+    expect((await p.hostRates())[0]?.rates).toEqual(gpu?.rates);
+  });
+
+  it('drops the measurement of a lease that lapsed and went to another worker', async () => {
+    let now = 20_000_000;
+    const p = pool(() => now, [{ id: 'lapsed', depth: 1 }]);
+    const stale = await p.acquire('a', 'a#0', 1000);
+    now += 1001;
+    const fresh = await p.acquire('b', 'b#0', 1000);
+    if (!('hostId' in stale) || !('hostId' in fresh)) throw new Error('no lease');
+    await p.release(stale, { key: 'p0', secondsPerUnit: 5 });
+    expect((await p.hostRates())[0]?.rates).toEqual({});
+    await p.release(fresh, { key: 'p0', secondsPerUnit: 1 });
+    expect((await p.hostRates())[0]?.rates).toEqual({ p0: 1 });
   });
 });

@@ -83,3 +83,33 @@ describe('progress reporter', () => {
     expect(writes).toHaveLength(1);
   });
 });
+
+describe('progress reporter observation', () => {
+  it('hands every answered poll to observe, with when it was sent and answered', async () => {
+    const seen: Array<{ sentAt: number; receivedAt: number; jobTimestamp: string | null }> = [];
+    const before = Date.now();
+    const reporter = startProgressReporter({
+      sd: scriptedHost([{ progress: 0, step: 0, steps: 0, jobTimestamp: null }, busy('20261124100007', 2)]),
+      iteration: 0,
+      write: async () => {},
+      now: () => new Date(),
+      pollMs: 1,
+      writeEveryMs: 0,
+      observe: (poll) =>
+        seen.push({
+          sentAt: poll.sentAt,
+          receivedAt: poll.receivedAt,
+          jobTimestamp: poll.progress.jobTimestamp,
+        }),
+    });
+    await wait(30);
+    await reporter.stop();
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen[0]?.jobTimestamp).toBeNull();
+    expect(seen[1]?.jobTimestamp).toBe('20261124100007');
+    for (const poll of seen) {
+      expect(poll.sentAt).toBeGreaterThanOrEqual(before);
+      expect(poll.receivedAt).toBeGreaterThanOrEqual(poll.sentAt);
+    }
+  });
+});
