@@ -1,6 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ToolContext } from './deps.ts';
+import { JobTaskStore } from './tasks/job-task-store.ts';
 import { registerCancelTool } from './tools/cancel.ts';
 import { registerListTool } from './tools/list.ts';
 import { registerPresetsTool } from './tools/presets.ts';
@@ -18,6 +19,10 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
 export function buildServer(ctx: ToolContext): McpServer {
   const server = new McpServer(SERVER_INFO, {
     jsonSchemaValidator,
+    // Tasks are the caller's jobs: tasks/get, tasks/result, tasks/list and tasks/cancel read the
+    // jobs table, so any gateway instance answers them.
+    taskStore: new JobTaskStore(ctx),
+    capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
     instructions:
       'Generate Stable Diffusion images in batches too large for one tool call: start a job, poll its status, ' +
       'then fetch presigned image URLs.',

@@ -13,6 +13,7 @@ export const CancelOutput = z.object({
   completed_images: z.number().int(),
   message: z.string(),
 });
+export type CancelOutput = z.infer<typeof CancelOutput>;
 
 export function registerCancelTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
@@ -29,33 +30,42 @@ export function registerCancelTool(server: McpServer, ctx: ToolContext): void {
     },
     ({ job_id }) =>
       safely(async () => {
-        const { deps } = ctx;
-        const job = await getOwnedJob(ctx, job_id);
-        const moved =
-          !isTerminal(job.status) &&
-          (await deps.jobs.transition(job_id, ['pending', 'running'], 'cancelled', deps.now().toISOString()));
-        if (!moved) {
-          const now = (await deps.jobs.get(job_id)) ?? job;
-          const message = `${job_id} had already ended (${now.status}); nothing changed.`;
-          return toolResult(message, {
-            job_id,
-            status: now.status,
-            cancelled: false,
-            completed_images: now.completed_images,
-            message,
-          });
-        }
-        // The status is what workers obey; stopping the execution only saves the transitions left.
-        await deps.orchestrator.stop(job_id, 'cancelled by its owner');
-        const after = (await deps.jobs.get(job_id)) ?? job;
-        const message = `${job_id} cancelled; ${after.completed_images} of ${after.total_images} images were made and kept.`;
-        return toolResult(message, {
-          job_id,
-          status: 'cancelled',
-          cancelled: true,
-          completed_images: after.completed_images,
-          message,
-        });
+        const outcome = await cancelJob(ctx, job_id);
+        return toolResult(outcome.message, outcome);
       }),
   );
+}
+
+/**
+ * Stops the caller's job if it has not ended (the cancel tool and tasks/cancel both come here).
+ * Another caller's job is not found, like a job that does not exist.
+ */
+export async function cancelJob(ctx: ToolContext, jobId: string): Promise<CancelOutput> {
+  const { deps } = ctx;
+  const job = await getOwnedJob(ctx, jobId);
+  const moved =
+    !isTerminal(job.status) &&
+    (await deps.jobs.transition(jobId, ['pending', 'running'], 'cancelled', deps.now().toISOString()));
+  if (!moved) {
+    const now = (await deps.jobs.get(jobId)) ?? job;
+    const message = `${jobId} had already ended (${now.status}); nothing changed.`;
+    return {
+      job_id: jobId,
+      status: now.status,
+      cancelled: false,
+      completed_images: now.completed_images,
+      message,
+    };
+  }
+  // The status is what workers obey; stopping the execution only saves the transitions left.
+  await deps.orchestrator.stop(jobId, 'cancelled by its owner');
+  const after = (await deps.jobs.get(jobId)) ?? job;
+  const message = `${jobId} cancelled; ${after.completed_images} of ${after.total_images} images were made and kept.`;
+  return {
+    job_id: jobId,
+    status: 'cancelled',
+    cancelled: true,
+    completed_images: after.completed_images,
+    message,
+  };
 }

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { JobStatus } from '../../core/job.ts';
+import type { JobListQuery, JobPage } from '../../core/ports.ts';
 import type { ToolContext } from '../deps.ts';
 import { safely, toolResult } from '../tool-result.ts';
 
@@ -37,20 +38,27 @@ export function registerListTool(server: McpServer, ctx: ToolContext): void {
     },
     ({ status, cursor, limit }) =>
       safely(async () => {
-        const page = await ctx.deps.jobs.listByOwner(ctx.caller.id, { status, cursor, limit: limit ?? 20 });
-        const now = ctx.deps.now().getTime();
-        const jobs = page.jobs
-          .filter((j) => j.expires_at * 1000 > now)
-          .map((j) => ({
-            job_id: j.job_id,
-            status: j.status,
-            created_at: j.created_at,
-            prompt: j.params.prompt.slice(0, 100),
-            completed_images: j.completed_images,
-            total_images: j.total_images,
-          }));
+        const page = await listOwnJobs(ctx, { status, cursor, limit: limit ?? 20 });
+        const jobs = page.jobs.map((j) => ({
+          job_id: j.job_id,
+          status: j.status,
+          created_at: j.created_at,
+          prompt: j.params.prompt.slice(0, 100),
+          completed_images: j.completed_images,
+          total_images: j.total_images,
+        }));
         const more = page.nextCursor ? ' More with next_cursor.' : '';
         return toolResult(`${jobs.length} jobs.${more}`, { jobs, next_cursor: page.nextCursor });
       }),
   );
+}
+
+/**
+ * The caller's jobs not yet expired, newest first, a page at a time with the store's opaque
+ * cursor (the list tool and tasks/list both page this way).
+ */
+export async function listOwnJobs(ctx: ToolContext, query: JobListQuery): Promise<JobPage> {
+  const page = await ctx.deps.jobs.listByOwner(ctx.caller.id, query);
+  const now = ctx.deps.now().getTime();
+  return { ...page, jobs: page.jobs.filter((j) => j.expires_at * 1000 > now) };
 }

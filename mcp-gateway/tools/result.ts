@@ -30,6 +30,8 @@ export const ResultOutput = z.object({
   contact_sheet: z
     .object({
       url: z.string(),
+      // Always sent (the sheet as stored, plus its URL); declared so clients checking the schema accept it.
+      key: z.string(),
       width: z.number(),
       height: z.number(),
       images: z.number(),
@@ -53,8 +55,10 @@ export const ResultInput = z.object({
       'include (default): attach the last rendered sheet; refresh: draw it now from the images so far; omit.',
     ),
 });
+export type ResultInput = z.infer<typeof ResultInput>;
 
 const MAX_INLINE_SHEET_BYTES = 1024 * 1024;
+const DEFAULT_PAGE_SIZE = 50;
 
 export function registerResultTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
@@ -70,85 +74,104 @@ export function registerResultTool(server: McpServer, ctx: ToolContext): void {
       outputSchema: ResultOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    ({ job_id, cursor, limit, contact_sheet }) =>
-      safely(async () => {
-        const { deps } = ctx;
-        let job = await getOwnedJob(ctx, job_id);
-        const offset = decodeOffsetCursor(job_id, cursor);
-        const pageSize = limit ?? 50;
-        if (contact_sheet === 'refresh' && deps.renderContactSheet) {
-          await renderJobContactSheet({ job_id }, { ...deps, render: deps.renderContactSheet });
-          job = await getOwnedJob(ctx, job_id);
-        }
-        const iterations = (await deps.jobs.listIterations(job_id)).sort((a, b) => a.iteration - b.iteration);
-        const all = iterations.flatMap((it) =>
-          it.images.map((image) => ({ ...image, iteration: it.iteration })),
-        );
-        const page = all.slice(offset, offset + pageSize);
-        const ttl = deps.settings.urlTtlSeconds;
-        // Signed afresh on every call: the earliest expiry of the page is the one to report.
-        let expiresAt = new Date(deps.now().getTime() + ttl * 1000);
-        const sign = async (key: string) => {
-          const signed = await deps.images.presignGet(key, ttl);
-          if (signed.expiresAt < expiresAt) expiresAt = signed.expiresAt;
-          return signed.url;
-        };
-        const files = await Promise.all(
-          page.map(async (image) => ({
-            url: await sign(image.key),
-            key: image.key,
-            iteration: image.iteration,
-            index: image.index,
-            seed: image.seed,
-            subseed: image.subseed,
-            width: image.width,
-            height: image.height,
-            infotext: image.infotext,
-          })),
-        );
-        const sheet = job.contact_sheet && contact_sheet !== 'omit' ? job.contact_sheet : undefined;
-        const sheetView = sheet ? { ...sheet, url: await sign(sheet.key) } : null;
-        const failures = iterations
-          .filter((it) => it.status === 'failed')
-          .map((it) => ({ iteration: it.iteration, error: `${it.error?.type}: ${it.error?.message}` }));
-        const nextCursor =
-          offset + pageSize < all.length ? encodeOffsetCursor(job_id, offset + pageSize) : undefined;
-        const drawing =
-          isTerminal(job.status) && !job.contact_sheet && all.length > 0
-            ? ' The contact sheet is being drawn.'
-            : '';
-        const message = describe(job, all.length, files.length, offset, nextCursor !== undefined) + drawing;
-        const structured = {
-          job_id,
-          status: job.status,
-          total_images: job.total_images,
-          completed_images: all.length,
-          files,
-          next_cursor: nextCursor,
-          contact_sheet: sheetView,
-          failures,
-          expires_at: expiresAt.toISOString(),
-          message,
-        };
-        const content: CallToolResult['content'] = [{ type: 'text', text: message }];
-        if (sheet) {
-          const png = await deps.images.get(sheet.key);
-          if (png.length <= MAX_INLINE_SHEET_BYTES) {
-            content.push({ type: 'image', data: Buffer.from(png).toString('base64'), mimeType: 'image/png' });
-          }
-        }
-        for (const file of files) {
-          content.push({
-            type: 'resource_link',
-            uri: file.url,
-            name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
-            mimeType: 'image/png',
-            description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
-          });
-        }
-        return { content, structuredContent: structured };
-      }),
+    (input) => safely(() => resultPage(ctx, input)),
   );
+}
+
+/** One page of a job's images; another caller's job is not found, like one that does not exist. */
+export async function resultPage(ctx: ToolContext, input: ResultInput): Promise<CallToolResult> {
+  const { job_id, cursor, limit, contact_sheet } = input;
+  const { deps } = ctx;
+  let job = await getOwnedJob(ctx, job_id);
+  const offset = decodeOffsetCursor(job_id, cursor);
+  if (contact_sheet === 'refresh' && deps.renderContactSheet) {
+    await renderJobContactSheet({ job_id }, { ...deps, render: deps.renderContactSheet });
+    job = await getOwnedJob(ctx, job_id);
+  }
+  return jobResultPage(ctx, job, {
+    offset,
+    pageSize: limit ?? DEFAULT_PAGE_SIZE,
+    contactSheet: contact_sheet !== 'omit',
+  });
+}
+
+/** The page the result tool answers when given only the job id. */
+export const firstResultPage = (ctx: ToolContext, job: JobRecord): Promise<CallToolResult> =>
+  jobResultPage(ctx, job, { offset: 0, pageSize: DEFAULT_PAGE_SIZE, contactSheet: true });
+
+/** The page of the caller's job starting at offset, as sdreforge_batch_result answers it. */
+export async function jobResultPage(
+  ctx: ToolContext,
+  job: JobRecord,
+  { offset, pageSize, contactSheet }: { offset: number; pageSize: number; contactSheet: boolean },
+): Promise<CallToolResult> {
+  const { deps } = ctx;
+  const { job_id } = job;
+  const iterations = (await deps.jobs.listIterations(job_id)).sort((a, b) => a.iteration - b.iteration);
+  const all = iterations.flatMap((it) => it.images.map((image) => ({ ...image, iteration: it.iteration })));
+  const page = all.slice(offset, offset + pageSize);
+  const ttl = deps.settings.urlTtlSeconds;
+  // Signed afresh on every call: the earliest expiry of the page is the one to report.
+  let expiresAt = new Date(deps.now().getTime() + ttl * 1000);
+  const sign = async (key: string) => {
+    const signed = await deps.images.presignGet(key, ttl);
+    if (signed.expiresAt < expiresAt) expiresAt = signed.expiresAt;
+    return signed.url;
+  };
+  const files = await Promise.all(
+    page.map(async (image) => ({
+      url: await sign(image.key),
+      key: image.key,
+      iteration: image.iteration,
+      index: image.index,
+      seed: image.seed,
+      subseed: image.subseed,
+      width: image.width,
+      height: image.height,
+      infotext: image.infotext,
+    })),
+  );
+  const sheet = job.contact_sheet && contactSheet ? job.contact_sheet : undefined;
+  const sheetView = sheet ? { ...sheet, url: await sign(sheet.key) } : null;
+  const failures = iterations
+    .filter((it) => it.status === 'failed')
+    .map((it) => ({ iteration: it.iteration, error: `${it.error?.type}: ${it.error?.message}` }));
+  const nextCursor =
+    offset + pageSize < all.length ? encodeOffsetCursor(job_id, offset + pageSize) : undefined;
+  const drawing =
+    isTerminal(job.status) && !job.contact_sheet && all.length > 0
+      ? ' The contact sheet is being drawn.'
+      : '';
+  const message = describe(job, all.length, files.length, offset, nextCursor !== undefined) + drawing;
+  const structured = {
+    job_id,
+    status: job.status,
+    total_images: job.total_images,
+    completed_images: all.length,
+    files,
+    next_cursor: nextCursor,
+    contact_sheet: sheetView,
+    failures,
+    expires_at: expiresAt.toISOString(),
+    message,
+  };
+  const content: CallToolResult['content'] = [{ type: 'text', text: message }];
+  if (sheet) {
+    const png = await deps.images.get(sheet.key);
+    if (png.length <= MAX_INLINE_SHEET_BYTES) {
+      content.push({ type: 'image', data: Buffer.from(png).toString('base64'), mimeType: 'image/png' });
+    }
+  }
+  for (const file of files) {
+    content.push({
+      type: 'resource_link',
+      uri: file.url,
+      name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
+      mimeType: 'image/png',
+      description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
+    });
+  }
+  return { content, structuredContent: structured };
 }
 
 function describe(job: JobRecord, ready: number, shown: number, offset: number, more: boolean): string {

@@ -1,11 +1,14 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.ts';
-import { JobStatus } from '../../core/job.ts';
+import { type JobRecord, JobStatus } from '../../core/job.ts';
 import { StartInputShape } from '../../core/params/generation.ts';
 import type { ToolContext } from '../deps.ts';
-import { startJob } from '../start-job.ts';
+import { type StartArgs, startJob } from '../start-job.ts';
+import { type StartedJob, startedTaskOptions } from '../tasks/job-task.ts';
 import { safely, toolResult } from '../tool-result.ts';
+import { firstResultPage, ResultOutput } from './result.ts';
 
 export const StartOutput = z.object({
   job_id: z.string(),
@@ -17,6 +20,18 @@ export const StartOutput = z.object({
   estimated_seconds: z.number(),
   poll_after_seconds: z.number(),
   message: z.string(),
+  // Run as an MCP task, a start ends with the job's images: its result (tasks/result) adds the
+  // first page sdreforge_batch_result gives to the fields above. A plain call has none of these.
+  completed_images: ResultOutput.shape.completed_images.optional(),
+  files: ResultOutput.shape.files
+    .optional()
+    .describe(
+      'Only in the result of a task (tasks/result): the first page of images sdreforge_batch_result gives.',
+    ),
+  next_cursor: ResultOutput.shape.next_cursor.describe('cursor for the next page of sdreforge_batch_result.'),
+  contact_sheet: ResultOutput.shape.contact_sheet.optional(),
+  failures: ResultOutput.shape.failures.optional(),
+  expires_at: ResultOutput.shape.expires_at.optional(),
 });
 
 export const StartToolInput = z.object({
@@ -32,7 +47,7 @@ export const StartToolInput = z.object({
 });
 
 export function registerStartTool(server: McpServer, ctx: ToolContext): void {
-  server.registerTool(
+  server.experimental.tasks.registerToolTask(
     'sdreforge_batch_start',
     {
       title: 'Start a Stable Diffusion batch',
@@ -53,26 +68,71 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
         idempotentHint: false,
         openWorldHint: true,
       },
+      // A client with tasks gets the job as a task (tasks/get, tasks/result, tasks/cancel); a plain
+      // call still gets the job id at once (see JobTaskStore.createTask).
+      execution: { taskSupport: 'optional' },
     },
-    (args) =>
-      safely(async () => {
-        const { job, reused } = await startJob(ctx, args);
-        const estimated = formatDuration(job.estimated_seconds);
-        const again = reused ? ' (already started with this client_token)' : '';
-        return toolResult(
-          `Started ${job.job_id}${again}: ${job.total_images} images (seed ${job.params.seed}), about ${estimated}.`,
-          {
-            job_id: job.job_id,
-            status: job.status,
-            total_images: job.total_images,
-            preset: job.preset ?? ctx.deps.presets.defaultName,
-            seed: job.params.seed,
-            estimated_time: estimated,
-            estimated_seconds: job.estimated_seconds,
-            poll_after_seconds: Math.min(60, Math.max(5, Math.round(job.estimated_seconds / 10))),
-            message: `Job started. Check progress with sdreforge_batch_status {"job_id": "${job.job_id}"}.`,
-          },
-        );
-      }),
+    {
+      createTask: async (args, extra) => {
+        // The SDK has validated args against StartToolInput; its task API types them unknown.
+        const started = await startOrExplain(ctx, args as StartArgs);
+        return { task: await extra.taskStore.createTask(startedTaskOptions(started)) };
+      },
+      getTask: (_args, extra) => extra.taskStore.getTask(extra.taskId),
+      getTaskResult: async (_args, extra) =>
+        (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
+    },
   );
+}
+
+/**
+ * Starts the job. A refusal is thrown with the message `safely` words it in: the SDK answers a
+ * thrown error with exactly the tool error `safely` would have returned.
+ */
+async function startOrExplain(ctx: ToolContext, args: StartArgs): Promise<StartedJob> {
+  let started: StartedJob | undefined;
+  const answer = await safely(async () => {
+    const { job, reused } = await startJob(ctx, args);
+    started = { job, answer: startAnswer(ctx, job, reused) };
+    return started.answer;
+  });
+  if (!started) {
+    const [first] = answer.content;
+    throw new Error(first?.type === 'text' ? first.text : 'sdreforge_batch_start failed');
+  }
+  return started;
+}
+
+function startAnswer(ctx: ToolContext, job: JobRecord, reused: boolean): CallToolResult {
+  const again = reused ? ' (already started with this client_token)' : '';
+  const fields = startFields(ctx, job);
+  return toolResult(
+    `Started ${job.job_id}${again}: ${job.total_images} images (seed ${job.params.seed}), about ${fields.estimated_time}.`,
+    {
+      ...fields,
+      message: `Job started. Check progress with sdreforge_batch_status {"job_id": "${job.job_id}"}.`,
+    },
+  );
+}
+
+function startFields(ctx: ToolContext, job: JobRecord) {
+  return {
+    job_id: job.job_id,
+    status: job.status,
+    total_images: job.total_images,
+    preset: job.preset ?? ctx.deps.presets.defaultName,
+    seed: job.params.seed,
+    estimated_time: formatDuration(job.estimated_seconds),
+    estimated_seconds: job.estimated_seconds,
+    poll_after_seconds: Math.min(60, Math.max(5, Math.round(job.estimated_seconds / 10))),
+  };
+}
+
+/**
+ * What a start run as a task ends with (tasks/result): the first page sdreforge_batch_result
+ * gives, content and all, with the start's own fields its output schema asks for.
+ */
+export async function startTaskResult(ctx: ToolContext, job: JobRecord): Promise<CallToolResult> {
+  const page = await firstResultPage(ctx, job);
+  return { ...page, structuredContent: { ...startFields(ctx, job), ...page.structuredContent } };
 }

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import type { JobRecord, JobStatus } from '../../../core/job.ts';
+import { toStatusView } from '../../../core/status-view.ts';
+import {
+  isJobId,
+  isTaskAugmented,
+  startedJobOf,
+  startedTaskOptions,
+  taskStatusOf,
+  toTask,
+} from '../../../mcp-gateway/tasks/job-task.ts';
+
+const NOW = new Date('2026-11-24T10:02:20.000Z');
+
+const running: JobRecord = {
+  job_id: 'job_20261124_abcdefghij',
+  owner: 'alice',
+  status: 'running',
+  created_at: '2026-11-24T10:00:00.250Z',
+  started_at: '2026-11-24T10:00:05.000Z',
+  params: {
+    prompt: 'x',
+    negative_prompt: '',
+    width: 512,
+    height: 512,
+    steps: 20,
+    cfg_scale: 7,
+    sampler_name: 'Euler a',
+    seed: 1,
+    batch_size: 4,
+    n_iter: 3,
+  },
+  total_images: 12,
+  completed_images: 4,
+  failed_images: 0,
+  estimated_seconds: 60,
+  current: { iteration: 1, step: 7, steps: 20, updated_at: '2026-11-24T10:02:19.000Z' },
+  // Seven days after 10:00:00 (whole seconds, as the planner writes it).
+  expires_at: Date.parse('2026-12-01T10:00:00.000Z') / 1000,
+};
+
+const ended = (status: JobStatus, completed: number, failed = 0): JobRecord => ({
+  ...running,
+  status,
+  completed_images: completed,
+  failed_images: failed,
+  finished_at: '2026-11-24T10:03:00.000Z',
+});
+
+describe('task status of a job', () => {
+  it.each([
+    ['pending', 'working'],
+    ['running', 'working'],
+    ['completed', 'completed'],
+    ['partial', 'completed'],
+    ['failed', 'failed'],
+    ['cancelled', 'cancelled'],
+  ] as const)('%s reads %s', (job, task) => expect(taskStatusOf(job)).toBe(task));
+});
+
+describe('a job as a task', () => {
+  it('is the job: its id, its progress, its retention and the poll hint of sdreforge_batch_status', () => {
+    const task = toTask(running, NOW);
+    expect(task).toEqual({
+      taskId: 'job_20261124_abcdefghij',
+      status: 'working',
+      ttl: Date.parse('2026-12-01T10:00:00.000Z') - Date.parse('2026-11-24T10:00:00.250Z'),
+      createdAt: '2026-11-24T10:00:00.250Z',
+      lastUpdatedAt: '2026-11-24T10:02:19.000Z',
+      pollInterval: (toStatusView(running, NOW).poll_after_seconds as number) * 1000,
+      statusMessage: '4/12 images completed',
+    });
+    expect(task.pollInterval).toBeGreaterThan(0);
+  });
+
+  it('says a job waiting to start is pending, last changed when created', () => {
+    const pending: JobRecord = {
+      ...running,
+      status: 'pending',
+      started_at: undefined,
+      current: undefined,
+      completed_images: 0,
+    };
+    expect(toTask(pending, NOW)).toMatchObject({
+      status: 'working',
+      statusMessage: 'pending: 0/12 images completed',
+      lastUpdatedAt: '2026-11-24T10:00:00.250Z',
+    });
+  });
+
+  it('has no poll interval once the job ended, and was last changed when it finished', () => {
+    const task = toTask(ended('completed', 12), NOW);
+    expect(task).toMatchObject({
+      status: 'completed',
+      statusMessage: '12/12 images completed',
+      lastUpdatedAt: '2026-11-24T10:03:00.000Z',
+    });
+    expect(task).not.toHaveProperty('pollInterval');
+  });
+
+  it('names the job status where the task status hides it', () => {
+    expect(toTask(ended('partial', 10, 2), NOW)).toMatchObject({
+      status: 'completed',
+      statusMessage: 'partial: 10/12 images completed, 2 failed',
+    });
+    expect(toTask(ended('failed', 0, 12), NOW).statusMessage).toBe(
+      'failed: 0/12 images completed, 12 failed',
+    );
+    expect(toTask(ended('cancelled', 4), NOW)).toMatchObject({
+      status: 'cancelled',
+      statusMessage: 'cancelled: 4/12 images completed',
+    });
+  });
+});
+
+describe('task ids', () => {
+  it('are job ids', () => {
+    expect(isJobId('job_20261124_abcdefghij')).toBe(true);
+    for (const id of [
+      '',
+      'job_20261124_ABCDEFGHIJ',
+      'job_20261124_abcdefghij ',
+      '../job',
+      'x'.repeat(5000),
+    ]) {
+      expect(isJobId(id), id).toBe(false);
+    }
+  });
+});
+
+describe('task requests', () => {
+  it('asks for a task only with params.task', () => {
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: {} } })).toBe(true);
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: { ttl: 1000 } } })).toBe(true);
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't' } })).toBe(false);
+    expect(isTaskAugmented({ method: 'tools/call' })).toBe(false);
+  });
+
+  it('hands the started job from the start tool to the task store, and nothing else', () => {
+    const started = { job: running, answer: { content: [{ type: 'text' as const, text: 'Started' }] } };
+    expect(startedJobOf(startedTaskOptions(started))).toBe(started);
+    expect(startedJobOf({})).toBeUndefined();
+    expect(startedJobOf({ ttl: 1000, context: { other: 1 } })).toBeUndefined();
+  });
+});
