@@ -2,13 +2,13 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
+import { JOBS_TABLE, POOL_PK_PREFIX, TOKEN_DIGEST_PK_PREFIX } from '../../lambdas/adapters/jobs-table.ts';
 import { ENV } from '../../lambdas/config/env.ts';
 import type { NodeFunction } from './node-function.ts';
 
 const string = (name: string) => ({ name, type: AttributeType.STRING });
 
-/** What DynamoDbJobStore calls; nothing scans, deletes or batches. */
+/** What DynamoDbJobStore and the pool call; nothing scans or batches. */
 const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'];
 
 /**
@@ -49,6 +49,18 @@ export class JobsTable extends Construct {
   /** The workflow's tasks: job and iteration items by key, never the index. */
   bindWorker(fn: NodeFunction): void {
     this.bind(fn, [this.table.tableArn]);
+    // The GPU pool forgets a job's place in the queue by deleting it; no job item may be deleted.
+    this.allowDeleteIn(fn, POOL_PK_PREFIX);
+  }
+
+  private allowDeleteIn(fn: NodeFunction, partitionPrefix: string): void {
+    fn.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:DeleteItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${partitionPrefix}*`] } },
+      }),
+    );
   }
 
   /** The gateway: job items, plus the owner indexes that list and count a caller's jobs. */
@@ -59,6 +71,8 @@ export class JobsTable extends Construct {
       index(JOBS_TABLE.ownerIndex.name),
       index(JOBS_TABLE.activeIndex.name),
     ]);
+    // Revoking a named token deletes its digest item; nothing else may be deleted.
+    this.allowDeleteIn(fn, TOKEN_DIGEST_PK_PREFIX);
   }
 
   private bind(fn: NodeFunction, resources: string[]): void {

@@ -8,10 +8,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { TokenRecord, type TokenStore } from '../../core/tokens.ts';
 import { conditionally } from './conditional-write.ts';
+import { TOKEN_DIGEST_PK_PREFIX } from './jobs-table.ts';
 
 /** Names in one partition (listing is one query); each live token also under its digest (checking is one read). */
 const NAMES_PK = 'TOKENS';
-const hashPk = (hash: string) => `TOKEN#${hash}`;
+const hashPk = (hash: string) => `${TOKEN_DIGEST_PK_PREFIX}${hash}`;
 const TOKEN_SK = 'TOKEN';
 
 export class DynamoDbTokenStore implements TokenStore {

@@ -23,6 +23,10 @@ export const ITERATION_SK_PREFIX = 'ITER#';
 export const ownerPk = (owner: string): string => `OWNER#${owner}`;
 export const clientTokenPk = (owner: string, token: string): string => `TOKEN#${owner}#${token}`;
 export const CLIENT_TOKEN_SK = 'TOKEN';
+/** Named bearer tokens' digest items, the only items the gateway deletes (on revoke). */
+export const TOKEN_DIGEST_PK_PREFIX = 'TOKEN#';
+/** The GPU host pool's partition (leases, health, waiters); the only items a worker deletes. */
+export const POOL_PK_PREFIX = 'POOL#';
 
 export function createTableInput(tableName: string): CreateTableCommandInput {
   const { partitionKey, sortKey, ownerIndex, activeIndex } = JOBS_TABLE;

@@ -141,22 +141,45 @@ describe('IAM', () => {
 });
 
 describe('table grants', () => {
-  it('cover exactly the commands DynamoDbJobStore sends', () => {
-    const source = readFileSync(
-      new URL('../../lambdas/adapters/dynamodb-job-store.ts', import.meta.url),
-      'utf8',
+  const asAction: Record<string, string> = {
+    Get: 'GetItem',
+    Put: 'PutItem',
+    Update: 'UpdateItem',
+    Delete: 'DeleteItem',
+  };
+  /** The DynamoDB actions an adapter's source sends, read from its `new XCommand(` calls. */
+  const sentBy = (...adapters: string[]) =>
+    new Set(
+      adapters.flatMap((adapter) => {
+        const source = readFileSync(new URL(`../../lambdas/adapters/${adapter}`, import.meta.url), 'utf8');
+        return [...source.matchAll(/new (\w+)Command\(/g)].map(
+          (m) => `dynamodb:${asAction[m[1] ?? ''] ?? m[1]}`,
+        );
+      }),
     );
-    const commands = [...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]);
-    const asAction: Record<string, string> = {
-      Get: 'GetItem',
-      Put: 'PutItem',
-      Update: 'UpdateItem',
-      Delete: 'DeleteItem',
-    };
-    const needed = new Set(commands.map((c) => `dynamodb:${asAction[c ?? ''] ?? c}`));
-    const granted = allActions(
-      statementsOfFunction(synth.template, gatewayFunction(synth.template)[1]),
-    ).filter((a) => a.startsWith('dynamodb:'));
-    expect(new Set(granted)).toEqual(needed);
+  const granted = (fn: Parameters<typeof statementsOfFunction>[1]) =>
+    new Set(allActions(statementsOfFunction(synth.template, fn)).filter((a) => a.startsWith('dynamodb:')));
+
+  const deletesOf = (fn: Parameters<typeof statementsOfFunction>[1]) =>
+    statementsOfFunction(synth.template, fn)
+      .filter((st) => [st.Action].flat().includes('dynamodb:DeleteItem'))
+      .map((st) => st.Condition);
+
+  it('cover exactly the commands the gateway sends, deletes only token digests', () => {
+    const [, gateway] = gatewayFunction(synth.template);
+    expect(granted(gateway)).toEqual(
+      sentBy('dynamodb-job-store.ts', 'dynamodb-token-store.ts', 'dynamodb-host-pool.ts'),
+    );
+    expect(deletesOf(gateway)).toEqual([
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*'] } },
+    ]);
+  });
+
+  it('cover every command the generate task sends, deletes only in the pool partition', () => {
+    const [, generate] = taskFunction(synth.template, 'Generate images');
+    expect(granted(generate)).toEqual(sentBy('dynamodb-job-store.ts', 'dynamodb-host-pool.ts'));
+    expect(deletesOf(generate)).toEqual([
+      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['POOL#*'] } },
+    ]);
   });
 });
