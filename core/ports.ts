@@ -1,6 +1,6 @@
 import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
-import type { HostSpec, Lease } from './pool/host-pool.ts';
+import type { HostSpec, Lease, SlotRefusal } from './pool/host-pool.ts';
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
 export interface JobStore {
@@ -131,7 +131,9 @@ export interface ImageFetcher {
 export interface HostPool {
   readonly hosts: HostSpec[];
   /** A lease on a free slot, or the reason none may be taken now. Never grants one slot twice. */
-  acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }>;
+  acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | SlotRefusal>;
+  /** Forgets a job's place in the queue (the job has ended and will not ask again). */
+  dropWaiter(jobId: string): Promise<void>;
   /**
    * Frees the slot if `lease` still holds it. With a measurement of the call, folds it into the
    * host's rates in the same write: no read, no second request.

@@ -68,7 +68,13 @@ const isLive = (slot: SlotState, now: number) => slot.holder !== undefined && (s
 
 export type SlotChoice =
   | { hostId: string; slot: number; alternatives: Array<{ hostId: string; slot: number }> }
-  | { wait: string };
+  | SlotRefusal;
+
+/** Why no slot now; `ahead` names the waiting job that goes first, when that is the reason. */
+export interface SlotRefusal {
+  wait: string;
+  ahead?: string;
+}
 
 /**
  * Which slot job `jobId` may lease now, or why it must wait. Fair by construction: a job may take
@@ -96,7 +102,7 @@ export function chooseSlot(
       now - w.seen < WAITER_FRESH_MS &&
       (held(w.jobId) < mine || (held(w.jobId) === mine && w.since < myWait)),
   );
-  if (ahead) return { wait: `another job (${ahead.jobId}) is ahead in the queue` };
+  if (ahead) return { wait: `another job (${ahead.jobId}) is ahead in the queue`, ahead: ahead.jobId };
 
   // The least loaded healthy host first, so work spreads over the pool; ties in random order, so
   // workers asking at the same moment do not all race for the same slot.

@@ -44,7 +44,7 @@ export async function generateIteration(
 
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
-  const lease = await deps.pool.acquire(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000);
+  const lease = await acquireSlot(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000, deps);
   if ('wait' in lease) throw new NoSlotAvailableError(lease.wait);
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
@@ -60,6 +60,24 @@ export async function generateIteration(
     await deps.pool.release(lease, measured);
   }
 }
+
+/**
+ * A slot, or why not. A job that ended while it waited (cancelled, most often: a stopped
+ * execution asks no more) would stay first in the queue until its place went stale; the job it
+ * holds back checks and clears that place, then asks again at once.
+ */
+async function acquireSlot(jobId: string, holder: string, leaseMs: number, deps: GenerateDeps) {
+  // Bounded: each round clears one ended job; a queue of them clears over the next retries.
+  for (let round = 0; ; round++) {
+    const answer = await deps.pool.acquire(jobId, holder, leaseMs);
+    if (!('wait' in answer) || !answer.ahead || round === MAX_ENDED_WAITERS) return answer;
+    const ahead = await deps.jobs.get(answer.ahead);
+    if (ahead && !isTerminal(ahead.status)) return answer;
+    await deps.pool.dropWaiter(answer.ahead);
+  }
+}
+
+const MAX_ENDED_WAITERS = 3;
 
 /**
  * The SD WebUI call with live progress, and how long it held the GPU per unit of work (from the
@@ -91,6 +109,7 @@ async function generateOnHost(
   let endedAt = 0;
   try {
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
+    await reporter.ready;
     sentAt = Date.now();
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
     endedAt = Date.now();

@@ -17,9 +17,18 @@ export interface ProgressReporterOptions {
 }
 
 export interface ProgressReporter {
+  /**
+   * Settles once the first poll has been answered (or failed, or taken too long). Our request
+   * must be sent after it: a first poll that already saw our request would take it for the one
+   * ahead, and the reporter would never know ours was running.
+   */
+  ready: Promise<void>;
   /** Stops polling; resolves to true when it interrupted SD WebUI because the job was cancelled. */
   stop: () => Promise<boolean>;
 }
+
+/** A host slow to answer /progress delays the call by at most this much. */
+const FIRST_POLL_WAIT_MS = 500;
 
 /**
  * Polls SD WebUI's /progress while our txt2img call waits and reports the step of *our* request.
@@ -34,6 +43,11 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let lastStep = -1;
   let lastCancelCheck = 0;
   let interrupted = false;
+  let firstPolled: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    firstPolled = resolve;
+    setTimeout(resolve, FIRST_POLL_WAIT_MS).unref?.();
+  });
 
   const loop = (async () => {
     let before: string | null | undefined;
@@ -61,11 +75,13 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
       } catch {
         // Progress is decoration: a failed poll must never fail the generation.
       }
+      firstPolled();
       await sleep(pollMs, controller.signal);
     }
   })();
 
   return {
+    ready,
     stop: async () => {
       stopped = true;
       controller.abort();

@@ -14,13 +14,15 @@ import {
   type Lease,
   nextHealth,
   type PoolSnapshot,
+  type SlotRefusal,
   WAITER_FRESH_MS,
 } from '../../core/pool/host-pool.ts';
 import type { HostPool } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
+import { POOL_PK_PREFIX } from './jobs-table.ts';
 
 /** All of a pool's state in one partition, so one query reads it whole. */
-const poolPk = (name: string) => `POOL#${name}`;
+const poolPk = (name: string) => `${POOL_PK_PREFIX}${name}`;
 const slotSk = (hostId: string, slot: number) => `SLOT#${hostId}#${slot}`;
 const healthSk = (hostId: string) => `HEALTH#${hostId}`;
 const waiterSk = (jobId: string) => `WAIT#${jobId}`;
@@ -98,7 +100,13 @@ export class DynamoDbHostPool implements HostPool {
     return snapshot;
   }
 
-  async acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | { wait: string }> {
+  async dropWaiter(jobId: string): Promise<void> {
+    await this.db.send(
+      new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
+    );
+  }
+
+  async acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | SlotRefusal> {
     const now = this.clock();
     const snapshot = await this.snapshot();
     const choice = chooseSlot(this.hosts, snapshot, jobId, now);
@@ -116,11 +124,7 @@ export class DynamoDbHostPool implements HostPool {
       }
     }
     if (!won) return { wait: 'other workers took every free slot first' };
-    if (snapshot.waiters.some((w) => w.jobId === jobId)) {
-      await this.db.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
-      );
-    }
+    if (snapshot.waiters.some((w) => w.jobId === jobId)) await this.dropWaiter(jobId);
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
     const rates = snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;

@@ -6,6 +6,7 @@ import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
 import type { HostPool } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
 import { generateIteration } from '../../core/workflow/generate-iteration.ts';
+import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
@@ -45,6 +46,7 @@ class RecordingPool implements HostPool {
   async hostRates() {
     return [];
   }
+  async dropWaiter() {}
 }
 
 let n = 0;
@@ -121,6 +123,28 @@ describe('generateIteration leases', () => {
 
     expect(pool.grants).toBe(4);
     expect(pool.held.size).toBe(0);
+  });
+
+  it('is not held back by a job that ended while it waited for a slot', async () => {
+    // Fill every slot, so that job A queues for one; then A is cancelled and the slots freed.
+    const held: Lease[] = [];
+    for (;;) {
+      const lease = await deps.pool.acquire('job_other', `job_other#${held.length}`, 60_000);
+      if ('wait' in lease) break;
+      held.push(lease);
+    }
+    const a = await newJob();
+    expect(await deps.pool.acquire(a.job_id, `${a.job_id}#0`, 60_000)).toHaveProperty('wait');
+    for (const lease of held) await deps.pool.release(lease);
+    await deps.jobs.transition(a.job_id, ['running'], 'cancelled', new Date().toISOString());
+    // A's place is still fresh and first in line, but its job is over: B goes ahead.
+    const b = await newJob();
+    expect(await generateIteration({ job_id: b.job_id, iteration: 0 }, deps)).toMatchObject({
+      images: 1,
+      skipped: false,
+    });
+    const { waiters } = await (deps.pool as DynamoDbHostPool).snapshot();
+    expect(waiters.map((w) => w.jobId)).not.toContain(a.job_id);
   });
 
   it('does not take a slot for an iteration that is already done', async () => {

@@ -113,3 +113,33 @@ describe('progress reporter observation', () => {
     }
   });
 });
+
+describe('progress reporter readiness', () => {
+  it('is ready only once the first poll has answered, so our request is sent after it', async () => {
+    let answer: (p: SdProgress) => void = () => {};
+    const host = scriptedHost([]);
+    host.progress = () =>
+      new Promise<SdProgress>((resolve) => {
+        answer = resolve;
+      });
+    const reporter = startProgressReporter({
+      sd: host,
+      iteration: 0,
+      write: async () => {},
+      now: () => new Date(),
+      pollMs: 1,
+      writeEveryMs: 0,
+    });
+    let ready = false;
+    void reporter.ready.then(() => {
+      ready = true;
+    });
+    await wait(20);
+    expect(ready).toBe(false);
+    answer(busy('20261124100000', 1));
+    await wait(5);
+    expect(ready).toBe(true);
+    answer(busy('20261124100000', 2));
+    await reporter.stop();
+  });
+});
