@@ -15,10 +15,11 @@ import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import type { LocalConfig } from './config.ts';
-import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
+import type { EmbeddedStores } from './embedded-stores.ts';
 import { LocalOrchestrator, type TaskHandlers, type WorkflowEvent } from './local-orchestrator.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
+import { startStoresThread } from './stores-thread.ts';
 import { resolveToken } from './token-file.ts';
 
 export interface EmbeddedStack {
@@ -79,7 +80,7 @@ export async function startEmbeddedStack(
   overrides: StackOverrides = {},
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
-  const stores = await startEmbeddedStores(config.SDBATCH_DATA_DIR);
+  const stores = await startStoresThread(config.SDBATCH_DATA_DIR);
   const simulators = config.SD_WEBUI_URL
     ? []
     : await Promise.all(

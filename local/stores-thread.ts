@@ -1,0 +1,47 @@
+import { once } from 'node:events';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { ClientOptions } from '../lambdas/adapters/aws-clients.ts';
+import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
+
+interface Ready {
+  clients: ClientOptions;
+  tableName: string;
+  bucketName: string;
+}
+
+/**
+ * dynalite and s3rver on a thread of their own, as DynamoDB and S3 are services of their own:
+ * the emulators' work (request parsing, LevelDB, file writes) does not queue behind the
+ * gateway's and the workflow's on the main event loop, nor they behind it. The stores are still
+ * reached only over HTTP through the SDK, exactly as before.
+ */
+export async function startStoresThread(dataDir: string): Promise<EmbeddedStores> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { dataDir } });
+  const [ready] = (await Promise.race([
+    once(worker, 'message'),
+    once(worker, 'error').then(([error]) => Promise.reject(error)),
+  ])) as [Ready];
+  let closed: Promise<void> | undefined;
+  return {
+    ...ready,
+    close: () => {
+      closed ??= (async () => {
+        const exited = once(worker, 'exit');
+        worker.postMessage('close');
+        await exited;
+      })();
+      return closed;
+    },
+  };
+}
+
+if (!isMainThread && parentPort && (workerData as { dataDir?: string } | undefined)?.dataDir) {
+  const port = parentPort;
+  const stores = await startEmbeddedStores((workerData as { dataDir: string }).dataDir);
+  const { clients, tableName, bucketName } = stores;
+  port.postMessage({ clients, tableName, bucketName } satisfies Ready);
+  port.once('message', async () => {
+    await stores.close();
+    port.close();
+  });
+}
