@@ -290,7 +290,7 @@ Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}; the 
 Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB.toFixed(1)} GiB memory, Node ${m.node}. Processes other than
 the benchmark's used ${othersCores.toFixed(2)} cores on average during the run (from /proc/stat).
 The embedded stack runs in its own process (bench/stack-host.ts: \`startEmbeddedStack\` as \`npm start\` runs it,
-plus the benchmark's counters); the MCP clients and the load generator run in the benchmark's process on the
+plus the benchmark's counters; its DynamoDB and S3 emulators on a thread of their own); the MCP clients and the load generator run in the benchmark's process on the
 same machine. Simulated GPU hosts (the built-in SD WebUI simulator, in the stack's process): ${STEPS} steps x
 ${STEP_MS} ms = ${(STEPS * STEP_MS) / 1000} s per 512x512 image, depth ${DEPTH} per host, batch_size 1 unless
 stated. Every figure below comes from this one run.
@@ -341,13 +341,15 @@ job's other tasks: ${taskTimes(four.otherTasksMs)}.
 
 - start, 1 caller: ${start1.calls} calls, ${start1.errors} errors, p50 ${ms(start1.p50)}, p99 ${ms(start1.p99)},
   max ${ms(start1.max)}; median of the first tenth ${ms(start1.firstTenthP50)}, of the last tenth
-  ${ms(start1.lastTenthP50)} (the caller's job history grows by one job per call).
+  ${ms(start1.lastTenthP50)} (the caller's history grows by one job per call; the active-jobs check reads only
+  the sparse index of jobs not yet ended, so it should not slow down).
 - status, 1 caller, on the running 800-image job: ${status1.calls} calls, ${status1.errors} errors, p50 ${ms(status1.p50)},
   p99 ${ms(status1.p99)}, max ${ms(status1.max)}; the stack's event-loop delay meanwhile ${loopText(status1Loop)}.
 - status, ${LOAD_CALLERS} callers for ${LOAD_SECONDS} s: ${load.calls} calls, ${load.errors} errors,
   ${load.perSecond.toFixed(0)} calls/s, p50 ${ms(load.p50)}, p99 ${ms(load.p99)}, max ${ms(load.max)}. The load
   generator shares the machine: it used ${load.loadGeneratorCores.toFixed(2)} cores and the stack
-  ${load.stackCores.toFixed(2)} cores of ${m.cores}: ${ms(load.stackCpuMsPerCall)} of stack CPU per status call. The 800-image job was still ${backgroundStatus.status} afterwards
+  ${load.stackCores.toFixed(2)} cores of ${m.cores}: ${ms(load.stackCpuMsPerCall)} of stack CPU per status call
+  (concurrent polls of one job share one table read in the gateway). The 800-image job was still ${backgroundStatus.status} afterwards
   (${backgroundStatus.completed_images}/${backgroundStatus.total_images} images). Event-loop delay ${loopText(loadLoop)}.
 - While the start calls ran (each started job cancelled at once), the 4 GPU hosts were busy ${pct(startPhaseBusy)}
   of the time with the 800-image job, whose generate tasks were refused a slot ${refusals.length} times:
