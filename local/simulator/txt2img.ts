@@ -112,20 +112,7 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
     run.jobTimestamp,
   );
   const send = request.send_images && fault !== 'empty';
-  const images = send
-    ? await Promise.all(
-        produced.map(async ({ index, size }, k) =>
-          (
-            await picturePng({
-              prompt: plan.prompts[index] ?? '',
-              seed: plan.seeds[index] ?? 0,
-              ...size,
-              infotext: info.infotexts[k] ?? '',
-            })
-          ).toString('base64'),
-        ),
-      )
-    : [];
+  const images = send ? await encodeAll(plan, produced, info.infotexts) : [];
   if (fault === undefined) {
     sim.stats.succeeded++;
     sim.stats.imagesReturned += images.length;
@@ -134,6 +121,31 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
   const body = { images, parameters: request, info: JSON.stringify(info) };
   const transportFault = fault === 'drop' || fault === 'malformed' || fault === 'hang' ? fault : undefined;
   return { status: 200, body, transportFault };
+}
+
+/**
+ * The batch's PNGs as base64. Each picture is drawn in a turn of the event loop of its own (and
+ * compressed off it): the simulator shares the loop with the stack, which must not stall for a
+ * whole batch at once.
+ */
+async function encodeAll(
+  plan: GenerationPlan,
+  produced: Array<{ index: number; size: { width: number; height: number } }>,
+  infotexts: string[],
+): Promise<string[]> {
+  const pending: Array<Promise<Buffer>> = [];
+  for (const [k, { index, size }] of produced.entries()) {
+    await new Promise((resolve) => setImmediate(resolve));
+    pending.push(
+      picturePng({
+        prompt: plan.prompts[index] ?? '',
+        seed: plan.seeds[index] ?? 0,
+        ...size,
+        infotext: infotexts[k] ?? '',
+      }),
+    );
+  }
+  return (await Promise.all(pending)).map((png) => png.toString('base64'));
 }
 
 function rememberBody(stats: SimulatorStats, raw: string): void {
