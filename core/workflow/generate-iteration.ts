@@ -39,8 +39,13 @@ export async function generateIteration(
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   if (isTerminal(job.status)) return { iteration, images: 0, skipped: true };
-  const done = await deps.jobs.getIteration(jobId, iteration);
-  if (done) return { iteration, images: done.images.length, skipped: true };
+  // The job's set of counted iterations says which are finished: no read of the iteration on the
+  // way to the GPU. One stored but not yet counted (a crash between the two writes) is made again,
+  // to the same keys, and counted then.
+  if (job.counted?.has(iteration)) {
+    const done = await deps.jobs.getIteration(jobId, iteration);
+    return { iteration, images: done?.images.length ?? 0, skipped: true };
+  }
 
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.

@@ -192,9 +192,18 @@ export class DynamoDbJobStore implements JobStore {
         }),
       ),
     );
-    if (!stored) return;
+    if (!stored) {
+      // A success is already stored: count it, in case whoever stored it died before counting.
+      const success = await this.getIteration(record.job_id, record.iteration);
+      if (success) await this.count(success);
+      return;
+    }
+    await this.count(record);
+  }
+
+  /** Adds the iteration's images to the job's counters, once: the counted set guards the ADD. */
+  private async count(record: IterationRecord): Promise<void> {
     const counter = record.status === 'succeeded' ? 'completed_images' : 'failed_images';
-    // The set of counted iterations makes the increment idempotent under retries.
     await conditionally(
       this.db.send(
         new UpdateCommand({

@@ -1,5 +1,5 @@
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
@@ -99,6 +99,25 @@ describe('DynamoDbJobStore against dynalite', () => {
     const list = await jobs.listIterations(job.job_id);
     expect(list.map((it) => it.iteration).sort()).toEqual([0, 1]);
     expect(await jobs.getIteration(job.job_id, 1)).toEqual(succeeded(job, 1));
+  });
+
+  it('counts a success stored by a worker that died before counting it', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    // The first write of recordIteration, alone: the iteration item without the counter update.
+    const { expires_at: ttl } = job;
+    await documentClient(stores.clients).send(
+      new PutCommand({
+        TableName: stores.tableName,
+        Item: { pk: `JOB#${job.job_id}`, sk: 'ITER#002', ttl, ...succeeded(job, 2) },
+      }),
+    );
+    expect((await jobs.get(job.job_id))?.completed_images).toBe(0);
+    await jobs.recordIteration(succeeded(job, 2), ttl);
+    await jobs.recordIteration(succeeded(job, 2), ttl);
+    const after = await jobs.get(job.job_id);
+    expect(after?.completed_images).toBe(2);
+    expect([...(after?.counted ?? [])]).toEqual([2]);
   });
 
   it('never lets a late failure replace a success, and counts failures apart', async () => {
