@@ -12,22 +12,11 @@ import {
   remainingSeconds,
   secondsPerImage,
 } from '../../../core/estimate.ts';
-import type { GenerationParams, JobRecord } from '../../../core/job.ts';
+import type { JobRecord } from '../../../core/job.ts';
 import { etaLeansOnEstimate, etaPrior, toStatusView } from '../../../core/status-view.ts';
+import { generationParams } from '../../support/job-fixtures.ts';
 
-const params = (over: Partial<GenerationParams> = {}): GenerationParams => ({
-  prompt: 'x',
-  negative_prompt: '',
-  width: 512,
-  height: 512,
-  steps: 20,
-  cfg_scale: 7,
-  sampler_name: 'Euler a',
-  seed: 1,
-  batch_size: 1,
-  n_iter: 1,
-  ...over,
-});
+const params = generationParams;
 const calibration = { secondsPerStep: 0.05 };
 const MP512 = (512 * 512) / 1e6;
 const host = (hostId: string, rates: Record<string, number>, over: Partial<HostRate> = {}): HostRate => ({

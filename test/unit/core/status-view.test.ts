@@ -4,32 +4,15 @@ import { callDeadlineSeconds, remainingSeconds } from '../../../core/estimate.ts
 import type { JobRecord } from '../../../core/job.ts';
 import { toStatusView } from '../../../core/status-view.ts';
 import { finalStatus } from '../../../core/workflow/finalize-job.ts';
+import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
-const job: JobRecord = {
-  job_id: 'job_20261124_abcdefghij',
-  owner: 'alice',
-  status: 'running',
-  created_at: '2026-11-24T10:00:00.000Z',
+const job: JobRecord = jobRecord({
   started_at: '2026-11-24T10:00:05.000Z',
-  params: {
-    prompt: 'x',
-    negative_prompt: '',
-    width: 512,
-    height: 512,
-    steps: 20,
-    cfg_scale: 7,
-    sampler_name: 'Euler a',
-    seed: 1,
-    batch_size: 4,
-    n_iter: 3,
-  },
+  params: generationParams({ batch_size: 4, n_iter: 3 }),
   total_images: 12,
   completed_images: 4,
-  failed_images: 0,
-  estimated_seconds: 60,
   current: { iteration: 1, step: 7, steps: 20, updated_at: '2026-11-24T10:02:19.000Z' },
-  expires_at: 0,
-};
+});
 
 describe('durations', () => {
   it.each([

@@ -5,33 +5,21 @@ import type { JobListQuery, JobStore, Orchestrator } from '../../../core/ports.t
 import type { GatewayDeps, ToolContext } from '../../../mcp-gateway/deps.ts';
 import { startedTaskOptions } from '../../../mcp-gateway/tasks/job-task.ts';
 import { JobTaskStore } from '../../../mcp-gateway/tasks/job-task-store.ts';
+import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
 const NOW = new Date('2026-11-24T10:02:20.000Z');
 const LATER = Date.parse('2026-12-01T10:00:00.000Z') / 1000;
 
-const job = (id: string, owner: string, status: JobStatus, expiresAt = LATER): JobRecord => ({
-  job_id: `job_20261124_${id}`,
-  owner,
-  status,
-  created_at: '2026-11-24T10:00:00.000Z',
-  params: {
-    prompt: 'x',
-    negative_prompt: '',
-    width: 512,
-    height: 512,
-    steps: 20,
-    cfg_scale: 7,
-    sampler_name: 'Euler a',
-    seed: 1,
-    batch_size: 1,
-    n_iter: 4,
-  },
-  total_images: 4,
-  completed_images: 1,
-  failed_images: 0,
-  estimated_seconds: 60,
-  expires_at: expiresAt,
-});
+const job = (id: string, owner: string, status: JobStatus, expiresAt = LATER): JobRecord =>
+  jobRecord({
+    job_id: `job_20261124_${id}`,
+    owner,
+    status,
+    params: generationParams({ n_iter: 4 }),
+    total_images: 4,
+    completed_images: 1,
+    expires_at: expiresAt,
+  });
 
 const MINE = job('aaaaaaaaaa', 'alice', 'running');
 const DONE = job('bbbbbbbbbb', 'alice', 'completed');

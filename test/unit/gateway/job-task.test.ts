@@ -9,35 +9,20 @@ import {
   taskStatusOf,
   toTask,
 } from '../../../mcp-gateway/tasks/job-task.ts';
+import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
 const NOW = new Date('2026-11-24T10:02:20.000Z');
 
-const running: JobRecord = {
-  job_id: 'job_20261124_abcdefghij',
-  owner: 'alice',
-  status: 'running',
+const running: JobRecord = jobRecord({
   created_at: '2026-11-24T10:00:00.250Z',
   started_at: '2026-11-24T10:00:05.000Z',
-  params: {
-    prompt: 'x',
-    negative_prompt: '',
-    width: 512,
-    height: 512,
-    steps: 20,
-    cfg_scale: 7,
-    sampler_name: 'Euler a',
-    seed: 1,
-    batch_size: 4,
-    n_iter: 3,
-  },
+  params: generationParams({ batch_size: 4, n_iter: 3 }),
   total_images: 12,
   completed_images: 4,
-  failed_images: 0,
-  estimated_seconds: 60,
   current: { iteration: 1, step: 7, steps: 20, updated_at: '2026-11-24T10:02:19.000Z' },
   // Seven days after 10:00:00 (whole seconds, as the planner writes it).
   expires_at: Date.parse('2026-12-01T10:00:00.000Z') / 1000,
-};
+});
 
 const ended = (status: JobStatus, completed: number, failed = 0): JobRecord => ({
   ...running,
