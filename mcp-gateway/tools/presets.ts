@@ -16,6 +16,9 @@ export const PresetsOutput = z.object({
   ),
 });
 
+/** Built once: every request registers the tools anew. */
+const NoInput = z.object({});
+
 export function registerPresetsTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_presets',
@@ -25,7 +28,7 @@ export function registerPresetsTool(server: McpServer, ctx: ToolContext): void {
         'The server-side presets sdreforge_batch_start accepts as `preset`, with the defaults each sets ' +
         '(size, steps, sampler, prompt prefix/suffix, negative prompt, hires fix, ADetailer...). ' +
         'Pick one that fits, then override only what you need.',
-      inputSchema: z.object({}),
+      inputSchema: NoInput,
       outputSchema: PresetsOutput,
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
