@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, jobItemCount, openTestStack, sleep } from '../support/embedded.ts';
+import { callTool, jobItemCount, openTestStack, waitForTerminal } from '../support/embedded.ts';
 
 interface Status {
   status: string;
@@ -26,15 +26,8 @@ beforeAll(async () => {
 });
 afterAll(() => close?.());
 
-async function waitForEnd(jobId: string, onStatus: (s: Status) => void = () => {}): Promise<Status> {
-  for (let i = 0; i < 600; i++) {
-    const { data } = await callTool<Status>(client, 'sdreforge_batch_status', { job_id: jobId });
-    onStatus(data);
-    if (['completed', 'partial', 'failed', 'cancelled'].includes(data.status)) return data;
-    await sleep(25);
-  }
-  throw new Error(`${jobId} did not end`);
-}
+const waitForEnd = (jobId: string, onStatus?: (s: Status) => void) =>
+  waitForTerminal<Status>(client, jobId, { onStatus });
 
 async function downloadAndCheck(files: Result['files'], width: number, height: number): Promise<number[]> {
   return Promise.all(

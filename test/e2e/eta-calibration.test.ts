@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, openTestStack, sleep } from '../support/embedded.ts';
+import { callTool, openTestStack, waitForTerminal } from '../support/embedded.ts';
 
 /**
  * Two simulated GPU hosts whose steps take 3x what the stack's calibration says (10 ms, the
@@ -37,14 +37,7 @@ const start = async (args: Record<string, unknown>) =>
   (await callTool<Started>(client, 'sdreforge_batch_start', { prompt: 'eta', ...args })).data;
 const status = async (jobId: string) =>
   (await callTool<Status>(client, 'sdreforge_batch_status', { job_id: jobId })).data;
-async function waitForEnd(jobId: string): Promise<Status> {
-  for (let i = 0; i < 2000; i++) {
-    const s = await status(jobId);
-    if (['completed', 'partial', 'failed', 'cancelled'].includes(s.status)) return s;
-    await sleep(10);
-  }
-  throw new Error('did not end');
-}
+const waitForEnd = (jobId: string) => waitForTerminal<Status>(client, jobId);
 /** What the simulators really take: steps x step time x images / hosts (whatever the size). */
 const actualSeconds = (steps: number, images: number) => (steps * (STEP_MS / 1000) * SLOW * images) / HOSTS;
 

@@ -1,14 +1,13 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, startTestStack } from '../support/embedded.ts';
+import { callTool, connectClient, startTestStack, waitForTerminal } from '../support/embedded.ts';
 import {
   duplicates,
   listObjectKeys,
   type ResultData,
   type StatusData,
   sortedNumbers,
-  waitForTerminal,
 } from '../support/faults.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -164,7 +163,7 @@ describe('jobs under random GPU host faults', () => {
     const began = Date.now();
     // Generous: should three faults in a row rest the GPU host (30 s), the jobs still end.
     const statuses = await Promise.all(
-      jobs.map((job) => waitForTerminal(client, job.job_id, { timeoutMs: 75_000 })),
+      jobs.map((job) => waitForTerminal<StatusData>(client, job.job_id, { timeoutMs: 75_000 })),
     );
     console.log(`[faults] 4 jobs ended in ${((Date.now() - began) / 1000).toFixed(1)} s`);
     const results: ResultData[] = [];
@@ -190,7 +189,7 @@ describe('jobs under random GPU host faults', () => {
     });
     const [job] = await startJobs([{ batch_size: 1, n_iter: 16, seed: 5000 }]);
     if (!job) throw new Error('no job');
-    const status = await waitForTerminal(client, job.job_id, { timeoutMs: 75_000 });
+    const status = await waitForTerminal<StatusData>(client, job.job_id, { timeoutMs: 75_000 });
     const heavy = await checkJob(job, status);
     expect(status.status).toBe('partial');
     expect(heavy.failures.length).toBeGreaterThan(0);

@@ -4,7 +4,13 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng, readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, jobItemCount, sleep, startTestStack } from '../support/embedded.ts';
+import {
+  callTool,
+  connectClient,
+  jobItemCount,
+  startTestStack,
+  waitForTerminal,
+} from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 const controlPng = encodePng({ width: 8, height: 8, rgb: new Uint8Array(8 * 8 * 3).fill(200), text: {} });
@@ -32,14 +38,7 @@ afterAll(async () => {
   await new Promise((r) => imageServer.close(r));
 });
 
-async function waitForEnd(jobId: string) {
-  for (let i = 0; i < 800; i++) {
-    const { data } = await callTool<{ status: string }>(client, 'sdreforge_batch_status', { job_id: jobId });
-    if (['completed', 'partial', 'failed', 'cancelled'].includes(data.status)) return data;
-    await sleep(25);
-  }
-  throw new Error('job did not end');
-}
+const waitForEnd = (jobId: string) => waitForTerminal<{ status: string }>(client, jobId);
 
 type Payload = Record<string, unknown> & { alwayson_scripts?: Record<string, { args: unknown[] }> };
 

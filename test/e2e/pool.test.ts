@@ -1,7 +1,14 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { callTool, connectClient, openTestStack, sleep, startTestStack } from '../support/embedded.ts';
+import {
+  callTool,
+  connectClient,
+  openTestStack,
+  sleep,
+  startTestStack,
+  waitForTerminal,
+} from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stack: EmbeddedStack;
@@ -20,14 +27,7 @@ interface Status {
 }
 const status = async (jobId: string) =>
   (await callTool<Status>(client, 'sdreforge_batch_status', { job_id: jobId })).data;
-async function waitForEnd(jobId: string): Promise<Status> {
-  for (let i = 0; i < 2000; i++) {
-    const s = await status(jobId);
-    if (['completed', 'partial', 'failed', 'cancelled'].includes(s.status)) return s;
-    await sleep(10);
-  }
-  throw new Error('did not end');
-}
+const waitForEnd = (jobId: string) => waitForTerminal<Status>(client, jobId);
 
 describe('the GPU host pool', () => {
   it('spreads one job over every host', async () => {

@@ -6,14 +6,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptions } from '../../lambdas/adapters/aws-clients.ts';
 import { BUCKET_NAME } from '../../local/embedded-stores.ts';
-import { callTool, sleep } from '../support/embedded.ts';
+import { callTool, sleep, waitForTerminal } from '../support/embedded.ts';
 import {
   duplicates,
   listObjectKeys,
   type ResultData,
   type StatusData,
   sortedNumbers,
-  waitForTerminal,
 } from '../support/faults.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -167,7 +166,7 @@ describe('the embedded stack killed with SIGKILL mid-job', () => {
     expect(second.token).toBe(first.token);
     expect(second.stdout()).toContain(`Resumed 1 unfinished job(s): ${jobId}`);
     const client = await connect(second);
-    const end = await waitForTerminal(client, jobId, { timeoutMs: 30_000, pollMs: 50 });
+    const end = await waitForTerminal<StatusData>(client, jobId, { timeoutMs: 30_000, pollMs: 50 });
     expect(end).toMatchObject({ status: 'completed', completed_images: TOTAL, failed_images: 0 });
 
     const { data: after } = await callTool<ResultData>(client, 'sdreforge_batch_result', { job_id: jobId });

@@ -48,6 +48,25 @@ export async function callTool<T = Record<string, unknown>>(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'];
+
+/** Polls sdreforge_batch_status until the job ends; throws after `timeoutMs`. */
+export async function waitForTerminal<T extends { status: string }>(
+  client: Client,
+  jobId: string,
+  options: { timeoutMs?: number; pollMs?: number; onStatus?: (s: T) => void } = {},
+): Promise<T> {
+  const { timeoutMs = 30_000, pollMs = 25, onStatus } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { data } = await callTool<T>(client, 'sdreforge_batch_status', { job_id: jobId });
+    onStatus?.(data);
+    if (TERMINAL_STATUSES.includes(data.status)) return data;
+    if (Date.now() > deadline) throw new Error(`${jobId} still ${data.status} after ${timeoutMs} ms`);
+    await sleep(pollMs);
+  }
+}
+
 /** Job items in the stack's table, read through the SDK: proof that a refused call created nothing. */
 export async function jobItemCount(stack: EmbeddedStack): Promise<number> {
   const db = documentClient(stack.stores.clients);

@@ -1,11 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type ClientOptions, s3Client } from '../../lambdas/adapters/aws-clients.ts';
-import { callTool, sleep } from './embedded.ts';
 
 /** Helpers shared by the fault, crash and hostile-input tests (issue 5). */
-
-export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'];
 
 export interface StatusData {
   job_id: string;
@@ -31,23 +27,6 @@ export interface ResultData {
   completed_images: number;
   files: ResultFile[];
   failures: Array<{ iteration: number; error: string }>;
-}
-
-/** Polls sdreforge_batch_status until the job ends; throws after `timeoutMs`. */
-export async function waitForTerminal(
-  client: Client,
-  jobId: string,
-  options: { timeoutMs?: number; pollMs?: number; onStatus?: (s: StatusData) => void } = {},
-): Promise<StatusData> {
-  const { timeoutMs = 30_000, pollMs = 25, onStatus } = options;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { data } = await callTool<StatusData>(client, 'sdreforge_batch_status', { job_id: jobId });
-    onStatus?.(data);
-    if (TERMINAL_STATUSES.includes(data.status)) return data;
-    if (Date.now() > deadline) throw new Error(`${jobId} still ${data.status} after ${timeoutMs} ms`);
-    await sleep(pollMs);
-  }
 }
 
 /** Every key under `prefix` in the bucket, read page by page through the real S3 client. */
