@@ -27,3 +27,11 @@ export class InvalidRequestError extends Error {
 export class NoSlotAvailableError extends Error {
   override readonly name = 'NoSlotAvailableError';
 }
+
+/**
+ * A generate task stopped before its iterations were all done: its time was nearly up, or its
+ * slots went to another job. What it finished is kept; the state machine starts it again.
+ */
+export class RunPausedError extends Error {
+  override readonly name = 'RunPausedError';
+}

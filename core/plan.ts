@@ -42,3 +42,25 @@ export function iterationSeeds(params: GenerationParams, iteration: number): num
   const varied = (params.subseed_strength ?? 0) !== 0;
   return Array.from({ length: params.batch_size }, (_, k) => (varied ? params.seed : first + k));
 }
+
+/**
+ * Calls one generate task keeps in flight. Two is what a host's depth of 2 needs: the next call
+ * waits inside SD WebUI while the last one's images upload. Both belong to one invocation, so the
+ * Lambda bills the GPU's time once, not once per queued call.
+ */
+export const CALLS_PER_RUNNER = 2;
+
+/** How many generate tasks (Map items) a job gets: enough to fill every slot, never more than its iterations. */
+export function runnerCount(nIter: number, slots: number): number {
+  return Math.max(1, Math.min(nIter, Math.ceil(slots / CALLS_PER_RUNNER)));
+}
+
+/**
+ * The iterations runner r of n does, in order: r, r+n, r+2n... Interleaved rather than in
+ * blocks, so the runners finish together and no host idles at the end of a job.
+ */
+export function runnerIterations(runner: number, runners: number, nIter: number): number[] {
+  const out: number[] = [];
+  for (let i = runner; i < nIter; i += runners) out.push(i);
+  return out;
+}

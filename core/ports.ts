@@ -84,8 +84,8 @@ export interface Orchestrator {
 /** What a job's execution starts with: identifiers only, never images or prompts. */
 export interface WorkflowInput {
   job_id: string;
-  n_iter: number;
-  concurrency: number;
+  /** Generate tasks at once, each doing every runners-th iteration (runnerCount). */
+  runners: number;
 }
 
 export interface Txt2ImgResult {

@@ -1,7 +1,7 @@
 import { callDeadlineSeconds } from '../core/estimate.ts';
 import type { HostSpec } from '../core/pool/host-pool.ts';
 import type { ImageStore, JobStore, SdWebUi } from '../core/ports.ts';
-import type { GenerateDeps } from '../core/workflow/generate-iteration.ts';
+import type { RunDeps } from '../core/workflow/generate-run.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
 import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
@@ -10,7 +10,10 @@ import { S3ImageStore } from './adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from './adapters/sd-webui-client.ts';
 
 /** Everything the workflow's task handlers need; built once per Lambda instance (or per embedded stack). */
-export type WorkerDeps = GenerateDeps;
+export type WorkerDeps = RunDeps & {
+  /** How long a generate task may run where no Lambda context says so (the embedded stack). */
+  runBudgetMs: number;
+};
 
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
 export interface PoolHost extends SdWebUiHost {
@@ -37,6 +40,10 @@ export interface WorkerSetup {
   /** Seconds one sampling step of a 512x512 image takes on the GPU host, for call deadlines. */
   secondsPerStep?: number;
   fetchPolicy?: Partial<FetchPolicy>;
+  /** Back-off between tries of an iteration whose host failed; tests shorten it. */
+  retryFirstDelayMs?: number;
+  /** Embedded stack only: a generate task's time before it pauses (a Lambda reads its own). */
+  runBudgetMs?: number;
 }
 
 export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: DynamoDbHostPool } {
@@ -59,5 +66,9 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: Dynam
     // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
     callTimeoutMs: (params) =>
       1000 * callDeadlineSeconds(params, { secondsPerStep: setup.secondsPerStep ?? 0.05 }, 840),
+    // 1 + 3 tries, 2 s doubling to at most 30 s: what the state machine's Retry did per iteration.
+    iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
+    // The Lambda's 900 s less the margin its handler keeps back.
+    runBudgetMs: setup.runBudgetMs ?? 870_000,
   };
 }

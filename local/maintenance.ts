@@ -6,6 +6,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
+import { runnerCount } from '../core/plan.ts';
 import type { Orchestrator } from '../core/ports.ts';
 import { JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
 
@@ -62,8 +63,7 @@ export async function resumeUnfinishedJobs(
     // Finished iterations are skipped by the generate task, so a resumed job only does what is left.
     await orchestrator.start(String(job.job_id), {
       job_id: String(job.job_id),
-      n_iter: params.n_iter,
-      concurrency,
+      runners: runnerCount(params.n_iter, concurrency),
     });
   }
   return jobs.map((j) => String(j.job_id));

@@ -44,6 +44,10 @@ export interface StackOverrides {
   retryIntervalOverrides?: Record<string, number | number[]>;
   progressPollMs?: number;
   progressWriteMs?: number;
+  /** First back-off of an iteration retried after a host failure (2 s); tests shorten it. */
+  retryFirstDelayMs?: number;
+  /** A generate task's time before it pauses and the state machine starts it again. */
+  runBudgetMs?: number;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
 }
@@ -106,13 +110,15 @@ export async function startEmbeddedStack(
       : stores.clients,
     progressPollMs: overrides.progressPollMs,
     progressWriteMs: overrides.progressWriteMs,
+    retryFirstDelayMs: overrides.retryFirstDelayMs,
+    runBudgetMs: overrides.runBudgetMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
   const handlers: TaskHandlers = {
     'Mark job running': createMarkJobRunningHandler(workers),
     'Generate images': createGenerateImagesHandler(workers),
-    'Record failed iteration': createRecordFailedIterationHandler(workers),
+    'Record failed iterations': createRecordFailedIterationHandler(workers),
     'Render contact sheet': createRenderContactSheetHandler({ ...workers, render: renderContactSheet }),
     'Finalize job': createFinalizeJobHandler(workers),
   };

@@ -3,7 +3,7 @@ import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '.
 import type { PresetCatalog } from '../core/presets/catalog.ts';
 
 export interface GatewaySettings {
-  /** Iterations of one job in flight at once (GPU hosts x depth). */
+  /** SD WebUI calls of one job in flight at once (GPU hosts x depth); runnerCount turns it into generate tasks. */
   concurrency: number;
   /** GPU hosts working in parallel, for the a-priori estimate. */
   hosts: number;

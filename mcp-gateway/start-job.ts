@@ -3,7 +3,7 @@ import { InvalidRequestError } from '../core/errors.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
 import type { GenerationParams, StartInput } from '../core/params/generation.ts';
-import { planJob } from '../core/plan.ts';
+import { planJob, runnerCount } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
 import { storeInlineControlImages } from './control-images.ts';
 import type { ToolContext } from './deps.ts';
@@ -112,8 +112,7 @@ export async function startJob(
   try {
     await deps.orchestrator.start(job.job_id, {
       job_id: job.job_id,
-      n_iter: job.params.n_iter,
-      concurrency: deps.settings.concurrency,
+      runners: runnerCount(job.params.n_iter, deps.settings.concurrency),
     });
   } catch (error) {
     // The job exists but will never run: say so in its record rather than leave it pending.
@@ -131,8 +130,7 @@ async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecor
   if (job.status === 'pending') {
     await ctx.deps.orchestrator.start(job.job_id, {
       job_id: job.job_id,
-      n_iter: job.params.n_iter,
-      concurrency: ctx.deps.settings.concurrency,
+      runners: runnerCount(job.params.n_iter, ctx.deps.settings.concurrency),
     });
   }
   return { job, reused: true };

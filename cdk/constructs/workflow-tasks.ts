@@ -47,8 +47,8 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
     memorySize: 1024,
     timeout: Duration.seconds(900),
   },
-  // A GetItem and a PutItem/UpdateItem each.
-  'Record failed iteration': {
+  // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).
+  'Record failed iterations': {
     id: 'RecordFailedIteration',
     entry: 'lambdas/entry/record-failed-iteration.ts',
     memorySize: 256,
@@ -94,7 +94,7 @@ export class WorkflowTasks extends Construct {
     this.byState = {
       'Mark job running': make('Mark job running'),
       'Generate images': make('Generate images'),
-      'Record failed iteration': make('Record failed iteration'),
+      'Record failed iterations': make('Record failed iterations'),
       'Render contact sheet': make('Render contact sheet'),
       'Finalize job': make('Finalize job'),
     };

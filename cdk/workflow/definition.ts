@@ -10,7 +10,7 @@ export const DEFINITION_PATH = new URL('./definition.asl.json', import.meta.url)
 export const TASK_FUNCTIONS = {
   'Mark job running': 'MarkJobRunningFunctionArn',
   'Generate images': 'GenerateImagesFunctionArn',
-  'Record failed iteration': 'RecordFailedIterationFunctionArn',
+  'Record failed iterations': 'RecordFailedIterationFunctionArn',
   'Render contact sheet': 'RenderContactSheetFunctionArn',
   'Finalize job': 'FinalizeJobFunctionArn',
 } as const;

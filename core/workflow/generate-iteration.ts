@@ -38,7 +38,7 @@ export async function generateIteration(
   const { job_id: jobId, iteration } = input;
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
-  if (isTerminal(job.status)) return { iteration, images: 0, skipped: true };
+  if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
   // The job's set of counted iterations says which are finished: no read of the iteration on the
   // way to the GPU. One stored but not yet counted (a crash between the two writes) is made again,
   // to the same keys, and counted then.

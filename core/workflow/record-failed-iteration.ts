@@ -1,9 +1,16 @@
 import { JobNotFoundError } from '../errors.ts';
+import type { JobRecord } from '../job.ts';
+import { runnerIterations } from '../plan.ts';
 import type { JobStore } from '../ports.ts';
-import type { FailedIterationInput } from './task-io.ts';
+import type { FailedRunInput } from './task-io.ts';
+
+export interface FailureReason {
+  type: string;
+  message: string;
+}
 
 /** Lambda errors arrive with a JSON Cause ({errorMessage, errorType, trace}); local ones with plain text. */
-export function failureReason(error: FailedIterationInput['error']): { type: string; message: string } {
+export function failureReason(error: FailedRunInput['error']): FailureReason {
   const cause = error.Cause ?? '';
   try {
     const parsed = JSON.parse(cause) as { errorMessage?: unknown };
@@ -14,23 +21,38 @@ export function failureReason(error: FailedIterationInput['error']): { type: str
   return { type: error.Error, message: cause.slice(0, 1000) };
 }
 
+/** Records one iteration as failed: its images count as failed, and the job goes on. */
 export async function recordFailedIteration(
-  input: FailedIterationInput,
+  job: JobRecord,
+  iteration: number,
+  reason: FailureReason,
   deps: { jobs: JobStore; now: () => Date },
-) {
-  const job = await deps.jobs.get(input.job_id);
-  if (!job) throw new JobNotFoundError(input.job_id);
+): Promise<void> {
   await deps.jobs.recordIteration(
     {
-      job_id: input.job_id,
-      iteration: input.iteration,
+      job_id: job.job_id,
+      iteration,
       status: 'failed',
       image_count: job.params.batch_size,
       images: [],
-      error: failureReason(input.error),
+      error: reason,
       finished_at: deps.now().toISOString(),
     },
     job.expires_at,
   );
-  return { iteration: input.iteration, images: 0, skipped: false };
+}
+
+/**
+ * The Catch of a generate task whose retries ran out: every iteration of that runner not yet
+ * finished is recorded as failed, with the task's error. Finished ones keep their images.
+ */
+export async function recordFailedRun(input: FailedRunInput, deps: { jobs: JobStore; now: () => Date }) {
+  const job = await deps.jobs.get(input.job_id);
+  if (!job) throw new JobNotFoundError(input.job_id);
+  const reason = failureReason(input.error);
+  const left = runnerIterations(input.runner, input.runners, job.params.n_iter).filter(
+    (i) => !job.counted?.has(i),
+  );
+  for (const iteration of left) await recordFailedIteration(job, iteration, reason, deps);
+  return { runner: input.runner, failed: left.length };
 }

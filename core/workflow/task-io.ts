@@ -7,15 +7,39 @@ export type JobTaskInput = z.infer<typeof JobTaskInput>;
 export const IterationTaskInput = z.object({ job_id: z.string(), iteration: z.number().int().nonnegative() });
 export type IterationTaskInput = z.infer<typeof IterationTaskInput>;
 
-/** A Catch with ResultPath $.error adds Step Functions' error object to the iteration's input. */
-export const FailedIterationInput = IterationTaskInput.extend({
-  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
-});
-export type FailedIterationInput = z.infer<typeof FailedIterationInput>;
-
 export const IterationTaskOutput = z.object({
   iteration: z.number().int(),
   images: z.number().int(),
   skipped: z.boolean(),
+  /** Set when the job had already ended (cancelled, most often): its runner stops there. */
+  job_ended: z.boolean().optional(),
 });
 export type IterationTaskOutput = z.infer<typeof IterationTaskOutput>;
+
+/** One Map item: runner r of n does iterations r, r+n, r+2n... (see runnerIterations). */
+const RunItem = z.object({
+  job_id: z.string(),
+  runner: z.number().int().nonnegative(),
+  runners: z.number().int().positive(),
+});
+const runnerInRange = (r: z.infer<typeof RunItem>) => r.runner < r.runners;
+const runnerMessage = { message: 'runner must be below runners', path: ['runner'] };
+
+export const RunTaskInput = RunItem.refine(runnerInRange, runnerMessage);
+export type RunTaskInput = z.infer<typeof RunTaskInput>;
+
+/** A Catch with ResultPath $.error adds Step Functions' error object to the run's input. */
+export const FailedRunInput = RunItem.extend({
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+}).refine(runnerInRange, runnerMessage);
+export type FailedRunInput = z.infer<typeof FailedRunInput>;
+
+export const RunTaskOutput = z.object({
+  runner: z.number().int(),
+  /** Images stored by this invocation. */
+  images: z.number().int(),
+  /** Iterations this invocation finished: made, or recorded as failed. */
+  iterations: z.number().int(),
+  failed: z.number().int(),
+});
+export type RunTaskOutput = z.infer<typeof RunTaskOutput>;

@@ -4,5 +4,5 @@ import { lambdaTask, workerDepsFromEnv } from './worker-runtime.ts';
 // Cold start: configuration and clients once per container; a bad setting fails here, by name.
 const deps = await workerDepsFromEnv(process.env);
 
-/** The "Record failed iteration" Task state's Lambda. */
-export const handler = lambdaTask('Record failed iteration', createRecordFailedIterationHandler(deps));
+/** The "Record failed iterations" Task state's Lambda. */
+export const handler = lambdaTask('Record failed iterations', createRecordFailedIterationHandler(deps));

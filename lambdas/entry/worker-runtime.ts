@@ -27,27 +27,27 @@ export async function workerDepsFromEnv(
   });
 }
 
-type Task<T> = (event: unknown) => Promise<T>;
+type Task<T> = (event: unknown, context?: Context) => Promise<T>;
 
-/** What Step Functions sends a task: identifiers, plus the caught error for a failed iteration. */
+/** What Step Functions sends a task: identifiers, plus the caught error for a failed run. */
 interface TaskEvent {
   job_id?: unknown;
-  iteration?: unknown;
+  runner?: unknown;
   error?: { Error?: unknown };
 }
 
 /**
  * A task handler as a Lambda handler: every log line of the invocation carries the state, job id
- * and iteration. Errors are rethrown untouched: their `name` is what the Retry and Catch match.
+ * and runner. Errors are rethrown untouched: their `name` is what the Retry and Catch match.
  */
 export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
   return async (event: unknown, context?: Context): Promise<T> => {
     if (context) logger.addContext(context);
-    const { job_id, iteration, error } = (event ?? {}) as TaskEvent;
-    logger.appendKeys({ state, job_id, iteration });
+    const { job_id, runner, error } = (event ?? {}) as TaskEvent;
+    logger.appendKeys({ state, job_id, runner });
     try {
-      if (error) logger.warn('recording a failed iteration', { failure: error.Error });
-      const result = await task(event);
+      if (error) logger.warn('recording failed iterations', { failure: error.Error });
+      const result = await task(event, context);
       logger.info('task done', { result });
       return result;
     } catch (failure) {

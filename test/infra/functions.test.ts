@@ -45,7 +45,7 @@ describe('functions', () => {
       MemorySize: 1024,
       Timeout: 900,
     });
-    for (const state of ['Mark job running', 'Record failed iteration', 'Finalize job']) {
+    for (const state of ['Mark job running', 'Record failed iterations', 'Finalize job']) {
       expect(taskFunction(synth.template, state)[1].Properties).toMatchObject({
         MemorySize: 256,
         Timeout: 30,

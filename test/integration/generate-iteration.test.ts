@@ -1,53 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RateSample, secondsPerImage } from '../../core/estimate.ts';
+import { SdWebUiUnavailableError } from '../../core/errors.ts';
+import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
-import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
-import type { HostPool } from '../../core/ports.ts';
+import type { Lease } from '../../core/pool/host-pool.ts';
+import type { SdWebUi } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
 import { generateIteration } from '../../core/workflow/generate-iteration.ts';
+import { generateRun } from '../../core/workflow/generate-run.ts';
 import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
+import { RecordingPool } from '../support/recording-pool.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stores: EmbeddedStores;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let sim: Simulator;
 let deps: WorkerDeps;
-
-/** Records every lease so the test can see each one released, whatever happened in between. */
-class RecordingPool implements HostPool {
-  readonly hosts: HostSpec[];
-  readonly held = new Set<string>();
-  grants = 0;
-  free = true;
-  constructor(hostId: string) {
-    this.hosts = [{ id: hostId, depth: 1 }];
-  }
-  async acquire(jobId: string, holder: string): Promise<Lease | { wait: string }> {
-    if (!this.free) return { wait: 'busy' };
-    this.grants++;
-    this.held.add(holder);
-    return { hostId: this.hosts[0]?.id as string, slot: 0, holder, jobId };
-  }
-  readonly measured: Array<RateSample | undefined> = [];
-  async release(lease: Lease, measured?: RateSample) {
-    this.held.delete(lease.holder);
-    this.measured.push(measured);
-  }
-  async reportHealth() {
-    return false;
-  }
-  async resting() {
-    return [];
-  }
-  async hostRates() {
-    return [];
-  }
-  async dropWaiter() {}
-}
 
 let n = 0;
 async function newJob(args: Record<string, unknown> = {}): Promise<JobRecord> {
@@ -76,6 +47,7 @@ beforeAll(async () => {
     clients: stores.clients,
     progressPollMs: 5,
     progressWriteMs: 10,
+    retryFirstDelayMs: 0,
   });
 });
 afterAll(async () => {
@@ -86,7 +58,7 @@ afterAll(async () => {
 
 describe('generateIteration leases', () => {
   const withPool = () => {
-    const pool = new RecordingPool(new URL(sim.url).host);
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
     return {
       pool,
       run: (jobId: string, iteration = 0) =>
@@ -181,5 +153,114 @@ describe('generateIteration leases', () => {
     await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
     await running;
     expect(pool.measured).toEqual([undefined]);
+  });
+});
+
+describe('generateRun: one generate task, two calls in flight', () => {
+  const later = () => Date.now() + 600_000;
+  const withPool = (capacity = 2) => {
+    const pool = new RecordingPool(new URL(sim.url).host, capacity);
+    const runDeps = { ...deps, pool };
+    return {
+      pool,
+      run: (jobId: string, runner = 0, runners = 1, deadline = later()) =>
+        generateRun({ job_id: jobId, runner, runners }, runDeps, deadline),
+    };
+  };
+  const iterationsOf = async (jobId: string) =>
+    (await deps.jobs.listIterations(jobId)).map((r) => [r.iteration, r.status]);
+
+  it('does every runners-th iteration, holding two slots at once', async () => {
+    const { pool, run } = withPool();
+    const job = await newJob({ n_iter: 7, batch_size: 2 });
+    expect(await run(job.job_id, 1, 3)).toEqual({ runner: 1, images: 4, iterations: 2, failed: 0 });
+    expect(await iterationsOf(job.job_id)).toEqual([
+      [1, 'succeeded'],
+      [4, 'succeeded'],
+    ]);
+    const all = await newJob({ n_iter: 6 });
+    expect(await run(all.job_id)).toMatchObject({ images: 6, iterations: 6 });
+    expect(pool.maxHeld).toBe(2);
+    expect(pool.held.size).toBe(0);
+  });
+
+  it('finishes what it has in flight when refused, then waits in the state machine; a new start does only the rest', async () => {
+    const { pool, run } = withPool();
+    const job = await newJob({ n_iter: 5 });
+    pool.grantsLeft = 3;
+    await expect(run(job.job_id)).rejects.toMatchObject({ name: 'NoSlotAvailableError' });
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(3);
+    expect(pool.held.size).toBe(0);
+    pool.grantsLeft = Number.POSITIVE_INFINITY;
+    const before = sim.stats().requests;
+    expect(await run(job.job_id)).toMatchObject({ images: 2, iterations: 2 });
+    expect(sim.stats().requests - before).toBe(2);
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(5);
+  });
+
+  it('pauses before a call could outlive its deadline, keeping what it made', async () => {
+    const { run } = withPool();
+    const job = await newJob({ n_iter: 4 });
+    const callMs = deps.callTimeoutMs(job.params);
+    await expect(run(job.job_id, 0, 1, Date.now() + callMs - 1)).rejects.toMatchObject({
+      name: 'RunPausedError',
+    });
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(0);
+    expect(await run(job.job_id)).toMatchObject({ images: 4, iterations: 4 });
+  });
+
+  it('retries a host failure within the run and records an iteration the host rejects', async () => {
+    const { pool } = withPool();
+    // The host fails the first call only: the run tries that iteration again itself.
+    const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
+    let failures = 1;
+    const flaky: SdWebUi = Object.assign(Object.create(sd), {
+      txt2img: (...args: Parameters<SdWebUi['txt2img']>) =>
+        failures-- > 0
+          ? Promise.reject(new SdWebUiUnavailableError('connection reset'))
+          : sd.txt2img(...args),
+    });
+    const job = await newJob({ n_iter: 2 });
+    const flakyDeps = { ...deps, pool, hosts: new Map([[hostId, flaky]]) };
+    expect(await generateRun({ job_id: job.job_id, runner: 0, runners: 1 }, flakyDeps, later())).toEqual({
+      runner: 0,
+      images: 2,
+      iterations: 2,
+      failed: 0,
+    });
+    // Three calls: the one that failed, its second try and the other iteration.
+    expect(failures).toBe(-2);
+    const run = (jobId: string) =>
+      generateRun({ job_id: jobId, runner: 0, runners: 1 }, { ...deps, pool }, later());
+
+    sim.setFaults({ errorRate: 1 });
+    const hopeless = await newJob({ n_iter: 2 });
+    expect(await run(hopeless.job_id)).toMatchObject({ images: 0, iterations: 2, failed: 2 });
+    sim.setFaults({ errorRate: 0 });
+    const failed = await deps.jobs.listIterations(hopeless.job_id);
+    expect(failed.map((r) => [r.status, r.error?.type])).toEqual([
+      ['failed', 'SdWebUiUnavailableError'],
+      ['failed', 'SdWebUiUnavailableError'],
+    ]);
+
+    const rejected = await newJob({ n_iter: 2, checkpoint: 'missing-model' });
+    const calls = pool.grants;
+    expect(await run(rejected.job_id)).toMatchObject({ iterations: 2, failed: 2 });
+    // Rejected: no second try.
+    expect(pool.grants - calls).toBe(2);
+    expect((await deps.jobs.get(rejected.job_id))?.failed_images).toBe(2);
+    expect(pool.held.size).toBe(0);
+  });
+
+  it('stops launching once its job is cancelled', async () => {
+    const { pool, run } = withPool();
+    const job = await newJob({ n_iter: 10, steps: 20 });
+    const running = run(job.job_id);
+    await new Promise((r) => setTimeout(r, 150));
+    await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
+    const out = await running;
+    expect(out.iterations).toBeLessThan(10);
+    expect(pool.grants).toBeLessThan(10);
+    expect(pool.held.size).toBe(0);
   });
 });

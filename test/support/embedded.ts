@@ -23,6 +23,7 @@ export async function startTestStack(
     // Index 0 is the wait for a GPU slot: short but not a busy loop; the others retry at once.
     retryIntervalOverrides: { 'Generate images': [0.02, 0, 0] },
     progressPollMs: 20,
+    retryFirstDelayMs: 0,
     ...overrides,
   });
 }

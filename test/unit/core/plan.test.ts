@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_ID_PATTERN, newJobId } from '../../../core/job-id.ts';
 import { StartInput } from '../../../core/params/generation.ts';
-import { iterationSeeds, planJob } from '../../../core/plan.ts';
+import { iterationSeeds, planJob, runnerCount, runnerIterations } from '../../../core/plan.ts';
 import { mergeParams } from '../../../core/presets/merge.ts';
 import { buildTxt2ImgPayload, dropNullish } from '../../../core/txt2img-payload.ts';
 
@@ -92,5 +92,31 @@ describe('start input limits', () => {
 
   it('requires a prompt', () => {
     expect(StartInput.safeParse({}).success).toBe(false);
+  });
+});
+
+describe('runners', () => {
+  it('gets one generate task per two slots, never more than the iterations', () => {
+    expect(runnerCount(100, 2)).toBe(1);
+    expect(runnerCount(100, 8)).toBe(4);
+    expect(runnerCount(100, 3)).toBe(2);
+    expect(runnerCount(3, 256)).toBe(3);
+    expect(runnerCount(1, 1)).toBe(1);
+  });
+
+  it("shares a job's iterations among its runners, each exactly once, interleaved", () => {
+    for (const [nIter, runners] of [
+      [100, 4],
+      [7, 3],
+      [1, 1],
+      [5, 5],
+    ] as const) {
+      const all = Array.from({ length: runners }, (_, r) => runnerIterations(r, runners, nIter));
+      expect(all.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: nIter }, (_, i) => i));
+      // Balanced: no runner has more than one iteration more than another.
+      const sizes = all.map((a) => a.length);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+    }
+    expect(runnerIterations(1, 3, 7)).toEqual([1, 4]);
   });
 });

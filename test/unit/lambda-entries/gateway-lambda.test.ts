@@ -109,8 +109,8 @@ describe('the gateway Lambda behind a Function URL', () => {
     expect(started[0]?.args[0].input).toMatchObject({ stateMachineArn: STATE_MACHINE, name: jobId });
     expect(JSON.parse(started[0]?.args[0].input.input ?? '')).toEqual({
       job_id: jobId,
-      n_iter: 5,
-      concurrency: 3,
+      // 5 iterations, 3 calls at once: 2 generate tasks of two calls each.
+      runners: 2,
     });
   });
 

@@ -7,6 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobRecord } from '../../../core/job.ts';
@@ -43,7 +44,7 @@ const job = JobRecord.parse({
 const secretsMock = mockClient(SecretsManagerClient);
 const dynamoMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
-type Entry = { handler: (event: unknown) => Promise<unknown> };
+type Entry = { handler: (event: unknown, context?: Context) => Promise<unknown> };
 let entries: Record<'mark' | 'generate' | 'fail' | 'finalize', Entry>;
 let simulator: Simulator;
 const fetchSpy = vi.spyOn(globalThis, 'fetch');
@@ -120,9 +121,11 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
     );
   });
 
-  it('Generate images: {job_id, iteration} calls the host with its credentials and stores the PNGs', async () => {
-    const result = await entries.generate.handler({ job_id: JOB_ID, iteration: 1 });
-    expect(result).toEqual({ iteration: 1, images: 2, skipped: false });
+  it('Generate images: {job_id, runner, runners} calls the host with its credentials and stores the PNGs', async () => {
+    // Runner 1 of 2 of a 3-iteration job does iteration 1 alone.
+    const context = { getRemainingTimeInMillis: () => 900_000, awsRequestId: 'r-1' } as unknown as Context;
+    const result = await entries.generate.handler({ job_id: JOB_ID, runner: 1, runners: 2 }, context);
+    expect(result).toEqual({ runner: 1, images: 2, iterations: 1, failed: 0 });
 
     const txt2img = fetchSpy.mock.calls.find(([url]) => String(url).endsWith('/sdapi/v1/txt2img'));
     const headers = txt2img?.[1]?.headers as Record<string, string>;
@@ -138,14 +141,14 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
       expect.objectContaining({
         state: 'Generate images',
         job_id: JOB_ID,
-        iteration: 1,
+        runner: 1,
         message: 'task done',
       }),
     );
     expect(JSON.stringify(logs.mock.calls)).not.toContain(Buffer.from('sd:pw').toString('base64'));
   });
 
-  it("Record failed iteration: {job_id, iteration, error} keeps the message from Lambda's JSON Cause", async () => {
+  it("Record failed iterations: {job_id, runner, runners, error} records the runner's iterations with the message from Lambda's JSON Cause", async () => {
     const cause = JSON.stringify({
       errorType: 'SdWebUiUnavailableError',
       errorMessage: 'POST /sdapi/v1/txt2img answered 503: busy',
@@ -154,11 +157,12 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
         '    at call (index.mjs:1:1)',
       ],
     });
-    const event = { job_id: JOB_ID, iteration: 2, error: { Error: 'SdWebUiUnavailableError', Cause: cause } };
-    await expect(entries.fail.handler(event)).resolves.toEqual({ iteration: 2, images: 0, skipped: false });
-    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input.Item;
-    expect(item).toMatchObject({
-      iteration: 2,
+    const error = { Error: 'SdWebUiUnavailableError', Cause: cause };
+    const event = { job_id: JOB_ID, runner: 0, runners: 2, error };
+    await expect(entries.fail.handler(event)).resolves.toEqual({ runner: 0, failed: 2 });
+    const items = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(items.map((i) => i?.iteration)).toEqual([0, 2]);
+    expect(items[0]).toMatchObject({
       status: 'failed',
       image_count: 2,
       error: { type: 'SdWebUiUnavailableError', message: 'POST /sdapi/v1/txt2img answered 503: busy' },

@@ -1,0 +1,143 @@
+import {
+  JobNotFoundError,
+  NoSlotAvailableError,
+  RunPausedError,
+  SdWebUiUnavailableError,
+} from '../errors.ts';
+import { isTerminal } from '../job.ts';
+import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
+import { type GenerateDeps, generateIteration } from './generate-iteration.ts';
+import { recordFailedIteration } from './record-failed-iteration.ts';
+import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
+
+export interface RunDeps extends GenerateDeps {
+  /** Tries of an iteration whose host could not do the work (5xx, reset, time-out), and the back-off between them. */
+  iterationRetry: { attempts: number; firstDelayMs: number; maxDelayMs: number };
+}
+
+interface Pending {
+  iteration: number;
+  attempt: number;
+  /** Epoch ms before which a retry waits (back-off). */
+  notBefore: number;
+}
+
+/**
+ * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
+ * flight, each on a slot it leases for that call alone. The second call waits inside SD WebUI
+ * while the first samples, so the host never idles, and because both belong to this one
+ * invocation the Lambda is billed for the GPU's time once rather than twice.
+ *
+ * Between calls the pool decides again: when it refuses (another job's turn, every slot busy) the
+ * runner finishes what it has in flight and, if nothing is left running, throws
+ * NoSlotAvailableError so the state machine waits, not a billed Lambda. It pauses the same way
+ * (RunPausedError) before a call could outlive `deadline`. What it finished is kept: iterations
+ * are skipped once counted, so the state machine can start it again at any point.
+ */
+export async function generateRun(
+  input: RunTaskInput,
+  deps: RunDeps,
+  deadline: number,
+): Promise<RunTaskOutput> {
+  const { job_id: jobId, runner, runners } = input;
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new JobNotFoundError(jobId);
+  const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
+  if (isTerminal(job.status)) return out;
+
+  const queue: Pending[] = runnerIterations(runner, runners, job.params.n_iter)
+    .filter((i) => !job.counted?.has(i))
+    .map((iteration) => ({ iteration, attempt: 0, notBefore: 0 }));
+  const callMs = deps.callTimeoutMs(job.params);
+  const inFlight = new Set<Promise<void>>();
+  let refusal: string | undefined;
+  let ended = false;
+  let outOfTime = false;
+  // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
+  let fatal: unknown;
+
+  const attempt = (item: Pending): Promise<void> =>
+    tryIteration(item).catch((error) => {
+      fatal ??= error;
+    });
+  const tryIteration = async (item: Pending): Promise<void> => {
+    try {
+      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps);
+      if (result.job_ended) ended = true;
+      else {
+        out.iterations++;
+        out.images += result.images;
+      }
+      // One of our slots is free again: the pool may say yes to the next ask.
+      refusal = undefined;
+    } catch (error) {
+      if (error instanceof NoSlotAvailableError) {
+        queue.unshift(item);
+        refusal = error.message;
+      } else if (
+        error instanceof SdWebUiUnavailableError &&
+        item.attempt + 1 < deps.iterationRetry.attempts
+      ) {
+        queue.push({
+          ...item,
+          attempt: item.attempt + 1,
+          notBefore: Date.now() + backoffMs(item.attempt, deps),
+        });
+        refusal = undefined;
+      } else {
+        // Retrying cannot help (a 422, a missing checkpoint) or the tries ran out: record it, go on.
+        const { name, message } = error instanceof Error ? error : new Error(String(error));
+        await recordFailedIteration(
+          job,
+          item.iteration,
+          { type: name, message: message.slice(0, 1000) },
+          deps,
+        );
+        out.iterations++;
+        out.failed++;
+        refusal = undefined;
+      }
+    }
+  };
+
+  for (;;) {
+    while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
+      const next = takeReady(queue);
+      if (!next) break;
+      if (Date.now() + callMs > deadline) {
+        queue.unshift(next);
+        outOfTime = true;
+        break;
+      }
+      const running: Promise<void> = attempt(next).finally(() => inFlight.delete(running));
+      inFlight.add(running);
+    }
+    if (inFlight.size > 0) {
+      await Promise.race(inFlight);
+      continue;
+    }
+    if (fatal) throw fatal;
+    if (ended || queue.length === 0) return out;
+    if (refusal !== undefined) throw new NoSlotAvailableError(refusal);
+    if (outOfTime) {
+      throw new RunPausedError(
+        `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
+      );
+    }
+    // Only retries in back-off are left.
+    const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+  }
+}
+
+function takeReady(queue: Pending[]): Pending | undefined {
+  const now = Date.now();
+  const index = queue.findIndex((p) => p.notBefore <= now);
+  return index < 0 ? undefined : queue.splice(index, 1)[0];
+}
+
+/** Exponential back-off with full jitter, as the state machine's own Retry would wait. */
+function backoffMs(attempt: number, deps: RunDeps): number {
+  const { firstDelayMs, maxDelayMs } = deps.iterationRetry;
+  return Math.random() * Math.min(maxDelayMs, firstDelayMs * 2 ** attempt);
+}

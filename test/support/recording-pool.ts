@@ -1,0 +1,57 @@
+import type { RateSample } from '../../core/estimate.ts';
+import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
+import type { HostPool } from '../../core/ports.ts';
+
+/**
+ * A one-host pool that records every lease, so a test can see each one released whatever
+ * happened in between, and how many were held at once. `capacity` slots; `free = false` refuses all.
+ */
+export class RecordingPool implements HostPool {
+  readonly hosts: HostSpec[];
+  readonly held = new Set<string>();
+  readonly measured: Array<RateSample | undefined> = [];
+  grants = 0;
+  refusals = 0;
+  maxHeld = 0;
+  free = true;
+  /** Grants left before the pool starts refusing; unlimited by default. */
+  grantsLeft = Number.POSITIVE_INFINITY;
+
+  readonly capacity: number;
+
+  constructor(hostId: string, capacity = 1) {
+    this.capacity = capacity;
+    this.hosts = [{ id: hostId, depth: capacity }];
+  }
+
+  async acquire(jobId: string, holder: string): Promise<Lease | { wait: string }> {
+    if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
+      this.refusals++;
+      return { wait: 'busy' };
+    }
+    this.grants++;
+    this.grantsLeft--;
+    this.held.add(holder);
+    this.maxHeld = Math.max(this.maxHeld, this.held.size);
+    return { hostId: this.hosts[0]?.id as string, slot: this.grants % this.capacity, holder, jobId };
+  }
+
+  async release(lease: Lease, measured?: RateSample) {
+    this.held.delete(lease.holder);
+    this.measured.push(measured);
+  }
+
+  async reportHealth() {
+    return false;
+  }
+
+  async resting() {
+    return [];
+  }
+
+  async hostRates() {
+    return [];
+  }
+
+  async dropWaiter() {}
+}
