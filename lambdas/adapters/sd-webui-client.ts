@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
 import type { Checkpoint, SdProgress, SdWebUi, Txt2ImgResult } from '../../core/ports.ts';
+import { readTxt2ImgBody, type Txt2ImgBody } from './txt2img-body.ts';
 
 export interface SdWebUiHost {
   baseUrl: string;
@@ -8,7 +9,6 @@ export interface SdWebUiHost {
   headers?: Record<string, string>;
 }
 
-const Txt2ImgResponse = z.object({ images: z.array(z.string()).nullable().optional(), info: z.string() });
 const Txt2ImgInfo = z.object({
   all_seeds: z.array(z.number()),
   all_subseeds: z.array(z.number()).optional(),
@@ -47,16 +47,30 @@ export class SdWebUiClient implements SdWebUi {
   }
 
   async txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult> {
-    const body = await this.call('POST', '/sdapi/v1/txt2img', payload, signal);
-    const response = parseOrUnavailable(Txt2ImgResponse, body, 'txt2img response');
-    const info = parseOrUnavailable(Txt2ImgInfo, safeJson(response.info), 'txt2img info');
+    const path = '/sdapi/v1/txt2img';
+    const response = await this.send('POST', path, payload, signal);
+    let body: Txt2ImgBody;
+    try {
+      // Streamed: the images are the bulk of the answer and are decoded one at a time.
+      body = await readTxt2ImgBody(response.body ?? emptyBody());
+    } catch (error) {
+      throw new SdWebUiUnavailableError(
+        `POST ${path}: the answer was malformed or cut off: ${reasonOf(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (typeof body.info !== 'string')
+      throw new SdWebUiUnavailableError('Unexpected txt2img response: no info');
+    const info = parseOrUnavailable(Txt2ImgInfo, safeJson(body.info), 'txt2img info');
     const first = info.index_of_first_image ?? 0;
     // The real images sit after an optional grid and before extras such as ControlNet maps.
-    const images = (response.images ?? []).slice(first, first + info.all_seeds.length);
+    const images = body.images.slice(first, first + info.all_seeds.length);
     if (images.length === 0) throw new SdWebUiUnavailableError('SD WebUI answered 200 without images');
     const infotexts = info.infotexts ?? [];
     return {
-      images: images.map((b64) => Buffer.from(b64, 'base64')),
+      images,
       seeds: info.all_seeds.slice(0, images.length),
       subseeds: (info.all_subseeds ?? []).slice(0, images.length),
       infotexts: infotexts.slice(first, first + images.length),
@@ -91,8 +105,21 @@ export class SdWebUiClient implements SdWebUi {
   }
 
   private async call(method: string, path: string, payload: unknown, signal?: AbortSignal): Promise<unknown> {
+    const response = await this.send(method, path, payload, signal);
+    const text = await readText(response, method, path);
+    const body = safeJson(text);
+    if (body === undefined) throw new SdWebUiUnavailableError(`${method} ${path} answered malformed JSON`);
+    return body;
+  }
+
+  /** The response of a call that succeeded, its body unread; a failure sorted into retry or not. */
+  private async send(
+    method: string,
+    path: string,
+    payload: unknown,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     let response: Response;
-    let text: string;
     try {
       response = await fetch(`${this.host.baseUrl}${path}`, {
         method,
@@ -100,22 +127,33 @@ export class SdWebUiClient implements SdWebUi {
         body: payload === undefined ? undefined : JSON.stringify(payload),
         signal,
       });
-      text = await response.text();
     } catch (error) {
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      throw new SdWebUiUnavailableError(`${method} ${path} failed: ${reason}`, { cause: error });
+      throw new SdWebUiUnavailableError(`${method} ${path} failed: ${reasonOf(error)}`, { cause: error });
     }
     if (response.status >= 500 || response.status === 408 || response.status === 429) {
+      const text = await readText(response, method, path);
       throw new SdWebUiUnavailableError(`${method} ${path} answered ${response.status}: ${describe(text)}`);
     }
     if (response.status >= 400) {
+      const text = await readText(response, method, path);
       throw new SdWebUiRejectedError(`${method} ${path} answered ${response.status}: ${describe(text)}`);
     }
-    const body = safeJson(text);
-    if (body === undefined) throw new SdWebUiUnavailableError(`${method} ${path} answered malformed JSON`);
-    return body;
+    return response;
   }
 }
+
+async function readText(response: Response, method: string, path: string): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw new SdWebUiUnavailableError(`${method} ${path} failed: ${reasonOf(error)}`, { cause: error });
+  }
+}
+
+const reasonOf = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+
+async function* emptyBody(): AsyncIterable<Uint8Array> {}
 
 function safeJson(text: string): unknown {
   try {
