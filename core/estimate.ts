@@ -39,6 +39,10 @@ function hiresPixels(params: GenerationParams): number {
   return x * y;
 }
 
+/** Pixels of each image a call returns: the hires pass's size when hires fix is on. */
+export const outputPixels = (params: GenerationParams): number =>
+  params.enable_hr ? hiresPixels(params) : params.width * params.height;
+
 /**
  * Sampling work of one image in step-megapixels: each step is one U-Net pass whose cost grows
  * with the pixels. The hires pass counts the steps it really runs (second-pass steps x

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { InvalidRequestError } from '../core/errors.ts';
+import { outputPixels } from '../core/estimate.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
+import { LIMITS } from '../core/limits.ts';
 import type { GenerationParams, StartInput } from '../core/params/generation.ts';
 import { planJob, runnerCount } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
@@ -57,6 +59,14 @@ export async function startJob(
   if (images > limits.maxImagesPerJob) {
     throw new InvalidRequestError(
       `batch_size x n_iter: ${merged.batch_size} x ${merged.n_iter} = ${images} images; the limit is ${limits.maxImagesPerJob} images per job`,
+    );
+  }
+
+  const perCall = merged.batch_size * outputPixels(merged);
+  if (perCall > LIMITS.pixelsPerCall) {
+    const mp = (px: number) => (px / 1_000_000).toFixed(1);
+    throw new InvalidRequestError(
+      `batch_size x output size: ${merged.batch_size} x ${mp(outputPixels(merged))} MP = ${mp(perCall)} MP per SD WebUI call (hires included); the limit is ${mp(LIMITS.pixelsPerCall)} MP, 8 images at 2048x2048: lower batch_size, the size or hr_scale`,
     );
   }
 

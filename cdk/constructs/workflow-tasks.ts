@@ -37,14 +37,14 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
     memorySize: 256,
     timeout: Duration.seconds(30),
   },
-  // Waits for the GPU for most of its life (the state allows 900 s; the SD call itself is cut at
-  // 840 s), then decodes a batch of up to 8 base64 PNGs: at 2048x2048 that is ~64 MB of JSON text,
-  // its parsed strings and ~48 MB of bytes at once. 1 GB holds that with room and gives the CPU
-  // share to decode and upload quickly; more would only bill the waiting at a higher rate.
+  // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
+  // could outlive that), so its memory is billed for GPU time: keep it small. SD WebUI's answer is
+  // read as a stream, one base64 image at a time, so the peak is the runtime (~80 MB) plus one
+  // call's PNG bytes (up to ~50 MB for 8 at 2048x2048) and one image's string.
   'Generate images': {
     id: 'GenerateImages',
     entry: 'lambdas/entry/generate-images.ts',
-    memorySize: 1024,
+    memorySize: 256,
     timeout: Duration.seconds(900),
   },
   // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).

@@ -116,6 +116,17 @@ describe('limits', () => {
     const before = await jobItemCount(stack);
     const tooMany = await start({ prompt: 'x', batch_size: 8, n_iter: 6 });
     expect(text(tooMany.result)).toMatch(/8 x 6 = 48 images; the limit is 40 images per job/);
+    const tooBig = await start({
+      prompt: 'x',
+      batch_size: 4,
+      width: 2048,
+      height: 2048,
+      enable_hr: true,
+      hr_scale: 2,
+    });
+    expect(text(tooBig.result)).toMatch(
+      /batch_size x output size: 4 x 16\.8 MP = 67\.1 MP per SD WebUI call \(hires included\); the limit is 33\.6 MP/,
+    );
     const tooLong = await start({ prompt: 'y'.repeat(201) });
     expect(text(tooLong.result)).toMatch(/prompt: 201 characters.*limit is 200/);
     expect(await jobItemCount(stack)).toBe(before);

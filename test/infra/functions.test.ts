@@ -40,9 +40,9 @@ describe('functions', () => {
     expect(new Set(roles).size).toBe(6);
   });
 
-  it('are sized for their work: generate has the Map task’s 900 s and 1 GB, the rest 256 MB and 30 s', () => {
+  it('are sized for their work: generate has the Map task’s 900 s at 256 MB (it waits for the GPU), the rest 256 MB and 30 s', () => {
     expect(taskFunction(synth.template, 'Generate images')[1].Properties).toMatchObject({
-      MemorySize: 1024,
+      MemorySize: 256,
       Timeout: 900,
     });
     for (const state of ['Mark job running', 'Record failed iterations', 'Finalize job']) {
