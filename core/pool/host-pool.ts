@@ -70,10 +70,14 @@ export type SlotChoice =
   | { hostId: string; slot: number; alternatives: Array<{ hostId: string; slot: number }> }
   | SlotRefusal;
 
-/** Why no slot now; `ahead` names the waiting job that goes first, when that is the reason. */
+/**
+ * Why no slot now; `ahead` names the waiting job that goes first, when that is the reason;
+ * `running` says the same holder (the same iteration) already has a live lease elsewhere.
+ */
 export interface SlotRefusal {
   wait: string;
   ahead?: string;
+  running?: true;
 }
 
 /**
@@ -86,12 +90,17 @@ export function chooseSlot(
   snapshot: PoolSnapshot,
   jobId: string,
   now: number,
+  holder?: string,
 ): SlotChoice {
+  const live = snapshot.slots.filter((s) => isLive(s, now));
+  // One lease per holder: an iteration another worker is already making is not made twice.
+  const running = holder === undefined ? undefined : live.find((s) => s.holder === holder);
+  if (running) return { wait: `${holder} is already running on ${running.hostId}`, running: true };
+
   const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
   const healthy = hosts.filter((h) => isHealthy(health.get(h.id), now));
   if (healthy.length === 0) return { wait: 'every GPU host is resting after repeated failures' };
 
-  const live = snapshot.slots.filter((s) => isLive(s, now));
   const held = (job: string) => live.filter((s) => s.jobId === job).length;
   const mine = held(jobId);
   const me = snapshot.waiters.find((w) => w.jobId === jobId && now - w.seen < WAITER_FRESH_MS);

@@ -50,7 +50,10 @@ export async function generateIteration(
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
   const lease = await acquireSlot(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000, deps);
-  if ('wait' in lease) throw new NoSlotAvailableError(lease.wait);
+  if ('wait' in lease) {
+    if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
+    throw new NoSlotAvailableError(lease.wait);
+  }
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
   try {

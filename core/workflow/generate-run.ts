@@ -20,7 +20,12 @@ interface Pending {
   attempt: number;
   /** Epoch ms before which a retry waits (back-off). */
   notBefore: number;
+  /** Another runner's iteration, taken once this runner's own were all done. */
+  stolen?: boolean;
 }
+
+/** How often a runner looks again at its own iterations that another runner is making. */
+const RECHECK_MS = 1000;
 
 /**
  * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
@@ -33,6 +38,11 @@ interface Pending {
  * NoSlotAvailableError so the state machine waits, not a billed Lambda. It pauses the same way
  * (RunPausedError) before a call could outlive `deadline`. What it finished is kept: iterations
  * are skipped once counted, so the state machine can start it again at any point.
+ *
+ * A runner whose own iterations are done takes the other runners' last ones (from the end of
+ * their lists, while they work from the start), so every host stays busy to the end of the job.
+ * The pool grants one lease per iteration, so a taken iteration is not made twice; its owner
+ * waits for it to be counted, and makes it itself if the taker's lease lapses (a crash).
  */
 export async function generateRun(
   input: RunTaskInput,
@@ -45,9 +55,13 @@ export async function generateRun(
   const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
   if (isTerminal(job.status)) return out;
 
-  const queue: Pending[] = runnerIterations(runner, runners, job.params.n_iter)
+  const own = runnerIterations(runner, runners, job.params.n_iter);
+  const queue: Pending[] = own
     .filter((i) => !job.counted?.has(i))
     .map((iteration) => ({ iteration, attempt: 0, notBefore: 0 }));
+  // Own iterations another runner took: looked at again until they are counted.
+  const taken: Pending[] = [];
+  let stealing = runners === 1;
   const callMs = deps.callTimeoutMs(job.params);
   const inFlight = new Set<Promise<void>>();
   let refusal: string | undefined;
@@ -64,7 +78,9 @@ export async function generateRun(
     try {
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps);
       if (result.job_ended) ended = true;
-      else {
+      else if (result.running_elsewhere) {
+        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS });
+      } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;
       }
@@ -102,6 +118,11 @@ export async function generateRun(
 
   for (;;) {
     while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
+      if (queue.length === 0 && !stealing) {
+        // Own iterations all launched: help with the others' while a call of ours is free.
+        stealing = true;
+        queue.push(...(await othersLeft(deps, jobId, own)));
+      }
       const next = takeReady(queue);
       if (!next) break;
       if (Date.now() + callMs > deadline) {
@@ -116,6 +137,10 @@ export async function generateRun(
       await Promise.race(inFlight);
       continue;
     }
+    if (queue.length === 0 && taken.length > 0 && !ended && !fatal && refusal === undefined) {
+      queue.push(...taken.splice(0));
+      continue;
+    }
     if (fatal) throw fatal;
     if (ended || queue.length === 0) return out;
     if (refusal !== undefined) throw new NoSlotAvailableError(refusal);
@@ -128,6 +153,19 @@ export async function generateRun(
     const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
   }
+}
+
+/** The job's iterations not yet counted and not this runner's, last first: the others do theirs first to last. */
+async function othersLeft(deps: RunDeps, jobId: string, own: number[]): Promise<Pending[]> {
+  const job = await deps.jobs.get(jobId);
+  if (!job || isTerminal(job.status)) return [];
+  const mine = new Set(own);
+  const left: Pending[] = [];
+  for (let i = job.params.n_iter - 1; i >= 0; i--) {
+    if (!mine.has(i) && !job.counted?.has(i))
+      left.push({ iteration: i, attempt: 0, notBefore: 0, stolen: true });
+  }
+  return left;
 }
 
 function takeReady(queue: Pending[]): Pending | undefined {

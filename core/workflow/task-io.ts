@@ -13,6 +13,8 @@ export const IterationTaskOutput = z.object({
   skipped: z.boolean(),
   /** Set when the job had already ended (cancelled, most often): its runner stops there. */
   job_ended: z.boolean().optional(),
+  /** Set when another worker holds a live lease for this very iteration: it is being made. */
+  running_elsewhere: z.boolean().optional(),
 });
 export type IterationTaskOutput = z.infer<typeof IterationTaskOutput>;
 

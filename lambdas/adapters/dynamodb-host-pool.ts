@@ -109,9 +109,10 @@ export class DynamoDbHostPool implements HostPool {
   async acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | SlotRefusal> {
     const now = this.clock();
     const snapshot = await this.snapshot();
-    const choice = chooseSlot(this.hosts, snapshot, jobId, now);
+    const choice = chooseSlot(this.hosts, snapshot, jobId, now, holder);
     if ('wait' in choice) {
-      await this.markWaiting(jobId, snapshot, now);
+      // An iteration already running is not waiting for a slot: no place in the queue.
+      if (!choice.running) await this.markWaiting(jobId, snapshot, now);
       return choice;
     }
     // The condition is the guarantee: two workers that chose the same slot cannot both win it.

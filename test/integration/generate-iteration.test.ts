@@ -167,21 +167,30 @@ describe('generateRun: one generate task, two calls in flight', () => {
         generateRun({ job_id: jobId, runner, runners }, runDeps, deadline),
     };
   };
-  const iterationsOf = async (jobId: string) =>
-    (await deps.jobs.listIterations(jobId)).map((r) => [r.iteration, r.status]);
-
-  it('does every runners-th iteration, holding two slots at once', async () => {
+  it('does its own iterations first, then the others still left from the last, holding two slots at once', async () => {
     const { pool, run } = withPool();
-    const job = await newJob({ n_iter: 7, batch_size: 2 });
-    expect(await run(job.job_id, 1, 3)).toEqual({ runner: 1, images: 4, iterations: 2, failed: 0 });
-    expect(await iterationsOf(job.job_id)).toEqual([
-      [1, 'succeeded'],
-      [4, 'succeeded'],
-    ]);
-    const all = await newJob({ n_iter: 6 });
-    expect(await run(all.job_id)).toMatchObject({ images: 6, iterations: 6 });
+    const job = await newJob({ n_iter: 7, batch_size: 2, seed: 1000 });
+    sim.resetStats();
+    // Runner 1 of 3 owns 1 and 4; the other two runners never came, so it makes theirs too.
+    expect(await run(job.job_id, 1, 3)).toEqual({ runner: 1, images: 14, iterations: 7, failed: 0 });
+    const order = (sim.stats().received as Array<{ seed: number }>).map((b) => (b.seed - 1000) / 2);
+    expect(order.slice(0, 2).sort()).toEqual([1, 4]);
+    expect(order.slice(2, 4).sort()).toEqual([5, 6]);
+    expect([...order].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(pool.maxHeld).toBe(2);
     expect(pool.held.size).toBe(0);
+  });
+
+  it('leaves an iteration another runner is making to it, and makes it itself if that lease lapses', async () => {
+    const { pool, run } = withPool(3);
+    const job = await newJob({ n_iter: 3 });
+    pool.held.add(`${job.job_id}#0`);
+    const running = run(job.job_id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await deps.jobs.get(job.job_id))?.counted).toEqual(new Set([1, 2]));
+    // The other worker died: its lease is gone, and iteration 0 is still not counted.
+    pool.held.delete(`${job.job_id}#0`);
+    expect(await running).toMatchObject({ iterations: 3, images: 3 });
   });
 
   it('finishes what it has in flight when refused, then waits in the state machine; a new start does only the rest', async () => {

@@ -24,7 +24,8 @@ export class RecordingPool implements HostPool {
     this.hosts = [{ id: hostId, depth: capacity }];
   }
 
-  async acquire(jobId: string, holder: string): Promise<Lease | { wait: string }> {
+  async acquire(jobId: string, holder: string): Promise<Lease | { wait: string; running?: true }> {
+    if (this.held.has(holder)) return { wait: `${holder} is already running`, running: true };
     if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
       this.refusals++;
       return { wait: 'busy' };

@@ -122,7 +122,14 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
   });
 
   it('Generate images: {job_id, runner, runners} calls the host with its credentials and stores the PNGs', async () => {
-    // Runner 1 of 2 of a 3-iteration job does iteration 1 alone.
+    // Runner 1 of 2 of a 3-iteration job whose iterations 0 and 2 are done: it makes iteration 1 alone.
+    dynamoMock
+      .on(GetCommand)
+      .callsFake((input: { Key: { sk: string } }) =>
+        input.Key.sk === JOB_SK
+          ? { Item: { pk: jobPk(JOB_ID), sk: JOB_SK, ...job, counted: new Set([0, 2]) } }
+          : {},
+      );
     const context = { getRemainingTimeInMillis: () => 900_000, awsRequestId: 'r-1' } as unknown as Context;
     const result = await entries.generate.handler({ job_id: JOB_ID, runner: 1, runners: 2 }, context);
     expect(result).toEqual({ runner: 1, images: 2, iterations: 1, failed: 0 });

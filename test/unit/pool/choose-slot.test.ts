@@ -42,6 +42,18 @@ describe('chooseSlot', () => {
     expect(chooseSlot(hosts, expired, 'x', NOW)).toEqual({ hostId: 'b', slot: 1, alternatives: [] });
   });
 
+  it('grants one live lease per holder: an iteration already running is not made twice', () => {
+    const running = { ...empty, slots: [held('a', 0, 'j1')] };
+    expect(chooseSlot(hosts, running, 'j1', NOW, 'j1#a0')).toEqual({
+      wait: 'j1#a0 is already running on a',
+      running: true,
+    });
+    expect(chooseSlot(hosts, running, 'j1', NOW, 'j1#a1')).toHaveProperty('hostId');
+    // A lapsed lease (its worker died) no longer counts.
+    const lapsed = { ...empty, slots: [held('a', 0, 'j1', NOW - 1)] };
+    expect(chooseSlot(hosts, lapsed, 'j1', NOW, 'j1#a0')).toHaveProperty('hostId');
+  });
+
   it('gives a free slot to the waiting job that holds fewer slots, whatever the job sizes', () => {
     const bigHoldsThree = {
       slots: [held('a', 0, 'big'), held('a', 1, 'big'), held('b', 0, 'big')],
