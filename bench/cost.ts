@@ -6,12 +6,13 @@ import { readFileSync } from 'node:fs';
 import type { AwsRequestCount, TaskRecord } from './metrics.ts';
 
 export const PRICES = {
-  source: 'AWS public price list, us-east-1, 2025; verify before relying on it',
+  source:
+    'AWS public price list, us-east-1, 2025 (DynamoDB on-demand as cut on 1 November 2024); verify before relying on it',
   stepFunctionsPerTransition: 0.025 / 1000,
   lambdaPerGbSecondArm: 0.0000133334,
   lambdaPerRequest: 0.2 / 1_000_000,
-  dynamoPerReadUnit: 0.25 / 1_000_000,
-  dynamoPerWriteUnit: 1.25 / 1_000_000,
+  dynamoPerReadUnit: 0.125 / 1_000_000,
+  dynamoPerWriteUnit: 0.625 / 1_000_000,
   s3PerPut: 0.005 / 1000,
   s3PerGet: 0.0004 / 1000,
 } as const;
@@ -59,14 +60,15 @@ export function costModel(input: CostInput) {
   const perImage = (x: number) => x / input.images;
 
   // Lambda: each task invocation (a wait for a slot is one too) for its wall time at its memory.
-  // Only the generate task's calls that reached the GPU wait for it, so only they scale with GPU speed.
+  // Generate tasks wait for the GPU for most of their life, so their whole time scales with GPU
+  // speed (an upper bound: their own work does not grow with it); the other tasks do not.
   let gbSeconds = 0;
   let gbSecondsMeasured = 0;
   let invocations = 0;
   const byState: Record<string, { invocations: number; seconds: number; gbSecondsAt5s: number }> = {};
   for (const t of input.tasks) {
     const mb = memory.tasks[t.state] ?? 0;
-    const gpuBound = t.state === 'Generate images' && !t.error;
+    const gpuBound = t.state === 'Generate images';
     const gbs = ((t.ms / 1000) * mb) / 1024;
     const gbsAt5s = gpuBound ? gbs * scale : gbs;
     gbSecondsMeasured += gbs;
@@ -86,7 +88,9 @@ export function costModel(input: CostInput) {
 
   const dynamo = input.aws.filter((a) => a.service === 'DynamoDB');
   const rru = dynamo.reduce((t, a) => t + a.rru, 0);
-  const wru = dynamo.reduce((t, a) => t + a.wru, 0);
+  // Live-progress writes happen every few seconds of sampling: scaled like GPU time (an upper bound).
+  const wru = dynamo.reduce((t, a) => t + (a.progress ? a.wru * scale : a.wru), 0);
+  const progressWru = dynamo.filter((a) => a.progress).reduce((t, a) => t + a.wru * scale, 0);
   const dynamoRequests = dynamo.reduce((t, a) => t + a.requests, 0);
   const s3 = input.aws.filter((a) => a.service === 'S3');
   const s3Puts = s3.filter((a) => PUT_TIER.test(a.command)).reduce((t, a) => t + a.requests, 0);
@@ -123,7 +127,7 @@ export function costModel(input: CostInput) {
     },
     {
       item: 'DynamoDB on-demand writes',
-      usagePerImage: `${fmt(perImage(wru))} WRU (${fmt(perImage(dynamoRequests))} requests in all)`,
+      usagePerImage: `${fmt(perImage(wru))} WRU (${fmt(perImage(progressWru))} of them live progress, scaled to ${GPU.secondsPerImage} s/image; ${fmt(perImage(dynamoRequests))} requests measured)`,
       dollarsPer1000: 1000 * perImage(wru) * PRICES.dynamoPerWriteUnit,
     },
     {

@@ -39,6 +39,8 @@ export interface AwsRequestCount {
   rru: number;
   /** DynamoDB write request units, the owner index's writes included. */
   wru: number;
+  /** Live-progress writes: made every few seconds while the GPU samples, so they grow with GPU time. */
+  progress?: boolean;
 }
 
 /** One AWS SDK request as sent: command, start (epoch ms) and round trip. */
@@ -194,10 +196,11 @@ export class Metrics {
     output: Record<string, unknown> | undefined,
     error?: Error,
   ): void {
-    const key = `${service} ${command}`;
+    const progress = /#current = :current/.test(String(input.UpdateExpression ?? ''));
+    const key = `${service} ${command}${progress ? ' (progress)' : ''}`;
     let entry = this.aws.get(key);
     if (!entry) {
-      entry = { service, command, requests: 0, errors: 0, rru: 0, wru: 0 };
+      entry = { service, command, requests: 0, errors: 0, rru: 0, wru: 0, ...(progress ? { progress } : {}) };
       this.aws.set(key, entry);
     }
     entry.requests++;

@@ -3,6 +3,7 @@
  * against the physical limit of those hosts. Prints the results table and writes BENCHMARKS.md.
  */
 import { writeFile } from 'node:fs/promises';
+import { CALLS_PER_RUNNER } from '../core/plan.ts';
 import { costModel, GPU, gpuCostPerImage, PRICES } from './cost.ts';
 import { StackHost } from './host.ts';
 import { call, connect, jobArgs, type StartAnswer, type StatusAnswer } from './mcp.ts';
@@ -23,7 +24,7 @@ import {
   directBaseline,
   fairness,
   fetchResults,
-  iterationPhases,
+  runnerUse,
   STEPS,
   startLatency,
   statusLatency,
@@ -153,8 +154,8 @@ const busyRange = (hosts: typeof allHosts, key: 'busyInWindow' | 'busyInMakespan
   const v = hosts.map((h) => h[key]);
   return v.length === 1 ? pct(v[0] as number) : `${pct(Math.min(...v))}-${pct(Math.max(...v))}`;
 };
-const phases = iterationPhases(one.snapshot.metrics.tasks, one.snapshot.simulators[0]?.busy ?? [], one.jobId);
-const phasesFour = iterationPhases(
+const phases = runnerUse(one.snapshot.metrics.tasks, one.snapshot.simulators[0]?.busy ?? [], one.jobId);
+const phasesFour = runnerUse(
   four.snapshot.metrics.tasks,
   four.snapshot.simulators.flatMap((x) => x.busy),
   four.jobId,
@@ -316,12 +317,10 @@ ${s(one.lastImageMs)} after the start call: ${(one.lastImageMs / baseline.ms).to
 The direct baseline took ${s(baseline.ms)} for the same ${ITERATIONS} images, ${s(baselineBusy)} of it sampling:
 ${ms((baseline.ms - baselineBusy) / ITERATIONS)} per call outside sampling (HTTP, PNG encoding, JSON).
 
-Generate task (one per iteration, ${phases.tasks} that reached the GPU, ${phases.noSlotRetries} refused a slot and
-retried by the state machine): wall time ${q(phases.taskMs)}; from the task's start to its sampling start
-${q(phases.toSamplingMs)} (with depth ${DEPTH} this is mostly the wait behind the call ahead in SD WebUI's queue);
-from sampling end to the task's end ${q(phases.afterSamplingMs)} (PNG encoding in the simulator, transfer, S3 put,
-DynamoDB writes, lease release; ${phases.afterSamplingMs.filter((x) => x > 500).length} iterations took over 0.5 s
-there); the Map's hand-over from one task's end to the next task's start ${q(phases.handoverMs)}.
+Generate tasks (each a runner doing a share of the iterations with ${CALLS_PER_RUNNER} SD WebUI calls in flight):
+${phases.invocations} invocations (${phases.finished} finished their share, ${phases.refused} were refused a slot and
+${phases.paused} paused for time, each then started again by the state machine); their wall time ${s(phases.wallMs)}
+against ${s(phases.gpuMs)} of sampling: ${phases.waitFactor.toFixed(2)} Lambda seconds per GPU second.
 Gaps over 20 ms between samplings: ${(firstHost?.gapsMs ?? []).filter((g) => g > 20).length}, together
 ${s(sum((firstHost?.gapsMs ?? []).filter((g) => g > 20)))}.
 AWS requests during the job (round trip to dynalite and s3rver, median / p99): ${requestTimes}.
@@ -332,8 +331,8 @@ AWS requests during the job (round trip to dynalite and s3rver, median / p99): $
 | --- | --- | --- | --- | --- | --- |
 ${four.hosts.map((h, i) => `| ${i} | ${h.images} | ${pct(h.busyInWindow)} | ${pct(h.busyInMakespan)} | ${ms(h.leadInMs)} | ${ms(h.tailMs)} |`).join('\n')}
 
-Makespan ${s(four.makespanMs)} (execution end ${s(four.executionMs)}); ${phasesFour.noSlotRetries} generate tasks were refused a slot and retried
-(${phases.noSlotRetries} with one host); the start call took ${ms(four.startCallMs)}; the last image was stored
+Makespan ${s(four.makespanMs)} (execution end ${s(four.executionMs)}); ${phasesFour.invocations} generate task invocations,
+${phasesFour.refused} of them refused a slot and started again (${phases.refused} with one host), ${phasesFour.waitFactor.toFixed(2)} Lambda seconds per GPU second; the start call took ${ms(four.startCallMs)}; the last image was stored
 ${s(four.lastImageMs)} after it (speed-up to the last image ${(one.lastImageMs / four.lastImageMs).toFixed(2)}x); the
 job's other tasks: ${taskTimes(four.otherTasksMs)}.
 
@@ -379,12 +378,12 @@ and one download per image. Lambda memory from cdk/constructs: ${Object.entries(
   .map(([k, v]) => `${k} ${v} MB`)
   .join(', ')}, gateway ${cost.memory.gateway} MB (gateway time is the client's round trip, an upper bound).
 
-Scaled to a GPU at ${GPU.secondsPerImage} s/image: the generate calls that reached the GPU wait for it, so their
-GB-seconds scale with GPU time (x${cost.scale.toFixed(2)}, from the measured ${gpuSecondsPerImage.toFixed(3)} s per
-image); transitions, requests and the other functions do not.
+Scaled to a GPU at ${GPU.secondsPerImage} s/image: the generate tasks wait for the GPU, so their GB-seconds scale
+with GPU time (x${cost.scale.toFixed(2)}, from the measured ${gpuSecondsPerImage.toFixed(3)} s per image), and so do the
+live-progress writes (both upper bounds); transitions, other requests and the other functions do not.
 
 Prices: ${PRICES.source}. Step Functions Standard $0.025 per 1,000 transitions; Lambda arm64 $0.0000133334 per
-GB-s and $0.20 per 1M requests; DynamoDB on-demand $0.25 per 1M read units, $1.25 per 1M write units; S3 $0.005
+GB-s and $0.20 per 1M requests; DynamoDB on-demand $${(PRICES.dynamoPerReadUnit * 1e6).toFixed(3)} per 1M read units, $${(PRICES.dynamoPerWriteUnit * 1e6).toFixed(3)} per 1M write units; S3 $0.005
 per 1,000 PUT and $0.0004 per 1,000 GET requests. GPU: $${GPU.dollarsPerHour}/h at ${GPU.secondsPerImage} s/image =
 ${usd(gpuCostPerImage)} per image.
 
@@ -404,7 +403,7 @@ Lambda by task: ${Object.entries(cost.byState)
       `${state} ${x.invocations} invocations, ${x.seconds.toFixed(1)} s measured, ${x.gbSecondsAt5s.toFixed(1)} GB-s at ${GPU.secondsPerImage} s/image`,
   )
   .join('; ')}.
-Generate task wall time per iteration / GPU time per iteration (median): ${(median(phases.taskMs) / (1000 * gpuSecondsPerImage)).toFixed(2)}.
+Generate task wall time / GPU time of the job's samplings: ${phases.waitFactor.toFixed(2)}.
 
 Not in the total: status polls, which the client decides. One poll measured ${ms(status1.p50)} (p50) at the gateway
 and ${pollRru.toFixed(2)} read units: ${usd(pollCost * 1000)} per 1,000 polls.

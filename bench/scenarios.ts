@@ -133,35 +133,23 @@ function hostUse(sim: SimulatorSnapshot, startedAt: number, endedAt: number, mak
   };
 }
 
-/** Where a 1-host job's generate tasks spend their time, from task and sampling timestamps. */
-export function iterationPhases(tasks: TaskRecord[], busy: Interval[], jobId: string) {
+/**
+ * A job's generate tasks (runners): how many invocations, how each ended, and their wall time
+ * against the GPU time of the job's samplings, which is what the Lambda bills while it waits.
+ */
+export function runnerUse(tasks: TaskRecord[], busy: Interval[], jobId: string) {
   const generate = tasks.filter((t) => t.state === 'Generate images' && t.jobId === jobId);
-  const ok = generate.filter((t) => !t.error);
-  const noSlot = generate.filter((t) => t.error === 'NoSlotAvailableError');
-  // Each sampling run belongs to the task that ends first after it (that task got its images).
-  const after: number[] = [];
-  const before: number[] = [];
-  for (const run of busy) {
-    const owner = ok
-      .filter((t) => t.startedAt <= run.start && t.startedAt + t.ms >= run.end)
-      .sort((a, b) => a.startedAt + a.ms - (b.startedAt + b.ms))[0];
-    if (!owner) continue;
-    before.push(run.start - owner.startedAt);
-    after.push(owner.startedAt + owner.ms - run.end);
-  }
-  const starts = ok.map((t) => t.startedAt).sort((a, b) => a - b);
-  const ends = ok.map((t) => t.startedAt + t.ms).sort((a, b) => a - b);
-  // The Map starts the next iteration when one ends: the hand-over is the next start after an end.
-  const handover = ends
-    .map((end) => (starts.find((s) => s >= end) ?? Number.NaN) - end)
-    .filter((x) => Number.isFinite(x));
+  const gpuMs = busy.reduce((t, b) => t + (b.end - b.start), 0);
+  const wallMs = generate.reduce((t, x) => t + x.ms, 0);
   return {
-    tasks: ok.length,
-    noSlotRetries: noSlot.length,
-    taskMs: ok.map((t) => t.ms),
-    toSamplingMs: before,
-    afterSamplingMs: after,
-    handoverMs: handover,
+    invocations: generate.length,
+    finished: generate.filter((t) => !t.error).length,
+    refused: generate.filter((t) => t.error === 'NoSlotAvailableError').length,
+    paused: generate.filter((t) => t.error === 'RunPausedError').length,
+    wallMs,
+    gpuMs,
+    /** Lambda time per GPU second: 1.0 means each GPU second is billed once. */
+    waitFactor: wallMs / gpuMs,
   };
 }
 
