@@ -221,16 +221,29 @@ export class Metrics {
         return;
       }
       const tableUnits = units ?? 1;
-      entry.wru += isJobItem(input) ? 2 * tableUnits : tableUnits;
+      entry.wru += tableUnits + indexWrites(command, input);
     }
   }
 }
 
-/** The job item carries owner_pk, so each of its writes is written again to the by-owner index (projection ALL). */
+/** Whether a write is to a job item (sk JOB), the only items in the owner indexes. */
 function isJobItem(input: Record<string, unknown>): boolean {
   const key = (input.Key ?? input.Item) as Record<string, { S?: string } | string> | undefined;
   const sk = key?.sk;
   return (typeof sk === 'string' ? sk : sk?.S) === 'JOB';
+}
+
+/**
+ * Writes a job item's write causes in the two owner indexes, each entry under 1 KB (one unit):
+ * by-owner projects keys and status, so a new item or a status change writes it; the sparse
+ * active-by-owner index holds keys only, written when an item enters it (created) or leaves it
+ * (ended). Counting, live progress and notes touch neither.
+ */
+function indexWrites(command: string, input: Record<string, unknown>): number {
+  if (!isJobItem(input)) return 0;
+  if (command === 'PutItemCommand') return 2;
+  const expression = String(input.UpdateExpression ?? '');
+  return (/#status = /.test(expression) ? 1 : 0) + (/active_owner_pk/.test(expression) ? 1 : 0);
 }
 
 /**

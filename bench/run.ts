@@ -372,7 +372,7 @@ The small jobs' generate tasks were refused a slot ${fair.smallNoSlotRetries} ti
 Counted from the 1-host job above (${one.images} images of batch_size 1): its execution's state transitions
 (StateEntered + StateRetried events of aws-local-stepfunctions, which Step Functions bills alike), each Task
 handler's wall time, every AWS SDK request the workers and the gateway sent (DynamoDB capacity units from
-dynalite's ConsumedCapacity, doubled for writes of the job item, which the by-owner index projects in full; a
+dynalite's ConsumedCapacity, plus one unit per owner-index entry a job item's write creates or changes; a
 failed conditional write as 1 unit; Query units from the returned items' size), the start and result calls,
 and one download per image. Lambda memory from cdk/constructs: ${Object.entries(cost.memory.tasks)
   .map(([k, v]) => `${k} ${v} MB`)

@@ -9,7 +9,13 @@ import type { NodeFunction } from './node-function.ts';
 const string = (name: string) => ({ name, type: AttributeType.STRING });
 
 /** What DynamoDbJobStore and the pool call; nothing scans or batches. */
-const ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'];
+const ITEM_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Query',
+];
 
 /**
  * The single table: job items, iteration items and the owner index, with the key schema the
@@ -37,7 +43,8 @@ export class JobsTable extends Construct {
       indexName: ownerIndex.name,
       partitionKey: string(ownerIndex.partitionKey),
       sortKey: string(ownerIndex.sortKey),
-      projectionType: ProjectionType.ALL,
+      projectionType: ProjectionType.INCLUDE,
+      nonKeyAttributes: [...ownerIndex.projected],
     });
     this.table.addGlobalSecondaryIndex({
       indexName: activeIndex.name,

@@ -1,4 +1,6 @@
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -262,10 +264,31 @@ export class DynamoDbJobStore implements JobStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) jobs.push(JobRecord.parse(item));
+      jobs.push(...(await this.jobsByKey(page.Items ?? [])));
       startKey = page.LastEvaluatedKey;
     } while (startKey && jobs.length < query.limit);
     return { jobs, nextCursor: startKey ? encodeCursor(startKey) : undefined };
+  }
+
+  /** The job items an index page names, in the page's order (the index holds their keys only). */
+  private async jobsByKey(entries: Record<string, unknown>[]): Promise<JobRecord[]> {
+    if (entries.length === 0) return [];
+    const found = new Map<string, Record<string, unknown>>();
+    // At most 100 keys per page (the list limit), BatchGetItem's own limit; it may defer some.
+    let keys: Record<string, unknown>[] | undefined = entries.map((e) => ({ pk: e.pk, sk: e.sk }));
+    for (let round = 0; keys && keys.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
+      const answer: BatchGetCommandOutput = await this.db.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+      );
+      for (const item of answer.Responses?.[this.tableName] ?? []) found.set(String(item.pk), item);
+      keys = answer.UnprocessedKeys?.[this.tableName]?.Keys;
+    }
+    // An item gone between the index read and this one (expired, swept) is left out.
+    return entries.flatMap((e) => {
+      const item = found.get(String(e.pk));
+      return item ? [JobRecord.parse(item)] : [];
+    });
   }
 
   async countActive(owner: string): Promise<number> {

@@ -8,7 +8,12 @@ export const JOBS_TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
   ttlAttribute: 'ttl',
-  ownerIndex: { name: 'by-owner', partitionKey: 'owner_pk', sortKey: 'owner_sk' },
+  /**
+   * Keys and status only: a job item is written on every counted iteration and progress tick, and
+   * an index that projected it all would be written each time too (twice the write units). A
+   * listing reads the page's items from the table instead, at a fifth of a write's price.
+   */
+  ownerIndex: { name: 'by-owner', partitionKey: 'owner_pk', sortKey: 'owner_sk', projected: ['status'] },
   /**
    * Sparse: a job item carries `active_owner_pk` only while it is pending or running, so counting
    * a caller's active jobs reads those few keys and not the caller's whole history.
@@ -54,7 +59,7 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
           { AttributeName: ownerIndex.partitionKey, KeyType: 'HASH' },
           { AttributeName: ownerIndex.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...ownerIndex.projected] },
       },
       {
         IndexName: activeIndex.name,

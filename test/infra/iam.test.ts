@@ -143,6 +143,7 @@ describe('IAM', () => {
 describe('table grants', () => {
   const asAction: Record<string, string> = {
     Get: 'GetItem',
+    BatchGet: 'BatchGetItem',
     Put: 'PutItem',
     Update: 'UpdateItem',
     Delete: 'DeleteItem',

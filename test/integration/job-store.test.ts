@@ -205,3 +205,46 @@ describe('active jobs count', () => {
     expect(await legacy.countActive('erin')).toBe(1);
   });
 });
+
+describe('listing through the owner index', () => {
+  it('reads whole jobs from the table, in the index order, while the index holds only keys and status', async () => {
+    const db = documentClient(stores.clients);
+    const owner = `lister-${Date.now()}`;
+    const made: JobRecord[] = [];
+    for (let i = 0; i < 3; i++) {
+      const job = {
+        ...newJob(),
+        // Ids in the real alphabet: the cursor names one, and only real ids pass its check.
+        job_id: `job_20261124_list${'abc'[i]}${Date.now()
+          .toString(32)
+          .slice(-5)
+          .replace(/[0189]/g, 'z')}`,
+        owner,
+        created_at: new Date(Date.UTC(2026, 10, 24, 0, 0, i)).toISOString(),
+      };
+      await jobs.create(job);
+      made.push(job);
+    }
+    const { QueryCommand } = await import('@aws-sdk/lib-dynamodb');
+    const index = await db.send(
+      new QueryCommand({
+        TableName: stores.tableName,
+        IndexName: JOBS_TABLE.ownerIndex.name,
+        KeyConditionExpression: 'owner_pk = :o',
+        ExpressionAttributeValues: { ':o': `OWNER#${owner}` },
+      }),
+    );
+    expect(Object.keys(index.Items?.[0] ?? {}).sort()).toEqual([
+      'owner_pk',
+      'owner_sk',
+      'pk',
+      'sk',
+      'status',
+    ]);
+    const page = await jobs.listByOwner(owner, { limit: 2 });
+    expect(page.jobs.map((j) => j.job_id)).toEqual([made[2]?.job_id, made[1]?.job_id]);
+    expect(page.jobs[0]?.params).toEqual(made[2]?.params);
+    const rest = await jobs.listByOwner(owner, { limit: 2, cursor: page.nextCursor });
+    expect(rest.jobs.map((j) => j.job_id)).toEqual([made[0]?.job_id]);
+  });
+});
