@@ -21,6 +21,7 @@ import {
 } from './report.ts';
 import {
   awsDelta,
+  decodePeak,
   directBaseline,
   fairness,
   fetchResults,
@@ -144,6 +145,10 @@ const cpuB = await b.cpuSeconds();
 await clientB.close();
 await b.stop();
 
+// A photographic 2048x2048 PNG is 5-8 MB: 7 MiB of incompressible bytes each, 8 of them.
+log('generate task memory: the largest answer one call may bring, read streamed and read whole');
+const decode = await decodePeak(7 * 2 ** 20, 8);
+
 // ---- Figures --------------------------------------------------------------------------------
 const makespanRatio = one.makespanMs / baseline.ms;
 const speedUp = one.makespanMs / four.makespanMs;
@@ -245,6 +250,11 @@ const rows: Row[] = [
     value: `${fair.worstIterations.toFixed(3)} (${fair.trials.map((t) => (t.waitMs / fair.bigIterationMs).toFixed(3)).join(', ')}; ${s(fair.bigIterationMs)} per iteration)`,
     target: '<= 2',
     pass: fair.worstIterations <= 2,
+  },
+  {
+    metric: `generate worker's peak RSS for the largest answer (8 x 2048x2048, ${decode.bodyMiB.toFixed(0)} MiB of JSON): streamed / read whole`,
+    value: `${(decode.stream.peak / decode.whole.peak).toFixed(2)} (${decode.stream.peak.toFixed(0)} / ${decode.whole.peak.toFixed(0)} MiB; ${decode.stream.loaded.toFixed(0)} MiB before the call)`,
+    target: `(reported; the Lambda has ${cost.memory.tasks['Generate images']} MB)`,
   },
   {
     metric: 'peak memory (VmHWM) of the embedded stack process',
@@ -366,6 +376,15 @@ host; ${FAIRNESS_TRIALS} 4-image jobs (1 x 4) start one after another once it is
 ${fair.trials.map((t, i) => `| ${i + 1} | ${s(t.waitMs)} | ${(t.waitMs / fair.bigIterationMs).toFixed(3)} | ${s(t.firstImageMs)} |`).join('\n')}
 
 The small jobs' generate tasks were refused a slot ${fair.smallNoSlotRetries} times (each a state-machine retry).
+
+### Generate task memory
+
+The generate task is billed for its memory while it waits for the GPU, so it is kept small. The largest
+answer one SD WebUI call may bring (LIMITS.pixelsPerCall: 8 images at 2048x2048, here 8 x 7 MiB of
+incompressible PNG bytes, ${decode.bodyMiB.toFixed(0)} MiB of JSON) was read by a fresh worker process with the worker's modules
+loaded (${decode.stream.loaded.toFixed(0)} MiB before the call, unbundled, so more than a Lambda's): streamed one image at a time,
+as the task does, its peak RSS was ${decode.stream.peak.toFixed(0)} MiB; read whole (text, JSON.parse, then every image decoded),
+as it did, ${decode.whole.peak.toFixed(0)} MiB. The function has ${cost.memory.tasks['Generate images']} MB.
 
 ### Cost model (AWS, per 1,000 images)
 

@@ -1,4 +1,9 @@
 /** The benchmark's measurements, each against a running stack host. */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StackHost } from './host.ts';
 import { call, connect, jobArgs, type ResultAnswer, type StartAnswer, type StatusAnswer } from './mcp.ts';
@@ -358,4 +363,61 @@ export function awsDelta(before: MetricsSnapshot, after: MetricsSnapshot) {
       wru: a.wru - (b?.wru ?? 0),
     };
   });
+}
+
+/**
+ * The generate task's memory for the largest answer a call may bring (8 images at 2048x2048,
+ * LIMITS.pixelsPerCall): the peak RSS of a worker process reading it streamed, as it does, and
+ * read whole, as it did, each in a fresh process. The PNGs are incompressible bytes of a
+ * photographic 2048x2048 PNG's size, so the answer is as large as a real one.
+ */
+export async function decodePeak(pngBytes: number, images: number) {
+  const b64 = Array.from({ length: images }, () => randomBytes(pngBytes).toString('base64'));
+  const body = Buffer.from(
+    JSON.stringify({
+      images: b64,
+      parameters: {},
+      info: JSON.stringify({ all_seeds: b64.map((_, i) => i), infotexts: b64.map(() => 'x') }),
+    }),
+  );
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      // In socket-sized pieces, as SD WebUI's server sends a large answer.
+      let at = 0;
+      const next = () => {
+        while (at < body.length) {
+          const ok = res.write(body.subarray(at, at + 65536));
+          at += 65536;
+          if (!ok) return void res.once('drain', next);
+        }
+        res.end();
+      };
+      next();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const run = async (mode: 'stream' | 'whole') => {
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./decode-peak.ts', import.meta.url)), mode, `http://127.0.0.1:${port}`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    if (code !== 0) throw new Error(`decode-peak ${mode} exited ${code}`);
+    return JSON.parse(out) as { loaded: number; peak: number; images: number; bytes: number };
+  };
+  try {
+    const stream = await run('stream');
+    const whole = await run('whole');
+    return { bodyMiB: body.length / 2 ** 20, stream, whole };
+  } finally {
+    server.close();
+  }
 }
