@@ -1,7 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import type { ClientOptions } from '../lambdas/adapters/aws-clients.ts';
@@ -70,6 +75,11 @@ async function ensureTable(clients: ClientOptions): Promise<void> {
   } catch (error) {
     if ((error as Error).name !== 'ResourceNotFoundException') throw error;
     await db.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
+    // dynalite makes a new table ACTIVE on a timer: until then it answers "not found".
+    await waitUntilTableExists(
+      { client: db, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.5 },
+      { TableName: TABLE_NAME },
+    );
   } finally {
     db.destroy();
   }

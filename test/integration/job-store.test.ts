@@ -1,4 +1,4 @@
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
@@ -196,6 +196,11 @@ describe('active jobs count', () => {
           (index) => index.IndexName === JOBS_TABLE.ownerIndex.name,
         ),
       }),
+    );
+    // dynalite makes a new table ACTIVE on a timer, later still on a busy machine.
+    await waitUntilTableExists(
+      { client: db, maxWaitTime: 30, minDelay: 0.05, maxDelay: 0.5 },
+      { TableName: legacyTable },
     );
     const legacy = new DynamoDbJobStore(db, legacyTable);
     const [a, b] = [ownedBy('erin'), ownedBy('erin')];
