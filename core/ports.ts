@@ -128,10 +128,21 @@ export interface ImageFetcher {
 }
 
 /** Leases on GPU host slots, shared by every worker (DynamoDB conditional writes). */
+/** A lease whose call is over, with what the call measured, not yet given back. */
+export interface FinishedLease {
+  lease: Lease;
+  measured?: RateSample;
+}
+
 export interface HostPool {
   readonly hosts: HostSpec[];
-  /** A lease on a free slot, or the reason none may be taken now. Never grants one slot twice. */
-  acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | SlotRefusal>;
+  /**
+   * A lease on a free slot, or the reason none may be taken now. Never grants one slot twice.
+   * `done` is a lease the caller has finished with: the pool decides as if it were free, hands its
+   * slot straight to the new holder in the same write when that is the slot chosen, and releases
+   * it otherwise (also when it refuses).
+   */
+  acquire(jobId: string, holder: string, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal>;
   /** Forgets a job's place in the queue (the job has ended and will not ask again). */
   dropWaiter(jobId: string): Promise<void>;
   /**

@@ -4,7 +4,15 @@ import { imageKey } from '../image-key.ts';
 import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
 import type { Lease } from '../pool/host-pool.ts';
-import type { HostPool, ImageFetcher, ImageStore, JobStore, SdWebUi, Txt2ImgResult } from '../ports.ts';
+import type {
+  FinishedLease,
+  HostPool,
+  ImageFetcher,
+  ImageStore,
+  JobStore,
+  SdWebUi,
+  Txt2ImgResult,
+} from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
 import { startProgressReporter } from './progress-reporter.ts';
@@ -30,10 +38,34 @@ export interface GenerateDeps {
  * an iteration already recorded is skipped, keys are a function of (job, iteration, index), and
  * counting is idempotent. Without a free slot it throws NoSlotAvailableError, and the state
  * machine (not a billed Lambda) waits before asking again.
+ *
+ * With a hand-off (a runner's leases whose calls are over), the slot is asked for by handing
+ * `done` over, and this call's lease goes to `spares` instead of being released: the next call
+ * takes it over in one write. `done` goes back to `spares` if no slot was asked for. Whoever
+ * passes `spares` releases what is left in it.
  */
 export async function generateIteration(
   input: IterationTaskInput,
   deps: GenerateDeps,
+  handOff?: { done?: FinishedLease; spares: FinishedLease[] },
+): Promise<IterationTaskOutput> {
+  let done = handOff?.done;
+  try {
+    return await generateWithLease(input, deps, handOff?.spares, () => {
+      const given = done;
+      done = undefined;
+      return given;
+    });
+  } finally {
+    if (done) handOff?.spares.push(done);
+  }
+}
+
+async function generateWithLease(
+  input: IterationTaskInput,
+  deps: GenerateDeps,
+  spares: FinishedLease[] | undefined,
+  takeDone: () => FinishedLease | undefined,
 ): Promise<IterationTaskOutput> {
   const { job_id: jobId, iteration } = input;
   const job = await deps.jobs.get(jobId);
@@ -49,7 +81,7 @@ export async function generateIteration(
 
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
-  const lease = await acquireSlot(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000, deps);
+  const lease = await acquireSlot(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000, deps, takeDone());
   if ('wait' in lease) {
     if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
     throw new NoSlotAvailableError(lease.wait);
@@ -65,7 +97,8 @@ export async function generateIteration(
     const stored = await storeImages(job, iteration, outcome.result, deps);
     return { iteration, images: stored, skipped: false };
   } finally {
-    await deps.pool.release(lease, measured);
+    if (spares) spares.push({ lease, measured });
+    else await deps.pool.release(lease, measured);
   }
 }
 
@@ -74,10 +107,17 @@ export async function generateIteration(
  * execution asks no more) would stay first in the queue until its place went stale; the job it
  * holds back checks and clears that place, then asks again at once.
  */
-async function acquireSlot(jobId: string, holder: string, leaseMs: number, deps: GenerateDeps) {
+async function acquireSlot(
+  jobId: string,
+  holder: string,
+  leaseMs: number,
+  deps: GenerateDeps,
+  done?: FinishedLease,
+) {
   // Bounded: each round clears one ended job; a queue of them clears over the next retries.
   for (let round = 0; ; round++) {
-    const answer = await deps.pool.acquire(jobId, holder, leaseMs);
+    // A finished lease is handed over or released by the first ask, whatever its answer.
+    const answer = await deps.pool.acquire(jobId, holder, leaseMs, round === 0 ? done : undefined);
     if (!('wait' in answer) || !answer.ahead || round === MAX_ENDED_WAITERS) return answer;
     const ahead = await deps.jobs.get(answer.ahead);
     if (ahead && !isTerminal(ahead.status)) return answer;

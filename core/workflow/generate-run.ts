@@ -6,6 +6,7 @@ import {
 } from '../errors.ts';
 import { isTerminal } from '../job.ts';
 import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
+import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration } from './generate-iteration.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
@@ -68,19 +69,27 @@ export async function generateRun(
   let stealing = runners === 1;
   const callMs = deps.callTimeoutMs(job.params);
   const inFlight = new Set<Promise<void>>();
+  // Leases whose calls are over: the next call takes one over in a single write (see generateIteration).
+  const spares: FinishedLease[] = [];
+  const releaseSpares = () =>
+    Promise.all(spares.splice(0).map((s) => deps.pool.release(s.lease, s.measured)));
   let refusal: string | undefined;
   let ended = false;
   let outOfTime = false;
   // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
   let fatal: unknown;
 
-  const attempt = (item: Pending): Promise<void> =>
-    tryIteration(item).catch((error) => {
+  // `done`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
+  const attempt = (item: Pending, done: FinishedLease | undefined): Promise<void> =>
+    tryIteration(item, done).catch((error) => {
       fatal ??= error;
     });
-  const tryIteration = async (item: Pending): Promise<void> => {
+  const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
     try {
-      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps);
+      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, {
+        done,
+        spares,
+      });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
         if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS });
@@ -120,42 +129,53 @@ export async function generateRun(
     }
   };
 
-  for (;;) {
-    while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
-      if (queue.length === 0 && !stealing) {
-        // Own iterations all launched: help with the others' while a call of ours is free.
-        stealing = true;
-        queue.push(...(await othersLeft(deps, jobId, own)));
+  try {
+    for (;;) {
+      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
+        if (queue.length === 0 && !stealing) {
+          // Own iterations all launched: help with the others' while a call of ours is free.
+          stealing = true;
+          try {
+            queue.push(...(await othersLeft(deps, jobId, own)));
+          } catch (error) {
+            fatal ??= error;
+            break;
+          }
+        }
+        const next = takeReady(queue);
+        if (!next) break;
+        if (Date.now() + callMs > deadline) {
+          queue.unshift(next);
+          outOfTime = true;
+          break;
+        }
+        const running: Promise<void> = attempt(next, spares.pop()).finally(() => inFlight.delete(running));
+        inFlight.add(running);
       }
-      const next = takeReady(queue);
-      if (!next) break;
-      if (Date.now() + callMs > deadline) {
-        queue.unshift(next);
-        outOfTime = true;
-        break;
+      // A lease no call took over right away goes back to the pool, not kept idle.
+      if (spares.length > 0) await releaseSpares();
+      if (inFlight.size > 0) {
+        await Promise.race(inFlight);
+        continue;
       }
-      const running: Promise<void> = attempt(next).finally(() => inFlight.delete(running));
-      inFlight.add(running);
+      if (queue.length === 0 && taken.length > 0 && !ended && !fatal && refusal === undefined) {
+        queue.push(...taken.splice(0));
+        continue;
+      }
+      if (fatal) throw fatal;
+      if (ended || queue.length === 0) return out;
+      if (refusal !== undefined) throw new NoSlotAvailableError(refusal);
+      if (outOfTime) {
+        throw new RunPausedError(
+          `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
+        );
+      }
+      // Only retries in back-off are left.
+      const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     }
-    if (inFlight.size > 0) {
-      await Promise.race(inFlight);
-      continue;
-    }
-    if (queue.length === 0 && taken.length > 0 && !ended && !fatal && refusal === undefined) {
-      queue.push(...taken.splice(0));
-      continue;
-    }
-    if (fatal) throw fatal;
-    if (ended || queue.length === 0) return out;
-    if (refusal !== undefined) throw new NoSlotAvailableError(refusal);
-    if (outOfTime) {
-      throw new RunPausedError(
-        `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
-      );
-    }
-    // Only retries in back-off are left.
-    const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+  } finally {
+    await releaseSpares();
   }
 }
 

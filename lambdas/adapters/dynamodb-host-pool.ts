@@ -17,7 +17,7 @@ import {
   type SlotRefusal,
   WAITER_FRESH_MS,
 } from '../../core/pool/host-pool.ts';
-import type { HostPool } from '../../core/ports.ts';
+import type { FinishedLease, HostPool } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { POOL_PK_PREFIX } from './jobs-table.ts';
 
@@ -106,11 +106,28 @@ export class DynamoDbHostPool implements HostPool {
     );
   }
 
-  async acquire(jobId: string, holder: string, leaseMs: number): Promise<Lease | SlotRefusal> {
+  async acquire(
+    jobId: string,
+    holder: string,
+    leaseMs: number,
+    done?: FinishedLease,
+  ): Promise<Lease | SlotRefusal> {
     const now = this.clock();
     const snapshot = await this.snapshot();
-    const choice = chooseSlot(this.hosts, snapshot, jobId, now, holder);
+    const isDone = (s: { hostId: string; slot: number }) =>
+      done !== undefined && s.hostId === done.lease.hostId && s.slot === done.lease.slot;
+    // The finished lease's slot counts as free: the pool decides as if it had been released.
+    const view = done
+      ? {
+          ...snapshot,
+          slots: snapshot.slots.map((s) =>
+            isDone(s) && s.holder === done.lease.holder ? { ...s, holder: undefined } : s,
+          ),
+        }
+      : snapshot;
+    const choice = chooseSlot(this.hosts, view, jobId, now, holder);
     if ('wait' in choice) {
+      if (done) await this.release(done.lease, done.measured);
       // An iteration already running is not waiting for a slot: no place in the queue.
       if (!choice.running) await this.markWaiting(jobId, snapshot, now);
       return choice;
@@ -118,18 +135,65 @@ export class DynamoDbHostPool implements HostPool {
     // The condition is the guarantee: two workers that chose the same slot cannot both win it.
     // A lost race moves on to the next free slot rather than waiting a retry out.
     let won: { hostId: string; slot: number } | undefined;
+    let handedOver: Record<string, number> | undefined;
     for (const candidate of [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives]) {
-      if (await this.tryLease(candidate, jobId, holder, now, leaseMs)) {
+      if (done && isDone(candidate)) {
+        // One write instead of a release and a lease: the slot passes from the old holder to the new.
+        handedOver = await this.tryHandOver(done, jobId, holder, now, leaseMs);
+        if (handedOver) {
+          won = candidate;
+          break;
+        }
+      } else if (await this.tryLease(candidate, jobId, holder, now, leaseMs)) {
         won = candidate;
         break;
       }
     }
+    if (done && !handedOver) await this.release(done.lease, done.measured);
     if (!won) return { wait: 'other workers took every free slot first' };
     if (snapshot.waiters.some((w) => w.jobId === jobId)) await this.dropWaiter(jobId);
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
-    const rates = snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
+    const rates = handedOver ?? snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
     return { hostId, slot, holder, jobId, hostFailures, ...(rates ? { rates } : {}) };
+  }
+
+  /**
+   * Gives a finished lease's slot to a new holder, folding in the finished call's measurement as a
+   * release would. Returns the slot's rates after the write, or undefined when the old holder no
+   * longer held it (its lease lapsed and another worker took the slot).
+   */
+  private async tryHandOver(
+    done: FinishedLease,
+    jobId: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<Record<string, number> | undefined> {
+    const { lease, measured } = done;
+    const rate = measured && nextRate(lease.rates?.[measured.key], measured.secondsPerUnit);
+    const ok = await wrote(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
+          UpdateExpression: `SET holder = :holder, job_id = :job, lease_until = :until${rate ? ', #rate = :rate, rated_at = :now' : ''}`,
+          ConditionExpression: 'holder = :old',
+          ...(rate && measured
+            ? { ExpressionAttributeNames: { '#rate': `${RATE_PREFIX}${measured.key}` } }
+            : {}),
+          ExpressionAttributeValues: {
+            ':holder': holder,
+            ':job': jobId,
+            ':until': now + leaseMs,
+            ':old': lease.holder,
+            ...(rate ? { ':rate': rate, ':now': now } : {}),
+          },
+        }),
+      ),
+    );
+    if (!ok) return undefined;
+    return rate && measured ? { ...lease.rates, [measured.key]: rate } : { ...lease.rates };
   }
 
   private async tryLease(

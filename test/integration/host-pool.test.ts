@@ -109,6 +109,37 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect(await p.resting()).toEqual(['sick']);
   });
 
+  it('hands a finished lease over to the next call in one write, and releases it when refusing', async () => {
+    const name = `test-${++tables}`;
+    const db = documentClient(stores.clients);
+    const p = new DynamoDbHostPool(db, stores.tableName, [{ id: 'gpu', depth: 1 }], { name });
+    const first = await p.acquire('a', 'a#0', 60_000);
+    if (!('hostId' in first)) throw new Error('no lease');
+    const sent = vi.spyOn(db, 'send');
+    const second = await p.acquire('a', 'a#1', 60_000, {
+      lease: first,
+      measured: { key: 'p0', secondsPerUnit: 0.2 },
+    });
+    // The pool read and one write: no release of a#0 of its own.
+    expect(sent.mock.calls.map(([command]) => command.constructor.name)).toEqual([
+      'QueryCommand',
+      'UpdateCommand',
+    ]);
+    expect(second).toMatchObject({ hostId: 'gpu', slot: 0, holder: 'a#1', rates: { p0: 0.2 } });
+    if (!('hostId' in second)) throw new Error('no lease');
+    // a#0 no longer holds anything: releasing it again changes nothing.
+    await p.release(first);
+    expect((await p.snapshot()).slots[0]).toMatchObject({ holder: 'a#1', rates: { p0: 0.2 } });
+
+    // Another job waits, holding fewer slots: the hand-over is refused and the slot freed for it.
+    expect(await p.acquire('b', 'b#0', 60_000)).toHaveProperty('wait');
+    expect(await p.acquire('a', 'a#2', 60_000, { lease: second })).toMatchObject({
+      wait: expect.stringMatching(/\bb\b/),
+    });
+    expect(await p.acquire('b', 'b#0', 60_000)).toMatchObject({ holder: 'b#0' });
+    sent.mockRestore();
+  });
+
   it('keeps a measured rate per host in the release write, averaged without a read', async () => {
     const name = `test-${++tables}`;
     const db = documentClient(stores.clients);

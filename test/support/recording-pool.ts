@@ -1,6 +1,6 @@
 import type { RateSample } from '../../core/estimate.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
-import type { HostPool } from '../../core/ports.ts';
+import type { FinishedLease, HostPool } from '../../core/ports.ts';
 
 /**
  * A one-host pool that records every lease, so a test can see each one released whatever
@@ -24,7 +24,19 @@ export class RecordingPool implements HostPool {
     this.hosts = [{ id: hostId, depth: capacity }];
   }
 
-  async acquire(jobId: string, holder: string): Promise<Lease | { wait: string; running?: true }> {
+  /** Leases given back by handing them over to the next call (each one write in DynamoDB). */
+  handedOver = 0;
+
+  async acquire(
+    jobId: string,
+    holder: string,
+    _leaseMs?: number,
+    done?: FinishedLease,
+  ): Promise<Lease | { wait: string; running?: true }> {
+    if (done) {
+      this.handedOver++;
+      await this.release(done.lease, done.measured);
+    }
     if (this.held.has(holder)) return { wait: `${holder} is already running`, running: true };
     if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
       this.refusals++;
