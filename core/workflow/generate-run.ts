@@ -27,10 +27,11 @@ interface Pending {
 
 /**
  * How often a runner looks again at its own iterations that another runner is making (a job
- * read, and a pool read while still running): at the job's very end, so every wait here delays
- * its completion, and the reads cost next to nothing.
+ * read, and a pool read while still running). It happens only at the job's very end, for at
+ * most the length of one call, and every wait here delays the job's completion; the reads cost
+ * next to nothing.
  */
-const RECHECK_MS = 100;
+const RECHECK_MS = 25;
 
 /**
  * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
