@@ -34,8 +34,14 @@ const Common = z.object({
   retentionDays: z.coerce.number().int().min(1).max(3650).default(7),
   /** Calls each GPU host holds at once: 2 keeps the next one queued while the last one uploads. */
   hostDepth: z.coerce.number().int().min(1).max(8).default(2),
-  /** Iterations of one job in flight at once; default every slot of the pool (hosts x depth). */
+  /** SD WebUI calls of one job in flight at once; default every slot of the pool (hosts x depth). */
   concurrency: z.coerce.number().int().min(1).max(256).optional(),
+  /**
+   * The generate task's memory. It is billed while the task waits for the GPU; 256 MB holds the
+   * largest answer a call may bring (8 images at 2048x2048) with a little room: raise it if such
+   * batches run out of memory, lower it for small images only.
+   */
+  generateMemoryMb: z.coerce.number().int().min(128).max(10240).default(256),
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),
@@ -116,6 +122,7 @@ const KEYS = [
   'retentionDays',
   'concurrency',
   'hostDepth',
+  'generateMemoryMb',
   'oauthIssuer',
   'oauthAudience',
   'oauthScope',

@@ -28,7 +28,12 @@ export class SdbatchStack extends Stack {
     this.table = new JobsTable(this, 'Jobs');
     this.images = new ImagesBucket(this, 'Images', { retentionDays: settings.retentionDays });
     const gpu = new GpuConnection(this, 'GpuHost', settings);
-    this.tasks = new WorkflowTasks(this, 'Tasks', { table: this.table, images: this.images, gpu });
+    this.tasks = new WorkflowTasks(this, 'Tasks', {
+      table: this.table,
+      images: this.images,
+      gpu,
+      generateMemoryMb: settings.generateMemoryMb,
+    });
     this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState });
     this.userPool =
       settings.oauth === 'cognito'

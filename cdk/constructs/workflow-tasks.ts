@@ -75,6 +75,8 @@ export interface WorkflowTasksProps {
   table: JobsTable;
   images: ImagesBucket;
   gpu: GpuConnection;
+  /** The generate task's memory (MB), when the deployment sets one; SIZING's otherwise. */
+  generateMemoryMb?: number;
 }
 
 /** The four Task states' functions, each with its own role: table items for all, images and the GPU host for one. */
@@ -85,8 +87,10 @@ export class WorkflowTasks extends Construct {
     super(scope, id);
     const make = (state: TaskStateName) => {
       const { id: taskId, ...sizing } = SIZING[state];
+      const memorySize = (state === 'Generate images' && props.generateMemoryMb) || sizing.memorySize;
       return new NodeFunction(this, taskId, {
         ...sizing,
+        memorySize,
         description: `sdbatch Step Functions task "${state}"`,
         placement: state === 'Generate images' ? props.gpu.placement : undefined,
       });

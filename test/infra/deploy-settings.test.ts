@@ -12,6 +12,7 @@ describe('readDeploySettings', () => {
       sdWebUiUrl: 'https://gpu.example.com',
       retentionDays: 7,
       hostDepth: 2,
+      generateMemoryMb: 256,
       concurrency: 2,
       gpuHosts: 1,
       oauthCallbackUrls: ['https://claude.ai/api/mcp/auth_callback'],
@@ -60,6 +61,7 @@ describe('readDeploySettings', () => {
       /complete secret ARN/,
     ],
     [{ sdWebUiUrl: 'https://gpu.example.com', retentionDays: '0' }, /retentionDays/],
+    [{ sdWebUiUrl: 'https://gpu.example.com', generateMemoryMb: '64' }, /generateMemoryMb.*128/],
   ])('rejects %j with a message that says what to fix', (context, message) => {
     expect(() => read(context)).toThrow(message);
   });

@@ -15,7 +15,7 @@ import {
 let vpc: Synthesized;
 let noEndpoints: Synthesized;
 beforeAll(() => {
-  vpc = synthesize({ ...VPC_CONTEXT, retentionDays: '3' });
+  vpc = synthesize({ ...VPC_CONTEXT, retentionDays: '3', generateMemoryMb: '512' });
   noEndpoints = synthesize({ ...VPC_CONTEXT, sdWebUiAuthSecretArn: undefined, createVpcEndpoints: 'false' });
 });
 afterAll(() => {
@@ -42,6 +42,13 @@ describe('VPC mode', () => {
     expect(envOf(taskFunction(vpc.template, 'Generate images')[1])[ENV.sdWebUiUrl]).toBe(
       'http://10.0.1.23:7860',
     );
+  });
+
+  it('gives the generate task the memory the deployment sets (generateMemoryMb), the others theirs', () => {
+    expect(taskFunction(vpc.template, 'Generate images')[1].Properties.MemorySize).toBe(512);
+    expect(taskFunction(noEndpoints.template, 'Generate images')[1].Properties.MemorySize).toBe(256);
+    for (const state of BOOKKEEPING.filter((s) => s !== 'Render contact sheet'))
+      expect(taskFunction(vpc.template, state)[1].Properties.MemorySize).toBe(256);
   });
 
   it('imports the VPC (no lookups, nothing created) and adds no NAT gateway', () => {
