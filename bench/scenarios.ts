@@ -181,18 +181,24 @@ function latencyStats(samples: number[], errors: number, ms: number): LatencySta
 }
 
 /** Sequential status calls by one caller. */
+/** One status call, its round trip added to `samples`; false when it failed. */
+async function timedStatus(client: Client, jobId: string, samples: number[]): Promise<boolean> {
+  const t = epochNow();
+  try {
+    await call<StatusAnswer>(client, 'sdreforge_batch_status', { job_id: jobId });
+    samples.push(epochNow() - t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function statusLatency(client: Client, jobId: string, calls: number): Promise<LatencyStats> {
   const samples: number[] = [];
   let errors = 0;
   const begun = epochNow();
   for (let i = 0; i < calls; i++) {
-    const t = epochNow();
-    try {
-      await call<StatusAnswer>(client, 'sdreforge_batch_status', { job_id: jobId });
-      samples.push(epochNow() - t);
-    } catch {
-      errors++;
-    }
+    if (!(await timedStatus(client, jobId, samples))) errors++;
   }
   return latencyStats(samples, errors, epochNow() - begun);
 }
@@ -246,13 +252,7 @@ export async function statusLoad(host: StackHost, jobId: string, callers: number
   await Promise.all(
     clients.map(async (client) => {
       while (epochNow() < deadline) {
-        const t = epochNow();
-        try {
-          await call<StatusAnswer>(client, 'sdreforge_batch_status', { job_id: jobId });
-          samples.push(epochNow() - t);
-        } catch {
-          errors++;
-        }
+        if (!(await timedStatus(client, jobId, samples))) errors++;
       }
     }),
   );
