@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { connectClient, startTestStack } from '../support/embedded.ts';
+import { connectClient, startTestStack, TOOL_NAMES } from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -64,14 +64,7 @@ describe('the gateway over HTTP', () => {
     const { tools } = await client.listTools();
     await client.close();
     const names = tools.map((t) => t.name).sort();
-    expect(names).toEqual([
-      'sdreforge_batch_cancel',
-      'sdreforge_batch_list',
-      'sdreforge_batch_result',
-      'sdreforge_batch_start',
-      'sdreforge_batch_status',
-      'sdreforge_presets',
-    ]);
+    expect(names).toEqual(TOOL_NAMES);
     for (const tool of tools) {
       expect(tool.outputSchema, tool.name).toBeDefined();
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { openTestStack, sleep } from '../support/embedded.ts';
+import { openTestStack, sleep, TOOL_NAMES } from '../support/embedded.ts';
 
 const run = promisify(execFile);
 let stack: EmbeddedStack;
@@ -52,14 +52,7 @@ describe('the MCP Inspector CLI against the embedded stack', () => {
   it('lists every tool, with no schema portability errors under --strict', async () => {
     const { stdout } = await inspector('--method', 'tools/list', '--format', 'json');
     const { tools } = (JSON.parse(stdout) as { result: { tools: Array<{ name: string }> } }).result;
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      'sdreforge_batch_cancel',
-      'sdreforge_batch_list',
-      'sdreforge_batch_result',
-      'sdreforge_batch_start',
-      'sdreforge_batch_status',
-      'sdreforge_presets',
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(TOOL_NAMES);
     const strict = await inspector('--method', 'tools/list', '--strict');
     expect(`${strict.stdout}${strict.stderr}`).toMatch(/\b0 errors\b/);
   });

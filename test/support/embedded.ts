@@ -49,6 +49,16 @@ export async function callTool<T = Record<string, unknown>>(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Every tool the gateway lists, sorted: written out here, so a tool lost from the server fails the tests. */
+export const TOOL_NAMES = [
+  'sdreforge_batch_cancel',
+  'sdreforge_batch_list',
+  'sdreforge_batch_result',
+  'sdreforge_batch_start',
+  'sdreforge_batch_status',
+  'sdreforge_presets',
+];
+
 export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'];
 
 /** Polls sdreforge_batch_status until the job ends; throws after `timeoutMs`. */
