@@ -39,9 +39,11 @@ describe('S3ImageStore against s3rver', () => {
       contentType: 'image/png',
       expiresAt: 0,
     });
-    const { url } = await images.presignGet('jobs/job_z/000-0.png', 1);
+    // 2 s, not 1: X-Amz-Date counts whole seconds, so a URL signed late in a second starts its
+    // lifetime up to a second early, and a 1 s URL may be dead before its first fetch.
+    const { url } = await images.presignGet('jobs/job_z/000-0.png', 2);
     expect((await fetch(url)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 2200));
     expect((await fetch(url)).status).toBe(403);
   });
 
