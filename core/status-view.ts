@@ -44,15 +44,22 @@ const roundImages = (job: JobRecord, hosts: number) =>
 export const etaLeansOnEstimate = (job: JobRecord, hosts: number): boolean =>
   !isTerminal(job.status) && job.completed_images + job.failed_images < roundImages(job, hosts);
 
-/** The prior from the hosts' current rates when they were read, else from the estimate made at start. */
+/**
+ * The prior from the hosts' rates when a reading holds a measurement made since the job started,
+ * else from the estimate made at start: that one came from a fresh reading, so an older or shared
+ * reading with nothing newer could only make it worse.
+ */
 export function etaPrior(
   job: JobRecord,
   calibration: Calibration,
   hosts: number,
   rates?: readonly HostRate[],
 ): EtaPrior {
+  const createdAt = Date.parse(job.created_at);
+  const newer = rates?.some((host) => host.measuredAt > createdAt);
   return {
-    jobSeconds: rates ? estimateJobSeconds(job.params, calibration, hosts, rates) : job.estimated_seconds,
+    jobSeconds:
+      rates && newer ? estimateJobSeconds(job.params, calibration, hosts, rates) : job.estimated_seconds,
     roundImages: roundImages(job, hosts),
   };
 }

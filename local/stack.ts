@@ -14,7 +14,7 @@ import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
-import { HOST_RATES_MAX_AGE_MS, recentRead } from '../mcp-gateway/recent-read.ts';
+import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { LocalConfig } from './config.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
 import { LocalOrchestrator, type TaskHandlers, type WorkflowEvent } from './local-orchestrator.ts';
@@ -143,7 +143,7 @@ export async function startEmbeddedStack(
     images: workers.images,
     orchestrator,
     now: () => new Date(),
-    hostRates: recentRead(() => workers.pool.hostRates(), HOST_RATES_MAX_AGE_MS),
+    ...hostRateReaders(() => workers.pool.hostRates()),
     settings: {
       concurrency,
       hosts: sdHosts.length,

@@ -39,8 +39,13 @@ export interface GatewayDeps {
   renderContactSheet?: ContactSheetRenderer;
   now: () => Date;
   settings: GatewaySettings;
-  /** The GPU hosts' measured rates (the pool's records); absent = estimates use the calibration only. */
+  /** The GPU hosts' measured rates (the pool's records), read now; absent = estimates use the calibration only. */
   hostRates?: () => Promise<HostRate[]>;
+  /**
+   * The same for status polls: one reading up to a couple of seconds old, shared. A start reads
+   * fresh, as its estimate is kept with the job. Absent = hostRates.
+   */
+  recentHostRates?: () => Promise<HostRate[]>;
 }
 
 /** The authenticated caller; every job belongs to one. */

@@ -18,7 +18,7 @@ import { tokenVerifier } from './auth/bearer.ts';
 import { oauthVerifier } from './auth/oauth.ts';
 import { coalesceJobReads } from './coalesced-reads.ts';
 import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
-import { HOST_RATES_MAX_AGE_MS, recentRead } from './recent-read.ts';
+import { hostRateReaders } from './recent-read.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });
 
@@ -84,7 +84,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       presets,
       renderContactSheet,
       now: () => new Date(),
-      hostRates: recentRead(() => pool.hostRates(), HOST_RATES_MAX_AGE_MS),
+      ...hostRateReaders(() => pool.hostRates()),
       settings: {
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],

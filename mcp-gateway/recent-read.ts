@@ -1,7 +1,10 @@
+import type { HostRate } from '../core/estimate.ts';
+import type { GatewayDeps } from './deps.ts';
+
 /**
  * One read shared by every caller for `maxAgeMs`, for values that drift slowly: the hosts'
- * measured rates are moving averages updated once per finished SD WebUI call, so a start or
- * status call can use a reading a second or two old instead of querying the pool itself. A read
+ * measured rates are moving averages updated once per finished SD WebUI call, so a status poll
+ * can use a reading a second or two old instead of querying the pool itself. A read
  * that fails is not kept; the next caller reads again.
  */
 export function recentRead<T>(
@@ -22,5 +25,12 @@ export function recentRead<T>(
   };
 }
 
-/** How old the hosts' rates an estimate uses may be. */
+/** How old the hosts' rates a status poll's ETA uses may be. */
 export const HOST_RATES_MAX_AGE_MS = 2_000;
+
+/** The gateway's two readers of the hosts' rates (see GatewayDeps). */
+export function hostRateReaders(
+  read: () => Promise<HostRate[]>,
+): Required<Pick<GatewayDeps, 'hostRates' | 'recentHostRates'>> {
+  return { hostRates: read, recentHostRates: recentRead(read, HOST_RATES_MAX_AGE_MS) };
+}

@@ -45,10 +45,12 @@ export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
 
 /**
  * The ETA's prior. The pool is read only while the ETA still leans on it (before the job's first
- * round of images); a failed read falls back to the estimate stored at start.
+ * round of images), from a reading polls share for up to 2 s; a failed read falls back to the
+ * estimate stored at start.
  */
 async function prior(ctx: ToolContext, job: JobRecord): Promise<EtaPrior> {
-  const { settings, hostRates } = ctx.deps;
+  const { settings } = ctx.deps;
+  const hostRates = ctx.deps.recentHostRates ?? ctx.deps.hostRates;
   const rates =
     hostRates && etaLeansOnEstimate(job, settings.hosts)
       ? await hostRates().catch(() => undefined)

@@ -170,7 +170,9 @@ describe('ETA', () => {
   };
 
   it("status uses the hosts' rates before the first image", () => {
-    const measured = [host('a', { p0: 0.04 / MP512 }), host('b', { p0: 0.04 / MP512 })];
+    // Measured half a second after the job was created, by another job's iteration.
+    const since = { measuredAt: Date.parse(job.created_at) + 500 };
+    const measured = [host('a', { p0: 0.04 / MP512 }, since), host('b', { p0: 0.04 / MP512 }, since)];
     expect(etaLeansOnEstimate(job, 2)).toBe(true);
     const prior = etaPrior(job, calibration, 2, measured);
     expect(prior).toEqual({ jobSeconds: expect.closeTo(4), roundImages: 4 });
@@ -178,6 +180,14 @@ describe('ETA', () => {
     expect(view.estimated_remaining_seconds).toBe(3);
     // Without rates: the estimate stored at start.
     expect(etaPrior(job, calibration, 2).jobSeconds).toBe(5);
+  });
+
+  it('keeps the estimate made at start when a reading holds nothing measured since', () => {
+    // The start read the pool afresh; a shared reading from before it can only be as good.
+    const before = { measuredAt: Date.parse(job.created_at) - 500 };
+    const older = [host('a', { p0: 0.04 / MP512 }, before), host('b', { p0: 0.04 / MP512 }, before)];
+    expect(etaPrior(job, calibration, 2, older).jobSeconds).toBe(5);
+    expect(etaPrior(job, calibration, 2, [host('a', {}, { measuredAt: 0 })]).jobSeconds).toBe(5);
   });
 
   it('status stops reading host rates once a round of images is done or the job ended', () => {
