@@ -6,6 +6,7 @@ import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-l
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { BUNDLE_TARGET, CREATE_REQUIRE_BANNER, MAIN_FIELDS, nodeFlags } from '../function-runtime.ts';
 
 /** Where a function runs when it must reach a host inside a VPC. */
 export interface FunctionPlacement {
@@ -32,11 +33,6 @@ export interface NodeFunctionProps {
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-// Bundled ESM still meets CommonJS code that calls require() (parts of the AWS SDK and others).
-const CREATE_REQUIRE_BANNER =
-  "import { createRequire as __sdbatchCreateRequire } from 'node:module'; " +
-  'const require = __sdbatchCreateRequire(import.meta.url);';
 
 /**
  * A Lambda function with sdbatch's runtime defaults: Node 24 on arm64, ESM bundled by the local
@@ -85,14 +81,14 @@ export class NodeFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      environment: { NODE_OPTIONS: nodeFlags(props.memorySize).join(' ') },
       ...props.placement,
       projectRoot: REPO_ROOT,
       depsLockFilePath: `${REPO_ROOT}package-lock.json`,
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
+        target: BUNDLE_TARGET,
+        mainFields: MAIN_FIELDS,
         banner: CREATE_REQUIRE_BANNER,
         minify: true,
         sourceMap: true,

@@ -39,8 +39,10 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
   },
   // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
   // could outlive that), so its memory is billed for GPU time: keep it small. SD WebUI's answer is
-  // read as a stream, one base64 image at a time, so the peak is the runtime (~80 MB) plus one
-  // call's PNG bytes (up to ~50 MB for 8 at 2048x2048) and one image's string.
+  // read as a stream, one base64 image at a time, so the peak is the bundle (~85 MiB) plus one
+  // call's PNG bytes (up to ~56 MiB for 8 at 2048x2048) and the chunks not yet collected, which
+  // the young generation sized to the function (function-runtime.ts) keeps few: `npm run bench`
+  // measures the largest answer's peak.
   'Generate images': {
     id: 'GenerateImages',
     entry: 'lambdas/entry/generate-images.ts',
