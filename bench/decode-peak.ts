@@ -3,7 +3,7 @@
  * generate task does (`stream`: SdWebUiClient, one image at a time) or the way it used to
  * (`whole`: the body as text, JSON.parse, then every image decoded), and prints its peak RSS.
  * It loads the worker's modules first (the AWS SDK clients, the pool, the job store), so the
- * figures include what a generate Lambda holds anyway.
+ * figures include what a generate Lambda holds anyway; decodePeak runs it bundled, as deployed.
  */
 import { readFileSync } from 'node:fs';
 import { SdWebUiClient } from '../lambdas/adapters/sd-webui-client.ts';
