@@ -19,9 +19,9 @@ export const MAIN_FIELDS = ['module', 'main'];
  * machine: a streamed SD WebUI answer arrives as thousands of short-lived chunk buffers, and they
  * are freed only when the young generation is collected. With V8's default the bench's generate
  * probe (256 MB, the largest answer a call may bring) peaked at 243-300 MiB RSS; with 12 MB at
- * 214-234 MiB.
+ * 212-234 MiB.
  */
-export const semiSpaceMb = (memoryMb: number): number => Math.max(1, Math.floor((memoryMb * 5) / 100));
+const semiSpaceMb = (memoryMb: number): number => Math.max(1, Math.floor((memoryMb * 5) / 100));
 
 /** The Node.js flags a function of `memoryMb` starts with (its NODE_OPTIONS). */
 export const nodeFlags = (memoryMb: number): string[] => [

@@ -26,7 +26,7 @@ export function recentRead<T>(
 }
 
 /** How old the hosts' rates a status poll's ETA uses may be. */
-export const HOST_RATES_MAX_AGE_MS = 2_000;
+const HOST_RATES_MAX_AGE_MS = 2_000;
 
 /** The gateway's two readers of the hosts' rates (see GatewayDeps). */
 export function hostRateReaders(
