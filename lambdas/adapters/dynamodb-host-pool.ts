@@ -36,6 +36,23 @@ function ratesOf(item: Record<string, unknown>): Record<string, number> | undefi
   return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
+/**
+ * What folds a finished call's measurement into its slot's average, for a release or a hand-over
+ * write. The lease carries the slot's previous rates, so the average needs no read (DynamoDB
+ * cannot multiply, hence it is computed here); only the slot's holder writes it, so no
+ * measurement is lost to a race. `rates` are the slot's rates after the write.
+ */
+function rateUpdate({ lease, measured }: FinishedLease, now: number) {
+  const rate = measured && nextRate(lease.rates?.[measured.key], measured.secondsPerUnit);
+  if (!rate || !measured) return { sets: [], names: {}, values: {}, rates: lease.rates };
+  return {
+    sets: ['#rate = :rate', 'rated_at = :rated'],
+    names: { ExpressionAttributeNames: { '#rate': `${RATE_PREFIX}${measured.key}` } },
+    values: { ':rate': rate, ':rated': now },
+    rates: { ...lease.rates, [measured.key]: rate },
+  };
+}
+
 export class DynamoDbHostPool implements HostPool {
   readonly hosts: HostSpec[];
   private readonly db: DynamoDBDocumentClient;
@@ -170,30 +187,27 @@ export class DynamoDbHostPool implements HostPool {
     now: number,
     leaseMs: number,
   ): Promise<Record<string, number> | undefined> {
-    const { lease, measured } = done;
-    const rate = measured && nextRate(lease.rates?.[measured.key], measured.secondsPerUnit);
+    const { lease } = done;
+    const rated = rateUpdate(done, now);
     const ok = await wrote(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `SET holder = :holder, job_id = :job, lease_until = :until${rate ? ', #rate = :rate, rated_at = :now' : ''}`,
+          UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', ...rated.sets].join(', ')}`,
           ConditionExpression: 'holder = :old',
-          ...(rate && measured
-            ? { ExpressionAttributeNames: { '#rate': `${RATE_PREFIX}${measured.key}` } }
-            : {}),
+          ...rated.names,
           ExpressionAttributeValues: {
             ':holder': holder,
             ':job': jobId,
             ':until': now + leaseMs,
             ':old': lease.holder,
-            ...(rate ? { ':rate': rate, ':now': now } : {}),
+            ...rated.values,
           },
         }),
       ),
     );
-    if (!ok) return undefined;
-    return rate && measured ? { ...lease.rates, [measured.key]: rate } : { ...lease.rates };
+    return ok ? { ...rated.rates } : undefined;
   }
 
   private async tryLease(
@@ -225,24 +239,18 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   async release(lease: Lease, measured?: RateSample): Promise<void> {
-    // The measurement rides on the release: the slot item is written anyway, and the lease carries
-    // the slot's previous rate, so the average needs no read. DynamoDB cannot multiply, hence the
-    // average is computed here; only this slot's holder writes it, so nothing is lost to a race.
-    const rate = measured && nextRate(lease.rates?.[measured.key], measured.secondsPerUnit);
+    // The measurement rides on the release: the slot item is written anyway.
+    const rated = rateUpdate({ lease, measured }, this.clock());
     // A lease that expired and went to another worker is theirs now: nothing to release or record.
     await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `${rate ? 'SET #rate = :rate, rated_at = :now ' : ''}REMOVE holder, job_id, lease_until`,
+          UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until`,
           ConditionExpression: 'holder = :holder',
-          ...(rate && measured
-            ? {
-                ExpressionAttributeNames: { '#rate': `${RATE_PREFIX}${measured.key}` },
-                ExpressionAttributeValues: { ':holder': lease.holder, ':rate': rate, ':now': this.clock() },
-              }
-            : { ExpressionAttributeValues: { ':holder': lease.holder } }),
+          ...rated.names,
+          ExpressionAttributeValues: { ':holder': lease.holder, ...rated.values },
         }),
       ),
     );
