@@ -3,8 +3,9 @@
  * local/stack.ts: Step Functions events per execution, Task handler wall times, and every AWS SDK
  * request (DynamoDB with its capacity units, S3 by command).
  */
-import type { WorkflowEvent } from '../local/local-orchestrator.ts';
+
 import type { StackMetrics } from '../local/stack.ts';
+import type { WorkflowEvent } from '../local/step-functions/local-orchestrator.ts';
 
 export interface TaskRecord {
   state: string;

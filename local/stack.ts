@@ -17,9 +17,13 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { LocalConfig } from './config.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
-import { LocalOrchestrator, type TaskHandlers, type WorkflowEvent } from './local-orchestrator.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
+import {
+  LocalOrchestrator,
+  type TaskHandlers,
+  type WorkflowEvent,
+} from './step-functions/local-orchestrator.ts';
 import { startStoresThread } from './stores-thread.ts';
 import { resolveToken } from './token-file.ts';
 
