@@ -2,17 +2,25 @@
  * Child process of the memory benchmark: reads one txt2img answer from `url` the way the
  * generate task does (`stream`: SdWebUiClient, one image at a time) or the way it used to
  * (`whole`: the body as text, JSON.parse, then every image decoded), and prints its peak RSS.
- * It loads the worker's modules first (the AWS SDK clients, the pool, the job store), so the
+ * It loads the worker's modules first (the AWS SDK clients, the pool, the job store, the Step
+ * Functions client that wakes waiting runners), so the
  * figures include what a generate Lambda holds anyway; decodePeak runs it bundled, as deployed.
  */
 import { readFileSync } from 'node:fs';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { SdWebUiClient } from '../lambdas/adapters/sd-webui-client.ts';
+import { SfnTaskCallbacks } from '../lambdas/adapters/sfn-task-callbacks.ts';
 import { createWorkerDeps } from '../lambdas/worker-deps.ts';
 
 const [mode, url] = process.argv.slice(2) as ['stream' | 'whole', string];
 const hwmMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
 
-createWorkerDeps({ tableName: 't', bucketName: 'b', sdHost: { baseUrl: url } });
+createWorkerDeps({
+  tableName: 't',
+  bucketName: 'b',
+  sdHost: { baseUrl: url },
+  callbacks: new SfnTaskCallbacks(new SFNClient({ region: 'us-east-1' })),
+});
 const loaded = hwmMiB();
 let images: Uint8Array[];
 if (mode === 'stream') {

@@ -42,6 +42,16 @@ const Common = z.object({
    * batches run out of memory, lower it for small images only.
    */
   generateMemoryMb: z.coerce.number().int().min(128).max(10240).default(256),
+  /**
+   * Concurrent executions reserved for the gateway, which also caps it: a flood of requests to its
+   * public URL, authenticated or not, cannot take the account's concurrency from the workflow's
+   * functions. "none" reserves nothing (an account whose concurrency quota is too small to set
+   * any aside: Lambda keeps 100 unreserved).
+   */
+  gatewayReservedConcurrency: z
+    .union([z.literal('none'), z.coerce.number().int().min(1).max(1000)])
+    .default(10)
+    .transform((v) => (v === 'none' ? undefined : v)),
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),
@@ -123,6 +133,7 @@ const KEYS = [
   'concurrency',
   'hostDepth',
   'generateMemoryMb',
+  'gatewayReservedConcurrency',
   'oauthIssuer',
   'oauthAudience',
   'oauthScope',
@@ -147,7 +158,7 @@ export function readDeploySettings(node: Node): DeploySettings {
   if (raw.sdWebUiUrl === undefined) {
     throw new Error(
       'Set the GPU host: cdk deploy -c sdWebUiUrl=https://your-tunnel.example.com (tunnel mode), or add ' +
-        '-c vpcId=… -c subnetIds=… -c routeTableIds=… -c securityGroupId=… for VPC mode (see docs/deploy-aws.md).',
+        '-c vpcId=… -c subnetIds=… -c routeTableIds=… -c securityGroupId=… for VPC mode (README, "Deploy to AWS").',
     );
   }
   const vpcOnly = ['subnetIds', 'routeTableIds', 'securityGroupId', 'createVpcEndpoints'].filter(

@@ -28,13 +28,15 @@ export class SdbatchStack extends Stack {
     this.table = new JobsTable(this, 'Jobs');
     this.images = new ImagesBucket(this, 'Images', { retentionDays: settings.retentionDays });
     const gpu = new GpuConnection(this, 'GpuHost', settings);
+    const stateMachineName = `${this.stackName}-jobs`;
     this.tasks = new WorkflowTasks(this, 'Tasks', {
       table: this.table,
       images: this.images,
       gpu,
       generateMemoryMb: settings.generateMemoryMb,
+      stateMachineName,
     });
-    this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState });
+    this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState, stateMachineName });
     this.userPool =
       settings.oauth === 'cognito'
         ? new OAuthUserPool(this, 'OAuth', {

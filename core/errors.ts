@@ -3,6 +3,8 @@
 /** The GPU host could not do the work this time (refused, reset, 5xx, time-out, garbage): retry. */
 export class SdWebUiUnavailableError extends Error {
   override readonly name = 'SdWebUiUnavailableError';
+  /** The pool host that failed, once known: a retry prefers another. */
+  hostId?: string;
 }
 
 /** The GPU host rejected the request itself (422 and other 4xx): retrying cannot help. */
@@ -23,9 +25,17 @@ export class InvalidRequestError extends Error {
   override readonly name = 'InvalidRequestError';
 }
 
-/** Every GPU slot is taken or not ours to take yet: the state machine waits and asks again. */
+/**
+ * Every GPU slot is taken or another job goes first: the runner ends and its execution waits in
+ * "Wait for a GPU slot" until a slot is freed for it. `restingUntil`: every host rests until then.
+ */
 export class NoSlotAvailableError extends Error {
   override readonly name = 'NoSlotAvailableError';
+  readonly restingUntil?: number;
+  constructor(message: string, restingUntil?: number) {
+    super(message);
+    if (restingUntil !== undefined) this.restingUntil = restingUntil;
+  }
 }
 
 /**
@@ -34,4 +44,9 @@ export class NoSlotAvailableError extends Error {
  */
 export class RunPausedError extends Error {
   override readonly name = 'RunPausedError';
+}
+
+/** A callback task no longer waits for its token: answered, timed out, or its execution stopped. */
+export class TaskGoneError extends Error {
+  override readonly name = 'TaskGoneError';
 }

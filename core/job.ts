@@ -34,6 +34,11 @@ export const JobRecord = z.object({
   current: CurrentProgress.optional(),
   /** Iterations whose images are counted (the store's idempotency set). */
   counted: z.set(z.number().int()).optional(),
+  /**
+   * Calls of each iteration that failed on the GPU host, by iteration number: kept with the job,
+   * so a runner started again (after a pause, a wait or a crash) continues the count.
+   */
+  attempts: z.record(z.string(), z.number().int()).optional(),
   contact_sheet: z
     .object({
       key: z.string(),

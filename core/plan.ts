@@ -25,6 +25,7 @@ export function planJob(params: GenerationParams, ctx: PlanContext): JobRecord {
     total_images: params.batch_size * params.n_iter,
     completed_images: 0,
     failed_images: 0,
+    attempts: {},
     estimated_seconds: Math.round(
       estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates),
     ),
@@ -50,9 +51,15 @@ export function iterationSeeds(params: GenerationParams, iteration: number): num
  */
 export const CALLS_PER_RUNNER = 2;
 
-/** How many generate tasks (Map items) a job gets: enough to fill every slot, never more than its iterations. */
+/** Iterations an inline Map state runs at once in Step Functions: the most runners a job can have. */
+export const MAX_RUNNERS = 40;
+
+/**
+ * How many generate tasks (Map items) a job gets: enough to fill every slot, never more than its
+ * iterations, nor than an inline Map runs at once.
+ */
 export function runnerCount(nIter: number, slots: number): number {
-  return Math.max(1, Math.min(nIter, Math.ceil(slots / CALLS_PER_RUNNER)));
+  return Math.max(1, Math.min(nIter, MAX_RUNNERS, Math.ceil(slots / CALLS_PER_RUNNER)));
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
-import type { HostSpec, Lease, SlotRefusal } from './pool/host-pool.ts';
+import type { HostSpec, JobDemand, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
 export interface JobStore {
@@ -20,6 +20,8 @@ export interface JobStore {
    */
   recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
   listIterations(jobId: string): Promise<IterationRecord[]>;
+  /** Counts one more failed call of an iteration; returns how many it has had in all. */
+  recordAttempt(jobId: string, iteration: number): Promise<number>;
   /** The owner's jobs, newest first, one page at a time. */
   listByOwner(owner: string, query: JobListQuery): Promise<JobPage>;
   /** Jobs of the owner not yet ended (pending or running). */
@@ -127,35 +129,58 @@ export interface ImageFetcher {
   fetch(url: string): Promise<Uint8Array>;
 }
 
-/** Leases on GPU host slots, shared by every worker (DynamoDB conditional writes). */
 /** A lease whose call is over, with what the call measured, not yet given back. */
 export interface FinishedLease {
   lease: Lease;
   measured?: RateSample;
 }
 
+/** Leases on GPU host slots and the queue of runners waiting for one, shared by every worker. */
 export interface HostPool {
   readonly hosts: HostSpec[];
   /**
    * A lease on a free slot, or the reason none may be taken now. Never grants one slot twice.
    * `done` is a lease the caller has finished with: the pool decides as if it were free, hands its
    * slot straight to the new holder in the same write when that is the slot chosen, and releases
-   * it otherwise (also when it refuses).
+   * it otherwise (also when it refuses). A refused runner keeps its place in the queue.
    */
-  acquire(jobId: string, holder: string, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal>;
-  /** Forgets a job's place in the queue (the job has ended and will not ask again). */
-  dropWaiter(jobId: string): Promise<void>;
+  acquire(ask: PoolAsk, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal>;
   /**
-   * Frees the slot if `lease` still holds it. With a measurement of the call, folds it into the
-   * host's rates in the same write: no read, no second request.
+   * Frees the slot if `lease` still holds it and wakes whoever is next in line. With a
+   * measurement of the call, folds it into the host's rates in the same write.
    */
   release(lease: Lease, measured?: RateSample): Promise<void>;
+  /**
+   * Records the callback token of a runner waiting for a slot: a SendTaskSuccess on it ends the
+   * wait. If a slot is free for it already (one freed while it got here), it is woken at once.
+   */
+  registerWaiter(demand: JobDemand, runner: number, token: string): Promise<void>;
+  /** Wakes the runners whose turn it is, sends the others their heartbeat, forgets dead ones. */
+  sweep(): Promise<void>;
+  /** Forgets a job's places in the queue (the job has ended and will not ask again). */
+  dropWaiters(jobId: string): Promise<void>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
   reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
   /** Each host's measured speed and health, for estimates: one read of the pool. */
   hostRates(): Promise<HostRate[]>;
+}
+
+/** One ask for a slot (see SlotAsk): the job's demand, which the pool turns into its place in line. */
+export interface PoolAsk extends Omit<SlotAsk, 'claim'> {
+  demand: JobDemand;
+}
+
+/**
+ * Completes the callback tasks waiting for a GPU slot: Step Functions' SendTaskSuccess and
+ * SendTaskHeartbeat, or the embedded orchestrator's own.
+ */
+export interface TaskCallbacks {
+  /** Ends the waiting task with `output`; TaskGoneError if it no longer waits. */
+  succeed(token: string, output: Record<string, unknown>): Promise<void>;
+  /** Restarts the task's heartbeat clock; TaskGoneError if it no longer waits. */
+  heartbeat(token: string): Promise<void>;
 }
 
 /** An image of the sheet: its seed for the label, and how to fetch its bytes when needed. */

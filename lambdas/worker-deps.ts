@@ -1,6 +1,6 @@
 import { callDeadlineSeconds } from '../core/estimate.ts';
 import type { HostSpec } from '../core/pool/host-pool.ts';
-import type { ImageStore, JobStore, SdWebUi } from '../core/ports.ts';
+import type { ImageStore, JobStore, SdWebUi, TaskCallbacks } from '../core/ports.ts';
 import type { RunDeps } from '../core/workflow/generate-run.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
 import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
@@ -13,6 +13,8 @@ import { SdWebUiClient, type SdWebUiHost } from './adapters/sd-webui-client.ts';
 export type WorkerDeps = RunDeps & {
   /** How long a generate task may run where no Lambda context says so (the embedded stack). */
   runBudgetMs: number;
+  /** Ends the waits of runners queued for a GPU slot (Step Functions' SendTaskSuccess). */
+  callbacks: TaskCallbacks;
 };
 
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
@@ -35,6 +37,8 @@ export interface WorkerSetup {
   sdHost?: PoolHost;
   sdHosts?: PoolHost[];
   clients?: ClientOptions;
+  /** Step Functions' SendTask* calls, or the embedded orchestrator's. */
+  callbacks: TaskCallbacks;
   progressPollMs?: number;
   progressWriteMs?: number;
   /** Seconds one sampling step of a 512x512 image takes on the GPU host, for call deadlines. */
@@ -44,6 +48,8 @@ export interface WorkerSetup {
   retryFirstDelayMs?: number;
   /** Embedded stack only: a generate task's time before it pauses (a Lambda reads its own). */
   runBudgetMs?: number;
+  /** How long a failing host rests (REST_MS by default); tests shorten it. */
+  hostRestMs?: number;
 }
 
 export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: DynamoDbHostPool } {
@@ -53,10 +59,16 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: Dynam
   const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
   const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
   const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
+  const calibration = { secondsPerStep: setup.secondsPerStep ?? 0.05 };
   return {
     jobs,
     images,
-    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool)),
+    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
+      callbacks: setup.callbacks,
+      restMs: setup.hostRestMs,
+    }),
+    callbacks: setup.callbacks,
+    calibration,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     now: () => new Date(),
@@ -64,8 +76,7 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: Dynam
     // The issue's promise: live progress reaches the job item at most every 2 s.
     progressWriteMs: setup.progressWriteMs ?? 2000,
     // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
-    callTimeoutMs: (params) =>
-      1000 * callDeadlineSeconds(params, { secondsPerStep: setup.secondsPerStep ?? 0.05 }, 840),
+    callTimeoutMs: (params) => 1000 * callDeadlineSeconds(params, calibration, 840),
     // 1 + 3 tries, 2 s doubling to at most 30 s: what the state machine's Retry did per iteration.
     iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
     // The Lambda's 900 s less the margin its handler keeps back.

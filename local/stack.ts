@@ -9,6 +9,7 @@ import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
 import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
 import { createRenderContactSheetHandler } from '../lambdas/render-contact-sheet.ts';
+import { createWaitForSlotHandler } from '../lambdas/wait-for-slot.ts';
 import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
@@ -24,6 +25,8 @@ import {
   type TaskHandlers,
   type WorkflowEvent,
 } from './step-functions/local-orchestrator.ts';
+import { LocalTaskCallbacks } from './step-functions/local-task-callbacks.ts';
+import { TaskTokens, type Timers } from './step-functions/task-tokens.ts';
 import { startStoresThread } from './stores-thread.ts';
 import { resolveToken } from './token-file.ts';
 
@@ -53,6 +56,10 @@ export interface StackOverrides {
   retryFirstDelayMs?: number;
   /** A generate task's time before it pauses and the state machine starts it again. */
   runBudgetMs?: number;
+  /** How long a failing GPU host rests (30 s); tests shorten it. */
+  hostRestMs?: number;
+  /** The timers of callback tasks' heartbeats and time-outs; tests fire them by hand. */
+  taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
 }
@@ -106,7 +113,10 @@ export async function startEmbeddedStack(
   const slots = sdHosts.length * config.SDBATCH_HOST_DEPTH;
   const concurrency = config.SDBATCH_CONCURRENCY ?? slots;
 
+  // The orchestrator's open callback tasks: the workers answer them as Lambdas answer Step Functions.
+  const taskTokens = new TaskTokens(overrides.taskTimers);
   const workers = createWorkerDeps({
+    callbacks: new LocalTaskCallbacks(taskTokens),
     tableName: stores.tableName,
     bucketName: stores.bucketName,
     sdHosts,
@@ -117,18 +127,21 @@ export async function startEmbeddedStack(
     progressWriteMs: overrides.progressWriteMs,
     retryFirstDelayMs: overrides.retryFirstDelayMs,
     runBudgetMs: overrides.runBudgetMs,
+    hostRestMs: overrides.hostRestMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
   const handlers: TaskHandlers = {
     'Mark job running': createMarkJobRunningHandler(workers),
     'Generate images': createGenerateImagesHandler(workers),
+    'Wait for a GPU slot': createWaitForSlotHandler(workers),
     'Record failed iterations': createRecordFailedIterationHandler(workers),
     'Render contact sheet': createRenderContactSheetHandler({ ...workers, render: renderContactSheet }),
     'Finalize job': createFinalizeJobHandler(workers),
   };
   const { metrics } = overrides;
   const orchestrator = new LocalOrchestrator({
+    tokens: taskTokens,
     handlers: metrics?.task ? timed(handlers, metrics.task) : handlers,
     retryIntervalOverrides: overrides.retryIntervalOverrides,
     onEvent: metrics?.event,

@@ -45,6 +45,7 @@ export function coalesceJobReads(store: JobStore): JobStore {
       }
     },
     listIterations: (jobId) => store.listIterations(jobId),
+    recordAttempt: afterWrite((jobId, iteration) => store.recordAttempt(jobId, iteration)),
     listByOwner: (owner, query) => store.listByOwner(owner, query),
     countActive: (owner) => store.countActive(owner),
     claimClientToken: (claim) => store.claimClientToken(claim),

@@ -9,7 +9,7 @@ import type { JobsTable } from './jobs-table.ts';
 import { NodeFunction } from './node-function.ts';
 import type { OAuthUserPool } from './oauth-user-pool.ts';
 import type { Workflow } from './workflow.ts';
-import { SHARP_MODULES } from './workflow-tasks.ts';
+import { SHARP } from './workflow-tasks.ts';
 
 /** Request bodies the gateway accepts behind a Function URL (Lambda's payload limit is 6 MB). */
 export const MAX_REQUEST_BYTES = 5_000_000;
@@ -21,6 +21,7 @@ export interface GatewayProps {
   settings: Pick<
     DeploySettings,
     | 'concurrency'
+    | 'gatewayReservedConcurrency'
     | 'gpuHosts'
     | 'retentionDays'
     | 'oauthIssuer'
@@ -53,20 +54,24 @@ export class Gateway extends Construct {
       id: 'AwsSolutions-SMG4',
       reason:
         'A static bearer token that the user copies into their MCP client; automatic rotation would break ' +
-        'the client without notice. Rotate by putting a new value and redeploying (docs/deploy-aws.md).',
+        'the client without notice. Rotate by putting a new value and redeploying (README, "Reading the token").',
     });
 
     this.function = new NodeFunction(this, 'Function', {
       entry: 'mcp-gateway/lambda.ts',
       description: 'sdbatch MCP gateway (Streamable HTTP, stateless)',
       // A user-facing path: the MCP SDK and zod schemas load at cold start, and CPU scales with
-      // memory. Each call is a few DynamoDB requests or presignings; 30 s is far above that.
-      memorySize: 512,
+      // memory. Each call is a few DynamoDB requests or presignings; 30 s is far above that. A
+      // contact sheet drawn on demand for 800 images peaks at about 650 MiB (sharp's WebAssembly
+      // build): 1 GB holds it.
+      memorySize: 1024,
       timeout: Duration.seconds(30),
+      // Its URL is public: whatever arrives there runs within this share of the account's concurrency.
+      reservedConcurrency: props.settings.gatewayReservedConcurrency,
       // loadPresetCatalog reads presets/*.yaml beside index.mjs at cold start.
       copyIntoBundle: ['presets'],
       // Contact sheets on demand (result with contact_sheet "refresh") are drawn with sharp.
-      nativeModules: SHARP_MODULES,
+      unbundled: SHARP,
     });
     this.tokenSecret.grantRead(this.function.role);
     this.function.addEnvironment(ENV.tokenSecretArn, this.tokenSecret.secretArn);

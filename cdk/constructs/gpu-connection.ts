@@ -21,7 +21,7 @@ import type { FunctionPlacement, NodeFunction } from './node-function.ts';
  * How the generate task reaches SD WebUI. Tunnel mode: an https URL on the internet (a
  * Cloudflare/ngrok tunnel), optionally with credentials from Secrets Manager. VPC mode: the
  * worker runs in your subnets and reaches the host privately; gateway endpoints for S3 and
- * DynamoDB replace a NAT gateway. Nothing is looked up: ids come from context, so synth is offline.
+ * DynamoDB and an interface endpoint for Step Functions replace a NAT gateway. Nothing is looked up: ids come from context, so synth is offline.
  */
 export class GpuConnection extends Construct {
   /** Where the generate function runs; undefined in tunnel mode (Lambda's own network). */
@@ -77,22 +77,48 @@ export class GpuConnection extends Construct {
         service: GatewayVpcEndpointAwsService.DYNAMODB,
         subnets: [{ subnets }],
       });
-      if (this.authSecret) this.secretsManagerEndpoint(vpc, subnets, settings.securityGroupId);
+      // The generate task wakes waiting runners (SendTaskSuccess): Step Functions' API from inside.
+      this.interfaceEndpoint(
+        'StepFunctions',
+        InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+        vpc,
+        subnets,
+        settings,
+      );
+      if (this.authSecret) {
+        this.interfaceEndpoint(
+          'SecretsManager',
+          InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+          vpc,
+          subnets,
+          settings,
+        );
+      }
     }
     return { vpc, vpcSubnets: { subnets }, securityGroups: [workers] };
   }
 
-  /** Secrets Manager has no gateway endpoint: an interface endpoint, open on 443 to the workers only. */
-  private secretsManagerEndpoint(vpc: IVpc, subnets: ISubnet[], workerGroupId: string): void {
-    const endpointGroup = new SecurityGroup(this, 'SecretsManagerEndpointSecurityGroup', {
+  /** A service with no gateway endpoint: an interface endpoint, open on 443 to the workers only. */
+  private interfaceEndpoint(
+    name: string,
+    service: InterfaceVpcEndpointAwsService,
+    vpc: IVpc,
+    subnets: ISubnet[],
+    settings: VpcSettings,
+  ): void {
+    const endpointGroup = new SecurityGroup(this, `${name}EndpointSecurityGroup`, {
       vpc,
-      description: 'sdbatch: HTTPS from the generate task to the Secrets Manager endpoint',
+      description: `sdbatch: HTTPS from the generate task to the ${name} endpoint`,
       allowAllOutbound: false,
     });
-    endpointGroup.addIngressRule(Peer.securityGroupId(workerGroupId), Port.tcp(443), 'generate task');
-    new InterfaceVpcEndpoint(this, 'SecretsManagerEndpoint', {
+    endpointGroup.addIngressRule(
+      Peer.securityGroupId(settings.securityGroupId),
+      Port.tcp(443),
+      'generate task',
+    );
+    new InterfaceVpcEndpoint(this, `${name}Endpoint`, {
       vpc,
-      service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      service,
       subnets: { subnets },
       privateDnsEnabled: true,
       securityGroups: [endpointGroup],

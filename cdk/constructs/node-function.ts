@@ -8,6 +8,16 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLE_TARGET, CREATE_REQUIRE_BANNER, MAIN_FIELDS, nodeFlags } from '../function-runtime.ts';
 
+/**
+ * Packages a function imports at run time rather than from its bundle: `external` are imported,
+ * `copied` (those and their dependencies) are copied from node_modules into the asset. Only
+ * platform-independent packages belong here, so the asset is the same from any machine.
+ */
+export interface UnbundledPackages {
+  external: string[];
+  copied: string[];
+}
+
 /** Where a function runs when it must reach a host inside a VPC. */
 export interface FunctionPlacement {
   vpc: IVpc;
@@ -22,14 +32,12 @@ export interface NodeFunctionProps {
   memorySize: number;
   timeout: Duration;
   placement?: FunctionPlacement;
+  /** Concurrent executions set aside for this function, which also caps it. */
+  reservedConcurrency?: number;
   /** Directories (relative to the repository root) copied beside the bundle, e.g. data files. */
   copyIntoBundle?: string[];
-  /**
-   * Packages with native binaries (sharp) left out of the bundle and copied from node_modules
-   * with their dependencies instead. The copies are this machine's linux-x64 builds, so such a
-   * function runs on x86_64.
-   */
-  nativeModules?: string[];
+  /** Packages left out of the bundle and copied beside it, with the files they load at run time. */
+  unbundled?: UnbundledPackages;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -74,9 +82,10 @@ export class NodeFunction extends Construct {
       handler: 'handler',
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
-      architecture: props.nativeModules?.length ? Architecture.X86_64 : Architecture.ARM_64,
+      architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrency,
       role: this.role,
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
@@ -94,10 +103,7 @@ export class NodeFunction extends Construct {
         sourceMap: true,
         sourcesContent: false,
         // Bundle the AWS SDK too: the versions the tests ran are the versions that deploy.
-        externalModules:
-          props.nativeModules?.filter(
-            (m) => !m.startsWith('@img/') && m !== 'detect-libc' && m !== 'semver',
-          ) ?? [],
+        externalModules: props.unbundled?.external ?? [],
         forceDockerBundling: false,
         // esbuild's warnings and errors only, not its size table for every function.
         logLevel: LogLevel.WARNING,
@@ -106,7 +112,7 @@ export class NodeFunction extends Construct {
           beforeInstall: () => [],
           afterBundling: (inputDir, outputDir) => [
             ...(props.copyIntoBundle ?? []).map((dir) => `cp -R "${inputDir}/${dir}" "${outputDir}/${dir}"`),
-            ...(props.nativeModules ?? []).flatMap((m) => [
+            ...(props.unbundled?.copied ?? []).flatMap((m) => [
               `mkdir -p "${outputDir}/node_modules/${m.split('/').slice(0, -1).join('/')}"`,
               `cp -R "${inputDir}/node_modules/${m}" "${outputDir}/node_modules/${m}"`,
             ]),

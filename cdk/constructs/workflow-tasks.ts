@@ -1,29 +1,31 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.ts';
 import type { TaskStateName } from '../workflow/definition.ts';
 import type { GpuConnection } from './gpu-connection.ts';
 import type { ImagesBucket } from './images-bucket.ts';
 import type { JobsTable } from './jobs-table.ts';
-import { NodeFunction } from './node-function.ts';
+import { NodeFunction, type UnbundledPackages } from './node-function.ts';
 
 interface TaskSizing {
   id: string;
   entry: string;
   memorySize: number;
   timeout: Duration;
-  nativeModules?: string[];
+  unbundled?: UnbundledPackages;
 }
 
-/** sharp and what it loads at run time (its linux-x64 libvips build among them). */
-export const SHARP_MODULES = [
-  'sharp',
-  '@img/colour',
-  '@img/sharp-linux-x64',
-  '@img/sharp-libvips-linux-x64',
-  'detect-libc',
-  'semver',
-];
+/**
+ * sharp with its WebAssembly build and what that loads at run time. The WebAssembly build runs on
+ * any CPU, so the asset is the same whatever machine deploys it (a native build would be the
+ * deploying machine's: a Mac's would not load on Lambda). It draws a sheet about 1.5x slower
+ * than the native build and needs more memory; the sheet function has plenty of both.
+ */
+export const SHARP: UnbundledPackages = {
+  external: ['sharp'],
+  copied: ['sharp', '@img/colour', '@img/sharp-wasm32', 'tslib', 'detect-libc', 'semver'],
+};
 
 /**
  * Memory and time-out per task. Each function's time-out is below its state's TimeoutSeconds
@@ -49,6 +51,14 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
     memorySize: 256,
     timeout: Duration.seconds(900),
   },
+  // Called by the callback task with its token: a GetItem, the queue write, one pool read and
+  // maybe one SendTaskSuccess, then it returns; the wait itself bills nothing.
+  'Wait for a GPU slot': {
+    id: 'WaitForSlot',
+    entry: 'lambdas/entry/wait-for-slot.ts',
+    memorySize: 256,
+    timeout: Duration.seconds(30),
+  },
   // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).
   'Record failed iterations': {
     id: 'RecordFailedIteration',
@@ -63,7 +73,7 @@ const SIZING: Record<TaskStateName, TaskSizing> = {
     entry: 'lambdas/entry/render-contact-sheet.ts',
     memorySize: 1024,
     timeout: Duration.seconds(280),
-    nativeModules: SHARP_MODULES,
+    unbundled: SHARP,
   },
   'Finalize job': {
     id: 'FinalizeJob',
@@ -79,9 +89,11 @@ export interface WorkflowTasksProps {
   gpu: GpuConnection;
   /** The generate task's memory (MB), when the deployment sets one; SIZING's otherwise. */
   generateMemoryMb?: number;
+  /** The state machine's name: the tasks that wake waiting runners may answer its tasks only. */
+  stateMachineName: string;
 }
 
-/** The four Task states' functions, each with its own role: table items for all, images and the GPU host for one. */
+/** The Task states' functions, each with its own role: table items for all, images and the GPU host for one. */
 export class WorkflowTasks extends Construct {
   readonly byState: Record<TaskStateName, NodeFunction>;
 
@@ -100,16 +112,39 @@ export class WorkflowTasks extends Construct {
     this.byState = {
       'Mark job running': make('Mark job running'),
       'Generate images': make('Generate images'),
+      'Wait for a GPU slot': make('Wait for a GPU slot'),
       'Record failed iterations': make('Record failed iterations'),
       'Render contact sheet': make('Render contact sheet'),
       'Finalize job': make('Finalize job'),
     };
 
+    // Built from the name, not the state machine's own ARN, which would close a loop (the
+    // definition names these functions, whose policies would name the state machine).
+    const stateMachineArn = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: props.stateMachineName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const answerTasks = (fn: NodeFunction) =>
+      fn.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['states:SendTaskSuccess', 'states:SendTaskHeartbeat'],
+          resources: [stateMachineArn],
+        }),
+      );
     for (const [state, fn] of Object.entries(this.byState)) {
       props.table.bindWorker(fn);
       if (state === 'Generate images') {
         props.images.bindWriter(fn);
         props.gpu.bindGenerator(fn);
+        // Freeing a slot wakes the next waiting runner; live runners send the waiters heartbeats.
+        answerTasks(fn);
+      } else if (state === 'Wait for a GPU slot') {
+        fn.addEnvironment(ENV.bucketName, props.images.bucket.bucketName);
+        props.gpu.bindHostUrl(fn);
+        // A slot freed while the runner got to its wait: it wakes itself.
+        answerTasks(fn);
       } else if (state === 'Render contact sheet') {
         props.images.bindSheetRenderer(fn);
         props.gpu.bindHostUrl(fn);

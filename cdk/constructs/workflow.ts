@@ -20,6 +20,8 @@ import type { NodeFunction } from './node-function.ts';
 
 export interface WorkflowProps {
   tasks: Record<TaskStateName, NodeFunction>;
+  /** Fixed, so the functions that answer its callback tasks can name it without a reference loop. */
+  stateMachineName: string;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Workflow extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
       // Standard: exactly-once state transitions and runs of up to a year (Express stops at 5 min).
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromString(readDefinitionText()),

@@ -6,10 +6,14 @@ import { readFileSync } from 'node:fs';
  */
 export const DEFINITION_PATH = new URL('./definition.asl.json', import.meta.url);
 
-/** The Task states and the substitution variable that names each one's Lambda function. */
+/**
+ * The Task states and the substitution variable that names each one's Lambda function (for
+ * "Wait for a GPU slot", the function its callback integration invokes).
+ */
 export const TASK_FUNCTIONS = {
   'Mark job running': 'MarkJobRunningFunctionArn',
   'Generate images': 'GenerateImagesFunctionArn',
+  'Wait for a GPU slot': 'WaitForSlotFunctionArn',
   'Record failed iterations': 'RecordFailedIterationFunctionArn',
   'Render contact sheet': 'RenderContactSheetFunctionArn',
   'Finalize job': 'FinalizeJobFunctionArn',

@@ -1,4 +1,5 @@
 import type { HostRate } from '../estimate.ts';
+import { type Contender, contenders, inLine, type JobClaim, preemptMargin, type Waiter } from './waiters.ts';
 
 /** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
 export interface HostSpec {
@@ -18,19 +19,15 @@ export interface SlotState {
   rates?: Record<string, number>;
   /** Epoch ms of the last measurement through this slot. */
   ratedAt?: number;
+  /** The holding job's place in line and the slots it could use, when it leased (see waiters.ts). */
+  prio?: number;
+  want?: number;
 }
 
 export interface HostHealth {
   hostId: string;
   failures: number;
   unhealthyUntil?: number;
-}
-
-/** A job that asked for a slot and did not get one: since when, and when it last asked. */
-export interface Waiter {
-  jobId: string;
-  since: number;
-  seen: number;
 }
 
 /** Everything the pool's partition holds, read in one query. */
@@ -54,93 +51,135 @@ export interface Lease {
   rates?: Record<string, number>;
 }
 
-/**
- * A waiter that has not asked again for this long has stopped waiting (its job ended or was
- * cancelled). Live waiters ask at least every second or two (the state machine's retry).
- */
-export const WAITER_FRESH_MS = 4_000;
 export const FAILURES_BEFORE_REST = 3;
 export const REST_MS = 30_000;
 
 export const isHealthy = (health: HostHealth | undefined, now: number) =>
   !health?.unhealthyUntil || health.unhealthyUntil <= now;
-const isLive = (slot: SlotState, now: number) => slot.holder !== undefined && (slot.leaseUntil ?? 0) > now;
+export const isLive = (slot: SlotState, now: number) =>
+  slot.holder !== undefined && (slot.leaseUntil ?? 0) > now;
+
+/** One ask for a slot: the job's claim, the iteration's holder id and the runner asking. */
+export interface SlotAsk {
+  claim: JobClaim;
+  holder: string;
+  runner: number;
+  /** The runner hands over a lease whose call is over: it is running, and keeps its place. */
+  continuing?: boolean;
+  /** A host that just failed this iteration: another one is preferred, if free. */
+  avoidHost?: string;
+}
 
 export type SlotChoice =
   | { hostId: string; slot: number; alternatives: Array<{ hostId: string; slot: number }> }
   | SlotRefusal;
 
 /**
- * Why no slot now; `ahead` names the waiting job that goes first, when that is the reason;
- * `running` says the same holder (the same iteration) already has a live lease elsewhere.
+ * Why no slot now. `ahead` names the job that goes first, when that is the reason; `running`
+ * says the same holder (the same iteration) already has a live lease elsewhere; `restingUntil`
+ * says every host rests after failures, until then.
  */
 export interface SlotRefusal {
   wait: string;
   ahead?: string;
   running?: true;
+  restingUntil?: number;
+}
+
+/** The free slots of healthy hosts: least loaded host first, an avoided host last, ties at random. */
+function freeSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number, avoidHost?: string) {
+  const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
+  const live = snapshot.slots.filter((s) => isLive(s, now));
+  const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
+  const free: Array<{ hostId: string; slot: number; rank: number; tie: number }> = [];
+  for (const host of hosts.filter((h) => isHealthy(health.get(h.id), now))) {
+    for (let slot = 0; slot < host.depth; slot++) {
+      const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
+      if (!state || !isLive(state, now)) {
+        // Random ties: workers asking at the same moment do not all race for the same slot.
+        free.push({
+          hostId: host.id,
+          slot,
+          rank: load(host) + (host.id === avoidHost ? 10 : 0),
+          tie: Math.random(),
+        });
+      }
+    }
+  }
+  return free.sort((a, b) => a.rank - b.rank || a.tie - b.tie).map(({ hostId, slot }) => ({ hostId, slot }));
+}
+
+/** The jobs contending for the pool, from its live leases and its queue. */
+export function poolContenders(snapshot: PoolSnapshot, now: number): Contender[] {
+  const held = snapshot.slots
+    .filter((s) => isLive(s, now) && s.jobId !== undefined)
+    .map((s) => ({ jobId: s.jobId as string, prio: s.prio, want: s.want }));
+  return contenders(held, snapshot.waiters, now);
+}
+
+/** How many slots are free on healthy hosts. */
+export const freeSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: number) =>
+  freeSlots(hosts, snapshot, now).length;
+
+/**
+ * Which slot this ask may lease now, or why it must wait. The jobs ahead of it in line (see
+ * waiters.ts) keep as many free slots as they can still use; a job already running keeps its
+ * slots unless a waiting one is ahead by more than preemptMargin. With more free slots than
+ * the jobs ahead can use, the ask gets one of the rest.
+ */
+export function chooseSlot(hosts: HostSpec[], snapshot: PoolSnapshot, ask: SlotAsk, now: number): SlotChoice {
+  const live = snapshot.slots.filter((s) => isLive(s, now));
+  // One lease per holder: an iteration another worker is already making is not made twice.
+  const running = live.find((s) => s.holder === ask.holder);
+  if (running) return { wait: `${ask.holder} is already running on ${running.hostId}`, running: true };
+
+  const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
+  if (!hosts.some((h) => isHealthy(health.get(h.id), now))) {
+    const restingUntil = Math.min(
+      ...snapshot.health.map((h) => h.unhealthyUntil ?? Number.POSITIVE_INFINITY),
+    );
+    return { wait: 'every GPU host is resting after repeated failures', restingUntil };
+  }
+
+  const all = poolContenders(snapshot, now);
+  const me = all.find((c) => c.jobId === ask.claim.jobId);
+  const mine = { prio: ask.claim.prio, since: me?.since ?? now, jobId: ask.claim.jobId };
+  const isRunning = (me?.held ?? 0) > 0 || ask.continuing === true;
+  const ahead = all
+    .filter((c) => c.jobId !== ask.claim.jobId && c.unmet > 0)
+    .filter((c) =>
+      isRunning
+        ? c.prio < mine.prio - preemptMargin(ask.claim.workMs)
+        : inLine(c, { ...mine, held: 0, unmet: 0, wakeable: [] }) < 0,
+    )
+    .sort(inLine);
+  const kept = ahead.reduce((n, c) => n + c.unmet, 0);
+  const free = freeSlots(hosts, snapshot, now, ask.avoidHost);
+  if (free.length <= kept) {
+    const first = ahead[0];
+    return first
+      ? { wait: `another job (${first.jobId}) is ahead in the queue`, ahead: first.jobId }
+      : { wait: 'every slot of every healthy GPU host is busy' };
+  }
+  const [chosen, ...alternatives] = free;
+  return { ...(chosen as { hostId: string; slot: number }), alternatives };
 }
 
 /**
- * Which slot job `jobId` may lease now, or why it must wait. Fair by construction: a job may take
- * a free slot only when no other waiting job holds fewer live slots (ties go to whoever has
- * waited longer), so concurrent jobs share the pool round-robin whatever their sizes.
+ * Health after a call: a success clears the count, the third failure in a row rests the host for
+ * `restMs` (REST_MS unless the pool is told otherwise).
  */
-export function chooseSlot(
-  hosts: HostSpec[],
-  snapshot: PoolSnapshot,
-  jobId: string,
-  now: number,
-  holder?: string,
-): SlotChoice {
-  const live = snapshot.slots.filter((s) => isLive(s, now));
-  // One lease per holder: an iteration another worker is already making is not made twice.
-  const running = holder === undefined ? undefined : live.find((s) => s.holder === holder);
-  if (running) return { wait: `${holder} is already running on ${running.hostId}`, running: true };
-
-  const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
-  const healthy = hosts.filter((h) => isHealthy(health.get(h.id), now));
-  if (healthy.length === 0) return { wait: 'every GPU host is resting after repeated failures' };
-
-  const held = (job: string) => live.filter((s) => s.jobId === job).length;
-  const mine = held(jobId);
-  const me = snapshot.waiters.find((w) => w.jobId === jobId && now - w.seen < WAITER_FRESH_MS);
-  const myWait = me?.since ?? now;
-  const ahead = snapshot.waiters.find(
-    (w) =>
-      w.jobId !== jobId &&
-      now - w.seen < WAITER_FRESH_MS &&
-      (held(w.jobId) < mine || (held(w.jobId) === mine && w.since < myWait)),
-  );
-  if (ahead) return { wait: `another job (${ahead.jobId}) is ahead in the queue`, ahead: ahead.jobId };
-
-  // The least loaded healthy host first, so work spreads over the pool; ties in random order, so
-  // workers asking at the same moment do not all race for the same slot.
-  const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
-  const free: Array<{ hostId: string; slot: number; load: number; tie: number }> = [];
-  for (const host of healthy) {
-    for (let slot = 0; slot < host.depth; slot++) {
-      const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
-      if (!state || !isLive(state, now))
-        free.push({ hostId: host.id, slot, load: load(host), tie: Math.random() });
-    }
-  }
-  free.sort((a, b) => a.load - b.load || a.tie - b.tie);
-  const [first, ...rest] = free.map(({ hostId, slot }) => ({ hostId, slot }));
-  if (first) return { ...first, alternatives: rest };
-  return { wait: 'every slot of every healthy GPU host is busy' };
-}
-
-/** Health after a call: a success clears the count, the third failure in a row rests the host. */
 export function nextHealth(
   current: HostHealth | undefined,
   hostId: string,
   ok: boolean,
   now: number,
+  restMs = REST_MS,
 ): HostHealth {
   if (ok) return { hostId, failures: 0 };
   const failures = (current?.failures ?? 0) + 1;
   return failures >= FAILURES_BEFORE_REST
-    ? { hostId, failures, unhealthyUntil: now + REST_MS }
+    ? { hostId, failures, unhealthyUntil: now + restMs }
     : { hostId, failures };
 }
 
@@ -174,4 +213,38 @@ export function hostRatesOf(hosts: HostSpec[], snapshot: PoolSnapshot, now: numb
       rates: Object.fromEntries([...sums].map(([key, { sum, n }]) => [key, sum / n])),
     };
   });
+}
+
+/**
+ * The pool's rates per work class, averaged over every slot that has measured one: what a job's
+ * place in line is estimated with (see JobDemand).
+ */
+export function pooledRates(snapshot: PoolSnapshot): Record<string, number> {
+  const sums = new Map<string, { sum: number; n: number }>();
+  for (const slot of snapshot.slots) {
+    for (const [key, rate] of Object.entries(slot.rates ?? {})) {
+      const acc = sums.get(key) ?? { sum: 0, n: 0 };
+      sums.set(key, { sum: acc.sum + rate, n: acc.n + 1 });
+    }
+  }
+  return Object.fromEntries([...sums].map(([key, { sum, n }]) => [key, sum / n]));
+}
+
+/**
+ * What a job asks the pool with before its place is known: its place depends on the GPU time
+ * its unfinished images need, which the pool estimates from its hosts' measured rates.
+ */
+export interface JobDemand {
+  jobId: string;
+  /** Epoch ms the job was created. */
+  createdAt: number;
+  want: number;
+  /** Seconds of GPU time the job's unfinished images need, at these rates (or the calibration). */
+  secondsLeft: (rates: Readonly<Record<string, number>>) => number;
+}
+
+/** The claim a demand makes on a pool in this state. */
+export function claimOf(demand: JobDemand, snapshot: PoolSnapshot): JobClaim {
+  const workMs = Math.round(1000 * demand.secondsLeft(pooledRates(snapshot)));
+  return { jobId: demand.jobId, want: demand.want, prio: demand.createdAt + workMs, workMs };
 }

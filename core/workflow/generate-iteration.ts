@@ -1,15 +1,16 @@
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
-import { type RateSample, rateSample } from '../estimate.ts';
+import { type Calibration, type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
 import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
-import type { Lease } from '../pool/host-pool.ts';
+import type { JobDemand, Lease } from '../pool/host-pool.ts';
 import type {
   FinishedLease,
   HostPool,
   ImageFetcher,
   ImageStore,
   JobStore,
+  PoolAsk,
   SdWebUi,
   Txt2ImgResult,
 } from '../ports.ts';
@@ -21,6 +22,8 @@ import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
 export interface GenerateDeps {
   jobs: JobStore;
+  /** Seconds per sampling step of a 512x512 image where a host has not been measured. */
+  calibration: Calibration;
   images: ImageStore;
   pool: HostPool;
   /** The SD WebUI client of each pool host, by host id. */
@@ -36,8 +39,8 @@ export interface GenerateDeps {
 /**
  * One iteration = one txt2img call of batch_size images on a leased GPU slot. Safe to run again:
  * an iteration already recorded is skipped, keys are a function of (job, iteration, index), and
- * counting is idempotent. Without a free slot it throws NoSlotAvailableError, and the state
- * machine (not a billed Lambda) waits before asking again.
+ * counting is idempotent. Without a free slot it throws NoSlotAvailableError: the runner finishes
+ * what it has in flight and waits in the state machine, not in a billed Lambda.
  *
  * With a hand-off (a runner's leases whose calls are over), the slot is asked for by handing
  * `done` over, and this call's lease goes to `spares` instead of being released: the next call
@@ -47,11 +50,12 @@ export interface GenerateDeps {
 export async function generateIteration(
   input: IterationTaskInput,
   deps: GenerateDeps,
+  asker: Asker,
   handOff?: { done?: FinishedLease; spares: FinishedLease[] },
 ): Promise<IterationTaskOutput> {
   let done = handOff?.done;
   try {
-    return await generateWithLease(input, deps, handOff?.spares, () => {
+    return await generateWithLease(input, deps, asker, handOff?.spares, () => {
       const given = done;
       done = undefined;
       return given;
@@ -61,9 +65,18 @@ export async function generateIteration(
   }
 }
 
+/** Who asks the pool for the slot: the runner, with its job's demand and a host to keep away from. */
+export interface Asker {
+  runner: number;
+  demand: (job: JobRecord) => JobDemand;
+  /** The host that just failed this iteration: another is preferred. */
+  avoidHost?: string;
+}
+
 async function generateWithLease(
   input: IterationTaskInput,
   deps: GenerateDeps,
+  asker: Asker,
   spares: FinishedLease[] | undefined,
   takeDone: () => FinishedLease | undefined,
 ): Promise<IterationTaskOutput> {
@@ -81,10 +94,16 @@ async function generateWithLease(
 
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
-  const lease = await acquireSlot(jobId, `${jobId}#${iteration}`, timeoutMs + 60_000, deps, takeDone());
+  const ask = {
+    demand: asker.demand(job),
+    holder: `${jobId}#${iteration}`,
+    runner: asker.runner,
+    ...(asker.avoidHost ? { avoidHost: asker.avoidHost } : {}),
+  };
+  const lease = await acquireSlot(ask, timeoutMs + 60_000, deps, takeDone());
   if ('wait' in lease) {
     if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
-    throw new NoSlotAvailableError(lease.wait);
+    throw new NoSlotAvailableError(lease.wait, lease.restingUntil);
   }
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
@@ -107,21 +126,15 @@ async function generateWithLease(
  * execution asks no more) would stay first in the queue until its place went stale; the job it
  * holds back checks and clears that place, then asks again at once.
  */
-async function acquireSlot(
-  jobId: string,
-  holder: string,
-  leaseMs: number,
-  deps: GenerateDeps,
-  done?: FinishedLease,
-) {
+async function acquireSlot(ask: PoolAsk, leaseMs: number, deps: GenerateDeps, done?: FinishedLease) {
   // Bounded: each round clears one ended job; a queue of them clears over the next retries.
   for (let round = 0; ; round++) {
     // A finished lease is handed over or released by the first ask, whatever its answer.
-    const answer = await deps.pool.acquire(jobId, holder, leaseMs, round === 0 ? done : undefined);
+    const answer = await deps.pool.acquire(ask, leaseMs, round === 0 ? done : undefined);
     if (!('wait' in answer) || !answer.ahead || round === MAX_ENDED_WAITERS) return answer;
     const ahead = await deps.jobs.get(answer.ahead);
     if (ahead && !isTerminal(ahead.status)) return answer;
-    await deps.pool.dropWaiter(answer.ahead);
+    await deps.pool.dropWaiters(answer.ahead);
   }
 }
 
@@ -162,6 +175,8 @@ async function generateOnHost(
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
     endedAt = Date.now();
   } catch (error) {
+    // The runner retries elsewhere if it can: it needs to know which host failed.
+    if (error instanceof SdWebUiUnavailableError) error.hostId ??= lease.hostId;
     if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease, false))) {
       await deps.jobs.addNote(
         job.job_id,

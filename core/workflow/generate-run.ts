@@ -6,8 +6,10 @@ import {
 } from '../errors.ts';
 import { isTerminal } from '../job.ts';
 import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
+import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration } from './generate-iteration.ts';
+import { jobDemand } from './job-demand.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
 
@@ -18,7 +20,10 @@ export interface RunDeps extends GenerateDeps {
 
 interface Pending {
   iteration: number;
+  /** Failed calls so far, as the job records them (a new runner continues the count). */
   attempt: number;
+  /** The host that failed the last try: the next one prefers another. */
+  avoidHost?: string;
   /** Epoch ms before which a retry waits (back-off). */
   notBefore: number;
   /** Another runner's iteration, taken once this runner's own were all done. */
@@ -39,11 +44,14 @@ const RECHECK_MS = 25;
  * while the first samples, so the host never idles, and because both belong to this one
  * invocation the Lambda is billed for the GPU's time once rather than twice.
  *
- * Between calls the pool decides again: when it refuses (another job's turn, every slot busy) the
- * runner finishes what it has in flight and, if nothing is left running, throws
- * NoSlotAvailableError so the state machine waits, not a billed Lambda. It pauses the same way
- * (RunPausedError) before a call could outlive `deadline`. What it finished is kept: iterations
- * are skipped once counted, so the state machine can start it again at any point.
+ * Between calls the pool decides again: when it refuses (another job goes first, every slot busy)
+ * the runner finishes what it has in flight and, if nothing is left running, throws
+ * NoSlotAvailableError: its execution then waits in "Wait for a GPU slot", a callback task the
+ * pool completes when a slot is freed for it, so waiting bills no Lambda and no transitions. A
+ * refusal because every host rests is waited out here (it ends within REST_MS). The runner
+ * pauses (RunPausedError) before a call could outlive `deadline`, and the state machine starts
+ * it again at once. What it finished is kept: iterations are skipped once counted, and failed
+ * calls are counted in the job's record, so a runner started again goes on where this one was.
  *
  * A runner whose own iterations are done takes the other runners' last ones (from the end of
  * their lists, while they work from the start), so every host stays busy to the end of the job.
@@ -64,7 +72,7 @@ export async function generateRun(
   const own = runnerIterations(runner, runners, job.params.n_iter);
   const queue: Pending[] = own
     .filter((i) => !job.counted?.has(i))
-    .map((iteration) => ({ iteration, attempt: 0, notBefore: 0 }));
+    .map((iteration) => ({ iteration, attempt: job.attempts?.[String(iteration)] ?? 0, notBefore: 0 }));
   // Own iterations another runner took: looked at again until they are counted.
   const taken: Pending[] = [];
   let stealing = runners === 1;
@@ -74,7 +82,7 @@ export async function generateRun(
   const spares: FinishedLease[] = [];
   const releaseSpares = () =>
     Promise.all(spares.splice(0).map((s) => deps.pool.release(s.lease, s.measured)));
-  let refusal: string | undefined;
+  let refusal: NoSlotAvailableError | undefined;
   let ended = false;
   let outOfTime = false;
   // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
@@ -87,7 +95,12 @@ export async function generateRun(
     });
   const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
     try {
-      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, {
+      const asker = {
+        runner,
+        demand: (current: typeof job) => jobDemand(current, runners, deps.calibration),
+        ...(item.avoidHost ? { avoidHost: item.avoidHost } : {}),
+      };
+      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
         done,
         spares,
       });
@@ -103,15 +116,18 @@ export async function generateRun(
     } catch (error) {
       if (error instanceof NoSlotAvailableError) {
         queue.unshift(item);
-        refusal = error.message;
-      } else if (
-        error instanceof SdWebUiUnavailableError &&
-        item.attempt + 1 < deps.iterationRetry.attempts
-      ) {
+        refusal = error;
+        return;
+      }
+      const tries =
+        error instanceof SdWebUiUnavailableError ? await deps.jobs.recordAttempt(jobId, item.iteration) : 0;
+      if (error instanceof SdWebUiUnavailableError && tries < deps.iterationRetry.attempts) {
         queue.push({
-          ...item,
-          attempt: item.attempt + 1,
-          notBefore: Date.now() + backoffMs(item.attempt, deps),
+          iteration: item.iteration,
+          attempt: tries,
+          notBefore: Date.now() + backoffMs(tries - 1, deps),
+          ...(error.hostId ? { avoidHost: error.hostId } : {}),
+          ...(item.stolen ? { stolen: true } : {}),
         });
         refusal = undefined;
       } else {
@@ -130,6 +146,12 @@ export async function generateRun(
     }
   };
 
+  // While this runner lives it sweeps the pool's queue now and then: waiters get their heartbeat,
+  // and a wake-up a crashed worker never sent is sent.
+  const sweeper = setInterval(() => {
+    deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
+  }, HEARTBEAT_EVERY_MS);
+  sweeper.unref?.();
   try {
     for (;;) {
       while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
@@ -165,7 +187,15 @@ export async function generateRun(
       }
       if (fatal) throw fatal;
       if (ended || queue.length === 0) return out;
-      if (refusal !== undefined) throw new NoSlotAvailableError(refusal);
+      if (refusal?.restingUntil !== undefined && refusal.restingUntil + callMs <= deadline) {
+        // Every host rests after failures, for seconds: nobody will free a slot, so no one would wake
+        // a waiter; waiting here for the rest to end is short and bounded.
+        const restMs = Math.max(0, refusal.restingUntil - Date.now());
+        await new Promise((resolve) => setTimeout(resolve, restMs).unref?.());
+        refusal = undefined;
+        continue;
+      }
+      if (refusal !== undefined) throw refusal;
       if (outOfTime) {
         throw new RunPausedError(
           `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
@@ -176,6 +206,7 @@ export async function generateRun(
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     }
   } finally {
+    clearInterval(sweeper);
     await releaseSpares();
   }
 }

@@ -30,6 +30,13 @@ const runnerMessage = { message: 'runner must be below runners', path: ['runner'
 export const RunTaskInput = RunItem.refine(runnerInRange, runnerMessage);
 export type RunTaskInput = z.infer<typeof RunTaskInput>;
 
+/** What "Wait for a GPU slot" hands its function: the runner, and the token that ends its wait. */
+export const WaitTaskInput = RunItem.extend({ task_token: z.string().min(1) }).refine(
+  runnerInRange,
+  runnerMessage,
+);
+export type WaitTaskInput = z.infer<typeof WaitTaskInput>;
+
 /** A Catch with ResultPath $.error adds Step Functions' error object to the run's input. */
 export const FailedRunInput = RunItem.extend({
   error: z.object({ Error: z.string(), Cause: z.string().optional() }),

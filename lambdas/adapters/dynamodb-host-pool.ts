@@ -1,40 +1,22 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type HostRate, nextRate, type RateSample } from '../../core/estimate.ts';
 import {
   chooseSlot,
+  claimOf,
   type HostSpec,
   hostRatesOf,
   isHealthy,
+  type JobDemand,
   type Lease,
   nextHealth,
   type PoolSnapshot,
   type SlotRefusal,
-  WAITER_FRESH_MS,
 } from '../../core/pool/host-pool.ts';
-import type { FinishedLease, HostPool } from '../../core/ports.ts';
+import type { JobClaim } from '../../core/pool/waiters.ts';
+import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
-import { POOL_PK_PREFIX } from './jobs-table.ts';
-
-/** All of a pool's state in one partition, so one query reads it whole. */
-const poolPk = (name: string) => `${POOL_PK_PREFIX}${name}`;
-const slotSk = (hostId: string, slot: number) => `SLOT#${hostId}#${slot}`;
-const healthSk = (hostId: string) => `HEALTH#${hostId}`;
-const waiterSk = (jobId: string) => `WAIT#${jobId}`;
-/** A slot's rate of one work class is a top-level attribute: SET on a map path fails until the map exists. */
-const RATE_PREFIX = 'rate_';
-
-function ratesOf(item: Record<string, unknown>): Record<string, number> | undefined {
-  const entries = Object.entries(item)
-    .filter(([name, value]) => name.startsWith(RATE_PREFIX) && typeof value === 'number')
-    .map(([name, value]) => [name.slice(RATE_PREFIX.length), value as number] as const);
-  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
-}
+import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
+import { healthSk, poolPk, RATE_PREFIX, readPool, slotSk } from './pool-items.ts';
 
 /**
  * What folds a finished call's measurement into its slot's average, for a release or a hand-over
@@ -53,84 +35,70 @@ function rateUpdate({ lease, measured }: FinishedLease, now: number) {
   };
 }
 
+export interface HostPoolOptions {
+  clock?: () => number;
+  name?: string;
+  /** What wakes waiting runners; a pool without it (the gateway's) only reads the queue. */
+  callbacks?: TaskCallbacks;
+  /** How long a host rests after failing FAILURES_BEFORE_REST calls in a row; REST_MS by default. */
+  restMs?: number;
+}
+
 export class DynamoDbHostPool implements HostPool {
   readonly hosts: HostSpec[];
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: () => number;
   private readonly pk: string;
+  private readonly queue: DynamoDbPoolQueue;
+  private readonly restMs?: number;
 
   constructor(
     db: DynamoDBDocumentClient,
     tableName: string,
     hosts: HostSpec[],
-    options: { clock?: () => number; name?: string } = {},
+    options: HostPoolOptions = {},
   ) {
     this.db = db;
     this.tableName = tableName;
     this.hosts = hosts;
     this.clock = options.clock ?? Date.now;
     this.pk = poolPk(options.name ?? 'default');
+    this.restMs = options.restMs;
+    this.queue = new DynamoDbPoolQueue({
+      db,
+      tableName,
+      pk: this.pk,
+      hosts,
+      clock: this.clock,
+      callbacks: options.callbacks,
+    });
   }
 
-  async snapshot(): Promise<PoolSnapshot> {
-    const snapshot: PoolSnapshot = { slots: [], health: [], waiters: [] };
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pool',
-          ExpressionAttributeValues: { ':pool': this.pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const sk = String(item.sk);
-        if (sk.startsWith('SLOT#')) {
-          snapshot.slots.push({
-            hostId: String(item.host_id),
-            slot: Number(item.slot),
-            holder: item.holder as string | undefined,
-            jobId: item.job_id as string | undefined,
-            leaseUntil: item.lease_until as number | undefined,
-            rates: ratesOf(item),
-            ratedAt: item.rated_at as number | undefined,
-          });
-        } else if (sk.startsWith('HEALTH#')) {
-          snapshot.health.push({
-            hostId: String(item.host_id),
-            failures: Number(item.failures ?? 0),
-            unhealthyUntil: item.unhealthy_until as number | undefined,
-          });
-        } else if (sk.startsWith('WAIT#')) {
-          snapshot.waiters.push({
-            jobId: String(item.job_id),
-            since: Number(item.since),
-            seen: Number(item.seen),
-          });
-        }
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return snapshot;
+  snapshot(): Promise<PoolSnapshot> {
+    return readPool(this.db, this.tableName, this.pk);
   }
 
-  async dropWaiter(jobId: string): Promise<void> {
-    await this.db.send(
-      new DeleteCommand({ TableName: this.tableName, Key: { pk: this.pk, sk: waiterSk(jobId) } }),
-    );
+  async registerWaiter(demand: JobDemand, runner: number, token: string): Promise<void> {
+    const snapshot = await this.snapshot();
+    await this.queue.register(claimOf(demand, snapshot), runner, token);
+    // A slot freed between the refusal and now would wake no one: look again, with this token in.
+    await this.queue.sweep();
   }
 
-  async acquire(
-    jobId: string,
-    holder: string,
-    leaseMs: number,
-    done?: FinishedLease,
-  ): Promise<Lease | SlotRefusal> {
+  sweep(): Promise<void> {
+    return this.queue.sweep();
+  }
+
+  dropWaiters(jobId: string): Promise<void> {
+    return this.queue.dropAll(jobId);
+  }
+
+  async acquire(ask: PoolAsk, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal> {
     const now = this.clock();
     const snapshot = await this.snapshot();
+    const { demand, ...rest } = ask;
+    const claim = claimOf(demand, snapshot);
     const isDone = (s: { hostId: string; slot: number }) =>
       done !== undefined && s.hostId === done.lease.hostId && s.slot === done.lease.slot;
     // The finished lease's slot counts as free: the pool decides as if it had been released.
@@ -142,11 +110,11 @@ export class DynamoDbHostPool implements HostPool {
           ),
         }
       : snapshot;
-    const choice = chooseSlot(this.hosts, view, jobId, now, holder);
+    const choice = chooseSlot(this.hosts, view, { ...rest, claim, continuing: done !== undefined }, now);
     if ('wait' in choice) {
-      if (done) await this.release(done.lease, done.measured);
       // An iteration already running is not waiting for a slot: no place in the queue.
-      if (!choice.running) await this.markWaiting(jobId, snapshot, now);
+      if (!choice.running) await this.queue.markWaiting(claim, ask.runner, snapshot, now);
+      if (done) await this.release(done.lease, done.measured);
       return choice;
     }
     // The condition is the guarantee: two workers that chose the same slot cannot both win it.
@@ -156,23 +124,32 @@ export class DynamoDbHostPool implements HostPool {
     for (const candidate of [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives]) {
       if (done && isDone(candidate)) {
         // One write instead of a release and a lease: the slot passes from the old holder to the new.
-        handedOver = await this.tryHandOver(done, jobId, holder, now, leaseMs);
+        handedOver = await this.tryHandOver(done, claim, ask.holder, now, leaseMs);
         if (handedOver) {
           won = candidate;
           break;
         }
-      } else if (await this.tryLease(candidate, jobId, holder, now, leaseMs)) {
+      } else if (await this.tryLease(candidate, claim, ask.holder, now, leaseMs)) {
         won = candidate;
         break;
       }
     }
     if (done && !handedOver) await this.release(done.lease, done.measured);
     if (!won) return { wait: 'other workers took every free slot first' };
-    if (snapshot.waiters.some((w) => w.jobId === jobId)) await this.dropWaiter(jobId);
+    if (snapshot.waiters.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
+      await this.queue.leave(claim.jobId, ask.runner);
+    }
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
     const rates = handedOver ?? snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
-    return { hostId, slot, holder, jobId, hostFailures, ...(rates ? { rates } : {}) };
+    return {
+      hostId,
+      slot,
+      holder: ask.holder,
+      jobId: claim.jobId,
+      hostFailures,
+      ...(rates ? { rates } : {}),
+    };
   }
 
   /**
@@ -182,7 +159,7 @@ export class DynamoDbHostPool implements HostPool {
    */
   private async tryHandOver(
     done: FinishedLease,
-    jobId: string,
+    claim: JobClaim,
     holder: string,
     now: number,
     leaseMs: number,
@@ -194,12 +171,14 @@ export class DynamoDbHostPool implements HostPool {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', ...rated.sets].join(', ')}`,
+          UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', 'prio = :prio', 'want = :want', ...rated.sets].join(', ')}`,
           ConditionExpression: 'holder = :old',
           ...rated.names,
           ExpressionAttributeValues: {
             ':holder': holder,
-            ':job': jobId,
+            ':job': claim.jobId,
+            ':prio': claim.prio,
+            ':want': claim.want,
             ':until': now + leaseMs,
             ':old': lease.holder,
             ...rated.values,
@@ -212,7 +191,7 @@ export class DynamoDbHostPool implements HostPool {
 
   private async tryLease(
     target: { hostId: string; slot: number },
-    jobId: string,
+    claim: JobClaim,
     holder: string,
     now: number,
     leaseMs: number,
@@ -223,13 +202,15 @@ export class DynamoDbHostPool implements HostPool {
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(target.hostId, target.slot) },
           UpdateExpression:
-            'SET host_id = :host, slot = :slot, holder = :holder, job_id = :job, lease_until = :until',
+            'SET host_id = :host, slot = :slot, holder = :holder, job_id = :job, lease_until = :until, prio = :prio, want = :want',
           ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now OR holder = :holder',
           ExpressionAttributeValues: {
             ':host': target.hostId,
             ':slot': target.slot,
             ':holder': holder,
-            ':job': jobId,
+            ':job': claim.jobId,
+            ':prio': claim.prio,
+            ':want': claim.want,
             ':until': now + leaseMs,
             ':now': now,
           },
@@ -242,18 +223,20 @@ export class DynamoDbHostPool implements HostPool {
     // The measurement rides on the release: the slot item is written anyway.
     const rated = rateUpdate({ lease, measured }, this.clock());
     // A lease that expired and went to another worker is theirs now: nothing to release or record.
-    await conditionally(
+    const released = await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until`,
+          UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until, prio, want`,
           ConditionExpression: 'holder = :holder',
           ...rated.names,
           ExpressionAttributeValues: { ':holder': lease.holder, ...rated.values },
         }),
       ),
     );
+    // A slot is free: whoever is next in line hears of it now, not at their next poll.
+    if (released) await this.queue.sweep(lease.jobId);
   }
 
   async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {
@@ -286,7 +269,7 @@ export class DynamoDbHostPool implements HostPool {
       }),
     );
     const counted = { hostId, failures: Number(Attributes?.failures ?? 1) - 1 };
-    const next = nextHealth(counted, hostId, false, now);
+    const next = nextHealth(counted, hostId, false, now, this.restMs);
     if (next.unhealthyUntil === undefined) return false;
     await this.db.send(
       new UpdateCommand({
@@ -309,39 +292,23 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   /**
-   * Drops every lease: only for a single-process owner of the pool (the embedded stack) at start,
-   * when any lease left is a killed process's and would idle its slot until it lapsed.
+   * Drops every lease and every place in the queue: only for a single-process owner of the pool
+   * (the embedded stack) at start, when any lease left is a killed process's and would idle its
+   * slot until it lapsed, and any waiter's task died with that process.
    */
   async clearLeases(): Promise<number> {
-    const live = (await this.snapshot()).slots.filter((s) => s.holder !== undefined);
+    const snapshot = await this.snapshot();
+    for (const jobId of new Set(snapshot.waiters.map((w) => w.jobId))) await this.queue.dropAll(jobId);
+    const live = snapshot.slots.filter((s) => s.holder !== undefined);
     for (const slot of live) {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(slot.hostId, slot.slot) },
-          UpdateExpression: 'REMOVE holder, job_id, lease_until',
+          UpdateExpression: 'REMOVE holder, job_id, lease_until, prio, want',
         }),
       );
     }
     return live.length;
-  }
-
-  private async markWaiting(jobId: string, snapshot: PoolSnapshot, now: number): Promise<void> {
-    // The first refusal starts the wait; later ones keep its start so the order is first come.
-    const since =
-      snapshot.waiters.find((w) => w.jobId === jobId && now - w.seen < WAITER_FRESH_MS)?.since ?? now;
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: this.pk,
-          sk: waiterSk(jobId),
-          job_id: jobId,
-          since,
-          seen: now,
-          ttl: Math.floor(now / 1000) + 3600,
-        },
-      }),
-    );
   }
 }

@@ -223,6 +223,40 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
+  async recordAttempt(jobId: string, iteration: number): Promise<number> {
+    const add = () =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: jobPk(jobId), sk: JOB_SK },
+          UpdateExpression: 'SET attempts.#i = if_not_exists(attempts.#i, :zero) + :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#i': String(iteration) },
+          ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+    let answer: Awaited<ReturnType<typeof add>>;
+    try {
+      answer = await add();
+    } catch (error) {
+      if ((error as Error).name !== 'ValidationException') throw error;
+      // A job stored before jobs carried the map: give it one, then count.
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: jobPk(jobId), sk: JOB_SK },
+          UpdateExpression: 'SET attempts = if_not_exists(attempts, :empty)',
+          ExpressionAttributeValues: { ':empty': {} },
+        }),
+      );
+      answer = await add();
+    }
+    return Number(
+      (answer.Attributes?.attempts as Record<string, number> | undefined)?.[String(iteration)] ?? 1,
+    );
+  }
+
   async listIterations(jobId: string): Promise<IterationRecord[]> {
     const records: IterationRecord[] = [];
     let startKey: Record<string, unknown> | undefined;

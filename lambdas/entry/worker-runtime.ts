@@ -1,7 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import type { TaskStateName } from '../../cdk/workflow/definition.ts';
 import { readSecretString, type SecretReader } from '../adapters/secrets.ts';
+import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
 import { createWorkerDeps, type WorkerDeps } from '../worker-deps.ts';
@@ -24,6 +26,7 @@ export async function workerDepsFromEnv(
     bucketName: config[ENV.bucketName],
     // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
     sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({ baseUrl, headers, depth: config[ENV.hostDepth] })),
+    callbacks: new SfnTaskCallbacks(new SFNClient({})),
   });
 }
 

@@ -47,7 +47,7 @@ describe('`cdk synth` in tunnel mode', () => {
 
 describe('the esbuild bundles', () => {
   it('are ESM with the createRequire banner and a source map, one per function', () => {
-    expect(bundles()).toHaveLength(6);
+    expect(bundles()).toHaveLength(7);
     for (const { name, dir } of bundles()) {
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(
@@ -64,6 +64,37 @@ describe('the esbuild bundles', () => {
       readdirSync(join(gateway?.dir ?? '', 'presets')).filter((f) => f.endsWith('.yaml')).length,
     ).toBeGreaterThan(0);
   });
+
+  it('carry sharp’s WebAssembly build, the same from any machine, and no native build of the one that bundled them', () => {
+    // This machine installed sharp's linux-x64 binaries; a Mac would have installed darwin's.
+    // Neither may reach the asset: only the platform-independent WebAssembly build does.
+    const sheetUsers = bundles().filter(
+      (b) => b.name.includes('Render contact sheet') || b.name.includes('MCP gateway'),
+    );
+    expect(sheetUsers).toHaveLength(2);
+    for (const { name, dir } of sheetUsers) {
+      const img = readdirSync(join(dir, 'node_modules', '@img')).sort();
+      expect(img, name).toEqual(['colour', 'sharp-wasm32']);
+      expect(existsSync(join(dir, 'node_modules', 'sharp', 'package.json')), name).toBe(true);
+    }
+    // Loaded from the asset alone, sharp runs its WebAssembly build and draws.
+    const sheet = sheetUsers.find((b) => b.name.includes('Render contact sheet'));
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { default: sharp } = await import(${JSON.stringify(pathToFileURL(join(sheet?.dir ?? '', 'node_modules', 'sharp', 'dist', 'index.mjs')).href)});
+         const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#123456' } }).png().toBuffer();
+         console.log(JSON.stringify({ wasm: 'emscripten' in sharp.versions, png: png.subarray(1, 4).toString() }));`,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(JSON.parse(probe.stdout.trim().split('\n').at(-1) ?? '{}'), probe.stderr).toEqual({
+      wasm: true,
+      png: 'PNG',
+    });
+  }, 90_000);
 
   it('load on Node 24 and fail at cold start naming the missing variables', () => {
     for (const { name, dir } of bundles()) {

@@ -16,16 +16,12 @@ const TASKS = Object.keys(TASK_FUNCTIONS);
 describe('functions', () => {
   const all = () => Object.values(resources(synth.template, 'AWS::Lambda::Function'));
 
-  it('run Node 24 on arm64 (x86_64 where sharp draws contact sheets) with tracing, JSON logs and source maps', () => {
-    expect(all()).toHaveLength(6);
-    const sharpUsers = [
-      taskFunction(synth.template, 'Render contact sheet')[1],
-      gatewayFunction(synth.template)[1],
-    ];
+  it('run Node 24 on arm64 (sharp included: its WebAssembly build) with tracing, JSON logs and source maps', () => {
+    expect(all()).toHaveLength(7);
     for (const fn of all()) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
-        Architectures: [sharpUsers.includes(fn) ? 'x86_64' : 'arm64'],
+        Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
       });
@@ -39,7 +35,7 @@ describe('functions', () => {
 
   it('each have a role of their own', () => {
     const roles = all().map(roleIdOf);
-    expect(new Set(roles).size).toBe(6);
+    expect(new Set(roles).size).toBe(7);
   });
 
   it('are sized for their work: generate has the Map task’s 900 s at 256 MB (it waits for the GPU), the rest 256 MB and 30 s', () => {
@@ -47,13 +43,38 @@ describe('functions', () => {
       MemorySize: 256,
       Timeout: 900,
     });
-    for (const state of ['Mark job running', 'Record failed iterations', 'Finalize job']) {
+    for (const state of [
+      'Mark job running',
+      'Wait for a GPU slot',
+      'Record failed iterations',
+      'Finalize job',
+    ]) {
       expect(taskFunction(synth.template, state)[1].Properties).toMatchObject({
         MemorySize: 256,
         Timeout: 30,
       });
     }
-    expect(gatewayFunction(synth.template)[1].Properties).toMatchObject({ MemorySize: 512, Timeout: 30 });
+    expect(gatewayFunction(synth.template)[1].Properties).toMatchObject({ MemorySize: 1024, Timeout: 30 });
+  });
+
+  it('reserve the gateway 10 concurrent executions, which also cap it; no workflow function is capped', () => {
+    // A flood at the public Function URL runs within those 10 and cannot starve the workflow.
+    expect(gatewayFunction(synth.template)[1].Properties.ReservedConcurrentExecutions).toBe(10);
+    for (const state of TASKS) {
+      expect(
+        taskFunction(synth.template, state)[1].Properties.ReservedConcurrentExecutions,
+        state,
+      ).toBeUndefined();
+    }
+    const unreserved = synthesize({ ...TUNNEL_CONTEXT, gatewayReservedConcurrency: 'none' });
+    const tight = synthesize({ ...TUNNEL_CONTEXT, gatewayReservedConcurrency: '3' });
+    try {
+      expect(gatewayFunction(unreserved.template)[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
+      expect(gatewayFunction(tight.template)[1].Properties.ReservedConcurrentExecutions).toBe(3);
+    } finally {
+      unreserved.dispose();
+      tight.dispose();
+    }
   });
 
   it('get their configuration under the names the loaders read', () => {

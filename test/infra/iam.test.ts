@@ -52,9 +52,30 @@ describe('IAM', () => {
         statementsOfFunction(synth.template, taskFunction(synth.template, state)[1]),
       );
       expect(
-        actions.filter((a) => /^(states|lambda|secretsmanager):/.test(a)),
+        actions.filter((a) => /^(states|lambda|secretsmanager):/.test(a) && !/^states:SendTask/.test(a)),
         state,
       ).toEqual([]);
+    }
+  });
+
+  it('lets the generate and wait tasks answer this state machine’s callback tasks, and no one else any', () => {
+    const [, machine] = single(synth.template, 'AWS::StepFunctions::StateMachine');
+    const name = String(machine.Properties.StateMachineName);
+    expect(name).toMatch(/-jobs$/);
+    for (const state of TASKS) {
+      const stmts = statementsOfFunction(synth.template, taskFunction(synth.template, state)[1]).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith('states:')),
+      );
+      if (state === 'Generate images' || state === 'Wait for a GPU slot') {
+        expect(stmts.flatMap(actionsOf).sort(), state).toEqual([
+          'states:SendTaskHeartbeat',
+          'states:SendTaskSuccess',
+        ]);
+        // Named by ARN, built from the machine's name: no reference back to the state machine.
+        expect(JSON.stringify(stmts[0]?.Resource)).toContain(`:stateMachine:${name}`);
+      } else {
+        expect(stmts, state).toEqual([]);
+      }
     }
   });
 
@@ -122,7 +143,7 @@ describe('IAM', () => {
     expect(JSON.stringify(dynamo?.Resource)).toContain('/index/by-owner');
   });
 
-  it('lets the state machine invoke exactly the five task functions', () => {
+  it('lets the state machine invoke exactly the six task functions', () => {
     const [, machine] = single(synth.template, 'AWS::StepFunctions::StateMachine');
     const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const invoke = policies()
@@ -136,7 +157,7 @@ describe('IAM', () => {
       'Fn::GetAtt': [taskFunction(synth.template, state)[0], 'Arn'],
     }));
     expect(invoke.flatMap((s) => s.Resource as unknown[])).toEqual(expect.arrayContaining(expected));
-    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(5);
+    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(6);
   });
 });
 
@@ -169,18 +190,21 @@ describe('table grants', () => {
   it('cover exactly the commands the gateway sends, deletes only token digests', () => {
     const [, gateway] = gatewayFunction(synth.template);
     expect(granted(gateway)).toEqual(
-      sentBy('dynamodb-job-store.ts', 'dynamodb-token-store.ts', 'dynamodb-host-pool.ts'),
+      sentBy('dynamodb-job-store.ts', 'dynamodb-token-store.ts', 'dynamodb-host-pool.ts', 'pool-items.ts'),
     );
     expect(deletesOf(gateway)).toEqual([
       { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*'] } },
     ]);
   });
 
-  it('cover every command the generate task sends, deletes only in the pool partition', () => {
-    const [, generate] = taskFunction(synth.template, 'Generate images');
-    expect(granted(generate)).toEqual(sentBy('dynamodb-job-store.ts', 'dynamodb-host-pool.ts'));
-    expect(deletesOf(generate)).toEqual([
-      { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['POOL#*'] } },
-    ]);
+  it('cover every command the generate and wait tasks send, deletes only in the pool partition', () => {
+    const pool = ['dynamodb-host-pool.ts', 'dynamodb-pool-queue.ts', 'pool-items.ts'];
+    for (const state of ['Generate images', 'Wait for a GPU slot']) {
+      const [, fn] = taskFunction(synth.template, state);
+      expect(granted(fn), state).toEqual(sentBy('dynamodb-job-store.ts', ...pool));
+      expect(deletesOf(fn), state).toEqual([
+        { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['POOL#*'] } },
+      ]);
+    }
   });
 });

@@ -73,12 +73,15 @@ describe('VPC mode', () => {
     }
   });
 
-  it('reaches the auth secret through a Secrets Manager endpoint open to the workers’ group only', () => {
-    vpc.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
-      VpcEndpointType: 'Interface',
-      PrivateDnsEnabled: true,
-      SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
-    });
+  it('reaches Step Functions (to wake waiting runners) and the auth secret through endpoints open to the workers’ group only', () => {
+    for (const service of ['states', 'secretsmanager']) {
+      vpc.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        SubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+      });
+    }
     vpc.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
       SecurityGroupIngress: [
         {

@@ -87,14 +87,48 @@ describe('state machine', () => {
 
   it('names its states in words, so the console reads as the job’s story', () => {
     const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as { States: Record<string, State> };
-    for (const [name] of allStates(definition.States)) expect(name).toMatch(/^[A-Z][a-z]+( [a-z]+)+$/);
+    // Words, lower case after the first but for acronyms ("Wait for a GPU slot").
+    for (const [name] of allStates(definition.States))
+      expect(name).toMatch(/^[A-Z][a-z]+( ([a-z]+|[A-Z]{2,}))+$/);
   });
 
-  it('gives no task function more time than its state allows', () => {
+  it('gives every task function less time than its state allows, so a stuck call ends as the function’s error', () => {
     const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as { States: Record<string, State> };
-    for (const [name, state] of allStates(definition.States).filter(([, s]) => s.Type === 'Task')) {
+    const tasks = allStates(definition.States).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(TASK_FUNCTIONS).sort());
+    for (const [name, state] of tasks) {
       const fn = taskFunction(synth.template, name as TaskStateName)[1];
-      expect(Number(fn.Properties.Timeout), name).toBeLessThanOrEqual(state.TimeoutSeconds ?? 0);
+      expect(Number(fn.Properties.Timeout), name).toBeLessThan(state.TimeoutSeconds ?? 0);
     }
+  });
+
+  it('waits for a GPU slot in a callback task, not in a Retry that polls', () => {
+    const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as { States: Record<string, State> };
+    const states = Object.fromEntries(allStates(definition.States)) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const generate = states['Generate images'] as { Retry: { ErrorEquals: string[]; MaxAttempts: number }[] };
+    // No retry of a refusal; no retry anywhere with more than a handful of attempts.
+    for (const state of Object.values(states)) {
+      for (const retry of (state.Retry as { MaxAttempts?: number }[] | undefined) ?? []) {
+        expect(retry.MaxAttempts ?? 3).toBeLessThanOrEqual(6);
+      }
+    }
+    expect(generate.Retry.flatMap((r) => r.ErrorEquals)).not.toContain('NoSlotAvailableError');
+    expect(states['Generate images']?.Catch).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ErrorEquals: ['NoSlotAvailableError'], Next: 'Wait for a GPU slot' }),
+      ]),
+    );
+    expect(states['Wait for a GPU slot']).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: `$\{${TASK_FUNCTIONS['Wait for a GPU slot']}}`,
+        Payload: { 'task_token.$': '$$.Task.Token' },
+      },
+      HeartbeatSeconds: 600,
+      Next: 'Generate images',
+    });
   });
 });

@@ -6,12 +6,16 @@ import { planJob } from '../../core/plan.ts';
 import type { Lease } from '../../core/pool/host-pool.ts';
 import type { SdWebUi } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
-import { generateIteration } from '../../core/workflow/generate-iteration.ts';
+import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
+import { jobDemand } from '../../core/workflow/job-demand.ts';
 import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
+import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
+import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
+import { poolAsk } from '../support/pool-ask.ts';
 import { RecordingPool } from '../support/recording-pool.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -41,6 +45,7 @@ beforeAll(async () => {
   stores = await startEmbeddedStores(dir.path);
   sim = await startSimulator({ port: 0, stepMs: 20 });
   deps = createWorkerDeps({
+    callbacks: new LocalTaskCallbacks(new TaskTokens()),
     tableName: stores.tableName,
     bucketName: stores.bucketName,
     sdHost: { baseUrl: sim.url },
@@ -56,13 +61,16 @@ afterAll(async () => {
   await dir.remove();
 });
 
+/** Runner 0 of 1, asking with its job's demand. */
+const asker: Asker = { runner: 0, demand: (job) => jobDemand(job, 1, deps.calibration) };
+
 describe('generateIteration leases', () => {
   const withPool = () => {
     const pool = new RecordingPool(new URL(sim.url).host, 2);
     return {
       pool,
       run: (jobId: string, iteration = 0) =>
-        generateIteration({ job_id: jobId, iteration }, { ...deps, pool }),
+        generateIteration({ job_id: jobId, iteration }, { ...deps, pool }, asker),
     };
   };
 
@@ -101,17 +109,19 @@ describe('generateIteration leases', () => {
     // Fill every slot, so that job A queues for one; then A is cancelled and the slots freed.
     const held: Lease[] = [];
     for (;;) {
-      const lease = await deps.pool.acquire('job_other', `job_other#${held.length}`, 60_000);
+      const lease = await deps.pool.acquire(poolAsk('job_other', `job_other#${held.length}`), 60_000);
       if ('wait' in lease) break;
       held.push(lease);
     }
+    // A is first in line: created at 0 with little left to do.
     const a = await newJob();
-    expect(await deps.pool.acquire(a.job_id, `${a.job_id}#0`, 60_000)).toHaveProperty('wait');
+    const aAsk = poolAsk(a.job_id, `${a.job_id}#0`, { secondsLeft: 1 });
+    expect(await deps.pool.acquire(aAsk, 60_000)).toHaveProperty('wait');
     for (const lease of held) await deps.pool.release(lease);
     await deps.jobs.transition(a.job_id, ['running'], 'cancelled', new Date().toISOString());
     // A's place is still fresh and first in line, but its job is over: B goes ahead.
     const b = await newJob();
-    expect(await generateIteration({ job_id: b.job_id, iteration: 0 }, deps)).toMatchObject({
+    expect(await generateIteration({ job_id: b.job_id, iteration: 0 }, deps, asker)).toMatchObject({
       images: 1,
       skipped: false,
     });

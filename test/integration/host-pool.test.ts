@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { nextRate } from '../../core/estimate.ts';
+import { HEARTBEAT_EVERY_MS, WAKE_GRACE_MS } from '../../core/pool/waiters.ts';
+import type { TaskCallbacks } from '../../core/ports.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
+import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
+import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
+import { poolAsk as ask } from '../support/pool-ask.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stores: EmbeddedStores;
@@ -26,11 +31,11 @@ function pool(clock: () => number = Date.now, hosts = [{ id: 'h', depth: 2 }], n
 describe('DynamoDbHostPool against dynalite', () => {
   it('clears every lease a killed owner left behind', async () => {
     const p = pool(Date.now, [{ id: 'left', depth: 2 }]);
-    await p.acquire('a', 'a#0', 600_000);
-    await p.acquire('a', 'a#1', 600_000);
-    expect(await p.acquire('b', 'b#0', 600_000)).toHaveProperty('wait');
+    await p.acquire(ask('a', 'a#0'), 600_000);
+    await p.acquire(ask('a', 'a#1'), 600_000);
+    expect(await p.acquire(ask('b', 'b#0'), 600_000)).toHaveProperty('wait');
     expect(await p.clearLeases()).toBe(2);
-    expect(await p.acquire('b', 'b#0', 600_000)).toMatchObject({ holder: 'b#0' });
+    expect(await p.acquire(ask('b', 'b#0'), 600_000)).toMatchObject({ holder: 'b#0' });
   });
 
   it('never grants one slot twice under concurrent acquirers', async () => {
@@ -39,7 +44,7 @@ describe('DynamoDbHostPool against dynalite', () => {
       { id: 'race-b', depth: 1 },
     ]);
     const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => p.acquire(`job${i % 3}`, `job${i % 3}#${i}`, 60_000)),
+      Array.from({ length: 12 }, (_, i) => p.acquire(ask(`job${i % 3}`, `job${i % 3}#${i}`), 60_000)),
     );
     const granted = results.filter((r) => 'hostId' in r);
     const keys = granted.map((r) => ('hostId' in r ? `${r.hostId}/${r.slot}` : ''));
@@ -52,28 +57,33 @@ describe('DynamoDbHostPool against dynalite', () => {
   it('releases a slot for the next holder, and an expired lease frees it without a release', async () => {
     let now = 10_000_000;
     const p = pool(() => now, [{ id: 'expiry', depth: 1 }]);
-    const first = await p.acquire('a', 'a#0', 1000);
+    const first = await p.acquire(ask('a', 'a#0'), 1000);
     expect(first).toMatchObject({ hostId: 'expiry', slot: 0 });
-    expect(await p.acquire('a', 'a#1', 1000)).toHaveProperty('wait');
+    expect(await p.acquire(ask('a', 'a#1'), 1000)).toHaveProperty('wait');
     if ('hostId' in first) await p.release(first);
-    const second = await p.acquire('a', 'a#1', 1000);
+    const second = await p.acquire(ask('a', 'a#1'), 1000);
     expect(second).toMatchObject({ holder: 'a#1' });
     now += 1001;
     // The holder crashed: its lease lapses and the slot goes to the next asker.
-    expect(await p.acquire('b', 'b#0', 1000)).toMatchObject({ holder: 'b#0' });
+    expect(await p.acquire(ask('b', 'b#0'), 1000)).toMatchObject({ holder: 'b#0' });
     // A stale release by the crashed holder does not free the new holder's slot.
     if ('hostId' in second) await p.release(second);
-    expect(await p.acquire('c', 'c#0', 1000)).toHaveProperty('wait');
+    expect(await p.acquire(ask('c', 'c#0'), 1000)).toHaveProperty('wait');
   });
 
-  it('queues jobs fairly: a waiting job gets the next free slot before the job that holds more', async () => {
+  it('keeps a freed slot for the job ahead in line, not the job that asks first', async () => {
     const p = pool(Date.now, [{ id: 'fair', depth: 2 }]);
-    const big1 = await p.acquire('big', 'big#0', 60_000);
-    const big2 = await p.acquire('big', 'big#1', 60_000);
-    expect(await p.acquire('small', 'small#0', 60_000)).toHaveProperty('wait');
+    const bigAsk = (holder: string) => ask('big', holder, { secondsLeft: 4000 });
+    const big1 = await p.acquire(bigAsk('big#0'), 60_000);
+    const big2 = await p.acquire(bigAsk('big#1'), 60_000);
+    // A small job started later has the earlier place: created then, with seconds of work left.
+    const small = ask('small', 'small#0', { createdAt: 1000, secondsLeft: 2 });
+    expect(await p.acquire(small, 60_000)).toHaveProperty('wait');
     if ('hostId' in big1) await p.release(big1);
-    expect(await p.acquire('big', 'big#2', 60_000)).toMatchObject({ wait: expect.stringMatching(/small/) });
-    expect(await p.acquire('small', 'small#0', 60_000)).toMatchObject({ holder: 'small#0' });
+    expect(await p.acquire(bigAsk('big#2'), 60_000)).toMatchObject({ wait: expect.stringMatching(/small/) });
+    expect(await p.acquire(small, 60_000)).toMatchObject({ holder: 'small#0' });
+    // It has its slot: it no longer waits; the big job, refused its hand-over, does.
+    expect((await p.snapshot()).waiters.map((w) => w.jobId)).toEqual(['big']);
     if ('hostId' in big2) await p.release(big2);
   });
 
@@ -87,7 +97,7 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect(await p.reportHealth(onSick, false)).toBe(false);
     expect(await p.reportHealth(onSick, false)).toBe(true);
     expect(await p.resting()).toEqual(['sick']);
-    expect(await p.acquire('j', 'j#0', 60_000)).toMatchObject({ hostId: 'well' });
+    expect(await p.acquire(ask('j', 'j#0'), 60_000)).toMatchObject({ hostId: 'well' });
     await p.reportHealth({ ...onSick, hostFailures: 3 }, true);
     expect(await p.resting()).toEqual([]);
   });
@@ -113,10 +123,10 @@ describe('DynamoDbHostPool against dynalite', () => {
     const name = `test-${++tables}`;
     const db = documentClient(stores.clients);
     const p = new DynamoDbHostPool(db, stores.tableName, [{ id: 'gpu', depth: 1 }], { name });
-    const first = await p.acquire('a', 'a#0', 60_000);
+    const first = await p.acquire(ask('a', 'a#0'), 60_000);
     if (!('hostId' in first)) throw new Error('no lease');
     const sent = vi.spyOn(db, 'send');
-    const second = await p.acquire('a', 'a#1', 60_000, {
+    const second = await p.acquire(ask('a', 'a#1'), 60_000, {
       lease: first,
       measured: { key: 'p0', secondsPerUnit: 0.2 },
     });
@@ -131,12 +141,13 @@ describe('DynamoDbHostPool against dynalite', () => {
     await p.release(first);
     expect((await p.snapshot()).slots[0]).toMatchObject({ holder: 'a#1', rates: { p0: 0.2 } });
 
-    // Another job waits, holding fewer slots: the hand-over is refused and the slot freed for it.
-    expect(await p.acquire('b', 'b#0', 60_000)).toHaveProperty('wait');
-    expect(await p.acquire('a', 'a#2', 60_000, { lease: second })).toMatchObject({
+    // Another job waits, well ahead in line: the hand-over is refused and the slot freed for it.
+    const b = ask('b', 'b#0', { secondsLeft: 1 });
+    expect(await p.acquire(b, 60_000)).toHaveProperty('wait');
+    expect(await p.acquire(ask('a', 'a#2'), 60_000, { lease: second })).toMatchObject({
       wait: expect.stringMatching(/\bb\b/),
     });
-    expect(await p.acquire('b', 'b#0', 60_000)).toMatchObject({ holder: 'b#0' });
+    expect(await p.acquire(b, 60_000)).toMatchObject({ holder: 'b#0' });
     sent.mockRestore();
   });
 
@@ -145,18 +156,18 @@ describe('DynamoDbHostPool against dynalite', () => {
     const db = documentClient(stores.clients);
     const p = new DynamoDbHostPool(db, stores.tableName, [{ id: 'gpu', depth: 1 }], { name });
     const sent = vi.spyOn(db, 'send');
-    const first = await p.acquire('j', 'j#0', 60_000);
+    const first = await p.acquire(ask('j', 'j#0'), 60_000);
     if (!('hostId' in first)) throw new Error('no lease');
     sent.mockClear();
     await p.release(first, { key: 'p0', secondsPerUnit: 0.2 });
     // One request: the release that was made anyway, now also carrying the rate.
     expect(sent.mock.calls.map(([command]) => command.constructor.name)).toEqual(['UpdateCommand']);
 
-    const second = await p.acquire('j', 'j#1', 60_000);
+    const second = await p.acquire(ask('j', 'j#1'), 60_000);
     if (!('hostId' in second)) throw new Error('no lease');
     expect(second.rates).toEqual({ p0: 0.2 });
     await p.release(second, { key: 'p0', secondsPerUnit: 0.4 });
-    const third = await p.acquire('j', 'j#2', 60_000);
+    const third = await p.acquire(ask('j', 'j#2'), 60_000);
     if (!('hostId' in third)) throw new Error('no lease');
     await p.release(third, { key: 'p2', secondsPerUnit: 0.3 });
 
@@ -167,7 +178,7 @@ describe('DynamoDbHostPool against dynalite', () => {
     const reader = pool(Date.now, [], name);
     expect(await reader.hostRates()).toEqual([gpu]);
     // The slot is free again, and a plain release still writes no rate.
-    const fourth = await p.acquire('j', 'j#3', 60_000);
+    const fourth = await p.acquire(ask('j', 'j#3'), 60_000);
     if (!('hostId' in fourth)) throw new Error('no lease');
     await p.release(fourth);
     expect((await p.hostRates())[0]?.rates).toEqual(gpu?.rates);
@@ -176,13 +187,148 @@ describe('DynamoDbHostPool against dynalite', () => {
   it('drops the measurement of a lease that lapsed and went to another worker', async () => {
     let now = 20_000_000;
     const p = pool(() => now, [{ id: 'lapsed', depth: 1 }]);
-    const stale = await p.acquire('a', 'a#0', 1000);
+    const stale = await p.acquire(ask('a', 'a#0'), 1000);
     now += 1001;
-    const fresh = await p.acquire('b', 'b#0', 1000);
+    const fresh = await p.acquire(ask('b', 'b#0'), 1000);
     if (!('hostId' in stale) || !('hostId' in fresh)) throw new Error('no lease');
     await p.release(stale, { key: 'p0', secondsPerUnit: 5 });
     expect((await p.hostRates())[0]?.rates).toEqual({});
     await p.release(fresh, { key: 'p0', secondsPerUnit: 1 });
     expect((await p.hostRates())[0]?.rates).toEqual({ p0: 1 });
+  });
+});
+
+describe('the queue of runners waiting for a slot', () => {
+  /** A pool whose waiters are woken through the embedded orchestrator's real callback tokens. */
+  function queuedPool(hosts = [{ id: 'q', depth: 1 }]) {
+    let now = 30_000_000;
+    const tokens = new TaskTokens({ set: () => 0, clear: () => {} });
+    const real = new LocalTaskCallbacks(tokens);
+    const calls: string[] = [];
+    let dropNextWake = false;
+    const callbacks: TaskCallbacks = {
+      succeed: async (token, output) => {
+        calls.push(`succeed ${token}`);
+        if (dropNextWake) {
+          dropNextWake = false;
+          throw new Error('network unreachable');
+        }
+        await real.succeed(token, output);
+      },
+      heartbeat: async (token) => {
+        calls.push(`heartbeat ${token}`);
+        await real.heartbeat(token);
+      },
+    };
+    const p = new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, {
+      clock: () => now,
+      name: `test-${++tables}`,
+      callbacks,
+    });
+    /** A runner of `jobId` refused a slot, in its Wait state: whether it has been woken, and its token. */
+    const waitInLine = async (jobId: string, options: Parameters<typeof ask>[2] = {}) => {
+      const refused = await p.acquire(ask(jobId, `${jobId}#0`, options), 60_000);
+      expect(refused).toHaveProperty('wait');
+      const { token, result } = tokens.mint(jobId);
+      const woken = result.then(
+        () => true,
+        () => false,
+      );
+      await p.registerWaiter(ask(jobId, '', options).demand, options.runner ?? 0, token);
+      return { token, woken, wokenYet: () => Promise.race([woken, Promise.resolve(undefined)]) };
+    };
+    return {
+      p,
+      tokens,
+      calls,
+      waitInLine,
+      advance: (ms: number) => {
+        now += ms;
+      },
+      loseNextWake: () => {
+        dropNextWake = true;
+      },
+    };
+  }
+
+  it('wakes the runner next in line when a slot is released, and forgets it once it has its slot', async () => {
+    const { p, waitInLine } = queuedPool();
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    const b = await waitInLine('b');
+    expect(await b.wokenYet()).toBeUndefined();
+    if ('hostId' in holder) await p.release(holder);
+    expect(await b.woken).toBe(true);
+    expect((await p.snapshot()).waiters).toMatchObject([{ jobId: 'b', wokenAt: expect.any(Number) }]);
+    expect(await p.acquire(ask('b', 'b#0'), 60_000)).toMatchObject({ holder: 'b#0' });
+    expect((await p.snapshot()).waiters).toEqual([]);
+  });
+
+  it('gives a slot a job hands back at its end to the next in line, not to that job’s old claim', async () => {
+    const { p, waitInLine } = queuedPool([{ id: 'q', depth: 2 }]);
+    const last = await p.acquire(ask('a', 'a#10'), 60_000);
+    const final = await p.acquire(ask('a', 'a#11'), 60_000);
+    const b = await waitInLine('b', { createdAt: 5000 });
+    // a's second-to-last call is over and it has nothing more to run: the slot goes to b now,
+    // while a's last call still runs (its lease claimed room for two when it was taken).
+    if ('hostId' in last) await p.release(last);
+    expect(await b.wokenYet()).toBe(true);
+    if ('hostId' in final) await p.release(final);
+  });
+
+  it('wakes at once a runner whose slot was freed while it got to its Wait state', async () => {
+    const { p, tokens } = queuedPool();
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    expect(await p.acquire(ask('b', 'b#0'), 60_000)).toHaveProperty('wait');
+    // The slot is freed before b's token is in the queue: nobody could wake b then.
+    if ('hostId' in holder) await p.release(holder);
+    const { token, result } = tokens.mint('b');
+    await p.registerWaiter(ask('b', '').demand, 0, token);
+    await expect(result).resolves.toMatchObject({ woken_at: expect.any(String) });
+  });
+
+  it('wakes in line order, and skips a runner whose task is gone to the next one', async () => {
+    const { p, tokens, waitInLine } = queuedPool();
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    const late = await waitInLine('late', { createdAt: 9000 });
+    const early = await waitInLine('early', { createdAt: 1000 });
+    const cancelled = await waitInLine('cancelled', { createdAt: 0 });
+    // The first in line was cancelled: its execution stopped, its task with it.
+    tokens.closeExecution('cancelled');
+    expect(await cancelled.woken).toBe(false);
+    if ('hostId' in holder) await p.release(holder);
+    expect(await early.woken).toBe(true);
+    expect(await late.wokenYet()).toBeUndefined();
+    expect((await p.snapshot()).waiters.map((w) => w.jobId).sort()).toEqual(['early', 'late']);
+  });
+
+  it('wakes again a runner whose wake-up was lost, once the claim has lapsed', async () => {
+    const { p, waitInLine, advance, loseNextWake, calls } = queuedPool();
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    const b = await waitInLine('b');
+    loseNextWake();
+    if ('hostId' in holder) await p.release(holder);
+    expect(calls.filter((c) => c.startsWith('succeed'))).toHaveLength(1);
+    expect(await b.wokenYet()).toBeUndefined();
+    await p.sweep();
+    // Still within WAKE_GRACE_MS: the first wake-up may yet arrive.
+    expect(await b.wokenYet()).toBeUndefined();
+    advance(WAKE_GRACE_MS);
+    await p.sweep();
+    expect(await b.woken).toBe(true);
+  });
+
+  it('sends waiters their heartbeat every HEARTBEAT_EVERY_MS, and forgets runners that never registered', async () => {
+    const { p, waitInLine, advance, calls } = queuedPool();
+    const holder = await p.acquire(ask('a', 'a#0'), 3_600_000);
+    const b = await waitInLine('b');
+    expect(await p.acquire(ask('c', 'c#0'), 60_000)).toHaveProperty('wait');
+    await p.sweep();
+    expect(calls.filter((c) => c.startsWith('heartbeat'))).toEqual([]);
+    advance(HEARTBEAT_EVERY_MS);
+    await p.sweep();
+    expect(calls.filter((c) => c.startsWith('heartbeat'))).toEqual([`heartbeat ${b.token}`]);
+    // c was refused but never reached its Wait state (its runner died): it is dropped.
+    expect((await p.snapshot()).waiters.map((w) => w.jobId)).toEqual(['b']);
+    if ('hostId' in holder) await p.release(holder);
   });
 });

@@ -1,6 +1,6 @@
 import type { RateSample } from '../../core/estimate.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
-import type { FinishedLease, HostPool } from '../../core/ports.ts';
+import type { FinishedLease, HostPool, PoolAsk } from '../../core/ports.ts';
 
 /**
  * A one-host pool that records every lease, so a test can see each one released whatever
@@ -28,11 +28,12 @@ export class RecordingPool implements HostPool {
   handedOver = 0;
 
   async acquire(
-    jobId: string,
-    holder: string,
+    ask: PoolAsk,
     _leaseMs?: number,
     done?: FinishedLease,
   ): Promise<Lease | { wait: string; running?: true }> {
+    const { holder } = ask;
+    const jobId = ask.demand.jobId;
     if (done) {
       this.handedOver++;
       await this.release(done.lease, done.measured);
@@ -66,5 +67,9 @@ export class RecordingPool implements HostPool {
     return [];
   }
 
-  async dropWaiter() {}
+  async dropWaiters() {}
+
+  async registerWaiter() {}
+
+  async sweep() {}
 }

@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   chooseSlot,
+  claimOf,
   FAILURES_BEFORE_REST,
   type HostSpec,
   nextHealth,
   type PoolSnapshot,
   REST_MS,
+  type SlotAsk,
 } from '../../../core/pool/host-pool.ts';
+import { PREEMPT_MARGIN_MS, preemptMargin, type Waiter } from '../../../core/pool/waiters.ts';
 
 const hosts: HostSpec[] = [
   { id: 'a', depth: 2 },
@@ -14,22 +17,48 @@ const hosts: HostSpec[] = [
 ];
 const empty: PoolSnapshot = { slots: [], health: [], waiters: [] };
 const NOW = 1_000_000;
-const held = (hostId: string, slot: number, jobId: string, leaseUntil = NOW + 60_000) => ({
+/** A live lease of `jobId`, which claimed place `prio` and `want` slots when it took it. */
+const held = (hostId: string, slot: number, jobId: string, prio = 500_000, leaseUntil = NOW + 60_000) => ({
   hostId,
   slot,
   jobId,
   holder: `${jobId}#${hostId}${slot}`,
   leaseUntil,
+  prio,
+  want: 4,
+});
+const waiter = (jobId: string, prio: number, extra: Partial<Waiter> = {}): Waiter => ({
+  jobId,
+  runner: 0,
+  prio,
+  want: 2,
+  since: NOW - 1000,
+  token: `token-${jobId}`,
+  ...extra,
+});
+const ask = (jobId: string, prio: number, extra: Partial<SlotAsk> = {}): SlotAsk => ({
+  claim: { jobId, prio, want: 2, workMs: 3_600_000 },
+  holder: `${jobId}#new`,
+  runner: 0,
+  ...extra,
 });
 
 describe('chooseSlot', () => {
   it('spreads work to the least loaded healthy host', () => {
-    expect(chooseSlot(hosts, empty, 'j1', NOW)).toMatchObject({ alternatives: expect.arrayContaining([]) });
     const oneOnA = { ...empty, slots: [held('a', 0, 'j1')] };
-    const choice = chooseSlot(hosts, oneOnA, 'j1', NOW);
+    const choice = chooseSlot(hosts, oneOnA, ask('j1', 500_000), NOW);
     // b is idle, so both of its slots come before a's last free one.
     expect(choice).toMatchObject({ hostId: 'b' });
     expect('alternatives' in choice && choice.alternatives.at(-1)).toEqual({ hostId: 'a', slot: 1 });
+  });
+
+  it('prefers another host to the one that just failed the iteration, if one is free', () => {
+    const choice = chooseSlot(hosts, empty, ask('j', 1, { avoidHost: 'a' }), NOW);
+    expect(choice).toMatchObject({ hostId: 'b' });
+    const bBusy = { ...empty, slots: [held('b', 0, 'x'), held('b', 1, 'x')] };
+    expect(chooseSlot(hosts, bBusy, ask('x', 500_000, { avoidHost: 'a' }), NOW)).toMatchObject({
+      hostId: 'a',
+    });
   });
 
   it('waits when every slot is live, and reuses a slot whose lease expired', () => {
@@ -37,64 +66,126 @@ describe('chooseSlot', () => {
       ...empty,
       slots: [held('a', 0, 'x'), held('a', 1, 'x'), held('b', 0, 'x'), held('b', 1, 'x')],
     };
-    expect(chooseSlot(hosts, full, 'x', NOW)).toHaveProperty('wait');
-    const expired = { ...full, slots: [...full.slots.slice(0, 3), held('b', 1, 'x', NOW - 1)] };
-    expect(chooseSlot(hosts, expired, 'x', NOW)).toEqual({ hostId: 'b', slot: 1, alternatives: [] });
-  });
-
-  it('grants one live lease per holder: an iteration already running is not made twice', () => {
-    const running = { ...empty, slots: [held('a', 0, 'j1')] };
-    expect(chooseSlot(hosts, running, 'j1', NOW, 'j1#a0')).toEqual({
-      wait: 'j1#a0 is already running on a',
-      running: true,
+    expect(chooseSlot(hosts, full, ask('x', 500_000), NOW)).toEqual({
+      wait: 'every slot of every healthy GPU host is busy',
     });
-    expect(chooseSlot(hosts, running, 'j1', NOW, 'j1#a1')).toHaveProperty('hostId');
-    // A lapsed lease (its worker died) no longer counts.
-    const lapsed = { ...empty, slots: [held('a', 0, 'j1', NOW - 1)] };
-    expect(chooseSlot(hosts, lapsed, 'j1', NOW, 'j1#a0')).toHaveProperty('hostId');
-  });
-
-  it('gives a free slot to the waiting job that holds fewer slots, whatever the job sizes', () => {
-    const bigHoldsThree = {
-      slots: [held('a', 0, 'big'), held('a', 1, 'big'), held('b', 0, 'big')],
-      health: [],
-      waiters: [{ jobId: 'small', since: NOW - 500, seen: NOW - 100 }],
-    };
-    expect(chooseSlot(hosts, bigHoldsThree, 'big', NOW)).toHaveProperty('wait');
-    expect(chooseSlot(hosts, bigHoldsThree, 'small', NOW)).toEqual({
+    const expired = { ...full, slots: [...full.slots.slice(0, 3), held('b', 1, 'x', 500_000, NOW - 1)] };
+    expect(chooseSlot(hosts, expired, ask('x', 500_000), NOW)).toEqual({
       hostId: 'b',
       slot: 1,
       alternatives: [],
     });
   });
 
-  it('breaks ties by who waited first, and forgets waiters that stopped asking', () => {
+  it('grants one live lease per holder: an iteration already running is not made twice', () => {
+    const running = { ...empty, slots: [held('a', 0, 'j1')] };
+    expect(chooseSlot(hosts, running, { ...ask('j1', 1), holder: 'j1#a0' }, NOW)).toEqual({
+      wait: 'j1#a0 is already running on a',
+      running: true,
+    });
+    // A lapsed lease (its worker died) no longer counts.
+    const lapsed = { ...empty, slots: [held('a', 0, 'j1', 1, NOW - 1)] };
+    expect(chooseSlot(hosts, lapsed, { ...ask('j1', 1), holder: 'j1#a0' }, NOW)).toHaveProperty('hostId');
+  });
+
+  it('keeps free slots for the waiting jobs ahead in line, as many as they can use', () => {
+    // One free slot; the small job waiting is ahead of the big one asking: it keeps the slot.
+    const oneFree = {
+      slots: [held('a', 0, 'big'), held('a', 1, 'big'), held('b', 0, 'big')],
+      health: [],
+      waiters: [waiter('small', 100_000)],
+    };
+    expect(chooseSlot(hosts, oneFree, ask('big', 500_000, { continuing: true }), NOW)).toEqual({
+      wait: 'another job (small) is ahead in the queue',
+      ahead: 'small',
+    });
+    expect(chooseSlot(hosts, oneFree, ask('small', 100_000), NOW)).toEqual({
+      hostId: 'b',
+      slot: 1,
+      alternatives: [],
+    });
+    // With more free slots than the small job can use (2), the big one gets the rest.
+    const threeFree = { ...oneFree, slots: [held('a', 0, 'big')] };
+    expect(chooseSlot(hosts, threeFree, ask('big', 500_000, { continuing: true }), NOW)).toHaveProperty(
+      'hostId',
+    );
+  });
+
+  it('lets a running job keep its slots unless a waiter is ahead by more than the margin', () => {
+    // An hour of work left: the margin is its cap, a minute; with 40 s left, a quarter of that.
+    expect(preemptMargin(3_600_000)).toBe(PREEMPT_MARGIN_MS);
+    expect(preemptMargin(40_000)).toBe(10_000);
+    const snapshot = (waiterPrio: number) => ({
+      slots: [held('a', 0, 'run'), held('a', 1, 'run'), held('b', 0, 'run'), held('b', 1, 'run')],
+      health: [],
+      waiters: [waiter('w', waiterPrio)],
+    });
+    const handOver = ask('run', 500_000, { continuing: true });
+    // The hand-over frees its own slot: the view a pool decides on has one free.
+    const view = (s: PoolSnapshot) => ({ ...s, slots: s.slots.slice(1) });
+    expect(chooseSlot(hosts, view(snapshot(500_000 - PREEMPT_MARGIN_MS + 1)), handOver, NOW)).toHaveProperty(
+      'hostId',
+    );
+    expect(chooseSlot(hosts, view(snapshot(500_000 - PREEMPT_MARGIN_MS - 1)), handOver, NOW)).toMatchObject({
+      ahead: 'w',
+    });
+  });
+
+  it('orders jobs by place in line, then by who waited first; a runner that never registered is forgotten', () => {
     const snapshot = {
       slots: [],
       health: [],
       waiters: [
-        { jobId: 'first', since: NOW - 5000, seen: NOW - 10 },
-        { jobId: 'second', since: NOW - 1000, seen: NOW - 10 },
+        waiter('first', 300_000, { since: NOW - 5000 }),
+        waiter('second', 300_000, { since: NOW - 1000, runner: 0 }),
       ],
     };
-    expect(chooseSlot(hosts, snapshot, 'second', NOW)).toHaveProperty('wait');
-    expect(chooseSlot(hosts, snapshot, 'first', NOW)).toHaveProperty('hostId');
-    const stale = { ...snapshot, waiters: [{ jobId: 'gone', since: NOW - 60_000, seen: NOW - 60_000 }] };
-    expect(chooseSlot(hosts, stale, 'x', NOW)).toHaveProperty('hostId');
+    const full = (s: PoolSnapshot) => ({
+      ...s,
+      slots: [held('a', 0, 'x'), held('a', 1, 'x'), held('b', 0, 'x')],
+    });
+    expect(chooseSlot(hosts, full(snapshot), ask('second', 300_000), NOW)).toMatchObject({ ahead: 'first' });
+    expect(chooseSlot(hosts, full(snapshot), ask('first', 300_000), NOW)).toHaveProperty('hostId');
+    // Refused a minute ago and never reached its Wait state: its runner is gone.
+    const stale = { ...empty, waiters: [waiter('gone', 1, { token: undefined, since: NOW - 61_000 })] };
+    expect(chooseSlot(hosts, full(stale), ask('x', 500_000), NOW)).toHaveProperty('hostId');
   });
 
-  it('takes a resting host out of rotation and gives its slots to the others', () => {
+  it('takes a resting host out of rotation, and says until when every host rests', () => {
     const aResting = { ...empty, health: [{ hostId: 'a', failures: 3, unhealthyUntil: NOW + 1000 }] };
-    const whileResting = chooseSlot(hosts, aResting, 'j', NOW);
+    const whileResting = chooseSlot(hosts, aResting, ask('j', 1), NOW);
     expect(whileResting).toMatchObject({ hostId: 'b' });
     expect('alternatives' in whileResting && whileResting.alternatives.map((s) => s.hostId)).toEqual(['b']);
-    const rested = chooseSlot(hosts, aResting, 'j', NOW + 1000);
+    const rested = chooseSlot(hosts, aResting, ask('j', 1), NOW + 1000);
     expect('alternatives' in rested && rested.alternatives.length).toBe(3);
     const allResting = {
       ...aResting,
       health: [...aResting.health, { hostId: 'b', failures: 3, unhealthyUntil: NOW + 1 }],
     };
-    expect(chooseSlot(hosts, allResting, 'j', NOW)).toEqual({ wait: expect.stringMatching(/resting/) });
+    expect(chooseSlot(hosts, allResting, ask('j', 1), NOW)).toEqual({
+      wait: expect.stringMatching(/resting/),
+      restingUntil: NOW + 1,
+    });
+  });
+});
+
+describe('a job’s place in line', () => {
+  it('is its creation time plus the GPU time its unfinished images need, at the pool’s measured rates', () => {
+    const rated = {
+      ...empty,
+      slots: [
+        { hostId: 'a', slot: 0, rates: { p0: 2 } },
+        { hostId: 'b', slot: 0, rates: { p0: 4 } },
+      ],
+    };
+    const demand = {
+      jobId: 'j',
+      createdAt: 1000,
+      want: 2,
+      secondsLeft: (r: Readonly<Record<string, number>>) => 10 * (r.p0 ?? 1),
+    };
+    expect(claimOf(demand, rated)).toEqual({ jobId: 'j', want: 2, prio: 1000 + 30_000, workMs: 30_000 });
+    expect(claimOf(demand, empty).prio).toBe(1000 + 10_000);
   });
 });
 

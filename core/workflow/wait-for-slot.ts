@@ -1,0 +1,38 @@
+import { TaskGoneError } from '../errors.ts';
+import type { Calibration } from '../estimate.ts';
+import { isTerminal } from '../job.ts';
+import type { HostPool, JobStore, TaskCallbacks } from '../ports.ts';
+import { jobDemand } from './job-demand.ts';
+import type { WaitTaskInput } from './task-io.ts';
+
+export interface WaitDeps {
+  jobs: JobStore;
+  pool: HostPool;
+  callbacks: TaskCallbacks;
+  calibration: Calibration;
+}
+
+/**
+ * The function "Wait for a GPU slot" invokes: it puts the runner's task token in the pool's
+ * queue and returns at once; the execution then waits, billing nothing, until whoever frees a
+ * slot for this runner sends SendTaskSuccess (or, if one is free already, right away). A job
+ * that has ended needs no slot: its runner is let go at once and sees the end itself.
+ */
+export async function waitForSlot(input: WaitTaskInput, deps: WaitDeps): Promise<{ queued: boolean }> {
+  const job = await deps.jobs.get(input.job_id);
+  if (!job || isTerminal(job.status)) {
+    try {
+      await deps.callbacks.succeed(input.task_token, { job_ended: true });
+    } catch (error) {
+      // The execution stopped (a cancel): nothing waits for this answer.
+      if (!(error instanceof TaskGoneError)) throw error;
+    }
+    return { queued: false };
+  }
+  await deps.pool.registerWaiter(
+    jobDemand(job, input.runners, deps.calibration),
+    input.runner,
+    input.task_token,
+  );
+  return { queued: true };
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import {
+  contenders,
+  HEARTBEAT_EVERY_MS,
+  heartbeatsDue,
+  planWakes,
+  REGISTER_GRACE_MS,
+  WAKE_GRACE_MS,
+  type Waiter,
+  waiterState,
+} from '../../../core/pool/waiters.ts';
+
+const NOW = 5_000_000;
+const w = (jobId: string, prio: number, extra: Partial<Waiter> = {}): Waiter => ({
+  jobId,
+  runner: 0,
+  prio,
+  want: 2,
+  since: NOW - 1000,
+  token: `t-${jobId}-${extra.runner ?? 0}`,
+  ...extra,
+});
+
+describe('a waiter’s state', () => {
+  it('goes from registering to waiting to woken, and is lost or stale when nothing follows', () => {
+    expect(waiterState(w('j', 1, { token: undefined }), NOW)).toBe('registering');
+    expect(waiterState(w('j', 1, { token: undefined, since: NOW - REGISTER_GRACE_MS }), NOW)).toBe('stale');
+    expect(waiterState(w('j', 1), NOW)).toBe('waiting');
+    expect(waiterState(w('j', 1, { wokenAt: NOW - 10 }), NOW)).toBe('woken');
+    expect(waiterState(w('j', 1, { wokenAt: NOW - WAKE_GRACE_MS }), NOW)).toBe('lost');
+  });
+});
+
+describe('planWakes', () => {
+  it('gives free slots down the line, a runner woken per two slots', () => {
+    const line = contenders(
+      [],
+      [w('late', 900), w('early', 100), w('early', 100, { runner: 1, since: NOW - 500 }), w('mid', 500)],
+      NOW,
+    );
+    // early wants 2 (its runners claim the job's want, not one each): one runner fills both.
+    expect(planWakes(line, 1).map((x) => [x.jobId, x.runner])).toEqual([['early', 0]]);
+    expect(planWakes(line, 3).map((x) => x.jobId)).toEqual(['early', 'mid']);
+    expect(planWakes(line, 9).map((x) => x.jobId)).toEqual(['early', 'mid', 'late']);
+  });
+
+  it('lets a running job with room for more take its share without a wake-up', () => {
+    const line = contenders([{ jobId: 'run', prio: 50, want: 2 }], [w('waits', 100)], NOW);
+    expect(planWakes(line, 1)).toEqual([]);
+    expect(planWakes(line, 2).map((x) => x.jobId)).toEqual(['waits']);
+  });
+
+  it('does not wake a runner twice while it comes back, but wakes again one whose wake-up was lost', () => {
+    expect(planWakes(contenders([], [w('j', 1, { wokenAt: NOW - 5 })], NOW), 2)).toEqual([]);
+    expect(planWakes(contenders([], [w('j', 1, { wokenAt: NOW - WAKE_GRACE_MS - 1 })], NOW), 2)).toHaveLength(
+      1,
+    );
+    // A runner still on its way to its Wait state claims its slot but cannot be woken yet.
+    expect(planWakes(contenders([], [w('j', 1, { token: undefined }), w('k', 2)], NOW), 2)).toEqual([]);
+  });
+});
+
+describe('heartbeatsDue', () => {
+  it('names the registered waiters whose last heartbeat is HEARTBEAT_EVERY_MS old', () => {
+    const fresh = w('fresh', 1, { beatAt: NOW - 10 });
+    const due = w('due', 1, { beatAt: NOW - HEARTBEAT_EVERY_MS });
+    const woken = w('woken', 1, { beatAt: NOW - HEARTBEAT_EVERY_MS, wokenAt: NOW - 1 });
+    expect(heartbeatsDue([fresh, due, woken], NOW).map((x) => x.jobId)).toEqual(['due']);
+  });
+});
