@@ -275,6 +275,22 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(pool.held.size).toBe(0);
   });
 
+  it('continues the failed-call count a runner before it left in the job', async () => {
+    const { run } = withPool();
+    const job = await newJob({ n_iter: 1 });
+    // An earlier runner tried three times before it paused: one try is left.
+    for (let i = 0; i < 3; i++) await deps.jobs.recordAttempt(job.job_id, 0);
+    sim.setFaults({ errorRate: 1 });
+    const before = sim.stats().requests;
+    try {
+      expect(await run(job.job_id)).toMatchObject({ iterations: 1, failed: 1, images: 0 });
+    } finally {
+      sim.setFaults({ errorRate: 0 });
+    }
+    expect(sim.stats().requests - before).toBe(1);
+    expect((await deps.jobs.get(job.job_id))?.attempts).toEqual({ 0: 4 });
+  });
+
   it('stops launching once its job is cancelled', async () => {
     const { pool, run } = withPool();
     const job = await newJob({ n_iter: 10, steps: 20 });

@@ -141,6 +141,17 @@ describe('DynamoDbJobStore against dynalite', () => {
     expect((await jobs.getIteration(job.job_id, 0))?.status).toBe('succeeded');
   });
 
+  it('counts failed calls per iteration, atomically, also on a job stored before jobs carried the count', async () => {
+    const job = newJob();
+    expect(job.attempts).toBeUndefined();
+    await jobs.create(job);
+    expect(await jobs.recordAttempt(job.job_id, 2)).toBe(1);
+    const counts = await Promise.all([jobs.recordAttempt(job.job_id, 2), jobs.recordAttempt(job.job_id, 2)]);
+    expect(counts.sort()).toEqual([2, 3]);
+    expect(await jobs.recordAttempt(job.job_id, 0)).toBe(1);
+    expect((await jobs.get(job.job_id))?.attempts).toEqual({ 0: 1, 2: 3 });
+  });
+
   it('writes live progress only while the job runs', async () => {
     const job = newJob();
     await jobs.create(job);
