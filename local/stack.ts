@@ -18,6 +18,7 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { LocalConfig } from './config.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
+import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
 import {
@@ -203,7 +204,7 @@ export async function startEmbeddedStack(
     allowedHosts,
     allowedOrigins,
   });
-  const server = await listen(app.fetch, config.SDBATCH_HOST, config.SDBATCH_PORT);
+  const server = await listen(likeFunctionUrl(app.fetch), config.SDBATCH_HOST, config.SDBATCH_PORT);
   const port = (server.address() as AddressInfo).port;
   const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
   for (const name of new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])) {

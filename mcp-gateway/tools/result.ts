@@ -3,6 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { isTerminal, type JobRecord, JobStatus } from '../../core/job.ts';
 import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';
+import { ANSWER_BUDGET_BYTES, enveloped, largestFitting } from '../answer-size.ts';
 import type { ToolContext } from '../deps.ts';
 import { decodeOffsetCursor, encodeOffsetCursor } from '../page-cursor.ts';
 import { safely } from '../tool-result.ts';
@@ -47,7 +48,15 @@ export const ResultOutput = z.object({
 export const ResultInput = z.object({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
   cursor: z.string().max(512).optional().describe('next_cursor of the previous page.'),
-  limit: z.number().int().min(1).max(200).optional().describe('Files per page (1-200, default 50).'),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe(
+      'Files per page (1-200, default 50); a page of very long prompts may hold fewer, next_cursor says.',
+    ),
   contact_sheet: z
     .enum(['include', 'refresh', 'omit'])
     .optional()
@@ -133,45 +142,50 @@ export async function jobResultPage(
   );
   const sheet = job.contact_sheet && contactSheet ? job.contact_sheet : undefined;
   const sheetView = sheet ? { ...sheet, url: await sign(sheet.key) } : null;
+  const sheetPng = sheet ? await deps.images.get(sheet.key) : undefined;
   const failures = iterations
     .filter((it) => it.status === 'failed')
     .map((it) => ({ iteration: it.iteration, error: `${it.error?.type}: ${it.error?.message}` }));
-  const nextCursor =
-    offset + pageSize < all.length ? encodeOffsetCursor(job_id, offset + pageSize) : undefined;
   const drawing =
     isTerminal(job.status) && !job.contact_sheet && all.length > 0
       ? ' The contact sheet is being drawn.'
       : '';
-  const message = describe(job, all.length, files.length, offset, nextCursor !== undefined) + drawing;
-  const structured = {
-    job_id,
-    status: job.status,
-    total_images: job.total_images,
-    completed_images: all.length,
-    files,
-    next_cursor: nextCursor,
-    contact_sheet: sheetView,
-    failures,
-    expires_at: expiresAt.toISOString(),
-    message,
-  };
-  const content: CallToolResult['content'] = [{ type: 'text', text: message }];
-  if (sheet) {
-    const png = await deps.images.get(sheet.key);
-    if (png.length <= MAX_INLINE_SHEET_BYTES) {
-      content.push({ type: 'image', data: Buffer.from(png).toString('base64'), mimeType: 'image/png' });
+
+  /** The answer with the first n files of the page; the cursor goes on after them. */
+  const answer = (n: number): CallToolResult => {
+    const shown = files.slice(0, n);
+    const nextCursor = offset + n < all.length ? encodeOffsetCursor(job_id, offset + n) : undefined;
+    const message = describe(job, all.length, shown.length, offset, nextCursor !== undefined) + drawing;
+    const content: CallToolResult['content'] = [{ type: 'text', text: message }];
+    if (sheetPng && sheetPng.length <= MAX_INLINE_SHEET_BYTES) {
+      content.push({ type: 'image', data: Buffer.from(sheetPng).toString('base64'), mimeType: 'image/png' });
     }
-  }
-  for (const file of files) {
-    content.push({
-      type: 'resource_link',
-      uri: file.url,
-      name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
-      mimeType: 'image/png',
-      description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
-    });
-  }
-  return { content, structuredContent: structured };
+    for (const file of shown) {
+      content.push({
+        type: 'resource_link',
+        uri: file.url,
+        name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
+        mimeType: 'image/png',
+        description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
+      });
+    }
+    const structuredContent = {
+      job_id,
+      status: job.status,
+      total_images: job.total_images,
+      completed_images: all.length,
+      files: shown,
+      next_cursor: nextCursor,
+      contact_sheet: sheetView,
+      failures,
+      expires_at: expiresAt.toISOString(),
+      message,
+    };
+    return { content, structuredContent };
+  };
+  // Long prompts make long infotexts: a page holds what fits a Function URL's answer, and the
+  // cursor picks up the rest.
+  return answer(largestFitting(files.length, (n) => enveloped(answer(n)), ANSWER_BUDGET_BYTES));
 }
 
 function describe(job: JobRecord, ready: number, shown: number, offset: number, more: boolean): string {
