@@ -4,7 +4,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionRecord } from './metrics.ts';
-import type { HostCommand, HostReady, HostReply, HostSnapshot, LoopDelay } from './protocol.ts';
+import type {
+  HistoryAnswer,
+  HostCommand,
+  HostReady,
+  HostReply,
+  HostSnapshot,
+  LoopDelay,
+} from './protocol.ts';
 
 export interface HostOptions {
   simHosts: number;
@@ -81,6 +88,8 @@ export class StackHost {
   /** Event-loop delay of the stack since the last call. */
   loopDelay = () => this.call<LoopDelay>({ cmd: 'loopDelay' });
   executionEnd = (jobId: string) => this.call<ExecutionRecord>({ cmd: 'executionEnd', jobId });
+  /** The job's history length so far, as Step Functions counts it. */
+  history = (jobId: string) => this.call<HistoryAnswer>({ cmd: 'history', jobId });
 
   /** Peak resident set size (VmHWM) of the stack's process so far, in MiB. */
   async peakRssMiB(): Promise<number> {

@@ -31,6 +31,7 @@ export type HostCommand =
   | { id: number; cmd: 'snapshot' }
   | { id: number; cmd: 'executionEnd'; jobId: string }
   | { id: number; cmd: 'loopDelay' }
+  | { id: number; cmd: 'history'; jobId: string }
   | { id: number; cmd: 'stop' };
 
 /** Event-loop delay of the stack's process since the last ask, ms. */
@@ -40,6 +41,12 @@ export interface LoopDelay {
   max: number;
 }
 
+/** A job's execution history as Step Functions would count it, from the embedded orchestrator. */
+export interface HistoryAnswer {
+  outcome: string;
+  historyEvents: number;
+}
+
 export type HostReply =
-  | { id: number; ok: true; result: HostSnapshot | ExecutionRecord | LoopDelay | null }
+  | { id: number; ok: true; result: HostSnapshot | ExecutionRecord | LoopDelay | HistoryAnswer | null }
   | { id: number; ok: false; error: string };

@@ -55,6 +55,12 @@ process.on('message', async (message: HostCommand) => {
         loop.reset();
         return send({ id: message.id, ok: true, result });
       }
+      case 'history':
+        return send({
+          id: message.id,
+          ok: true,
+          result: stack.orchestrator.historyOf(message.jobId) ?? { outcome: 'unknown', historyEvents: 0 },
+        });
       case 'executionEnd':
         return send({ id: message.id, ok: true, result: await metrics.executionEnd(message.jobId) });
       case 'stop':

@@ -124,7 +124,8 @@ export const freeSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: nu
 /**
  * Which slot this ask may lease now, or why it must wait. The jobs ahead of it in line (see
  * waiters.ts) keep as many free slots as they can still use; a job already running keeps its
- * slots unless a waiting one is ahead by more than preemptMargin. With more free slots than
+ * slots unless a waiting one is ahead by more than preemptMargin, or another running job is
+ * ahead at all (so two jobs that started together do not share one host call by call). With more free slots than
  * the jobs ahead can use, the ask gets one of the rest.
  */
 export function chooseSlot(hosts: HostSpec[], snapshot: PoolSnapshot, ask: SlotAsk, now: number): SlotChoice {
@@ -145,12 +146,13 @@ export function chooseSlot(hosts: HostSpec[], snapshot: PoolSnapshot, ask: SlotA
   const me = all.find((c) => c.jobId === ask.claim.jobId);
   const mine = { prio: ask.claim.prio, since: me?.since ?? now, jobId: ask.claim.jobId };
   const isRunning = (me?.held ?? 0) > 0 || ask.continuing === true;
+  const asker = { ...mine, held: 0, unmet: 0, wakeable: [] };
+  // A waiting job must be well ahead to take a running one's slot (a swap costs a wait); between
+  // two running jobs the one ahead gets the next free slot, so they do not split the host for good.
   const ahead = all
     .filter((c) => c.jobId !== ask.claim.jobId && c.unmet > 0)
     .filter((c) =>
-      isRunning
-        ? c.prio < mine.prio - preemptMargin(ask.claim.workMs)
-        : inLine(c, { ...mine, held: 0, unmet: 0, wakeable: [] }) < 0,
+      isRunning && c.held === 0 ? c.prio < mine.prio - preemptMargin(ask.claim.workMs) : inLine(c, asker) < 0,
     )
     .sort(inLine);
   const kept = ahead.reduce((n, c) => n + c.unmet, 0);

@@ -131,6 +131,21 @@ describe('chooseSlot', () => {
     });
   });
 
+  it('gives a free slot to the running job ahead in line, not to the running job behind it', () => {
+    // Two jobs that started together hold a slot each: the one ahead gets the next slot freed.
+    const split = { ...empty, slots: [held('a', 0, 'ahead', 400_000), held('b', 0, 'behind', 400_001)] };
+    const oneHost: HostSpec[] = [
+      { id: 'a', depth: 2 },
+      { id: 'b', depth: 1 },
+    ];
+    expect(chooseSlot(oneHost, split, ask('behind', 400_001, { continuing: true }), NOW)).toMatchObject({
+      ahead: 'ahead',
+    });
+    expect(chooseSlot(oneHost, split, ask('ahead', 400_000, { continuing: true }), NOW)).toHaveProperty(
+      'hostId',
+    );
+  });
+
   it('orders jobs by place in line, then by who waited first; a runner that never registered is forgotten', () => {
     const snapshot = {
       slots: [],
