@@ -3,6 +3,7 @@
  * price list, next to the GPU's own cost.
  */
 import { readFileSync } from 'node:fs';
+import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
 import type { AwsRequestCount, TaskRecord } from './metrics.ts';
 
 export const PRICES = {
@@ -59,9 +60,14 @@ export function costModel(input: CostInput) {
   const scale = GPU.secondsPerImage / input.measuredGpuSecondsPerImage;
   const perImage = (x: number) => x / input.images;
 
-  // Lambda: each task invocation (a wait for a slot is one too) for its wall time at its memory.
-  // Generate tasks wait for the GPU for most of their life, so their whole time scales with GPU
-  // speed (an upper bound: their own work does not grow with it); the other tasks do not.
+  // Lambda: each task invocation for its wall time at its memory. Generate tasks wait for the GPU
+  // for most of their life: the part of their time the GPU was sampling for these images scales
+  // with GPU speed; what they spent beyond it (reading the job, leasing, the last uploads, the
+  // hand-overs between jobs) does not, nor does any other task's time.
+  const generateMs = input.tasks.filter((t) => t.state === 'Generate images').reduce((n, t) => n + t.ms, 0);
+  const gpuMs = input.measuredGpuSecondsPerImage * 1000 * input.images;
+  const generateScale =
+    generateMs > 0 ? (Math.min(generateMs, gpuMs) * scale + Math.max(0, generateMs - gpuMs)) / generateMs : 1;
   let gbSeconds = 0;
   let gbSecondsMeasured = 0;
   let invocations = 0;
@@ -70,7 +76,7 @@ export function costModel(input: CostInput) {
     const mb = memory.tasks[t.state] ?? 0;
     const gpuBound = t.state === 'Generate images';
     const gbs = ((t.ms / 1000) * mb) / 1024;
-    const gbsAt5s = gpuBound ? gbs * scale : gbs;
+    const gbsAt5s = gpuBound ? gbs * generateScale : gbs;
     gbSecondsMeasured += gbs;
     gbSeconds += gbsAt5s;
     invocations++;
@@ -88,9 +94,14 @@ export function costModel(input: CostInput) {
 
   const dynamo = input.aws.filter((a) => a.service === 'DynamoDB');
   const rru = dynamo.reduce((t, a) => t + a.rru, 0);
-  // Live-progress writes happen every few seconds of sampling: scaled like GPU time (an upper bound).
-  const wru = dynamo.reduce((t, a) => t + (a.progress ? a.wru * scale : a.wru), 0);
-  const progressWru = dynamo.filter((a) => a.progress).reduce((t, a) => t + a.wru * scale, 0);
+  // Live progress is written once per PROGRESS_WRITE_MS of sampling: at GPU.secondsPerImage that is
+  // secondsPerImage / 5 writes per image, each as many units as the runs here measured (1 if none
+  // was written: the bench's job items are under 1 KB).
+  const progress = dynamo.filter((a) => a.progress);
+  const progressRequests = progress.reduce((t, a) => t + a.requests, 0);
+  const unitsPerWrite = progressRequests > 0 ? progress.reduce((t, a) => t + a.wru, 0) / progressRequests : 1;
+  const progressWru = input.images * (GPU.secondsPerImage / (PROGRESS_WRITE_MS / 1000)) * unitsPerWrite;
+  const wru = dynamo.filter((a) => !a.progress).reduce((t, a) => t + a.wru, 0) + progressWru;
   const dynamoRequests = dynamo.reduce((t, a) => t + a.requests, 0);
   const s3 = input.aws.filter((a) => a.service === 'S3');
   const s3Puts = s3.filter((a) => PUT_TIER.test(a.command)).reduce((t, a) => t + a.requests, 0);
@@ -127,7 +138,7 @@ export function costModel(input: CostInput) {
     },
     {
       item: 'DynamoDB on-demand writes',
-      usagePerImage: `${fmt(perImage(wru))} WRU (${fmt(perImage(progressWru))} of them live progress, scaled to ${GPU.secondsPerImage} s/image; ${fmt(perImage(dynamoRequests))} requests measured)`,
+      usagePerImage: `${fmt(perImage(wru))} WRU (${fmt(perImage(progressWru))} of them live progress, one write per ${PROGRESS_WRITE_MS / 1000} s of sampling at ${GPU.secondsPerImage} s/image; ${fmt(perImage(dynamoRequests))} requests measured)`,
       dollarsPer1000: 1000 * perImage(wru) * PRICES.dynamoPerWriteUnit,
     },
     {

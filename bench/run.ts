@@ -4,6 +4,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { CALLS_PER_RUNNER } from '../core/plan.ts';
+import { CONTENTION_ITERATIONS, contention } from './contention.ts';
 import { costModel, functionMemory, GPU, gpuCostPerImage, PRICES } from './cost.ts';
 import { StackHost } from './host.ts';
 import { call, connect, jobArgs, type StartAnswer, type StatusAnswer } from './mcp.ts';
@@ -44,6 +45,10 @@ const STATUS_CALLS = 1000;
 const LOAD_CALLERS = 50;
 const LOAD_SECONDS = 10;
 const FAIRNESS_TRIALS = 3;
+/** The contention stack's step: 0.1 s per image, so four 100-image jobs take about 40 s. */
+const CONTENTION_STEP_MS = 5;
+/** Step Functions' quota of history events per execution. */
+const HISTORY_QUOTA = 25_000;
 
 const benchStarted = epochNow();
 const machineBusyAtStart = machineBusySeconds();
@@ -89,6 +94,7 @@ const afterPolls = await a.snapshot();
 const pollAws = awsDelta(costSnapshot.metrics, afterPolls.metrics);
 log(`fairness: 4-image jobs behind an 800-image job (8 x 100), ${FAIRNESS_TRIALS} trials`);
 const fair = await fairness(a, clientA, FAIRNESS_TRIALS);
+const historyAlone = (await a.history(one.jobId)).historyEvents;
 const peakA = await a.peakRssMiB();
 const cpuA = await a.cpuSeconds();
 await clientA.close();
@@ -148,6 +154,18 @@ const cpuB = await b.cpuSeconds();
 await clientB.close();
 await b.stop();
 
+// ---- Stack C: contention on one host ---------------------------------------------------------
+log(
+  `stack C: contention, 1 simulated host at ${(STEPS * CONTENTION_STEP_MS) / 1000} s per image: 3 jobs of ${CONTENTION_ITERATIONS} images and a 4th queued behind them`,
+);
+const c = await StackHost.start({ simHosts: 1, depth: DEPTH, stepMs: CONTENTION_STEP_MS, countAws: true });
+const clientC = await connect(c.ready);
+await warmUp(c, clientC, 2);
+const contended = await contention(c, clientC);
+const cpuC = await c.cpuSeconds();
+await clientC.close();
+await c.stop();
+
 // A photographic 2048x2048 PNG is 5-8 MB: 7 MiB of incompressible bytes each, 8 of them.
 log('generate task memory: the largest answer one call may bring, read streamed and read whole');
 const generateMb = functionMemory().tasks['Generate images'] as number;
@@ -200,6 +218,12 @@ const requestTimes = [...byCommand]
 const startPhaseBusy =
   sum(startPhaseSims.map((x) => unionLength(x.busy, startPhaseFrom, startPhaseTo))) /
   (startPhaseSims.length * (startPhaseTo - startPhaseFrom));
+
+const queuedJob = contended.jobs.find((j) => j.label === 'D') as (typeof contended.jobs)[0];
+// Real milliseconds of waiting, at the GPU time the cost model prices (5 s per image).
+const waitedHours = (contended.waiting.ms * contended.cost.scale) / 3_600_000;
+const threeRatio = contended.threeMakespanMs / contended.threeGpuMs;
+const largestHistory = Math.max(historyAlone, ...contended.jobs.map((j) => j.historyEvents));
 
 const rows: Row[] = [
   {
@@ -271,11 +295,35 @@ const rows: Row[] = [
     target: '<= 2%',
     pass: cost.share <= 0.02,
   },
+  {
+    metric: `contention (3 jobs of ${CONTENTION_ITERATIONS} on 1 host, a 4th queued behind them): orchestration cost / GPU cost per image`,
+    value: `${pct(contended.cost.share)} (${usd(contended.cost.totalPer1000)} per 1,000 images; alone ${pct(cost.share)})`,
+    target: '<= 2%',
+    pass: contended.cost.share <= 0.02,
+  },
+  {
+    metric: `contention: history events of the ${CONTENTION_ITERATIONS}-iteration job queued behind the others for its whole life / ${HISTORY_QUOTA.toLocaleString('en-US')}`,
+    value: `${pct(queuedJob.historyEvents / HISTORY_QUOTA)} (${queuedJob.historyEvents} events; while it waited ${waitedHours.toFixed(2)} h at ${GPU.secondsPerImage} s/image: ${contended.waiting.events} events, ${(contended.waiting.events / waitedHours).toFixed(1)} per hour)`,
+    target: '<= 10%',
+    pass: queuedJob.historyEvents / HISTORY_QUOTA <= 0.1 && contended.waiting.stillWaiting,
+  },
+  {
+    metric: 'contention: GPU busy while the 3 jobs ran, first start call to their last sampling',
+    value: pct(contended.busyThree),
+    target: '>= 98%',
+    pass: contended.busyThree >= 0.98,
+  },
+  {
+    metric: 'contention: makespan of the 3 jobs / GPU time of their images',
+    value: `${threeRatio.toFixed(3)} (${s(contended.threeMakespanMs)} / ${s(contended.threeGpuMs)})`,
+    target: '<= 1.02',
+    pass: threeRatio <= 1.02,
+  },
 ];
 
 const runSeconds = (epochNow() - benchStarted) / 1000;
 // Other processes on the machine during the run: all busy CPU minus the benchmark's own processes.
-const ownCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6 + cpuA + cpuB;
+const ownCpu = (process.cpuUsage().user + process.cpuUsage().system) / 1e6 + cpuA + cpuB + cpuC;
 const othersCores = (machineBusySeconds() - machineBusyAtStart - ownCpu) / runSeconds;
 // The two counts tick apart by a few hundredths of a core: nothing else running can read as below zero.
 const othersText = othersCores < 0.01 ? 'under 0.01 cores' : `${othersCores.toFixed(2)} cores`;
@@ -335,7 +383,7 @@ ${ms((baseline.ms - baselineBusy) / ITERATIONS)} per call outside sampling (HTTP
 
 Generate tasks (each a runner doing a share of the iterations with ${CALLS_PER_RUNNER} SD WebUI calls in flight):
 ${phases.invocations} invocations (${phases.finished} finished their share, ${phases.refused} were refused a slot and
-${phases.paused} paused for time, each then started again by the state machine); their wall time ${s(phases.wallMs)}
+waited for one in "Wait for a GPU slot", ${phases.paused} paused for time and were started again at once); their wall time ${s(phases.wallMs)}
 against ${s(phases.gpuMs)} of sampling: ${phases.waitFactor.toFixed(2)} Lambda seconds per GPU second.
 Gaps over 20 ms between samplings: ${(firstHost?.gapsMs ?? []).filter((g) => g > 20).length}, together
 ${s(sum((firstHost?.gapsMs ?? []).filter((g) => g > 20)))}.
@@ -348,7 +396,7 @@ AWS requests during the job (round trip to dynalite and s3rver, median / p99): $
 ${four.hosts.map((h, i) => `| ${i} | ${h.images} | ${pct(h.busyInWindow)} | ${pct(h.busyInMakespan)} | ${ms(h.leadInMs)} | ${ms(h.tailMs)} |`).join('\n')}
 
 Makespan ${s(four.makespanMs)} (execution end ${s(four.executionMs)}); ${phasesFour.invocations} generate task invocations,
-${phasesFour.refused} of them refused a slot and started again (${phases.refused} with one host), ${phasesFour.waitFactor.toFixed(2)} Lambda seconds per GPU second; the start call took ${ms(four.startCallMs)}; the last image was stored
+${phasesFour.refused} of them refused a slot, waited and started again (${phases.refused} with one host), ${phasesFour.waitFactor.toFixed(2)} Lambda seconds per GPU second; the start call took ${ms(four.startCallMs)}; the last image was stored
 ${s(four.lastImageMs)} after it (speed-up to the last image ${(one.lastImageMs / four.lastImageMs).toFixed(2)}x); the
 job's other tasks: ${taskTimes(four.otherTasksMs)}.
 
@@ -381,7 +429,48 @@ host; ${FAIRNESS_TRIALS} 4-image jobs (1 x 4) start one after another once it is
 | --- | --- | --- | --- |
 ${fair.trials.map((t, i) => `| ${i + 1} | ${s(t.waitMs)} | ${(t.waitMs / fair.bigIterationMs).toFixed(3)} | ${s(t.firstImageMs)} |`).join('\n')}
 
-The small jobs' generate tasks were refused a slot ${fair.smallNoSlotRetries} times (each a state-machine retry).
+The small jobs' generate tasks were refused a slot ${fair.smallNoSlotRetries} times (each then a wait in "Wait for a
+GPU slot", woken when the big job handed a slot over; the big job's own refusals are its waits while they ran).
+
+### Contention: four jobs, one host
+
+Three jobs of ${CONTENTION_ITERATIONS} images (batch_size 1, 512x512, ${STEPS} steps) start together on one simulated
+host at ${(STEPS * CONTENTION_STEP_MS) / 1000} s per image; a fourth, as big, starts right after them. The pool orders
+jobs by their place in line (creation time plus the GPU time their unfinished images need), so
+they take the host one after the other, and the fourth waits behind the three for their whole run:
+${contended.waiting.stillWaiting ? 'it had made no image' : 'it had made images (it did not wait the whole run)'} when the third was
+two images from its end. Its history was read when it had waited a while and again just before its turn:
+${contended.waiting.events} events were added over ${s(contended.waiting.ms)} of waiting here,
+${waitedHours.toFixed(2)} h at ${GPU.secondsPerImage} s/image. A waiting runner is a callback task: no Lambda runs, no
+transition is billed, and heartbeats add no history events.
+
+| job | history events (of ${HISTORY_QUOTA.toLocaleString('en-US')}) | transitions per image | waits | Lambda invocations | Lambda s per GPU s | start call to completion |
+| --- | --- | --- | --- | --- | --- | --- |
+${contended.jobs
+  .map(
+    (j) =>
+      `| ${j.label}${j.label === 'D' ? ' (queued)' : ''} | ${j.historyEvents} (${pct(j.historyEvents / HISTORY_QUOTA)}) | ${(j.transitions / j.images).toFixed(3)} | ${j.waits} | ${j.invocations} | ${(j.lambdaMs / j.gpuMs).toFixed(2)} | ${s(j.makespanMs)} |`,
+  )
+  .join('\n')}
+| alone (the 1-host job above) | ${historyAlone} (${pct(historyAlone / HISTORY_QUOTA)}) | ${((one.execution.entered + one.execution.retried) / one.images).toFixed(3)} | 0 | ${phases.invocations + Object.keys(one.otherTasksMs).length} | ${phases.waitFactor.toFixed(2)} | ${s(one.makespanMs)} |
+
+The largest execution's history in this run: ${largestHistory} events, ${pct(largestHistory / HISTORY_QUOTA)} of the quota.
+GPU time per job is the host's sampling time split by images (the jobs ask for the same images). The three jobs'
+makespan ${s(contended.threeMakespanMs)} against ${s(contended.threeGpuMs)} of GPU time for their images
+(${threeRatio.toFixed(3)}); the host was busy ${pct(contended.busyThree)} from the first start call to their last sampling.
+
+Orchestration cost of the four jobs, priced as below (transitions, every task's Lambda time with the
+generate tasks scaled to ${GPU.secondsPerImage} s/image, every AWS request, one download per image, and the status polls this
+scenario made to follow the jobs):
+
+${markdownTable(
+  ['item', 'usage per image', 'per 1,000 images'],
+  [
+    ...contended.cost.lines.map((l) => [l.item, l.usagePerImage, usd(l.dollarsPer1000)]),
+    ['**orchestration total**', '', `**${usd(contended.cost.totalPer1000)}**`],
+    ['orchestration / GPU', '', `**${pct(contended.cost.share)}** (alone: ${pct(cost.share)})`],
+  ],
+)}
 
 ### Generate task memory
 
@@ -405,9 +494,11 @@ and one download per image. Lambda memory from cdk/constructs: ${Object.entries(
   .map(([k, v]) => `${k} ${v} MB`)
   .join(', ')}, gateway ${cost.memory.gateway} MB (gateway time is the client's round trip, an upper bound).
 
-Scaled to a GPU at ${GPU.secondsPerImage} s/image: the generate tasks wait for the GPU, so their GB-seconds scale
-with GPU time (x${cost.scale.toFixed(2)}, from the measured ${gpuSecondsPerImage.toFixed(3)} s per image), and so do the
-live-progress writes (both upper bounds); transitions, other requests and the other functions do not.
+Scaled to a GPU at ${GPU.secondsPerImage} s/image: the generate tasks wait for the GPU, so the part of their time the
+GPU sampled for the job scales with GPU time (x${cost.scale.toFixed(2)}, from the measured ${gpuSecondsPerImage.toFixed(3)} s per image) and
+the rest of it (reading the job, leasing, the last uploads) does not; live progress is written once per
+5 s of sampling, so at ${GPU.secondsPerImage} s/image once per image (the fast simulated steps here write it less
+often); transitions, other requests and the other functions do not scale.
 
 Prices: ${PRICES.source}. Step Functions Standard $0.025 per 1,000 transitions; Lambda arm64 $0.0000133334 per
 GB-s and $0.20 per 1M requests; DynamoDB on-demand $${(PRICES.dynamoPerReadUnit * 1e6).toFixed(3)} per 1M read units, $${(PRICES.dynamoPerWriteUnit * 1e6).toFixed(3)} per 1M write units; S3 $0.005

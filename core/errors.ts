@@ -32,9 +32,12 @@ export class InvalidRequestError extends Error {
 export class NoSlotAvailableError extends Error {
   override readonly name = 'NoSlotAvailableError';
   readonly restingUntil?: number;
-  constructor(message: string, restingUntil?: number) {
+  /** The job that goes first, when that is why; neither this nor restingUntil: every slot is busy. */
+  readonly ahead?: string;
+  constructor(message: string, why: { restingUntil?: number; ahead?: string } = {}) {
     super(message);
-    if (restingUntil !== undefined) this.restingUntil = restingUntil;
+    if (why.restingUntil !== undefined) this.restingUntil = why.restingUntil;
+    if (why.ahead !== undefined) this.ahead = why.ahead;
   }
 }
 

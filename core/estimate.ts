@@ -103,6 +103,19 @@ function measuredRate(key: string, rates: Readonly<Record<string, number>>): num
 }
 
 /**
+ * Seconds per step-megapixel of work of class `key`: the measured rate of that class (or the
+ * nearest measured one) when there is one, else the configured calibration.
+ */
+export function secondsPerUnit(
+  key: string,
+  calibration: Calibration,
+  rates?: Readonly<Record<string, number>>,
+): number {
+  const measured = rates ? measuredRate(key, rates) : undefined;
+  return measured ?? calibration.secondsPerStep / (BASE_PIXELS / MEGAPIXEL);
+}
+
+/**
  * Seconds one image should take: its work times the host's measured rate for this class when
  * there is one, else the configured calibration (steps linear, pixels roughly linear).
  */
@@ -111,9 +124,7 @@ export function secondsPerImage(
   calibration: Calibration,
   rates?: Readonly<Record<string, number>>,
 ): number {
-  const measured = rates ? measuredRate(rateKey(params), rates) : undefined;
-  const perUnit = measured ?? calibration.secondsPerStep / (BASE_PIXELS / MEGAPIXEL);
-  return imageWork(params) * perUnit;
+  return imageWork(params) * secondsPerUnit(rateKey(params), calibration, rates);
 }
 
 /** One iteration's measurement: `busySeconds` of GPU time for a batch of these parameters. */

@@ -1,6 +1,7 @@
 import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
-import type { HostSpec, JobDemand, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
+import type { HostSpec, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
+import type { JobClaim } from './pool/waiters.ts';
 
 /** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
 export interface JobStore {
@@ -154,7 +155,7 @@ export interface HostPool {
    * Records the callback token of a runner waiting for a slot: a SendTaskSuccess on it ends the
    * wait. If a slot is free for it already (one freed while it got here), it is woken at once.
    */
-  registerWaiter(demand: JobDemand, runner: number, token: string): Promise<void>;
+  registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void>;
   /** Wakes the runners whose turn it is, sends the others their heartbeat, forgets dead ones. */
   sweep(): Promise<void>;
   /** Forgets a job's places in the queue (the job has ended and will not ask again). */
@@ -167,10 +168,8 @@ export interface HostPool {
   hostRates(): Promise<HostRate[]>;
 }
 
-/** One ask for a slot (see SlotAsk): the job's demand, which the pool turns into its place in line. */
-export interface PoolAsk extends Omit<SlotAsk, 'claim'> {
-  demand: JobDemand;
-}
+/** One ask for a slot (see SlotAsk); whether the asker hands a lease over is the pool's to see. */
+export type PoolAsk = Omit<SlotAsk, 'continuing'>;
 
 /**
  * Completes the callback tasks waiting for a GPU slot: Step Functions' SendTaskSuccess and

@@ -2,6 +2,7 @@ import { callDeadlineSeconds } from '../core/estimate.ts';
 import type { HostSpec } from '../core/pool/host-pool.ts';
 import type { ImageStore, JobStore, SdWebUi, TaskCallbacks } from '../core/ports.ts';
 import type { RunDeps } from '../core/workflow/generate-run.ts';
+import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
 import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
@@ -66,15 +67,14 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: Dynam
     pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
       callbacks: setup.callbacks,
       restMs: setup.hostRestMs,
+      calibration,
     }),
     callbacks: setup.callbacks,
-    calibration,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     now: () => new Date(),
     progressPollMs: setup.progressPollMs ?? 1000,
-    // The promise: live progress reaches the job item at most every 2 s.
-    progressWriteMs: setup.progressWriteMs ?? 2000,
+    progressWriteMs: setup.progressWriteMs ?? PROGRESS_WRITE_MS,
     // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
     callTimeoutMs: (params) => 1000 * callDeadlineSeconds(params, calibration, 840),
     // 1 + 3 tries, 2 s doubling to at most 30 s: what the state machine's Retry did per iteration.

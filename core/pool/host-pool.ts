@@ -1,5 +1,13 @@
-import type { HostRate } from '../estimate.ts';
-import { type Contender, contenders, inLine, type JobClaim, preemptMargin, type Waiter } from './waiters.ts';
+import { type Calibration, type HostRate, secondsPerUnit } from '../estimate.ts';
+import {
+  type Contender,
+  contenders,
+  inLine,
+  type JobClaim,
+  type Placer,
+  preemptMargin,
+  type Waiter,
+} from './waiters.ts';
 
 /** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
 export interface HostSpec {
@@ -19,9 +27,8 @@ export interface SlotState {
   rates?: Record<string, number>;
   /** Epoch ms of the last measurement through this slot. */
   ratedAt?: number;
-  /** The holding job's place in line and the slots it could use, when it leased (see waiters.ts). */
-  prio?: number;
-  want?: number;
+  /** What the holding job claimed when it took the lease (see waiters.ts). */
+  claim?: JobClaim;
 }
 
 export interface HostHealth {
@@ -110,11 +117,11 @@ function freeSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number, avoid
 }
 
 /** The jobs contending for the pool, from its live leases and its queue. */
-export function poolContenders(snapshot: PoolSnapshot, now: number): Contender[] {
+export function poolContenders(snapshot: PoolSnapshot, now: number, place: Placer): Contender[] {
   const held = snapshot.slots
     .filter((s) => isLive(s, now) && s.jobId !== undefined)
-    .map((s) => ({ jobId: s.jobId as string, prio: s.prio, want: s.want }));
-  return contenders(held, snapshot.waiters, now);
+    .map((s) => ({ jobId: s.jobId as string, claim: s.claim }));
+  return contenders(held, snapshot.waiters, now, place);
 }
 
 /** How many slots are free on healthy hosts. */
@@ -128,7 +135,13 @@ export const freeSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: nu
  * ahead at all (so two jobs that started together do not share one host call by call). With more free slots than
  * the jobs ahead can use, the ask gets one of the rest.
  */
-export function chooseSlot(hosts: HostSpec[], snapshot: PoolSnapshot, ask: SlotAsk, now: number): SlotChoice {
+export function chooseSlot(
+  hosts: HostSpec[],
+  snapshot: PoolSnapshot,
+  ask: SlotAsk,
+  now: number,
+  place: Placer,
+): SlotChoice {
   const live = snapshot.slots.filter((s) => isLive(s, now));
   // One lease per holder: an iteration another worker is already making is not made twice.
   const running = live.find((s) => s.holder === ask.holder);
@@ -142,17 +155,16 @@ export function chooseSlot(hosts: HostSpec[], snapshot: PoolSnapshot, ask: SlotA
     return { wait: 'every GPU host is resting after repeated failures', restingUntil };
   }
 
-  const all = poolContenders(snapshot, now);
+  const all = poolContenders(snapshot, now, place);
   const me = all.find((c) => c.jobId === ask.claim.jobId);
-  const mine = { prio: ask.claim.prio, since: me?.since ?? now, jobId: ask.claim.jobId };
+  const mine = { ...place(ask.claim), since: me?.since ?? now, jobId: ask.claim.jobId };
   const isRunning = (me?.held ?? 0) > 0 || ask.continuing === true;
-  const asker = { ...mine, held: 0, unmet: 0, wakeable: [] };
   // A waiting job must be well ahead to take a running one's slot (a swap costs a wait); between
   // two running jobs the one ahead gets the next free slot, so they do not split the host for good.
   const ahead = all
     .filter((c) => c.jobId !== ask.claim.jobId && c.unmet > 0)
     .filter((c) =>
-      isRunning && c.held === 0 ? c.prio < mine.prio - preemptMargin(ask.claim.workMs) : inLine(c, asker) < 0,
+      isRunning && c.held === 0 ? c.prio < mine.prio - preemptMargin(mine.workMs) : inLine(c, mine) < 0,
     )
     .sort(inLine);
   const kept = ahead.reduce((n, c) => n + c.unmet, 0);
@@ -217,10 +229,7 @@ export function hostRatesOf(hosts: HostSpec[], snapshot: PoolSnapshot, now: numb
   });
 }
 
-/**
- * The pool's rates per work class, averaged over every slot that has measured one: what a job's
- * place in line is estimated with (see JobDemand).
- */
+/** The pool's rates per work class, averaged over every slot that has measured one. */
 export function pooledRates(snapshot: PoolSnapshot): Record<string, number> {
   const sums = new Map<string, { sum: number; n: number }>();
   for (const slot of snapshot.slots) {
@@ -233,20 +242,13 @@ export function pooledRates(snapshot: PoolSnapshot): Record<string, number> {
 }
 
 /**
- * What a job asks the pool with before its place is known: its place depends on the GPU time
- * its unfinished images need, which the pool estimates from its hosts' measured rates.
+ * Places in line at this pool's rates (the calibration where none is measured): every claim a
+ * decision compares is placed at the same rates.
  */
-export interface JobDemand {
-  jobId: string;
-  /** Epoch ms the job was created. */
-  createdAt: number;
-  want: number;
-  /** Seconds of GPU time the job's unfinished images need, at these rates (or the calibration). */
-  secondsLeft: (rates: Readonly<Record<string, number>>) => number;
-}
-
-/** The claim a demand makes on a pool in this state. */
-export function claimOf(demand: JobDemand, snapshot: PoolSnapshot): JobClaim {
-  const workMs = Math.round(1000 * demand.secondsLeft(pooledRates(snapshot)));
-  return { jobId: demand.jobId, want: demand.want, prio: demand.createdAt + workMs, workMs };
+export function placerFor(snapshot: PoolSnapshot, calibration: Calibration): Placer {
+  const rates = pooledRates(snapshot);
+  return (claim) => {
+    const workMs = Math.round(1000 * claim.work * secondsPerUnit(claim.rateKey, calibration, rates));
+    return { prio: claim.createdAt + workMs, workMs };
+  };
 }

@@ -6,29 +6,39 @@
  * SendTaskSuccess. Waiting therefore costs no Lambda time, no state transitions and a fixed
  * number of history events, however long it lasts.
  *
- * Order: every job has a place in line, `prio` = when it was created plus the GPU time its
- * unfinished images still need. Earlier goes first. A small job started behind a big one has the
- * earlier place and starts within the big one's next calls; two big jobs run one after the other
- * rather than taking turns (which would bill a second Lambda for every call and add a wait to
- * every turn); and a job's place only comes closer while it waits, so nothing waits forever: a
- * job that has waited as long as its own remaining work goes before any job that arrives later.
+ * Order: every job has a place in line: when it was created plus the GPU time its unfinished
+ * images need. Earlier goes first. A small job started behind a big one has the earlier place and
+ * starts within the big one's next calls; two big jobs run one after the other rather than taking
+ * turns (which would bill a second Lambda for every call and add a wait to every turn); and a
+ * job's place only comes closer while it waits, so nothing waits forever: a job that has waited as
+ * long as its own remaining work goes before any job that arrives later.
+ *
+ * A place is computed when a decision is made, from what the job claims (its creation time and
+ * the work its unfinished images need) and the pool's measured speed at that moment, so two jobs
+ * are always compared at the same rates: the order of equal jobs cannot drift with estimates.
  */
 
 /** Calls one generate task keeps in flight (see plan.ts); a woken runner fills this many slots. */
 export const SLOTS_PER_RUNNER = 2;
 
 /**
- * A running job keeps its slots against a waiting one unless the waiter's place is earlier by
- * this much, or by a quarter of the running job's own remaining work if that is less: estimates
- * are estimates, and a swap costs a wait and a second Lambda for one call.
+ * A waiting job takes slots from a running one only when its place is earlier by this much, or
+ * by a quarter of the running job's own remaining work if that is less: estimates are estimates,
+ * and a swap costs a wait and a second Lambda for one call.
  */
 export const PREEMPT_MARGIN_MS = 60_000;
 
 /** How much earlier a waiter's place must be to take slots from a running job with `workMs` left. */
 export const preemptMargin = (workMs: number) => Math.min(PREEMPT_MARGIN_MS, workMs / 4);
 
-/** A runner refused a slot reaches its Wait state within seconds; one that has not by then is gone. */
+/** A runner refused a slot asks again or reaches its Wait state within seconds; past this it is gone. */
 export const REGISTER_GRACE_MS = 60_000;
+
+/**
+ * A runner granted one slot of the two it keeps in flight asks for the other at once: the room is
+ * kept for it this long, so a slot freed in between is not woken into another job's hands.
+ */
+export const ASKING_AFTER_GRANT_MS = 5_000;
 
 /** A woken runner asks again within seconds; until then its slots are kept for it. */
 export const WAKE_GRACE_MS = 60_000;
@@ -39,25 +49,37 @@ export const WAKE_GRACE_MS = 60_000;
  */
 export const HEARTBEAT_EVERY_MS = 120_000;
 
-/** What a job asks the pool with. */
+/** What a job claims of the pool, as recorded with its leases and its waiting runners. */
 export interface JobClaim {
   jobId: string;
-  /** Its place in line (epoch ms): created_at plus the GPU time its unfinished images need. */
-  prio: number;
-  /** The GPU time its unfinished images need (ms), as estimated for `prio`. */
-  workMs: number;
+  /** Epoch ms the job was created. */
+  createdAt: number;
+  /** Sampling work its unfinished iterations need, in step-megapixels (see imageWork). */
+  work: number;
+  /** The work class its rate is measured under (see rateKey). */
+  rateKey: string;
   /** Slots it can use at once: two per runner, never more than its unfinished iterations. */
   want: number;
 }
 
-/** One waiting runner of a job. */
-export interface Waiter {
-  jobId: string;
-  runner: number;
+/** A claim's place in line at the pool's current rates: epoch ms, and the GPU time it stands for. */
+export interface Place {
   prio: number;
-  want: number;
-  /** When this runner first waited (epoch ms); ties in `prio` go to the earlier. */
+  workMs: number;
+}
+export type Placer = (claim: JobClaim) => Place;
+
+/** One waiting runner of a job. */
+export interface Waiter extends JobClaim {
+  runner: number;
+  /** When this runner first waited (epoch ms); ties in place go to the earlier. */
   since: number;
+  /**
+   * Until when its claim stands without a token: REGISTER_GRACE_MS after a refusal (it asks again
+   * or reaches its Wait state by then), ASKING_AFTER_GRANT_MS after a grant it will follow at once
+   * with another ask. A runner past it, with no token, is gone.
+   */
+  askUntil: number;
   /** The waiting callback task's token, once its Wait state has registered it. */
   token?: string;
   /** When it was woken; it keeps its claim for WAKE_GRACE_MS while it comes back. */
@@ -69,89 +91,109 @@ export interface Waiter {
 /** A live lease, as the queue sees it: whose, and what that job claimed when it took it. */
 export interface HeldSlot {
   jobId: string;
-  prio?: number;
-  want?: number;
+  claim?: JobClaim;
 }
 
-export type WaiterState = 'registering' | 'waiting' | 'woken' | 'lost' | 'stale';
+export type WaiterState = 'asking' | 'waiting' | 'woken' | 'lost' | 'stale';
 
 /**
- * - registering: refused, its Wait state has not registered a token yet (it claims its place)
+ * - asking: refused lately (or granted one slot and about to ask for its second), no token: a
+ *   runner that will ask again, or one on its way to its Wait state; it claims its place and the
+ *   slots it could use
  * - waiting: registered, not woken: the one to wake when its turn comes
  * - woken: woken recently; it claims its slots until it asks again
  * - lost: woken long ago and never came back (a lost wake-up): wake it again
  * - stale: refused long ago and never registered: its runner is gone
  */
 export function waiterState(w: Waiter, now: number): WaiterState {
-  if (!w.token) return now - w.since < REGISTER_GRACE_MS ? 'registering' : 'stale';
+  if (!w.token) return now < w.askUntil ? 'asking' : 'stale';
   if (w.wokenAt === undefined) return 'waiting';
   return now - w.wokenAt < WAKE_GRACE_MS ? 'woken' : 'lost';
 }
 
-const claims = (w: Waiter, now: number) => {
-  const state = waiterState(w, now);
-  return state === 'registering' || state === 'waiting' || state === 'woken';
-};
 export const isWakeable = (w: Waiter, now: number) => {
   const state = waiterState(w, now);
   return state === 'waiting' || state === 'lost';
 };
 
-/** A job competing for slots: what it holds and what more it could use. */
-export interface Contender {
+/** A job competing for slots: its place, what it holds and what more it asks for. */
+export interface Contender extends Place {
   jobId: string;
-  prio: number;
   since: number;
   held: number;
-  /** Slots it could still use: its want less what it holds. */
+  /** Slots it asks for beyond those it holds (none unless one of its runners asked and waits). */
   unmet: number;
   /** Its runners that are waiting to be woken, first come first. */
   wakeable: Waiter[];
 }
 
 /**
- * Every job with a claim on the pool: those holding live leases and those waiting, merged per
- * job. A job's place is the earliest any of its leases or waiters gave.
+ * Every job with a claim on the pool, merged per job from its live leases and its waiting
+ * runners; its place is the earliest any of them gives. A job asks for more slots than it holds
+ * only while one of its runners has been refused and waits (or asks again): the room a lease
+ * claimed when it was taken is not kept for a job that has stopped asking, a job near its end.
  */
-export function contenders(held: readonly HeldSlot[], waiters: readonly Waiter[], now: number): Contender[] {
-  const byJob = new Map<string, Contender & { want: number }>();
+export function contenders(
+  held: readonly HeldSlot[],
+  waiters: readonly Waiter[],
+  now: number,
+  place: Placer,
+): Contender[] {
+  const byJob = new Map<string, Contender & { want: number; asking: boolean }>();
   const entry = (jobId: string) => {
     let c = byJob.get(jobId);
     if (!c) {
-      c = { jobId, prio: Number.POSITIVE_INFINITY, since: now, held: 0, unmet: 0, want: 0, wakeable: [] };
+      c = {
+        jobId,
+        prio: Number.POSITIVE_INFINITY,
+        workMs: 0,
+        since: now,
+        held: 0,
+        unmet: 0,
+        want: 0,
+        asking: false,
+        wakeable: [],
+      };
       byJob.set(jobId, c);
     }
     return c;
   };
+  const consider = (c: Contender & { want: number }, claim: JobClaim) => {
+    const p = place(claim);
+    if (p.prio < c.prio) Object.assign(c, p);
+    c.want = Math.max(c.want, claim.want);
+  };
   for (const slot of held) {
     const c = entry(slot.jobId);
     c.held++;
-    if (slot.prio !== undefined) c.prio = Math.min(c.prio, slot.prio);
-    c.want = Math.max(c.want, slot.want ?? 0);
+    if (slot.claim) consider(c, slot.claim);
   }
   for (const w of waiters) {
-    if (!claims(w, now) && !isWakeable(w, now)) continue;
+    const state = waiterState(w, now);
+    if (state === 'stale') continue;
     const c = entry(w.jobId);
-    c.prio = Math.min(c.prio, w.prio);
+    consider(c, w);
     c.since = Math.min(c.since, w.since);
-    c.want = Math.max(c.want, w.want);
+    c.asking = true;
     if (isWakeable(w, now)) c.wakeable.push(w);
   }
-  return [...byJob.values()].map(({ want, ...c }) => ({
+  return [...byJob.values()].map(({ want, asking, ...c }) => ({
     ...c,
-    unmet: Math.max(0, want - c.held),
+    unmet: asking ? Math.max(0, want - c.held) : 0,
     wakeable: c.wakeable.sort((a, b) => a.since - b.since),
   }));
 }
 
 /** First in line: earlier place, then earlier wait, then job id (so every worker agrees). */
-export const inLine = (a: Contender, b: Contender): number =>
-  a.prio - b.prio || a.since - b.since || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0);
+export const inLine = (
+  a: Pick<Contender, 'prio' | 'since' | 'jobId'>,
+  b: Pick<Contender, 'prio' | 'since' | 'jobId'>,
+): number => a.prio - b.prio || a.since - b.since || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0);
 
 /**
- * The runners to wake now that `free` slots are free: slots go down the line to the jobs with an
- * unmet claim, a running job's claim taking its share without a wake-up (its own runner asks
- * again after its current call), a waiting job's runners woken one per two slots.
+ * The runners to wake now that `free` slots are free: slots go down the line to the jobs that ask
+ * for more, a running job's share taken without a wake-up (its own runner asks again after its
+ * current call), a waiting job's runners woken one per two slots.
  */
 export function planWakes(contending: readonly Contender[], free: number): Waiter[] {
   const woken: Waiter[] = [];

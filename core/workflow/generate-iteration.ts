@@ -1,9 +1,10 @@
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
-import { type Calibration, type RateSample, rateSample } from '../estimate.ts';
+import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
 import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
-import type { JobDemand, Lease } from '../pool/host-pool.ts';
+import type { Lease } from '../pool/host-pool.ts';
+import type { JobClaim } from '../pool/waiters.ts';
 import type {
   FinishedLease,
   HostPool,
@@ -16,14 +17,12 @@ import type {
 } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
-import { startProgressReporter } from './progress-reporter.ts';
+import { CANCEL_CHECK_MS, startProgressReporter } from './progress-reporter.ts';
 import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
 export interface GenerateDeps {
   jobs: JobStore;
-  /** Seconds per sampling step of a 512x512 image where a host has not been measured. */
-  calibration: Calibration;
   images: ImageStore;
   pool: HostPool;
   /** The SD WebUI client of each pool host, by host id. */
@@ -32,6 +31,8 @@ export interface GenerateDeps {
   now: () => Date;
   progressPollMs: number;
   progressWriteMs: number;
+  /** How often a sampling call looks for a cancel of its job; CANCEL_CHECK_MS unless shortened. */
+  cancelCheckMs?: number;
   /** Upper bound of one SD WebUI call for these parameters; below the task's own time-out. */
   callTimeoutMs: (params: GenerationParams) => number;
 }
@@ -65,10 +66,10 @@ export async function generateIteration(
   }
 }
 
-/** Who asks the pool for the slot: the runner, with its job's demand and a host to keep away from. */
+/** Who asks the pool for the slot: the runner, with its job's claim and a host to keep away from. */
 export interface Asker {
   runner: number;
-  demand: (job: JobRecord) => JobDemand;
+  claim: (job: JobRecord) => JobClaim;
   /** The host that just failed this iteration: another is preferred. */
   avoidHost?: string;
 }
@@ -95,7 +96,7 @@ async function generateWithLease(
   const timeoutMs = deps.callTimeoutMs(job.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
   const ask = {
-    demand: asker.demand(job),
+    claim: asker.claim(job),
     holder: `${jobId}#${iteration}`,
     runner: asker.runner,
     ...(asker.avoidHost ? { avoidHost: asker.avoidHost } : {}),
@@ -103,7 +104,7 @@ async function generateWithLease(
   const lease = await acquireSlot(ask, timeoutMs + 60_000, deps, takeDone());
   if ('wait' in lease) {
     if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
-    throw new NoSlotAvailableError(lease.wait, lease.restingUntil);
+    throw new NoSlotAvailableError(lease.wait, lease);
   }
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
@@ -161,6 +162,7 @@ async function generateOnHost(
     now: deps.now,
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
+    cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
     isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
     observe: (poll) => polls.push(poll),
   });

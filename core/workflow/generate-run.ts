@@ -9,7 +9,7 @@ import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration } from './generate-iteration.ts';
-import { jobDemand } from './job-demand.ts';
+import { jobClaim } from './job-claim.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
 
@@ -37,6 +37,14 @@ interface Pending {
  * next to nothing.
  */
 const RECHECK_MS = 25;
+
+/**
+ * How often a runner with a call in flight asks again for the second slot it was refused because
+ * every slot was busy, not because another job goes first: the slot frees when someone's call
+ * ends, and a runner that waited for its own call to end would leave the GPU without a queued
+ * call for an upload's time. A pool read each time, only while that lasts (one call at most).
+ */
+const BUSY_RECHECK_MS = 50;
 
 /**
  * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
@@ -97,7 +105,7 @@ export async function generateRun(
     try {
       const asker = {
         runner,
-        demand: (current: typeof job) => jobDemand(current, runners, deps.calibration),
+        claim: (current: typeof job) => jobClaim(current, runners),
         ...(item.avoidHost ? { avoidHost: item.avoidHost } : {}),
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
@@ -178,7 +186,12 @@ export async function generateRun(
       // A lease no call took over right away goes back to the pool, not kept idle.
       if (spares.length > 0) await releaseSpares();
       if (inFlight.size > 0) {
-        await Promise.race(inFlight);
+        const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
+        const woke = await Promise.race<unknown>([
+          ...inFlight,
+          ...(busy ? [recheckAfter(BUSY_RECHECK_MS)] : []),
+        ]);
+        if (woke === RECHECK) refusal = undefined;
         continue;
       }
       if (queue.length === 0 && taken.length > 0 && !ended && !fatal && refusal === undefined) {
@@ -223,6 +236,10 @@ async function othersLeft(deps: RunDeps, jobId: string, own: number[]): Promise<
   }
   return left;
 }
+
+const RECHECK = Symbol('recheck');
+const recheckAfter = (ms: number) =>
+  new Promise<typeof RECHECK>((resolve) => setTimeout(() => resolve(RECHECK), ms).unref?.());
 
 function takeReady(queue: Pending[]): Pending | undefined {
   const now = Date.now();

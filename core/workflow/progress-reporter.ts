@@ -10,8 +10,9 @@ export interface ProgressReporterOptions {
   pollMs: number;
   /** At most one write per this many ms: status reads are cheap, writes are not. */
   writeEveryMs: number;
-  /** Whether the job was cancelled; asked at most once per writeEveryMs. */
+  /** Whether the job was cancelled; asked at most once per cancelCheckMs (writeEveryMs by default). */
   isCancelled?: () => Promise<boolean>;
+  cancelCheckMs?: number;
   /** Sees every answered poll with its timing, e.g. to measure how long our request held the GPU. */
   observe?: (poll: ProgressPoll) => void;
 }
@@ -27,6 +28,15 @@ export interface ProgressReporter {
   stop: () => Promise<boolean>;
 }
 
+/**
+ * How often live progress is written to the job item by default: a write costs a write unit per
+ * KB of the item, and a step shown 5 s late is still live to a client polling every few seconds.
+ */
+export const PROGRESS_WRITE_MS = 5_000;
+
+/** How often the job's status is read for a cancel while our call samples (a read is cheap). */
+export const CANCEL_CHECK_MS = 2_000;
+
 /** A host slow to answer /progress delays the call by at most this much. */
 const FIRST_POLL_WAIT_MS = 500;
 
@@ -37,6 +47,7 @@ const FIRST_POLL_WAIT_MS = 500;
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
   const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
+  const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = 0;
@@ -65,7 +76,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
           await write({ iteration, step: p.step, steps: p.steps, updated_at: now().toISOString() });
         }
         // Interrupt only our own running request: /interrupt stops whatever holds the GPU.
-        if (ours && isCancelled && !interrupted && Date.now() - lastCancelCheck >= writeEveryMs) {
+        if (ours && isCancelled && !interrupted && Date.now() - lastCancelCheck >= cancelCheckMs) {
           lastCancelCheck = Date.now();
           if (await isCancelled()) {
             interrupted = true;

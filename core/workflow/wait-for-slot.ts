@@ -1,15 +1,13 @@
 import { TaskGoneError } from '../errors.ts';
-import type { Calibration } from '../estimate.ts';
 import { isTerminal } from '../job.ts';
 import type { HostPool, JobStore, TaskCallbacks } from '../ports.ts';
-import { jobDemand } from './job-demand.ts';
+import { jobClaim } from './job-claim.ts';
 import type { WaitTaskInput } from './task-io.ts';
 
 export interface WaitDeps {
   jobs: JobStore;
   pool: HostPool;
   callbacks: TaskCallbacks;
-  calibration: Calibration;
 }
 
 /**
@@ -29,10 +27,6 @@ export async function waitForSlot(input: WaitTaskInput, deps: WaitDeps): Promise
     }
     return { queued: false };
   }
-  await deps.pool.registerWaiter(
-    jobDemand(job, input.runners, deps.calibration),
-    input.runner,
-    input.task_token,
-  );
+  await deps.pool.registerWaiter(jobClaim(job, input.runners), input.runner, input.task_token);
   return { queued: true };
 }

@@ -1,22 +1,22 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type HostRate, nextRate, type RateSample } from '../../core/estimate.ts';
+import { type Calibration, type HostRate, nextRate, type RateSample } from '../../core/estimate.ts';
 import {
   chooseSlot,
-  claimOf,
   type HostSpec,
   hostRatesOf,
   isHealthy,
-  type JobDemand,
+  isLive,
   type Lease,
   nextHealth,
   type PoolSnapshot,
+  placerFor,
   type SlotRefusal,
 } from '../../core/pool/host-pool.ts';
-import type { JobClaim } from '../../core/pool/waiters.ts';
+import { ASKING_AFTER_GRANT_MS, type JobClaim } from '../../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
-import { healthSk, poolPk, RATE_PREFIX, readPool, slotSk } from './pool-items.ts';
+import { healthSk, leaseClaimAttributes, poolPk, RATE_PREFIX, readPool, slotSk } from './pool-items.ts';
 
 /**
  * What folds a finished call's measurement into its slot's average, for a release or a hand-over
@@ -35,6 +35,14 @@ function rateUpdate({ lease, measured }: FinishedLease, now: number) {
   };
 }
 
+/** A lease records its job's claim (see waiters.ts) beside the holder: these SETs, these values. */
+const CLAIM_NAMES = Object.keys(
+  leaseClaimAttributes({ jobId: '', createdAt: 0, work: 0, rateKey: '', want: 0 }),
+).join(', ');
+const CLAIM_SETS = CLAIM_NAMES.split(', ').map((name) => `${name} = :${name}`);
+const claimValues = (claim: JobClaim) =>
+  Object.fromEntries(Object.entries(leaseClaimAttributes(claim)).map(([name, value]) => [`:${name}`, value]));
+
 export interface HostPoolOptions {
   clock?: () => number;
   name?: string;
@@ -42,6 +50,8 @@ export interface HostPoolOptions {
   callbacks?: TaskCallbacks;
   /** How long a host rests after failing FAILURES_BEFORE_REST calls in a row; REST_MS by default. */
   restMs?: number;
+  /** Seconds per step of a 512x512 image where no host has been measured: places jobs in line. */
+  calibration?: Calibration;
 }
 
 export class DynamoDbHostPool implements HostPool {
@@ -52,6 +62,8 @@ export class DynamoDbHostPool implements HostPool {
   private readonly pk: string;
   private readonly queue: DynamoDbPoolQueue;
   private readonly restMs?: number;
+  private readonly calibration: Calibration;
+  private readonly slotCount: number;
 
   constructor(
     db: DynamoDBDocumentClient,
@@ -65,12 +77,15 @@ export class DynamoDbHostPool implements HostPool {
     this.clock = options.clock ?? Date.now;
     this.pk = poolPk(options.name ?? 'default');
     this.restMs = options.restMs;
+    this.calibration = options.calibration ?? { secondsPerStep: 0.05 };
+    this.slotCount = hosts.reduce((n, h) => n + h.depth, 0);
     this.queue = new DynamoDbPoolQueue({
       db,
       tableName,
       pk: this.pk,
       hosts,
       clock: this.clock,
+      calibration: this.calibration,
       callbacks: options.callbacks,
     });
   }
@@ -79,9 +94,8 @@ export class DynamoDbHostPool implements HostPool {
     return readPool(this.db, this.tableName, this.pk);
   }
 
-  async registerWaiter(demand: JobDemand, runner: number, token: string): Promise<void> {
-    const snapshot = await this.snapshot();
-    await this.queue.register(claimOf(demand, snapshot), runner, token);
+  async registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void> {
+    await this.queue.register({ ...claim, want: Math.min(claim.want, this.slotCount) }, runner, token);
     // A slot freed between the refusal and now would wake no one: look again, with this token in.
     await this.queue.sweep();
   }
@@ -97,8 +111,8 @@ export class DynamoDbHostPool implements HostPool {
   async acquire(ask: PoolAsk, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal> {
     const now = this.clock();
     const snapshot = await this.snapshot();
-    const { demand, ...rest } = ask;
-    const claim = claimOf(demand, snapshot);
+    // A job can never hold more slots than the pool has.
+    const claim = { ...ask.claim, want: Math.min(ask.claim.want, this.slotCount) };
     const isDone = (s: { hostId: string; slot: number }) =>
       done !== undefined && s.hostId === done.lease.hostId && s.slot === done.lease.slot;
     // The finished lease's slot counts as free: the pool decides as if it had been released.
@@ -110,7 +124,14 @@ export class DynamoDbHostPool implements HostPool {
           ),
         }
       : snapshot;
-    const choice = chooseSlot(this.hosts, view, { ...rest, claim, continuing: done !== undefined }, now);
+    const place = placerFor(snapshot, this.calibration);
+    const choice = chooseSlot(
+      this.hosts,
+      view,
+      { ...ask, claim, continuing: done !== undefined },
+      now,
+      place,
+    );
     if ('wait' in choice) {
       // An iteration already running is not waiting for a slot: no place in the queue.
       if (!choice.running) await this.queue.markWaiting(claim, ask.runner, snapshot, now);
@@ -121,7 +142,12 @@ export class DynamoDbHostPool implements HostPool {
     // A lost race moves on to the next free slot rather than waiting a retry out.
     let won: { hostId: string; slot: number } | undefined;
     let handedOver: Record<string, number> | undefined;
-    for (const candidate of [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives]) {
+    const candidates = [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives];
+    // A runner's call that is over hands its own slot on first: its other ask, made at the same
+    // moment, then finds the slot freed elsewhere rather than racing it for that one.
+    const own = done ? candidates.findIndex(isDone) : -1;
+    if (own > 0) candidates.unshift(...candidates.splice(own, 1));
+    for (const candidate of candidates) {
       if (done && isDone(candidate)) {
         // One write instead of a release and a lease: the slot passes from the old holder to the new.
         handedOver = await this.tryHandOver(done, claim, ask.holder, now, leaseMs);
@@ -136,7 +162,12 @@ export class DynamoDbHostPool implements HostPool {
     }
     if (done && !handedOver) await this.release(done.lease, done.measured);
     if (!won) return { wait: 'other workers took every free slot first' };
-    if (snapshot.waiters.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
+    // A runner that will ask for another slot at once (it keeps two calls in flight) stays in line
+    // as asking, so a slot freed meanwhile is kept for it rather than woken into another job's hands.
+    const heldNow = view.slots.filter((s) => isLive(s, now) && s.jobId === claim.jobId).length + 1;
+    if (heldNow < claim.want) {
+      await this.queue.markWaiting(claim, ask.runner, snapshot, now, now + ASKING_AFTER_GRANT_MS);
+    } else if (snapshot.waiters.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
       await this.queue.leave(claim.jobId, ask.runner);
     }
     const { hostId, slot } = won;
@@ -171,14 +202,13 @@ export class DynamoDbHostPool implements HostPool {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', 'prio = :prio', 'want = :want', ...rated.sets].join(', ')}`,
+          UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', ...CLAIM_SETS, ...rated.sets].join(', ')}`,
           ConditionExpression: 'holder = :old',
           ...rated.names,
           ExpressionAttributeValues: {
             ':holder': holder,
             ':job': claim.jobId,
-            ':prio': claim.prio,
-            ':want': claim.want,
+            ...claimValues(claim),
             ':until': now + leaseMs,
             ':old': lease.holder,
             ...rated.values,
@@ -201,16 +231,14 @@ export class DynamoDbHostPool implements HostPool {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(target.hostId, target.slot) },
-          UpdateExpression:
-            'SET host_id = :host, slot = :slot, holder = :holder, job_id = :job, lease_until = :until, prio = :prio, want = :want',
+          UpdateExpression: `SET ${['host_id = :host', 'slot = :slot', 'holder = :holder', 'job_id = :job', 'lease_until = :until', ...CLAIM_SETS].join(', ')}`,
           ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now OR holder = :holder',
           ExpressionAttributeValues: {
             ':host': target.hostId,
             ':slot': target.slot,
             ':holder': holder,
             ':job': claim.jobId,
-            ':prio': claim.prio,
-            ':want': claim.want,
+            ...claimValues(claim),
             ':until': now + leaseMs,
             ':now': now,
           },
@@ -228,7 +256,7 @@ export class DynamoDbHostPool implements HostPool {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
-          UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until, prio, want`,
+          UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until, ${CLAIM_NAMES}`,
           ConditionExpression: 'holder = :holder',
           ...rated.names,
           ExpressionAttributeValues: { ':holder': lease.holder, ...rated.values },
@@ -305,7 +333,7 @@ export class DynamoDbHostPool implements HostPool {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(slot.hostId, slot.slot) },
-          UpdateExpression: 'REMOVE holder, job_id, lease_until, prio, want',
+          UpdateExpression: `REMOVE holder, job_id, lease_until, ${CLAIM_NAMES}`,
         }),
       );
     }

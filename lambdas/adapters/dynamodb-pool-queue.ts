@@ -6,16 +6,19 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { TaskGoneError } from '../../core/errors.ts';
+import type { Calibration } from '../../core/estimate.ts';
 import {
   freeSlotCount,
   type HostSpec,
   type PoolSnapshot,
+  placerFor,
   poolContenders,
 } from '../../core/pool/host-pool.ts';
 import {
   heartbeatsDue,
   type JobClaim,
   planWakes,
+  REGISTER_GRACE_MS,
   WAKE_GRACE_MS,
   type Waiter,
   waiterState,
@@ -23,6 +26,15 @@ import {
 import type { TaskCallbacks } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { readPool, waiterPrefix, waiterSk } from './pool-items.ts';
+
+/** A waiter item's claim attributes. */
+const claimAttributes = (claim: JobClaim) => ({
+  job_id: claim.jobId,
+  created: claim.createdAt,
+  work: claim.work,
+  rate_key: claim.rateKey,
+  want: claim.want,
+});
 
 /** Waiter items outlive any wait they stand for; TTL removes what a crash leaves behind. */
 const WAITER_TTL_SECONDS = 7 * 86_400;
@@ -35,6 +47,7 @@ export interface PoolQueueOptions {
   pk: string;
   hosts: HostSpec[];
   clock: () => number;
+  calibration: Calibration;
   /** What wakes a waiting task; without it (the gateway) the queue is only read. */
   callbacks?: TaskCallbacks;
 }
@@ -55,8 +68,17 @@ export class DynamoDbPoolQueue {
     return { pk: this.o.pk, sk: waiterSk(jobId, runner) };
   }
 
-  /** A refused runner takes its place in line (kept from its first refusal, its claim refreshed). */
-  async markWaiting(claim: JobClaim, runner: number, snapshot: PoolSnapshot, now: number): Promise<void> {
+  /**
+   * A refused runner takes its place in line (kept from its first refusal, its claim refreshed),
+   * claiming its room until `askUntil`.
+   */
+  async markWaiting(
+    claim: JobClaim,
+    runner: number,
+    snapshot: PoolSnapshot,
+    now: number,
+    askUntil = now + REGISTER_GRACE_MS,
+  ): Promise<void> {
     const mine = snapshot.waiters.find((w) => w.jobId === claim.jobId && w.runner === runner);
     const since = mine && waiterState(mine, now) !== 'stale' ? mine.since : now;
     await this.o.db.send(
@@ -64,11 +86,10 @@ export class DynamoDbPoolQueue {
         TableName: this.o.tableName,
         Item: {
           ...this.key(claim.jobId, runner),
-          job_id: claim.jobId,
+          ...claimAttributes(claim),
           runner,
-          prio: claim.prio,
-          want: claim.want,
           since,
+          ask_until: askUntil,
           ttl: Math.floor(now / 1000) + WAITER_TTL_SECONDS,
         },
       }),
@@ -83,13 +104,16 @@ export class DynamoDbPoolQueue {
         TableName: this.o.tableName,
         Key: this.key(claim.jobId, runner),
         UpdateExpression:
-          'SET job_id = :job, runner = :runner, prio = :prio, want = :want, #token = :token, beat_at = :now, ' +
-          'since = if_not_exists(since, :now), #ttl = :ttl REMOVE woken_at',
-        ExpressionAttributeNames: { '#token': 'token', '#ttl': 'ttl' },
+          'SET job_id = :job, runner = :runner, created = :created, #work = :work, rate_key = :key, want = :want, ' +
+          '#token = :token, beat_at = :now, since = if_not_exists(since, :now), #ttl = :ttl ' +
+          'REMOVE woken_at, ask_until',
+        ExpressionAttributeNames: { '#token': 'token', '#ttl': 'ttl', '#work': 'work' },
         ExpressionAttributeValues: {
           ':job': claim.jobId,
           ':runner': runner,
-          ':prio': claim.prio,
+          ':created': claim.createdAt,
+          ':work': claim.work,
+          ':key': claim.rateKey,
           ':want': claim.want,
           ':token': token,
           ':now': now,
@@ -135,7 +159,8 @@ export class DynamoDbPoolQueue {
     for (let pass = 0; pass < WAKE_PASSES; pass++) {
       const now = this.o.clock();
       for (const w of snapshot.waiters.filter((x) => waiterState(x, now) === 'stale')) await this.forget(w);
-      const line = poolContenders(snapshot, now).map((c) =>
+      const place = placerFor(snapshot, this.o.calibration);
+      const line = poolContenders(snapshot, now, place).map((c) =>
         c.jobId === released && c.wakeable.length === 0 ? { ...c, unmet: 0 } : c,
       );
       const wakes = planWakes(line, freeSlotCount(this.o.hosts, snapshot, now));

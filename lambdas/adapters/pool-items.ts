@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { PoolSnapshot } from '../../core/pool/host-pool.ts';
+import type { JobClaim } from '../../core/pool/waiters.ts';
 import { POOL_PK_PREFIX } from './jobs-table.ts';
 
 /** All of a pool's state in one partition, so one query reads it whole. */
@@ -21,6 +22,26 @@ function ratesOf(item: Record<string, unknown>): Record<string, number> | undefi
 
 const num = (value: unknown) => (typeof value === 'number' ? value : undefined);
 
+/** A job's claim as a lease records it (claim_* attributes), if it has one. */
+function leaseClaim(item: Record<string, unknown>): JobClaim | undefined {
+  if (typeof item.claim_work !== 'number' || typeof item.job_id !== 'string') return undefined;
+  return {
+    jobId: item.job_id,
+    createdAt: Number(item.claim_created),
+    work: item.claim_work,
+    rateKey: String(item.claim_key),
+    want: Number(item.want ?? 1),
+  };
+}
+
+/** The attributes a lease records its job's claim in. */
+export const leaseClaimAttributes = (claim: JobClaim) => ({
+  claim_created: claim.createdAt,
+  claim_work: claim.work,
+  claim_key: claim.rateKey,
+  want: claim.want,
+});
+
 /** Adds one item of the pool's partition to the snapshot it belongs in. */
 function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
   const sk = String(item.sk);
@@ -33,8 +54,7 @@ function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
       leaseUntil: num(item.lease_until),
       rates: ratesOf(item),
       ratedAt: num(item.rated_at),
-      prio: num(item.prio),
-      want: num(item.want),
+      claim: leaseClaim(item),
     });
   } else if (sk.startsWith('HEALTH#')) {
     snapshot.health.push({
@@ -42,14 +62,17 @@ function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
       failures: Number(item.failures ?? 0),
       unhealthyUntil: num(item.unhealthy_until),
     });
-  } else if (sk.startsWith('WAIT#') && typeof item.prio === 'number') {
-    // (Waiter items of the polling design before this one have no place in line: skipped.)
+  } else if (sk.startsWith('WAIT#') && typeof item.work === 'number') {
+    // (Waiter items of the polling design before this one claim no work: skipped.)
     snapshot.waiters.push({
       jobId: String(item.job_id),
       runner: Number(item.runner),
-      prio: item.prio,
+      createdAt: Number(item.created),
+      work: item.work,
+      rateKey: String(item.rate_key),
       want: Number(item.want ?? 1),
       since: Number(item.since),
+      askUntil: Number(item.ask_until ?? 0),
       token: item.token as string | undefined,
       wokenAt: num(item.woken_at),
       beatAt: num(item.beat_at),

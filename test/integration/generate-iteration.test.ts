@@ -8,7 +8,7 @@ import type { SdWebUi } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
 import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
-import { jobDemand } from '../../core/workflow/job-demand.ts';
+import { jobClaim } from '../../core/workflow/job-claim.ts';
 import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
@@ -61,8 +61,8 @@ afterAll(async () => {
   await dir.remove();
 });
 
-/** Runner 0 of 1, asking with its job's demand. */
-const asker: Asker = { runner: 0, demand: (job) => jobDemand(job, 1, deps.calibration) };
+/** Runner 0 of 1, asking with its job's claim. */
+const asker: Asker = { runner: 0, claim: (job) => jobClaim(job, 1) };
 
 describe('generateIteration leases', () => {
   const withPool = () => {
@@ -115,7 +115,7 @@ describe('generateIteration leases', () => {
     }
     // A is first in line: created at 0 with little left to do.
     const a = await newJob();
-    const aAsk = poolAsk(a.job_id, `${a.job_id}#0`, { secondsLeft: 1 });
+    const aAsk = poolAsk(a.job_id, `${a.job_id}#0`, { work: 1 });
     expect(await deps.pool.acquire(aAsk, 60_000)).toHaveProperty('wait');
     for (const lease of held) await deps.pool.release(lease);
     await deps.jobs.transition(a.job_id, ['running'], 'cancelled', new Date().toISOString());

@@ -7,7 +7,7 @@ import { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
-import { poolAsk as ask } from '../support/pool-ask.ts';
+import { poolAsk as ask, SECOND_PER_UNIT } from '../support/pool-ask.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stores: EmbeddedStores;
@@ -25,7 +25,11 @@ afterAll(async () => {
 
 /** Each test gets a pool (a partition) of its own. */
 function pool(clock: () => number = Date.now, hosts = [{ id: 'h', depth: 2 }], name = `test-${++tables}`) {
-  return new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, { clock, name });
+  return new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, {
+    clock,
+    name,
+    calibration: SECOND_PER_UNIT,
+  });
 }
 
 describe('DynamoDbHostPool against dynalite', () => {
@@ -73,17 +77,22 @@ describe('DynamoDbHostPool against dynalite', () => {
 
   it('keeps a freed slot for the job ahead in line, not the job that asks first', async () => {
     const p = pool(Date.now, [{ id: 'fair', depth: 2 }]);
-    const bigAsk = (holder: string) => ask('big', holder, { secondsLeft: 4000 });
+    const bigAsk = (holder: string) => ask('big', holder, { work: 4000 });
     const big1 = await p.acquire(bigAsk('big#0'), 60_000);
     const big2 = await p.acquire(bigAsk('big#1'), 60_000);
     // A small job started later has the earlier place: created then, with seconds of work left.
-    const small = ask('small', 'small#0', { createdAt: 1000, secondsLeft: 2 });
+    const small = ask('small', 'small#0', { createdAt: 1000, work: 2 });
     expect(await p.acquire(small, 60_000)).toHaveProperty('wait');
     if ('hostId' in big1) await p.release(big1);
     expect(await p.acquire(bigAsk('big#2'), 60_000)).toMatchObject({ wait: expect.stringMatching(/small/) });
     expect(await p.acquire(small, 60_000)).toMatchObject({ holder: 'small#0' });
-    // It has its slot: it no longer waits; the big job, refused its hand-over, does.
-    expect((await p.snapshot()).waiters.map((w) => w.jobId)).toEqual(['big']);
+    // The big job, refused its hand-over, waits; the small one has a slot and asks for its second
+    // (it keeps two calls in flight): the slot big still holds is kept for it when freed.
+    const { waiters } = await p.snapshot();
+    expect(waiters.map((w) => [w.jobId, w.token])).toEqual([
+      ['big', undefined],
+      ['small', undefined],
+    ]);
     if ('hostId' in big2) await p.release(big2);
   });
 
@@ -142,7 +151,7 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect((await p.snapshot()).slots[0]).toMatchObject({ holder: 'a#1', rates: { p0: 0.2 } });
 
     // Another job waits, well ahead in line: the hand-over is refused and the slot freed for it.
-    const b = ask('b', 'b#0', { secondsLeft: 1 });
+    const b = ask('b', 'b#0', { work: 1 });
     expect(await p.acquire(b, 60_000)).toHaveProperty('wait');
     expect(await p.acquire(ask('a', 'a#2'), 60_000, { lease: second })).toMatchObject({
       wait: expect.stringMatching(/\bb\b/),
@@ -224,6 +233,7 @@ describe('the queue of runners waiting for a slot', () => {
       clock: () => now,
       name: `test-${++tables}`,
       callbacks,
+      calibration: SECOND_PER_UNIT,
     });
     /** A runner of `jobId` refused a slot, in its Wait state: whether it has been woken, and its token. */
     const waitInLine = async (jobId: string, options: Parameters<typeof ask>[2] = {}) => {
@@ -234,7 +244,7 @@ describe('the queue of runners waiting for a slot', () => {
         () => true,
         () => false,
       );
-      await p.registerWaiter(ask(jobId, '', options).demand, options.runner ?? 0, token);
+      await p.registerWaiter(ask(jobId, '', options).claim, options.runner ?? 0, token);
       return { token, woken, wokenYet: () => Promise.race([woken, Promise.resolve(undefined)]) };
     };
     return {
@@ -282,7 +292,7 @@ describe('the queue of runners waiting for a slot', () => {
     // The slot is freed before b's token is in the queue: nobody could wake b then.
     if ('hostId' in holder) await p.release(holder);
     const { token, result } = tokens.mint('b');
-    await p.registerWaiter(ask('b', '').demand, 0, token);
+    await p.registerWaiter(ask('b', '').claim, 0, token);
     await expect(result).resolves.toMatchObject({ woken_at: expect.any(String) });
   });
 

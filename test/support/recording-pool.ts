@@ -33,7 +33,7 @@ export class RecordingPool implements HostPool {
     done?: FinishedLease,
   ): Promise<Lease | { wait: string; running?: true }> {
     const { holder } = ask;
-    const jobId = ask.demand.jobId;
+    const jobId = ask.claim.jobId;
     if (done) {
       this.handedOver++;
       await this.release(done.lease, done.measured);

@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
-  chooseSlot,
-  claimOf,
+  chooseSlot as choose,
   FAILURES_BEFORE_REST,
   type HostSpec,
   nextHealth,
   type PoolSnapshot,
+  placerFor,
   REST_MS,
   type SlotAsk,
 } from '../../../core/pool/host-pool.ts';
-import { PREEMPT_MARGIN_MS, preemptMargin, type Waiter } from '../../../core/pool/waiters.ts';
+import {
+  type JobClaim,
+  type Placer,
+  PREEMPT_MARGIN_MS,
+  preemptMargin,
+  type Waiter,
+} from '../../../core/pool/waiters.ts';
 
 const hosts: HostSpec[] = [
   { id: 'a', depth: 2 },
@@ -17,31 +23,40 @@ const hosts: HostSpec[] = [
 ];
 const empty: PoolSnapshot = { slots: [], health: [], waiters: [] };
 const NOW = 1_000_000;
-/** A live lease of `jobId`, which claimed place `prio` and `want` slots when it took it. */
+/** Claims placed at one ms per unit of work: a claim's place is its work (all created at 0). */
+const place: Placer = (c) => ({ prio: c.createdAt + c.work, workMs: c.work });
+const claim = (jobId: string, prio: number, want = 2): JobClaim => ({
+  jobId,
+  createdAt: 0,
+  work: prio,
+  rateKey: 'p0',
+  want,
+});
+/** A live lease of `jobId`, which claimed place `prio` and 4 slots when it took it. */
 const held = (hostId: string, slot: number, jobId: string, prio = 500_000, leaseUntil = NOW + 60_000) => ({
   hostId,
   slot,
   jobId,
   holder: `${jobId}#${hostId}${slot}`,
   leaseUntil,
-  prio,
-  want: 4,
+  claim: claim(jobId, prio, 4),
 });
 const waiter = (jobId: string, prio: number, extra: Partial<Waiter> = {}): Waiter => ({
-  jobId,
+  ...claim(jobId, prio),
   runner: 0,
-  prio,
-  want: 2,
   since: NOW - 1000,
+  askUntil: NOW + 59_000,
   token: `token-${jobId}`,
   ...extra,
 });
 const ask = (jobId: string, prio: number, extra: Partial<SlotAsk> = {}): SlotAsk => ({
-  claim: { jobId, prio, want: 2, workMs: 3_600_000 },
+  claim: claim(jobId, prio),
   holder: `${jobId}#new`,
   runner: 0,
   ...extra,
 });
+const chooseSlot = (h: HostSpec[], snapshot: PoolSnapshot, a: SlotAsk, now: number) =>
+  choose(h, snapshot, a, now, place);
 
 describe('chooseSlot', () => {
   it('spreads work to the least loaded healthy host', () => {
@@ -132,8 +147,13 @@ describe('chooseSlot', () => {
   });
 
   it('gives a free slot to the running job ahead in line, not to the running job behind it', () => {
-    // Two jobs that started together hold a slot each: the one ahead gets the next slot freed.
-    const split = { ...empty, slots: [held('a', 0, 'ahead', 400_000), held('b', 0, 'behind', 400_001)] };
+    // Two jobs that started together hold a slot each, and the one ahead asked for a second: it
+    // gets the next slot freed.
+    const split = {
+      ...empty,
+      slots: [held('a', 0, 'ahead', 400_000), held('b', 0, 'behind', 400_001)],
+      waiters: [waiter('ahead', 400_000, { token: undefined, askUntil: NOW + 50_000 })],
+    };
     const oneHost: HostSpec[] = [
       { id: 'a', depth: 2 },
       { id: 'b', depth: 1 },
@@ -162,7 +182,7 @@ describe('chooseSlot', () => {
     expect(chooseSlot(hosts, full(snapshot), ask('second', 300_000), NOW)).toMatchObject({ ahead: 'first' });
     expect(chooseSlot(hosts, full(snapshot), ask('first', 300_000), NOW)).toHaveProperty('hostId');
     // Refused a minute ago and never reached its Wait state: its runner is gone.
-    const stale = { ...empty, waiters: [waiter('gone', 1, { token: undefined, since: NOW - 61_000 })] };
+    const stale = { ...empty, waiters: [waiter('gone', 1, { token: undefined, askUntil: NOW - 1_000 })] };
     expect(chooseSlot(hosts, full(stale), ask('x', 500_000), NOW)).toHaveProperty('hostId');
   });
 
@@ -185,7 +205,7 @@ describe('chooseSlot', () => {
 });
 
 describe('a job’s place in line', () => {
-  it('is its creation time plus the GPU time its unfinished images need, at the pool’s measured rates', () => {
+  it('is its creation time plus the GPU time its unfinished work needs, at the pool’s measured rates', () => {
     const rated = {
       ...empty,
       slots: [
@@ -193,14 +213,14 @@ describe('a job’s place in line', () => {
         { hostId: 'b', slot: 0, rates: { p0: 4 } },
       ],
     };
-    const demand = {
-      jobId: 'j',
-      createdAt: 1000,
-      want: 2,
-      secondsLeft: (r: Readonly<Record<string, number>>) => 10 * (r.p0 ?? 1),
-    };
-    expect(claimOf(demand, rated)).toEqual({ jobId: 'j', want: 2, prio: 1000 + 30_000, workMs: 30_000 });
-    expect(claimOf(demand, empty).prio).toBe(1000 + 10_000);
+    const job = { jobId: 'j', createdAt: 1000, work: 10, rateKey: 'p0', want: 2 };
+    // Measured: 3 s per unit on average over the pool's slots.
+    expect(placerFor(rated, { secondsPerStep: 0.05 })(job)).toEqual({ prio: 1000 + 30_000, workMs: 30_000 });
+    // Not measured yet: the calibration, here a second per unit.
+    expect(placerFor(empty, { secondsPerStep: 0.262144 })(job)).toEqual({
+      prio: 1000 + 10_000,
+      workMs: 10_000,
+    });
   });
 });
 

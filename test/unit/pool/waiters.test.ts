@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  contenders,
+  contenders as contendersAt,
   HEARTBEAT_EVERY_MS,
   heartbeatsDue,
   planWakes,
@@ -11,20 +11,31 @@ import {
 } from '../../../core/pool/waiters.ts';
 
 const NOW = 5_000_000;
+/** Claims placed at one ms per unit of work. */
+const place = (c: { createdAt: number; work: number }) => ({ prio: c.createdAt + c.work, workMs: c.work });
+const contenders = (held: Parameters<typeof contendersAt>[0], waiters: Waiter[], now: number) =>
+  contendersAt(held, waiters, now, place);
 const w = (jobId: string, prio: number, extra: Partial<Waiter> = {}): Waiter => ({
   jobId,
   runner: 0,
-  prio,
+  createdAt: 0,
+  work: prio,
+  rateKey: 'p0',
   want: 2,
   since: NOW - 1000,
+  askUntil: NOW + 59_000,
   token: `t-${jobId}-${extra.runner ?? 0}`,
   ...extra,
 });
 
 describe('a waiter’s state', () => {
   it('goes from registering to waiting to woken, and is lost or stale when nothing follows', () => {
-    expect(waiterState(w('j', 1, { token: undefined }), NOW)).toBe('registering');
-    expect(waiterState(w('j', 1, { token: undefined, since: NOW - REGISTER_GRACE_MS }), NOW)).toBe('stale');
+    expect(waiterState(w('j', 1, { token: undefined }), NOW)).toBe('asking');
+    // Refused long ago, but asked again lately (a runner with calls in flight): still asking.
+    expect(waiterState(w('j', 1, { token: undefined, since: NOW - 10 * REGISTER_GRACE_MS }), NOW)).toBe(
+      'asking',
+    );
+    expect(waiterState(w('j', 1, { token: undefined, askUntil: NOW }), NOW)).toBe('stale');
     expect(waiterState(w('j', 1), NOW)).toBe('waiting');
     expect(waiterState(w('j', 1, { wokenAt: NOW - 10 }), NOW)).toBe('woken');
     expect(waiterState(w('j', 1, { wokenAt: NOW - WAKE_GRACE_MS }), NOW)).toBe('lost');
@@ -44,10 +55,16 @@ describe('planWakes', () => {
     expect(planWakes(line, 9).map((x) => x.jobId)).toEqual(['early', 'mid', 'late']);
   });
 
-  it('lets a running job with room for more take its share without a wake-up', () => {
-    const line = contenders([{ jobId: 'run', prio: 50, want: 2 }], [w('waits', 100)], NOW);
-    expect(planWakes(line, 1)).toEqual([]);
-    expect(planWakes(line, 2).map((x) => x.jobId)).toEqual(['waits']);
+  it('lets a running job that asks for more take its share without a wake-up', () => {
+    const run = { jobId: 'run', claim: { jobId: 'run', createdAt: 0, work: 50, rateKey: 'p0', want: 2 } };
+    // Its runner was refused a second slot: it asks, and goes first.
+    const asking = contenders([run], [w('waits', 100), w('run', 50, { token: undefined })], NOW);
+    expect(planWakes(asking, 1)).toEqual([]);
+    expect(planWakes(asking, 2).map((x) => x.jobId)).toEqual(['waits']);
+    // A running job that stopped asking (near its end) keeps no room: the slot goes to the waiter.
+    const done = contenders([run], [w('waits', 100)], NOW);
+    expect(done.find((c) => c.jobId === 'run')?.unmet).toBe(0);
+    expect(planWakes(done, 1).map((x) => x.jobId)).toEqual(['waits']);
   });
 
   it('does not wake a runner twice while it comes back, but wakes again one whose wake-up was lost', () => {

@@ -1,0 +1,20 @@
+import { imageWork, rateKey } from '../estimate.ts';
+import type { JobRecord } from '../job.ts';
+import { CALLS_PER_RUNNER } from '../plan.ts';
+import type { JobClaim } from '../pool/waiters.ts';
+
+/**
+ * What a job claims of the pool: when it was created, the sampling work its unfinished iterations
+ * need, and the slots its runners can use (the pool places it in line from these).
+ */
+export function jobClaim(job: JobRecord, runners: number): JobClaim {
+  const { params } = job;
+  const left = Math.max(1, params.n_iter - (job.counted?.size ?? 0));
+  return {
+    jobId: job.job_id,
+    createdAt: Date.parse(job.created_at),
+    work: left * params.batch_size * imageWork(params),
+    rateKey: rateKey(params),
+    want: Math.min(CALLS_PER_RUNNER * runners, left),
+  };
+}
