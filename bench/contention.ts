@@ -24,7 +24,6 @@ export interface ContendingJob {
   /** Times it entered "Wait for a GPU slot". */
   waits: number;
   invocations: number;
-  lambdaMs: number;
   /** Wall time of its generate tasks: what waits for the GPU, and scales with it. */
   generateMs: number;
   /** Its share of the host's sampling time (every job asks for the same images). */
@@ -96,7 +95,6 @@ export async function contention(host: StackHost, client: Client) {
       transitions: (execution?.entered ?? 0) + (execution?.retried ?? 0),
       waits: execution?.enteredByState['Wait for a GPU slot'] ?? 0,
       invocations: tasks.length,
-      lambdaMs: sum(tasks.map((t) => t.ms)),
       generateMs: sum(tasks.filter((t) => t.state === 'Generate images').map((t) => t.ms)),
       gpuMs: (gpuMs * CONTENTION_ITERATIONS) / images,
       makespanMs: finalizedAt(job.job_id) - startedAt,

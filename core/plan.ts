@@ -1,5 +1,6 @@
 import { type Calibration, estimateJobSeconds, type HostRate } from './estimate.ts';
 import type { GenerationParams, JobRecord } from './job.ts';
+import type { WorkflowInput } from './ports.ts';
 
 export interface PlanContext {
   jobId: string;
@@ -60,6 +61,15 @@ export const MAX_RUNNERS = 40;
  */
 export function runnerCount(nIter: number, slots: number): number {
   return Math.max(1, Math.min(nIter, MAX_RUNNERS, Math.ceil(slots / CALLS_PER_RUNNER)));
+}
+
+/**
+ * What a job's execution starts with: its id, and its runners (the Map state's items: runner r of
+ * n is item r). Identifiers only, never images or prompts.
+ */
+export function workflowInput(jobId: string, nIter: number, concurrency: number): WorkflowInput {
+  const runners = runnerCount(nIter, concurrency);
+  return { job_id: jobId, runners, runner_ids: Array.from({ length: runners }, (_, r) => r) };
 }
 
 /**

@@ -84,11 +84,13 @@ export interface Orchestrator {
   stop(jobId: string, cause: string): Promise<void>;
 }
 
-/** What a job's execution starts with: identifiers only, never images or prompts. */
+/** What a job's execution starts with: identifiers only, never images or prompts (workflowInput). */
 export interface WorkflowInput {
   job_id: string;
   /** Generate tasks at once, each doing every runners-th iteration (runnerCount). */
   runners: number;
+  /** 0 .. runners-1: the Map state's items, one per generate task. */
+  runner_ids: number[];
 }
 
 export interface Txt2ImgResult {

@@ -6,7 +6,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
-import { runnerCount } from '../core/plan.ts';
+import { workflowInput } from '../core/plan.ts';
 import type { Orchestrator } from '../core/ports.ts';
 import { JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
 
@@ -61,10 +61,10 @@ export async function resumeUnfinishedJobs(
   for (const job of jobs) {
     const params = job.params as { n_iter: number };
     // Finished iterations are skipped by the generate task, so a resumed job only does what is left.
-    await orchestrator.start(String(job.job_id), {
-      job_id: String(job.job_id),
-      runners: runnerCount(params.n_iter, concurrency),
-    });
+    await orchestrator.start(
+      String(job.job_id),
+      workflowInput(String(job.job_id), params.n_iter, concurrency),
+    );
   }
   return jobs.map((j) => String(j.job_id));
 }

@@ -6,7 +6,6 @@ import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
-import { createMarkJobRunningHandler } from '../lambdas/mark-job-running.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
 import { createRenderContactSheetHandler } from '../lambdas/render-contact-sheet.ts';
 import { createWaitForSlotHandler } from '../lambdas/wait-for-slot.ts';
@@ -133,7 +132,6 @@ export async function startEmbeddedStack(
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
   const handlers: TaskHandlers = {
-    'Mark job running': createMarkJobRunningHandler(workers),
     'Generate images': createGenerateImagesHandler(workers),
     'Wait for a GPU slot': createWaitForSlotHandler(workers),
     'Record failed iterations': createRecordFailedIterationHandler(workers),

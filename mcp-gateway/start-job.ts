@@ -5,7 +5,7 @@ import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
 import { LIMITS } from '../core/limits.ts';
 import type { GenerationParams, StartInput } from '../core/params/generation.ts';
-import { planJob, runnerCount } from '../core/plan.ts';
+import { planJob, workflowInput } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
 import { storeInlineControlImages } from './control-images.ts';
 import type { ToolContext } from './deps.ts';
@@ -120,10 +120,10 @@ export async function startJob(
     throw new Error(`job ${job.job_id} exists but cannot be read`);
   }
   try {
-    await deps.orchestrator.start(job.job_id, {
-      job_id: job.job_id,
-      runners: runnerCount(job.params.n_iter, deps.settings.concurrency),
-    });
+    await deps.orchestrator.start(
+      job.job_id,
+      workflowInput(job.job_id, job.params.n_iter, deps.settings.concurrency),
+    );
   } catch (error) {
     // The job exists but will never run: say so in its record rather than leave it pending.
     await deps.jobs.transition(job.job_id, ['pending'], 'failed', deps.now().toISOString());
@@ -138,10 +138,10 @@ export async function startJob(
  */
 async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecord; reused: boolean }> {
   if (job.status === 'pending') {
-    await ctx.deps.orchestrator.start(job.job_id, {
-      job_id: job.job_id,
-      runners: runnerCount(job.params.n_iter, ctx.deps.settings.concurrency),
-    });
+    await ctx.deps.orchestrator.start(
+      job.job_id,
+      workflowInput(job.job_id, job.params.n_iter, ctx.deps.settings.concurrency),
+    );
   }
   return { job, reused: true };
 }

@@ -32,13 +32,6 @@ export const SHARP: UnbundledPackages = {
  * (definition.asl.json), so a stuck call ends as the function's own error, not a state time-out.
  */
 const SIZING: Record<TaskStateName, TaskSizing> = {
-  // One conditional UpdateItem: I/O-bound and tiny; 256 MB loads the bundle quickly enough.
-  'Mark job running': {
-    id: 'MarkJobRunning',
-    entry: 'lambdas/entry/mark-job-running.ts',
-    memorySize: 256,
-    timeout: Duration.seconds(30),
-  },
   // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
   // could outlive that), so its memory is billed for GPU time: keep it small. SD WebUI's answer is
   // read as a stream, one base64 image at a time, so the peak is the bundle (~85 MiB) plus one
@@ -110,7 +103,6 @@ export class WorkflowTasks extends Construct {
       });
     };
     this.byState = {
-      'Mark job running': make('Mark job running'),
       'Generate images': make('Generate images'),
       'Wait for a GPU slot': make('Wait for a GPU slot'),
       'Record failed iterations': make('Record failed iterations'),

@@ -11,7 +11,6 @@ export const DEFINITION_PATH = new URL('./definition.asl.json', import.meta.url)
  * "Wait for a GPU slot", the function its callback integration invokes).
  */
 export const TASK_FUNCTIONS = {
-  'Mark job running': 'MarkJobRunningFunctionArn',
   'Generate images': 'GenerateImagesFunctionArn',
   'Wait for a GPU slot': 'WaitForSlotFunctionArn',
   'Record failed iterations': 'RecordFailedIterationFunctionArn',

@@ -72,6 +72,11 @@ export interface Asker {
   claim: (job: JobRecord) => JobClaim;
   /** The host that just failed this iteration: another is preferred. */
   avoidHost?: string;
+  /**
+   * Another runner may have been making this iteration: look again once the slot is leased, in
+   * case it was counted between the first look and the lease (its maker releases after counting).
+   */
+  verify?: boolean;
 }
 
 async function generateWithLease(
@@ -109,6 +114,9 @@ async function generateWithLease(
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
   try {
+    if (asker.verify && (await deps.jobs.get(jobId))?.counted?.has(iteration)) {
+      return { iteration, images: 0, skipped: true };
+    }
     const sd = deps.hosts.get(lease.hostId);
     if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
     const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);

@@ -28,6 +28,8 @@ interface Pending {
   notBefore: number;
   /** Another runner's iteration, taken once this runner's own were all done. */
   stolen?: boolean;
+  /** An own iteration another runner was making: it may be counted by the time we lease. */
+  recheck?: boolean;
 }
 
 /**
@@ -76,6 +78,9 @@ export async function generateRun(
   if (!job) throw new JobNotFoundError(jobId);
   const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
   if (isTerminal(job.status)) return out;
+  // The first runner to start marks the job running (a job cancelled before that stays cancelled).
+  if (job.status === 'pending')
+    await deps.jobs.transition(jobId, ['pending'], 'running', deps.now().toISOString());
 
   const own = runnerIterations(runner, runners, job.params.n_iter);
   const queue: Pending[] = own
@@ -107,6 +112,7 @@ export async function generateRun(
         runner,
         claim: (current: typeof job) => jobClaim(current, runners),
         ...(item.avoidHost ? { avoidHost: item.avoidHost } : {}),
+        ...(item.stolen || item.recheck ? { verify: true } : {}),
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
         done,
@@ -114,7 +120,7 @@ export async function generateRun(
       });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
-        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS });
+        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS, recheck: true });
       } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;

@@ -47,7 +47,7 @@ describe('`cdk synth` in tunnel mode', () => {
 
 describe('the esbuild bundles', () => {
   it('are ESM with the createRequire banner and a source map, one per function', () => {
-    expect(bundles()).toHaveLength(7);
+    expect(bundles()).toHaveLength(6);
     for (const { name, dir } of bundles()) {
       const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(

@@ -17,7 +17,7 @@ describe('functions', () => {
   const all = () => Object.values(resources(synth.template, 'AWS::Lambda::Function'));
 
   it('run Node 24 on arm64 (sharp included: its WebAssembly build) with tracing, JSON logs and source maps', () => {
-    expect(all()).toHaveLength(7);
+    expect(all()).toHaveLength(6);
     for (const fn of all()) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -35,7 +35,7 @@ describe('functions', () => {
 
   it('each have a role of their own', () => {
     const roles = all().map(roleIdOf);
-    expect(new Set(roles).size).toBe(7);
+    expect(new Set(roles).size).toBe(6);
   });
 
   it('are sized for their work: generate has the Map task’s 900 s at 256 MB (it waits for the GPU), the rest 256 MB and 30 s', () => {
@@ -43,12 +43,7 @@ describe('functions', () => {
       MemorySize: 256,
       Timeout: 900,
     });
-    for (const state of [
-      'Mark job running',
-      'Wait for a GPU slot',
-      'Record failed iterations',
-      'Finalize job',
-    ]) {
+    for (const state of ['Wait for a GPU slot', 'Record failed iterations', 'Finalize job']) {
       expect(taskFunction(synth.template, state)[1].Properties).toMatchObject({
         MemorySize: 256,
         Timeout: 30,

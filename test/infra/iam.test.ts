@@ -143,7 +143,7 @@ describe('IAM', () => {
     expect(JSON.stringify(dynamo?.Resource)).toContain('/index/by-owner');
   });
 
-  it('lets the state machine invoke exactly the six task functions', () => {
+  it('lets the state machine invoke exactly the five task functions', () => {
     const [, machine] = single(synth.template, 'AWS::StepFunctions::StateMachine');
     const roleId = (machine.Properties.RoleArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
     const invoke = policies()
@@ -157,7 +157,7 @@ describe('IAM', () => {
       'Fn::GetAtt': [taskFunction(synth.template, state)[0], 'Arn'],
     }));
     expect(invoke.flatMap((s) => s.Resource as unknown[])).toEqual(expect.arrayContaining(expected));
-    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(6);
+    expect(invoke.flatMap((s) => s.Resource as unknown[])).toHaveLength(5);
   });
 });
 

@@ -12,7 +12,7 @@ import { CANCEL_ERROR, executionArn, SfnOrchestrator } from '../../../lambdas/ad
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs-abc123';
 const JOB = 'job_20261124_7k2m9q4x';
-const INPUT = { job_id: JOB, runners: 2 };
+const INPUT = { job_id: JOB, runners: 2, runner_ids: [0, 1] };
 const $metadata = {};
 
 const sfnMock = mockClient(SFNClient);

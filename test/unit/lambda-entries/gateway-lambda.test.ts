@@ -109,8 +109,9 @@ describe('the gateway Lambda behind a Function URL', () => {
     expect(started[0]?.args[0].input).toMatchObject({ stateMachineArn: STATE_MACHINE, name: jobId });
     expect(JSON.parse(started[0]?.args[0].input.input ?? '')).toEqual({
       job_id: jobId,
-      // 5 iterations, 3 calls at once: 2 generate tasks of two calls each.
+      // 5 iterations, 3 calls at once: 2 generate tasks of two calls each, the Map's items 0 and 1.
       runners: 2,
+      runner_ids: [0, 1],
     });
   });
 

@@ -45,7 +45,7 @@ const secretsMock = mockClient(SecretsManagerClient);
 const dynamoMock = mockClient(DynamoDBDocumentClient);
 const s3Mock = mockClient(S3Client);
 type Entry = { handler: (event: unknown, context?: Context) => Promise<unknown> };
-let entries: Record<'mark' | 'generate' | 'fail' | 'finalize', Entry>;
+let entries: Record<'generate' | 'fail' | 'finalize', Entry>;
 let simulator: Simulator;
 const fetchSpy = vi.spyOn(globalThis, 'fetch');
 const logs = vi.spyOn(console, 'info').mockImplementation(() => {});
@@ -74,7 +74,6 @@ beforeAll(async () => {
     }),
   });
   entries = {
-    mark: await import('../../../lambdas/entry/mark-job-running.ts'),
     generate: await import('../../../lambdas/entry/generate-images.ts'),
     fail: await import('../../../lambdas/entry/record-failed-iteration.ts'),
     finalize: await import('../../../lambdas/entry/finalize-job.ts'),
@@ -108,17 +107,18 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
-  it('Mark job running: {job_id} moves the job from pending to running', async () => {
-    await expect(entries.mark.handler({ job_id: JOB_ID })).resolves.toEqual({
-      job_id: JOB_ID,
-      running: true,
-    });
+  it('Generate images: the first runner of a pending job moves it from pending to running', async () => {
+    dynamoMock.on(GetCommand).callsFake((input: { Key: { sk: string } }) =>
+      input.Key.sk === JOB_SK
+        ? {
+            Item: { pk: jobPk(JOB_ID), sk: JOB_SK, ...job, status: 'pending', counted: new Set([0, 1, 2]) },
+          }
+        : {},
+    );
+    await entries.generate.handler({ job_id: JOB_ID, runner: 0, runners: 1 });
     const update = dynamoMock.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(update).toMatchObject({ TableName: 'jobs', Key: { pk: jobPk(JOB_ID), sk: JOB_SK } });
     expect(update?.ExpressionAttributeValues).toMatchObject({ ':to': 'running', ':from0': 'pending' });
-    expect(loggedLines()).toContainEqual(
-      expect.objectContaining({ state: 'Mark job running', job_id: JOB_ID }),
-    );
   });
 
   it('Generate images: {job_id, runner, runners} calls the host with its credentials and stores the PNGs', async () => {
@@ -190,6 +190,6 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
     await expect(entries.finalize.handler({ job_id: 'job_20261124_unknown' })).rejects.toMatchObject({
       name: 'JobNotFoundError',
     });
-    await expect(entries.mark.handler({})).rejects.toMatchObject({ name: 'ZodError' });
+    await expect(entries.generate.handler({})).rejects.toMatchObject({ name: 'ZodError' });
   });
 });
