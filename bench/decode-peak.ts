@@ -2,12 +2,11 @@
  * Child process of the memory benchmark: reads one txt2img answer from `url` the way the
  * generate task does (`stream`: SdWebUiClient, one image at a time) or the way it used to
  * (`whole`: the body as text, JSON.parse, then every image decoded), and prints its peak RSS.
- * It loads the worker's modules first (the AWS SDK clients, the pool, the job store, the Step
- * Functions client that wakes waiting runners), so the
+ * It loads the worker's modules first (the AWS SDK clients, the pool, the job store, what wakes
+ * waiting runners through Step Functions), so the
  * figures include what a generate Lambda holds anyway; decodePeak runs it bundled, as deployed.
  */
 import { readFileSync } from 'node:fs';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import { SdWebUiClient } from '../lambdas/adapters/sd-webui-client.ts';
 import { SfnTaskCallbacks } from '../lambdas/adapters/sfn-task-callbacks.ts';
 import { createWorkerDeps } from '../lambdas/worker-deps.ts';
@@ -19,7 +18,10 @@ createWorkerDeps({
   tableName: 't',
   bucketName: 'b',
   sdHost: { baseUrl: url },
-  callbacks: new SfnTaskCallbacks(new SFNClient({ region: 'us-east-1' })),
+  callbacks: new SfnTaskCallbacks({
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'probe', secretAccessKey: 'probe' },
+  }),
 });
 const loaded = hwmMiB();
 let images: Uint8Array[];

@@ -1,35 +1,61 @@
-import { SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { AwsClient } from 'aws4fetch';
 import { TaskGoneError } from '../../core/errors.ts';
 import type { TaskCallbacks } from '../../core/ports.ts';
 
 /** What Step Functions answers for a token whose task no longer waits (or never did). */
 const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
 
-async function send(call: Promise<unknown>): Promise<void> {
-  try {
-    await call;
-  } catch (error) {
-    if (error instanceof Error && GONE.has(error.name))
-      throw new TaskGoneError(error.message, { cause: error });
-    throw error;
-  }
+export interface SfnEndpoint {
+  region: string;
+  /** https://states.<region>.amazonaws.com unless given (another partition, a test server). */
+  url?: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-/** Step Functions' SendTaskSuccess and SendTaskHeartbeat for the "Wait for a GPU slot" tasks. */
+/**
+ * Step Functions' SendTaskSuccess and SendTaskHeartbeat for the "Wait for a GPU slot" tasks: two
+ * signed JSON requests. Sent with aws4fetch rather than @aws-sdk/client-sfn, whose code in the
+ * generate function's bundle raised its peak memory for the largest SD WebUI answer by 10-15 MiB
+ * (measured by the bench's bundled probe) of the 256 MB it has.
+ */
 export class SfnTaskCallbacks implements TaskCallbacks {
-  private readonly sfn: SFNClient;
+  private readonly aws: AwsClient;
+  private readonly url: string;
 
-  constructor(sfn: SFNClient) {
-    this.sfn = sfn;
+  constructor(endpoint: SfnEndpoint) {
+    this.aws = new AwsClient({ ...endpoint.credentials, region: endpoint.region, service: 'states' });
+    this.url = endpoint.url ?? `https://states.${endpoint.region}.amazonaws.com/`;
   }
 
   succeed(token: string, output: Record<string, unknown>): Promise<void> {
-    return send(
-      this.sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: JSON.stringify(output) })),
-    );
+    return this.send('SendTaskSuccess', { taskToken: token, output: JSON.stringify(output) });
   }
 
   heartbeat(token: string): Promise<void> {
-    return send(this.sfn.send(new SendTaskHeartbeatCommand({ taskToken: token })));
+    return this.send('SendTaskHeartbeat', { taskToken: token });
+  }
+
+  private async send(action: string, body: Record<string, string>): Promise<void> {
+    const response = await this.aws.fetch(this.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': `AWSStepFunctions.${action}`,
+      },
+      body: JSON.stringify(body),
+    });
+    if (response.ok) return;
+    const text = await response.text();
+    // AWS JSON protocol errors name their type in __type ("...#TaskTimedOut") or the x-amzn-errortype header.
+    let type = response.headers.get('x-amzn-errortype') ?? '';
+    try {
+      type ||= String((JSON.parse(text) as { __type?: string }).__type ?? '');
+    } catch {
+      // Not JSON: the status says what there is to say.
+    }
+    const name = type.split('#').pop()?.split(':')[0] ?? '';
+    const message = `Step Functions ${action} answered ${response.status}${name ? ` ${name}` : ''}: ${text.slice(0, 300)}`;
+    if (GONE.has(name)) throw new TaskGoneError(message);
+    throw new Error(message);
   }
 }

@@ -1,5 +1,4 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
 import type { TaskStateName } from '../../cdk/workflow/definition.ts';
 import { readSecretString, type SecretReader } from '../adapters/secrets.ts';
@@ -26,7 +25,15 @@ export async function workerDepsFromEnv(
     bucketName: config[ENV.bucketName],
     // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
     sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({ baseUrl, headers, depth: config[ENV.hostDepth] })),
-    callbacks: new SfnTaskCallbacks(new SFNClient({})),
+    // Lambda gives every function its role's credentials and region in the environment.
+    callbacks: new SfnTaskCallbacks({
+      region: env.AWS_REGION ?? '',
+      credentials: {
+        accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
+        sessionToken: env.AWS_SESSION_TOKEN,
+      },
+    }),
   });
 }
 
