@@ -59,10 +59,11 @@ export async function contention(host: StackHost, client: Client) {
     jobArgs(1, CONTENTION_ITERATIONS, 'contention D, queued behind the others'),
   );
   const [first, , last] = three as [(typeof three)[0], (typeof three)[0], (typeof three)[0]];
-  // The queued job's history once it waits, and again just before its turn: what waiting added.
+  // The queued job's history once it waits, and again shortly before its turn (it is woken when
+  // the third job hands back its last-but-one slot): what waiting added.
   await untilImages(client, first.job_id, 10);
   const waitFrom = { at: epochNow(), events: (await host.history(queued.job_id)).historyEvents };
-  await untilImages(client, last.job_id, CONTENTION_ITERATIONS - 2);
+  await untilImages(client, last.job_id, CONTENTION_ITERATIONS - 10);
   const waitTo = { at: epochNow(), events: (await host.history(queued.job_id)).historyEvents };
   const queuedImagesThen = await imagesDone(client, queued.job_id);
 

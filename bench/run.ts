@@ -443,7 +443,7 @@ host at ${(STEPS * CONTENTION_STEP_MS) / 1000} s per image; a fourth, as big, st
 jobs by their place in line (creation time plus the GPU time their unfinished images need), so
 they take the host one after the other, and the fourth waits behind the three for their whole run:
 ${contended.waiting.stillWaiting ? 'it had made no image' : 'it had made images (it did not wait the whole run)'} when the third was
-two images from its end. Its history was read when it had waited a while and again just before its turn:
+ten images from its end. Its history was read when it had waited a while and again shortly before its turn:
 ${contended.waiting.events} events were added over ${s(contended.waiting.ms)} of waiting here,
 ${waitedHours.toFixed(2)} h at ${GPU.secondsPerImage} s/image. A waiting runner is a callback task: no Lambda runs, no
 transition is billed, and heartbeats add no history events.

@@ -73,10 +73,10 @@ export interface Asker {
   /** The host that just failed this iteration: another is preferred. */
   avoidHost?: string;
   /**
-   * Another runner may have been making this iteration: look again once the slot is leased, in
-   * case it was counted between the first look and the lease (its maker releases after counting).
+   * The job as the runner last read it, shared by its calls: what the claim and the call's deadline
+   * come from before the lease, refreshed by each call's read under its lease.
    */
-  verify?: boolean;
+  latest?: { job?: JobRecord };
 }
 
 async function generateWithLease(
@@ -87,21 +87,14 @@ async function generateWithLease(
   takeDone: () => FinishedLease | undefined,
 ): Promise<IterationTaskOutput> {
   const { job_id: jobId, iteration } = input;
-  const job = await deps.jobs.get(jobId);
-  if (!job) throw new JobNotFoundError(jobId);
-  if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
-  // The job's set of counted iterations says which are finished: no read of the iteration on the
-  // way to the GPU. One stored but not yet counted (a crash between the two writes) is made again,
-  // to the same keys, and counted then.
-  if (job.counted?.has(iteration)) {
-    const done = await deps.jobs.getIteration(jobId, iteration);
-    return { iteration, images: done?.images.length ?? 0, skipped: true };
-  }
+  const known = asker.latest?.job ?? (await read(jobId, deps));
+  if (isTerminal(known.status)) return { iteration, images: 0, skipped: true, job_ended: true };
+  if (known.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
 
-  const timeoutMs = deps.callTimeoutMs(job.params);
+  const timeoutMs = deps.callTimeoutMs(known.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
   const ask = {
-    claim: asker.claim(job),
+    claim: asker.claim(known),
     holder: `${jobId}#${iteration}`,
     runner: asker.runner,
     ...(asker.avoidHost ? { avoidHost: asker.avoidHost } : {}),
@@ -114,9 +107,15 @@ async function generateWithLease(
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
   try {
-    if (asker.verify && (await deps.jobs.get(jobId))?.counted?.has(iteration)) {
-      return { iteration, images: 0, skipped: true };
-    }
+    // Read under the lease: another worker that made this iteration counted it before it let the
+    // lease go, so what it finished is seen here (read before the lease, it could be missed).
+    const job = await read(jobId, deps);
+    if (asker.latest) asker.latest.job = job;
+    if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
+    // The job's set of counted iterations says which are finished: no read of the iteration on the
+    // way to the GPU. One stored but not yet counted (a crash between the two writes) is made
+    // again, to the same keys, and counted then.
+    if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
     const sd = deps.hosts.get(lease.hostId);
     if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
     const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);
@@ -128,6 +127,21 @@ async function generateWithLease(
     if (spares) spares.push({ lease, measured });
     else await deps.pool.release(lease, measured);
   }
+}
+
+async function read(jobId: string, deps: GenerateDeps): Promise<JobRecord> {
+  const job = await deps.jobs.get(jobId);
+  if (!job) throw new JobNotFoundError(jobId);
+  return job;
+}
+
+async function countedAlready(
+  jobId: string,
+  iteration: number,
+  deps: GenerateDeps,
+): Promise<IterationTaskOutput> {
+  const done = await deps.jobs.getIteration(jobId, iteration);
+  return { iteration, images: done?.images.length ?? 0, skipped: true };
 }
 
 /**

@@ -28,8 +28,6 @@ interface Pending {
   notBefore: number;
   /** Another runner's iteration, taken once this runner's own were all done. */
   stolen?: boolean;
-  /** An own iteration another runner was making: it may be counted by the time we lease. */
-  recheck?: boolean;
 }
 
 /**
@@ -82,6 +80,8 @@ export async function generateRun(
   if (job.status === 'pending')
     await deps.jobs.transition(jobId, ['pending'], 'running', deps.now().toISOString());
 
+  // The job as last read, shared by this runner's calls (each refreshes it under its lease).
+  const latest = { job };
   const own = runnerIterations(runner, runners, job.params.n_iter);
   const queue: Pending[] = own
     .filter((i) => !job.counted?.has(i))
@@ -112,7 +112,7 @@ export async function generateRun(
         runner,
         claim: (current: typeof job) => jobClaim(current, runners),
         ...(item.avoidHost ? { avoidHost: item.avoidHost } : {}),
-        ...(item.stolen || item.recheck ? { verify: true } : {}),
+        latest,
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
         done,
@@ -120,7 +120,7 @@ export async function generateRun(
       });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
-        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS, recheck: true });
+        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS });
       } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;

@@ -137,6 +137,24 @@ describe('generateIteration leases', () => {
     expect(pool.grants).toBe(1);
   });
 
+  it('looks again under the lease: an iteration counted after the runner last read its job is not made twice', async () => {
+    const { pool } = withPool();
+    const job = await newJob();
+    const stale = { job: await deps.jobs.get(job.job_id) };
+    // Another runner makes and counts iteration 0 while this one still holds the older read.
+    await generateIteration({ job_id: job.job_id, iteration: 0 }, { ...deps, pool }, asker);
+    const calls = sim.stats().requests;
+    const again = await generateIteration(
+      { job_id: job.job_id, iteration: 0 },
+      { ...deps, pool },
+      { ...asker, latest: stale },
+    );
+    expect(again).toMatchObject({ skipped: true, images: 1 });
+    expect(sim.stats().requests).toBe(calls);
+    expect(stale.job?.counted?.has(0)).toBe(true);
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(1);
+  });
+
   it('measures the GPU time of each call, without the wait behind the call ahead', async () => {
     const { pool, run } = withPool();
     // 10 steps of 20 ms: 0.2 s of sampling per iteration; the second call queues behind the first.
