@@ -185,7 +185,6 @@ function latencyStats(samples: number[], errors: number, ms: number): LatencySta
   };
 }
 
-/** Sequential status calls by one caller. */
 /** One status call, its round trip added to `samples`; false when it failed. */
 async function timedStatus(client: Client, jobId: string, samples: number[]): Promise<boolean> {
   const t = epochNow();
@@ -198,6 +197,7 @@ async function timedStatus(client: Client, jobId: string, samples: number[]): Pr
   }
 }
 
+/** Sequential status calls by one caller. */
 export async function statusLatency(client: Client, jobId: string, calls: number): Promise<LatencyStats> {
   const samples: number[] = [];
   let errors = 0;

@@ -182,4 +182,25 @@ describe('a GPU host that fails every call', () => {
     // 1 + 3 tries per iteration, however often the host rested in between: 12 calls in all.
     expect(stack.simulator?.stats().requests).toBe(12);
   });
+
+  it('beside a healthy host: the job completes on the healthy one', async () => {
+    const opened = await openTestStack(
+      { SDBATCH_SIM_STEP_MS: '1', SDBATCH_SIM_HOSTS: '2' },
+      { hostRestMs: 50 },
+    );
+    close = opened.close;
+    const { stack, client } = opened;
+    const [healthy, failing] = stack.simulators;
+    failing?.setFaults({ errorRate: 1 });
+    const id = await start(client, job('one host down', 8));
+    expect(await waitForTerminal<Status>(client, id)).toMatchObject({
+      status: 'completed',
+      completed_images: 8,
+      failed_images: 0,
+    });
+    expect(healthy?.stats().imagesReturned).toBe(8);
+    // The failing host was tried (the pool spreads work), and nothing it answered was kept.
+    expect(failing?.stats().requests).toBeGreaterThan(0);
+    expect(failing?.stats().imagesReturned).toBe(0);
+  });
 });
