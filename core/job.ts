@@ -39,6 +39,13 @@ export const JobRecord = z.object({
    * so a runner started again (after a pause, a wait or a crash) continues the count.
    */
   attempts: z.record(z.string(), z.number().int()).optional(),
+  /** The hosts each iteration's failed calls were made on, by iteration number: its retries go elsewhere. */
+  failed_on: z.record(z.string(), z.array(z.string())).optional(),
+  /**
+   * Set once a runner takes other runners' iterations (the job's end): from then on a call checks,
+   * once it holds its slot, that no other worker holds one for the same iteration.
+   */
+  stealing: z.boolean().optional(),
   contact_sheet: z
     .object({
       key: z.string(),

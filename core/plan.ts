@@ -27,6 +27,7 @@ export function planJob(params: GenerationParams, ctx: PlanContext): JobRecord {
     completed_images: 0,
     failed_images: 0,
     attempts: {},
+    failed_on: {},
     estimated_seconds: Math.round(
       estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates),
     ),

@@ -21,8 +21,13 @@ export interface JobStore {
    */
   recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
   listIterations(jobId: string): Promise<IterationRecord[]>;
-  /** Counts one more failed call of an iteration; returns how many it has had in all. */
-  recordAttempt(jobId: string, iteration: number): Promise<number>;
+  /**
+   * Counts one more failed call of an iteration, and the host that failed it; returns how many
+   * failed calls it has had in all.
+   */
+  recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number>;
+  /** Says that runners take each other's iterations now (the job's end): see generateIteration. */
+  markStealing(jobId: string): Promise<void>;
   /** The owner's jobs, newest first, one page at a time. */
   listByOwner(owner: string, query: JobListQuery): Promise<JobPage>;
   /** Jobs of the owner not yet ended (pending or running). */
@@ -160,8 +165,19 @@ export interface HostPool {
   registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void>;
   /** Wakes the runners whose turn it is, sends the others their heartbeat, forgets dead ones. */
   sweep(): Promise<void>;
+  /**
+   * A runner with nothing more to ask for leaves the queue, and whoever its place held back is
+   * woken: left in, a runner's place (it asks for a while after each grant) would keep others
+   * waiting with no one left to wake them.
+   */
+  leaveQueue(jobId: string, runner: number): Promise<void>;
   /** Forgets a job's places in the queue (the job has ended and will not ask again). */
   dropWaiters(jobId: string): Promise<void>;
+  /**
+   * Whether another live lease has this lease's holder: two asks for one iteration that read the
+   * pool before either wrote can both win, on different slots. Read after the lease is written.
+   */
+  heldElsewhere(lease: Lease): Promise<boolean>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
   reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */

@@ -45,7 +45,8 @@ export function coalesceJobReads(store: JobStore): JobStore {
       }
     },
     listIterations: (jobId) => store.listIterations(jobId),
-    recordAttempt: afterWrite((jobId, iteration) => store.recordAttempt(jobId, iteration)),
+    recordAttempt: afterWrite((jobId, iteration, hostId) => store.recordAttempt(jobId, iteration, hostId)),
+    markStealing: afterWrite((jobId) => store.markStealing(jobId)),
     listByOwner: (owner, query) => store.listByOwner(owner, query),
     countActive: (owner) => store.countActive(owner),
     claimClientToken: (claim) => store.claimClientToken(claim),

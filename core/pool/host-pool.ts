@@ -49,6 +49,11 @@ export interface Lease {
   slot: number;
   holder: string;
   jobId: string;
+  /**
+   * When the lease lapses (epoch ms), as written with it: with the holder it names this lease and
+   * no other, so a worker whose lease lapsed cannot release or hand over the one that replaced it.
+   */
+  until: number;
   /** The host's failure count when the lease was granted: a success on a clean host writes nothing. */
   hostFailures?: number;
   /**
@@ -73,8 +78,11 @@ export interface SlotAsk {
   runner: number;
   /** The runner hands over a lease whose call is over: it is running, and keeps its place. */
   continuing?: boolean;
-  /** A host that just failed this iteration: another one is preferred, if free. */
-  avoidHost?: string;
+  /**
+   * Hosts that failed this iteration: while any other host is healthy the ask waits for one of
+   * its slots, so a host that fails every call cannot use up an iteration's tries.
+   */
+  avoidHosts?: string[];
 }
 
 export type SlotChoice =
@@ -93,23 +101,23 @@ export interface SlotRefusal {
   restingUntil?: number;
 }
 
-/** The free slots of healthy hosts: least loaded host first, an avoided host last, ties at random. */
-function freeSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number, avoidHost?: string) {
+/**
+ * The free slots of healthy hosts, least loaded host first, ties at random. Hosts to avoid are
+ * left out unless every healthy host is one of them.
+ */
+function freeSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number, avoid: string[] = []) {
   const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
   const live = snapshot.slots.filter((s) => isLive(s, now));
   const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
+  const healthy = hosts.filter((h) => isHealthy(health.get(h.id), now));
+  const preferred = healthy.filter((h) => !avoid.includes(h.id));
   const free: Array<{ hostId: string; slot: number; rank: number; tie: number }> = [];
-  for (const host of hosts.filter((h) => isHealthy(health.get(h.id), now))) {
+  for (const host of preferred.length > 0 ? preferred : healthy) {
     for (let slot = 0; slot < host.depth; slot++) {
       const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
       if (!state || !isLive(state, now)) {
         // Random ties: workers asking at the same moment do not all race for the same slot.
-        free.push({
-          hostId: host.id,
-          slot,
-          rank: load(host) + (host.id === avoidHost ? 10 : 0),
-          tie: Math.random(),
-        });
+        free.push({ hostId: host.id, slot, rank: load(host), tie: Math.random() });
       }
     }
   }
@@ -168,7 +176,7 @@ export function chooseSlot(
     )
     .sort(inLine);
   const kept = ahead.reduce((n, c) => n + c.unmet, 0);
-  const free = freeSlots(hosts, snapshot, now, ask.avoidHost);
+  const free = freeSlots(hosts, snapshot, now, ask.avoidHosts);
   if (free.length <= kept) {
     const first = ahead[0];
     return first

@@ -70,8 +70,10 @@ export async function generateIteration(
 export interface Asker {
   runner: number;
   claim: (job: JobRecord) => JobClaim;
-  /** The host that just failed this iteration: another is preferred. */
-  avoidHost?: string;
+  /** Hosts that failed this iteration: it waits for another while one is healthy. */
+  avoidHosts?: string[];
+  /** The iteration is another runner's, taken at the job's end. */
+  stolen?: boolean;
   /**
    * The job as the runner last read it, shared by its calls: what the claim and the call's deadline
    * come from before the lease, refreshed by each call's read under its lease.
@@ -97,7 +99,7 @@ async function generateWithLease(
     claim: asker.claim(known),
     holder: `${jobId}#${iteration}`,
     runner: asker.runner,
-    ...(asker.avoidHost ? { avoidHost: asker.avoidHost } : {}),
+    ...(asker.avoidHosts?.length ? { avoidHosts: asker.avoidHosts } : {}),
   };
   const lease = await acquireSlot(ask, timeoutMs + 60_000, deps, takeDone());
   if ('wait' in lease) {
@@ -109,7 +111,17 @@ async function generateWithLease(
   try {
     // Read under the lease: another worker that made this iteration counted it before it let the
     // lease go, so what it finished is seen here (read before the lease, it could be missed).
-    const job = await read(jobId, deps);
+    let job = asker.stolen ? undefined : await read(jobId, deps);
+    if (!job || job.stealing) {
+      // Runners take each other's iterations now, and two asks for one iteration that read the
+      // pool at the same moment can both win a slot. Each looks for the other's lease, then reads
+      // the job: of two racing asks at most one goes on (at worst neither, and the owner asks
+      // again), and a holder that let go meanwhile had counted first.
+      if (await deps.pool.heldElsewhere(lease)) {
+        return { iteration, images: 0, skipped: true, running_elsewhere: true };
+      }
+      job = await read(jobId, deps);
+    }
     if (asker.latest) asker.latest.job = job;
     if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
     // The job's set of counted iterations says which are finished: no read of the iteration on the

@@ -4,7 +4,7 @@ import {
   RunPausedError,
   SdWebUiUnavailableError,
 } from '../errors.ts';
-import { isTerminal } from '../job.ts';
+import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
@@ -22,8 +22,8 @@ interface Pending {
   iteration: number;
   /** Failed calls so far, as the job records them (a new runner continues the count). */
   attempt: number;
-  /** The host that failed the last try: the next one prefers another. */
-  avoidHost?: string;
+  /** Hosts that failed it (as the job records them): its next try waits for another. */
+  avoidHosts?: string[];
   /** Epoch ms before which a retry waits (back-off). */
   notBefore: number;
   /** Another runner's iteration, taken once this runner's own were all done. */
@@ -63,8 +63,9 @@ const BUSY_RECHECK_MS = 50;
  *
  * A runner whose own iterations are done takes the other runners' last ones (from the end of
  * their lists, while they work from the start), so every host stays busy to the end of the job.
- * The pool grants one lease per iteration, so a taken iteration is not made twice; its owner
- * waits for it to be counted, and makes it itself if the taker's lease lapses (a crash).
+ * The pool grants one lease per iteration (and once runners take each other's, a call that won a
+ * slot in a race with another ask for its iteration stands back), so a taken iteration is not made
+ * twice; its owner waits for it to be counted, and makes it itself if the taker's lease lapses.
  */
 export async function generateRun(
   input: RunTaskInput,
@@ -85,7 +86,7 @@ export async function generateRun(
   const own = runnerIterations(runner, runners, job.params.n_iter);
   const queue: Pending[] = own
     .filter((i) => !job.counted?.has(i))
-    .map((iteration) => ({ iteration, attempt: job.attempts?.[String(iteration)] ?? 0, notBefore: 0 }));
+    .map((iteration) => pending(job, iteration));
   // Own iterations another runner took: looked at again until they are counted.
   const taken: Pending[] = [];
   let stealing = runners === 1;
@@ -111,7 +112,8 @@ export async function generateRun(
       const asker = {
         runner,
         claim: (current: typeof job) => jobClaim(current, runners),
-        ...(item.avoidHost ? { avoidHost: item.avoidHost } : {}),
+        ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
+        ...(item.stolen ? { stolen: true } : {}),
         latest,
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
@@ -133,14 +135,20 @@ export async function generateRun(
         refusal = error;
         return;
       }
-      const tries =
-        error instanceof SdWebUiUnavailableError ? await deps.jobs.recordAttempt(jobId, item.iteration) : 0;
-      if (error instanceof SdWebUiUnavailableError && tries < deps.iterationRetry.attempts) {
+      const unavailable = error instanceof SdWebUiUnavailableError ? error : undefined;
+      const tries = unavailable
+        ? await deps.jobs.recordAttempt(jobId, item.iteration, unavailable.hostId)
+        : 0;
+      if (unavailable && tries < deps.iterationRetry.attempts) {
+        const avoid = new Set([
+          ...(item.avoidHosts ?? []),
+          ...(unavailable.hostId ? [unavailable.hostId] : []),
+        ]);
         queue.push({
           iteration: item.iteration,
           attempt: tries,
           notBefore: Date.now() + backoffMs(tries - 1, deps),
-          ...(error.hostId ? { avoidHost: error.hostId } : {}),
+          ...(avoid.size > 0 ? { avoidHosts: [...avoid] } : {}),
           ...(item.stolen ? { stolen: true } : {}),
         });
         refusal = undefined;
@@ -166,6 +174,7 @@ export async function generateRun(
     deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
   }, HEARTBEAT_EVERY_MS);
   sweeper.unref?.();
+  let asking = false;
   try {
     for (;;) {
       while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
@@ -224,23 +233,42 @@ export async function generateRun(
       const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     }
+  } catch (error) {
+    // Refused: its place stays, for the Wait state to register at. Paused: it asks again at once.
+    asking = error instanceof NoSlotAvailableError || error instanceof RunPausedError;
+    throw error;
   } finally {
     clearInterval(sweeper);
     await releaseSpares();
+    if (!asking) await deps.pool.leaveQueue(jobId, runner);
   }
 }
 
-/** The job's iterations not yet counted and not this runner's, last first: the others do theirs first to last. */
+/**
+ * The job's iterations not yet counted and not this runner's, last first: the others do theirs
+ * first to last. The job is marked as stealing before any is asked for (see generateIteration).
+ */
 async function othersLeft(deps: RunDeps, jobId: string, own: number[]): Promise<Pending[]> {
   const job = await deps.jobs.get(jobId);
   if (!job || isTerminal(job.status)) return [];
   const mine = new Set(own);
   const left: Pending[] = [];
   for (let i = job.params.n_iter - 1; i >= 0; i--) {
-    if (!mine.has(i) && !job.counted?.has(i))
-      left.push({ iteration: i, attempt: 0, notBefore: 0, stolen: true });
+    if (!mine.has(i) && !job.counted?.has(i)) left.push({ ...pending(job, i), stolen: true });
   }
+  if (left.length > 0 && !job.stealing) await deps.jobs.markStealing(jobId);
   return left;
+}
+
+/** An iteration to make, with the failed calls and hosts the job has recorded for it. */
+function pending(job: JobRecord, iteration: number): Pending {
+  const failedOn = job.failed_on?.[String(iteration)];
+  return {
+    iteration,
+    attempt: job.attempts?.[String(iteration)] ?? 0,
+    notBefore: 0,
+    ...(failedOn?.length ? { avoidHosts: [...new Set(failedOn)] } : {}),
+  };
 }
 
 const RECHECK = Symbol('recheck');

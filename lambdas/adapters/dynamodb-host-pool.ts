@@ -104,6 +104,10 @@ export class DynamoDbHostPool implements HostPool {
     return this.queue.sweep();
   }
 
+  async leaveQueue(jobId: string, runner: number): Promise<void> {
+    if (await this.queue.leave(jobId, runner)) await this.queue.sweep(jobId);
+  }
+
   dropWaiters(jobId: string): Promise<void> {
     return this.queue.dropAll(jobId);
   }
@@ -138,8 +142,10 @@ export class DynamoDbHostPool implements HostPool {
       if (done) await this.release(done.lease, done.measured);
       return choice;
     }
-    // The condition is the guarantee: two workers that chose the same slot cannot both win it.
-    // A lost race moves on to the next free slot rather than waiting a retry out.
+    // The condition is the guarantee: two workers that chose the same slot cannot both win it (not
+    // even for the same iteration: one lease per holder is checked on the snapshot, and two asks
+    // for one iteration read before either wrote). A lost race moves on to the next free slot.
+    const until = now + leaseMs;
     let won: { hostId: string; slot: number } | undefined;
     let handedOver: Record<string, number> | undefined;
     const candidates = [{ hostId: choice.hostId, slot: choice.slot }, ...choice.alternatives];
@@ -150,12 +156,12 @@ export class DynamoDbHostPool implements HostPool {
     for (const candidate of candidates) {
       if (done && isDone(candidate)) {
         // One write instead of a release and a lease: the slot passes from the old holder to the new.
-        handedOver = await this.tryHandOver(done, claim, ask.holder, now, leaseMs);
+        handedOver = await this.tryHandOver(done, claim, ask.holder, now, until);
         if (handedOver) {
           won = candidate;
           break;
         }
-      } else if (await this.tryLease(candidate, claim, ask.holder, now, leaseMs)) {
+      } else if (await this.tryLease(candidate, claim, ask.holder, now, until)) {
         won = candidate;
         break;
       }
@@ -178,6 +184,7 @@ export class DynamoDbHostPool implements HostPool {
       slot,
       holder: ask.holder,
       jobId: claim.jobId,
+      until,
       hostFailures,
       ...(rates ? { rates } : {}),
     };
@@ -193,7 +200,7 @@ export class DynamoDbHostPool implements HostPool {
     claim: JobClaim,
     holder: string,
     now: number,
-    leaseMs: number,
+    until: number,
   ): Promise<Record<string, number> | undefined> {
     const { lease } = done;
     const rated = rateUpdate(done, now);
@@ -203,14 +210,15 @@ export class DynamoDbHostPool implements HostPool {
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
           UpdateExpression: `SET ${['holder = :holder', 'job_id = :job', 'lease_until = :until', ...CLAIM_SETS, ...rated.sets].join(', ')}`,
-          ConditionExpression: 'holder = :old',
+          ConditionExpression: 'holder = :old AND lease_until = :oldUntil',
           ...rated.names,
           ExpressionAttributeValues: {
             ':holder': holder,
             ':job': claim.jobId,
             ...claimValues(claim),
-            ':until': now + leaseMs,
+            ':until': until,
             ':old': lease.holder,
+            ':oldUntil': lease.until,
             ...rated.values,
           },
         }),
@@ -224,7 +232,7 @@ export class DynamoDbHostPool implements HostPool {
     claim: JobClaim,
     holder: string,
     now: number,
-    leaseMs: number,
+    until: number,
   ): Promise<boolean> {
     return wrote(
       this.db.send(
@@ -232,14 +240,14 @@ export class DynamoDbHostPool implements HostPool {
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(target.hostId, target.slot) },
           UpdateExpression: `SET ${['host_id = :host', 'slot = :slot', 'holder = :holder', 'job_id = :job', 'lease_until = :until', ...CLAIM_SETS].join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now OR holder = :holder',
+          ConditionExpression: 'attribute_not_exists(lease_until) OR lease_until <= :now',
           ExpressionAttributeValues: {
             ':host': target.hostId,
             ':slot': target.slot,
             ':holder': holder,
             ':job': claim.jobId,
             ...claimValues(claim),
-            ':until': now + leaseMs,
+            ':until': until,
             ':now': now,
           },
         }),
@@ -257,14 +265,22 @@ export class DynamoDbHostPool implements HostPool {
           TableName: this.tableName,
           Key: { pk: this.pk, sk: slotSk(lease.hostId, lease.slot) },
           UpdateExpression: `${rated.sets.length > 0 ? `SET ${rated.sets.join(', ')} ` : ''}REMOVE holder, job_id, lease_until, ${CLAIM_NAMES}`,
-          ConditionExpression: 'holder = :holder',
+          ConditionExpression: 'holder = :holder AND lease_until = :until',
           ...rated.names,
-          ExpressionAttributeValues: { ':holder': lease.holder, ...rated.values },
+          ExpressionAttributeValues: { ':holder': lease.holder, ':until': lease.until, ...rated.values },
         }),
       ),
     );
     // A slot is free: whoever is next in line hears of it now, not at their next poll.
     if (released) await this.queue.sweep(lease.jobId);
+  }
+
+  async heldElsewhere(lease: Lease): Promise<boolean> {
+    const now = this.clock();
+    return (await this.snapshot()).slots.some(
+      (s) =>
+        s.holder === lease.holder && isLive(s, now) && !(s.hostId === lease.hostId && s.slot === lease.slot),
+    );
   }
 
   async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {

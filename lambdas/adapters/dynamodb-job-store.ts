@@ -223,16 +223,23 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
-  async recordAttempt(jobId: string, iteration: number): Promise<number> {
+  async recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number> {
+    const onHost = hostId !== undefined;
     const add = () =>
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
-          UpdateExpression: 'SET attempts.#i = if_not_exists(attempts.#i, :zero) + :one',
+          UpdateExpression: `SET attempts.#i = if_not_exists(attempts.#i, :zero) + :one${
+            onHost ? ', failed_on.#i = list_append(if_not_exists(failed_on.#i, :none), :host)' : ''
+          }`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#i': String(iteration) },
-          ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
+          ExpressionAttributeValues: {
+            ':zero': 0,
+            ':one': 1,
+            ...(onHost ? { ':none': [], ':host': [hostId] } : {}),
+          },
           ReturnValues: 'UPDATED_NEW',
         }),
       );
@@ -241,12 +248,13 @@ export class DynamoDbJobStore implements JobStore {
       answer = await add();
     } catch (error) {
       if ((error as Error).name !== 'ValidationException') throw error;
-      // A job stored before jobs carried the map: give it one, then count.
+      // A job stored before jobs carried the maps: give it them, then count.
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
-          UpdateExpression: 'SET attempts = if_not_exists(attempts, :empty)',
+          UpdateExpression:
+            'SET attempts = if_not_exists(attempts, :empty), failed_on = if_not_exists(failed_on, :empty)',
           ExpressionAttributeValues: { ':empty': {} },
         }),
       );
@@ -254,6 +262,18 @@ export class DynamoDbJobStore implements JobStore {
     }
     return Number(
       (answer.Attributes?.attempts as Record<string, number> | undefined)?.[String(iteration)] ?? 1,
+    );
+  }
+
+  async markStealing(jobId: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: jobPk(jobId), sk: JOB_SK },
+        UpdateExpression: 'SET stealing = :yes',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':yes': true },
+      }),
     );
   }
 

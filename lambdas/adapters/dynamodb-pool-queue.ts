@@ -124,8 +124,16 @@ export class DynamoDbPoolQueue {
   }
 
   /** The runner got its slot: it no longer waits. */
-  async leave(jobId: string, runner: number): Promise<void> {
-    await this.o.db.send(new DeleteCommand({ TableName: this.o.tableName, Key: this.key(jobId, runner) }));
+  /** Removes a runner's place; true when it had one. */
+  async leave(jobId: string, runner: number): Promise<boolean> {
+    const { Attributes } = await this.o.db.send(
+      new DeleteCommand({
+        TableName: this.o.tableName,
+        Key: this.key(jobId, runner),
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return Attributes !== undefined;
   }
 
   /** Every waiting runner of a job leaves the queue (the job has ended). */

@@ -3,12 +3,13 @@ import { SdWebUiUnavailableError } from '../../core/errors.ts';
 import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
-import type { Lease } from '../../core/pool/host-pool.ts';
+import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
 import type { SdWebUi } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
 import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
 import { jobClaim } from '../../core/workflow/job-claim.ts';
+import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
@@ -16,6 +17,7 @@ import { type Simulator, startSimulator } from '../../local/simulator/server.ts'
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
 import { poolAsk } from '../support/pool-ask.ts';
+import { RacingPool } from '../support/racing-pool.ts';
 import { RecordingPool } from '../support/recording-pool.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -155,6 +157,37 @@ describe('generateIteration leases', () => {
     expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(1);
   });
 
+  it('makes an iteration once when its owner and a runner taking it at the job’s end ask at the same moment', async () => {
+    // Two slots, and both asks decide on the same read of the pool: each wins one.
+    const pool = new RacingPool(
+      documentClient(stores.clients),
+      stores.tableName,
+      [{ ...deps.pool.hosts[0], depth: 2 } as HostSpec],
+      {
+        name: `race-${n}`,
+        calibration: { secondsPerStep: 0.01 },
+      },
+    );
+    const job = await newJob();
+    await deps.jobs.markStealing(job.job_id);
+    const calls = sim.stats().requests;
+    pool.race(2);
+    const ask = (runner: number, stolen: boolean) =>
+      generateIteration(
+        { job_id: job.job_id, iteration: 0 },
+        { ...deps, pool },
+        { ...asker, runner, stolen },
+      );
+    const [owner, taker] = await Promise.all([ask(0, false), ask(1, true)]);
+    expect([owner, taker].filter((r) => !r.skipped).length).toBeLessThanOrEqual(1);
+    // When both stood back, the owner asks again, as its runner would.
+    if (owner.running_elsewhere && taker.running_elsewhere) {
+      expect(await ask(0, false)).toMatchObject({ skipped: false, images: 1 });
+    }
+    expect(sim.stats().requests - calls).toBe(1);
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(1);
+  });
+
   it('measures the GPU time of each call, without the wait behind the call ahead', async () => {
     const { pool, run } = withPool();
     // 10 steps of 20 ms: 0.2 s of sampling per iteration; the second call queues behind the first.
@@ -232,11 +265,14 @@ describe('generateRun: one generate task, two calls in flight', () => {
     await expect(run(job.job_id)).rejects.toMatchObject({ name: 'NoSlotAvailableError' });
     expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(3);
     expect(pool.held.size).toBe(0);
+    // Refused, it keeps its place in the queue for its Wait state; done, it leaves.
+    expect(pool.left).toEqual([]);
     pool.grantsLeft = Number.POSITIVE_INFINITY;
     const before = sim.stats().requests;
     expect(await run(job.job_id)).toMatchObject({ images: 2, iterations: 2 });
     expect(sim.stats().requests - before).toBe(2);
     expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(5);
+    expect(pool.left).toEqual([`${job.job_id}/0`]);
   });
 
   it('pauses before a call could outlive its deadline, keeping what it made', async () => {

@@ -8,6 +8,7 @@ import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-s
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
 import { poolAsk as ask, SECOND_PER_UNIT } from '../support/pool-ask.ts';
+import { RacingPool } from '../support/racing-pool.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stores: EmbeddedStores;
@@ -58,6 +59,46 @@ describe('DynamoDbHostPool against dynalite', () => {
     for (const lease of granted) if ('hostId' in lease) await p.release(lease);
   });
 
+  it('never grants one slot twice, not even to two asks for the same iteration read at the same moment', async () => {
+    const racing = (depth: number) =>
+      new RacingPool(documentClient(stores.clients), stores.tableName, [{ id: 'same', depth }], {
+        name: `test-${++tables}`,
+        calibration: SECOND_PER_UNIT,
+      });
+    const one = racing(1);
+    one.race(2);
+    const [a, b] = await Promise.all([
+      one.acquire(ask('j', 'j#3'), 60_000),
+      one.acquire(ask('j', 'j#3'), 60_000),
+    ]);
+    expect([a, b].filter((r) => 'hostId' in r)).toHaveLength(1);
+    // With a slot each, both win: each then sees the other's lease.
+    const two = racing(2);
+    two.race(2);
+    const leases = await Promise.all([
+      two.acquire(ask('j', 'j#3'), 60_000),
+      two.acquire(ask('j', 'j#3'), 60_000),
+    ]);
+    const won = leases.filter((r) => 'hostId' in r);
+    expect(won).toHaveLength(2);
+    for (const lease of won) expect(await two.heldElsewhere(lease)).toBe(true);
+    await two.release(won[0] as (typeof won)[0]);
+    expect(await two.heldElsewhere(won[1] as (typeof won)[1])).toBe(false);
+  });
+
+  it('lets only the current lease release a slot, not one of the same holder that lapsed', async () => {
+    let now = 11_000_000;
+    const p = pool(() => now, [{ id: 'relapse', depth: 1 }]);
+    const first = await p.acquire(ask('a', 'a#0'), 1000);
+    now += 1001;
+    const again = await p.acquire(ask('a', 'a#0'), 1000);
+    if (!('hostId' in first) || !('hostId' in again)) throw new Error('no lease');
+    await p.release(first);
+    expect(await p.acquire(ask('b', 'b#0'), 1000)).toHaveProperty('wait');
+    await p.release(again);
+    expect(await p.acquire(ask('b', 'b#0'), 1000)).toMatchObject({ holder: 'b#0' });
+  });
+
   it('releases a slot for the next holder, and an expired lease frees it without a release', async () => {
     let now = 10_000_000;
     const p = pool(() => now, [{ id: 'expiry', depth: 1 }]);
@@ -101,7 +142,7 @@ describe('DynamoDbHostPool against dynalite', () => {
       { id: 'sick', depth: 1 },
       { id: 'well', depth: 1 },
     ]);
-    const onSick = { hostId: 'sick', slot: 0, holder: 'x#0', jobId: 'x', hostFailures: 0 };
+    const onSick = { hostId: 'sick', slot: 0, holder: 'x#0', jobId: 'x', until: 0, hostFailures: 0 };
     expect(await p.reportHealth(onSick, false)).toBe(false);
     expect(await p.reportHealth(onSick, false)).toBe(false);
     expect(await p.reportHealth(onSick, false)).toBe(true);
@@ -121,6 +162,7 @@ describe('DynamoDbHostPool against dynalite', () => {
       slot,
       holder: `x#${slot}`,
       jobId: 'x',
+      until: 0,
       hostFailures: 0,
     });
     const rested = await Promise.all([0, 1, 2].map((slot) => p.reportHealth(onSick(slot), false)));
@@ -294,6 +336,24 @@ describe('the queue of runners waiting for a slot', () => {
     const { token, result } = tokens.mint('b');
     await p.registerWaiter(ask('b', '').claim, 0, token);
     await expect(result).resolves.toMatchObject({ woken_at: expect.any(String) });
+  });
+
+  it('wakes whoever a runner’s place held back once that runner, its share done, leaves the queue', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 2 }]);
+    // a holds one slot and still asks for its second (it asks a while after each grant).
+    const lease = await p.acquire(ask('a', 'a#0'), 60_000);
+    expect(await p.acquire(ask('b', 'b#0', { createdAt: 5000 }), 60_000)).toHaveProperty('ahead', 'a');
+    // a's last call ends before b's token is in: a's place keeps both slots for it.
+    if ('hostId' in lease) await p.release(lease);
+    const { token, result } = tokens.mint('b');
+    const woken = result.then(
+      () => true,
+      () => false,
+    );
+    await p.registerWaiter(ask('b', '', { createdAt: 5000 }).claim, 0, token);
+    expect(await Promise.race([woken, Promise.resolve(undefined)])).toBeUndefined();
+    await p.leaveQueue('a', 0);
+    expect(await woken).toBe(true);
   });
 
   it('wakes in line order, and skips a runner whose task is gone to the next one', async () => {

@@ -145,11 +145,17 @@ describe('DynamoDbJobStore against dynalite', () => {
     const job = newJob();
     expect(job.attempts).toBeUndefined();
     await jobs.create(job);
-    expect(await jobs.recordAttempt(job.job_id, 2)).toBe(1);
-    const counts = await Promise.all([jobs.recordAttempt(job.job_id, 2), jobs.recordAttempt(job.job_id, 2)]);
+    expect(await jobs.recordAttempt(job.job_id, 2, 'gpu-a')).toBe(1);
+    const counts = await Promise.all([
+      jobs.recordAttempt(job.job_id, 2, 'gpu-b'),
+      jobs.recordAttempt(job.job_id, 2),
+    ]);
     expect(counts.sort()).toEqual([2, 3]);
-    expect(await jobs.recordAttempt(job.job_id, 0)).toBe(1);
-    expect((await jobs.get(job.job_id))?.attempts).toEqual({ 0: 1, 2: 3 });
+    expect(await jobs.recordAttempt(job.job_id, 0, 'gpu-a')).toBe(1);
+    const stored = await jobs.get(job.job_id);
+    expect(stored?.attempts).toEqual({ 0: 1, 2: 3 });
+    // The hosts that failed each iteration, for its next tries to go elsewhere.
+    expect(stored?.failed_on).toEqual({ 0: ['gpu-a'], 2: ['gpu-a', 'gpu-b'] });
   });
 
   it('writes live progress only while the job runs', async () => {

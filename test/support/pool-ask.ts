@@ -11,13 +11,12 @@ export const SECOND_PER_UNIT = { secondsPerStep: 0.262144 };
 export function poolAsk(
   jobId: string,
   holder: string,
-  options: { createdAt?: number; work?: number; want?: number; runner?: number; avoidHost?: string } = {},
+  options: { createdAt?: number; work?: number; want?: number; runner?: number } = {},
 ): PoolAsk {
-  const { createdAt = 0, work = 100, want = 2, runner = 0, avoidHost } = options;
+  const { createdAt = 0, work = 100, want = 2, runner = 0 } = options;
   return {
     claim: { jobId, createdAt, work, rateKey: 'p0', want },
     holder,
     runner,
-    ...(avoidHost ? { avoidHost } : {}),
   };
 }

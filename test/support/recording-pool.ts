@@ -47,12 +47,22 @@ export class RecordingPool implements HostPool {
     this.grantsLeft--;
     this.held.add(holder);
     this.maxHeld = Math.max(this.maxHeld, this.held.size);
-    return { hostId: this.hosts[0]?.id as string, slot: this.grants % this.capacity, holder, jobId };
+    return {
+      hostId: this.hosts[0]?.id as string,
+      slot: this.grants % this.capacity,
+      holder,
+      jobId,
+      until: 0,
+    };
   }
 
   async release(lease: Lease, measured?: RateSample) {
     this.held.delete(lease.holder);
     this.measured.push(measured);
+  }
+
+  async heldElsewhere() {
+    return false;
   }
 
   async reportHealth() {
@@ -68,6 +78,13 @@ export class RecordingPool implements HostPool {
   }
 
   async dropWaiters() {}
+
+  /** Runners that left the queue, as job/runner. */
+  readonly left: string[] = [];
+
+  async leaveQueue(jobId: string, runner: number) {
+    this.left.push(`${jobId}/${runner}`);
+  }
 
   async registerWaiter() {}
 

@@ -1,6 +1,7 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -96,6 +97,7 @@ beforeEach(() => {
   // The GPU pool's partition: no slot leased, no host resting.
   dynamoMock.on(QueryCommand).resolves({ Items: [] });
   dynamoMock.on(PutCommand).resolves({});
+  dynamoMock.on(DeleteCommand).resolves({});
   s3Mock.on(PutObjectCommand).resolves({});
 });
 

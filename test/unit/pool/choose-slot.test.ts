@@ -67,13 +67,22 @@ describe('chooseSlot', () => {
     expect('alternatives' in choice && choice.alternatives.at(-1)).toEqual({ hostId: 'a', slot: 1 });
   });
 
-  it('prefers another host to the one that just failed the iteration, if one is free', () => {
-    const choice = chooseSlot(hosts, empty, ask('j', 1, { avoidHost: 'a' }), NOW);
+  it('keeps an iteration off the hosts that failed it while another host is healthy', () => {
+    const choice = chooseSlot(hosts, empty, ask('j', 1, { avoidHosts: ['a'] }), NOW);
     expect(choice).toMatchObject({ hostId: 'b' });
+    expect('alternatives' in choice && choice.alternatives.map((s) => s.hostId)).toEqual(['b']);
+    // b is busy: the iteration waits for it rather than taking a's free slots.
     const bBusy = { ...empty, slots: [held('b', 0, 'x'), held('b', 1, 'x')] };
-    expect(chooseSlot(hosts, bBusy, ask('x', 500_000, { avoidHost: 'a' }), NOW)).toMatchObject({
+    expect(chooseSlot(hosts, bBusy, ask('x', 500_000, { avoidHosts: ['a'] }), NOW)).toEqual({
+      wait: 'every slot of every healthy GPU host is busy',
+    });
+    // b rests, or failed it too: a is all there is.
+    const bResting = { ...empty, health: [{ hostId: 'b', failures: 3, unhealthyUntil: NOW + 1 }] };
+    expect(chooseSlot(hosts, bResting, ask('x', 500_000, { avoidHosts: ['a'] }), NOW)).toMatchObject({
       hostId: 'a',
     });
+    const both = chooseSlot(hosts, bBusy, ask('x', 500_000, { avoidHosts: ['a', 'b'] }), NOW);
+    expect(both).toMatchObject({ hostId: 'a' });
   });
 
   it('waits when every slot is live, and reuses a slot whose lease expired', () => {
