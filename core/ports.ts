@@ -178,6 +178,8 @@ export interface HostPool {
    * pool before either wrote can both win, on different slots. Read after the lease is written.
    */
   heldElsewhere(lease: Lease): Promise<boolean>;
+  /** Whether a live lease has this holder (an iteration being made somewhere). One pool read. */
+  isHeld(holder: string): Promise<boolean>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
   reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
   /** Hosts resting after failures, for status. */

@@ -28,13 +28,15 @@ interface Pending {
   notBefore: number;
   /** Another runner's iteration, taken once this runner's own were all done. */
   stolen?: boolean;
+  /** Own iteration another runner is making: looked at again (a pool read) until it is counted. */
+  taken?: true;
 }
 
 /**
- * How often a runner looks again at its own iterations that another runner is making (a job
- * read, and a pool read while still running). It happens only at the job's very end, for at
- * most the length of one call, and every wait here delays the job's completion; the reads cost
- * next to nothing.
+ * How often a runner looks again at its own iteration that another runner is making: a pool read,
+ * also while its other call is in flight. It happens only at the job's very end, for at most the
+ * length of one call, and each wait delays the job's end (or, when two asks that raced for it both
+ * stood back, its making); the reads cost next to nothing.
  */
 const RECHECK_MS = 25;
 
@@ -87,8 +89,6 @@ export async function generateRun(
   const queue: Pending[] = own
     .filter((i) => !job.counted?.has(i))
     .map((iteration) => pending(job, iteration));
-  // Own iterations another runner took: looked at again until they are counted.
-  const taken: Pending[] = [];
   let stealing = runners === 1;
   const callMs = deps.callTimeoutMs(job.params);
   const inFlight = new Set<Promise<void>>();
@@ -109,6 +109,11 @@ export async function generateRun(
     });
   const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
     try {
+      if (item.taken && (await deps.pool.isHeld(`${jobId}#${item.iteration}`))) {
+        // Still being made elsewhere: no slot asked for.
+        queue.push(lookAgain(item));
+        return;
+      }
       const asker = {
         runner,
         claim: (current: typeof job) => jobClaim(current, runners),
@@ -122,7 +127,7 @@ export async function generateRun(
       });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
-        if (!item.stolen) taken.push({ ...item, notBefore: Date.now() + RECHECK_MS });
+        if (!item.stolen) queue.push(lookAgain(item));
       } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;
@@ -178,7 +183,7 @@ export async function generateRun(
   try {
     for (;;) {
       while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
-        if (queue.length === 0 && !stealing) {
+        if (!stealing && queue.every((p) => p.taken)) {
           // Own iterations all launched: help with the others' while a call of ours is free.
           stealing = true;
           try {
@@ -195,22 +200,27 @@ export async function generateRun(
           outOfTime = true;
           break;
         }
-        const running: Promise<void> = attempt(next, spares.pop()).finally(() => inFlight.delete(running));
+        const running: Promise<void> = attempt(next, next.taken ? undefined : spares.pop()).finally(() =>
+          inFlight.delete(running),
+        );
         inFlight.add(running);
       }
       // A lease no call took over right away goes back to the pool, not kept idle.
       if (spares.length > 0) await releaseSpares();
       if (inFlight.size > 0) {
         const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
+        // A free call and only iterations waiting for a later time (another runner's, or a back-off):
+        // wake for the first of them, not only when a call ends.
+        const later =
+          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal
+            ? firstReadyAt(queue)
+            : undefined;
         const woke = await Promise.race<unknown>([
           ...inFlight,
           ...(busy ? [recheckAfter(BUSY_RECHECK_MS)] : []),
+          ...(later !== undefined ? [recheckAfter(later - Date.now())] : []),
         ]);
-        if (woke === RECHECK) refusal = undefined;
-        continue;
-      }
-      if (queue.length === 0 && taken.length > 0 && !ended && !fatal && refusal === undefined) {
-        queue.push(...taken.splice(0));
+        if (woke === RECHECK && busy) refusal = undefined;
         continue;
       }
       if (fatal) throw fatal;
@@ -229,8 +239,8 @@ export async function generateRun(
           `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
         );
       }
-      // Only retries in back-off are left.
-      const wait = Math.min(...queue.map((p) => p.notBefore)) - Date.now();
+      // Only retries in back-off, and iterations another runner is making, are left.
+      const wait = (firstReadyAt(queue) ?? 0) - Date.now();
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
     }
   } catch (error) {
@@ -271,9 +281,14 @@ function pending(job: JobRecord, iteration: number): Pending {
   };
 }
 
+const lookAgain = (item: Pending): Pending => ({ ...item, taken: true, notBefore: Date.now() + RECHECK_MS });
+
+const firstReadyAt = (queue: Pending[]) =>
+  queue.length === 0 ? undefined : Math.min(...queue.map((p) => p.notBefore));
+
 const RECHECK = Symbol('recheck');
 const recheckAfter = (ms: number) =>
-  new Promise<typeof RECHECK>((resolve) => setTimeout(() => resolve(RECHECK), ms).unref?.());
+  new Promise<typeof RECHECK>((resolve) => setTimeout(() => resolve(RECHECK), Math.max(0, ms)).unref?.());
 
 function takeReady(queue: Pending[]): Pending | undefined {
   const now = Date.now();

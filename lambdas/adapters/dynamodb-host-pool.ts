@@ -283,6 +283,11 @@ export class DynamoDbHostPool implements HostPool {
     );
   }
 
+  async isHeld(holder: string): Promise<boolean> {
+    const now = this.clock();
+    return (await this.snapshot()).slots.some((s) => s.holder === holder && isLive(s, now));
+  }
+
   async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {
     // A success on a host that had no failures when leased changes nothing: no read, no write.
     if (ok && lease.hostFailures === 0) return false;

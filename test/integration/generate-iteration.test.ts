@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SdWebUiUnavailableError } from '../../core/errors.ts';
 import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
@@ -256,6 +256,45 @@ describe('generateRun: one generate task, two calls in flight', () => {
     // The other worker died: its lease is gone, and iteration 0 is still not counted.
     pool.held.delete(`${job.job_id}#0`);
     expect(await running).toMatchObject({ iterations: 3, images: 3 });
+  });
+
+  it('makes an iteration another runner stood back from while its own other call is still running', async () => {
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
+    const job = await newJob({ n_iter: 2, seed: 500 });
+    // Iteration 1's call holds the host until the test lets it go.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let sampling = () => {};
+    const started = new Promise<void>((r) => {
+      sampling = r;
+    });
+    const gated: SdWebUi = Object.assign(Object.create(sd), {
+      txt2img: async (...args: Parameters<SdWebUi['txt2img']>) => {
+        if (args[0].seed === 501) {
+          sampling();
+          await gate;
+        }
+        return sd.txt2img(...args);
+      },
+    });
+    // Another runner holds iteration 0, then lets it go without making it (it stood back too).
+    pool.held.add(`${job.job_id}#0`);
+    const running = generateRun(
+      { job_id: job.job_id, runner: 0, runners: 1 },
+      { ...deps, pool, hosts: new Map([[hostId, gated]]) },
+      later(),
+    );
+    await started;
+    pool.held.delete(`${job.job_id}#0`);
+    await vi.waitFor(async () => expect((await deps.jobs.get(job.job_id))?.counted).toEqual(new Set([0])), {
+      timeout: 5000,
+      interval: 20,
+    });
+    release();
+    expect(await running).toMatchObject({ iterations: 2, images: 2 });
   });
 
   it('finishes what it has in flight when refused, then waits in the state machine; a new start does only the rest', async () => {

@@ -65,6 +65,10 @@ export class RecordingPool implements HostPool {
     return false;
   }
 
+  async isHeld(holder: string) {
+    return this.held.has(holder);
+  }
+
   async reportHealth() {
     return false;
   }
