@@ -109,10 +109,20 @@ export async function generateRun(
     });
   const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
     try {
-      if (item.taken && (await deps.pool.isHeld(`${jobId}#${item.iteration}`))) {
-        // Still being made elsewhere: no slot asked for.
-        queue.push(lookAgain(item));
-        return;
+      if (item.taken) {
+        // Counted by the runner that made it (it counts before it lets the lease go): done, no slot
+        // asked for. Still being made: look again later.
+        const current = await deps.jobs.get(jobId);
+        if (!current || isTerminal(current.status)) {
+          ended = true;
+          return;
+        }
+        latest.job = current;
+        if (current.counted?.has(item.iteration)) return;
+        if (await deps.pool.isHeld(`${jobId}#${item.iteration}`)) {
+          queue.push(lookAgain(item));
+          return;
+        }
       }
       const asker = {
         runner,

@@ -258,11 +258,9 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(await running).toMatchObject({ iterations: 3, images: 3 });
   });
 
-  it('makes an iteration another runner stood back from while its own other call is still running', async () => {
-    const pool = new RecordingPool(new URL(sim.url).host, 2);
+  /** The host, with the call of the given seed held until the test lets it go. */
+  const gatedHost = (seed: number) => {
     const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
-    const job = await newJob({ n_iter: 2, seed: 500 });
-    // Iteration 1's call holds the host until the test lets it go.
     let release = () => {};
     const gate = new Promise<void>((r) => {
       release = r;
@@ -273,28 +271,57 @@ describe('generateRun: one generate task, two calls in flight', () => {
     });
     const gated: SdWebUi = Object.assign(Object.create(sd), {
       txt2img: async (...args: Parameters<SdWebUi['txt2img']>) => {
-        if (args[0].seed === 501) {
+        if (args[0].seed === seed) {
           sampling();
           await gate;
         }
         return sd.txt2img(...args);
       },
     });
+    return { hosts: new Map([[hostId, gated]]), started, release };
+  };
+
+  it('makes an iteration another runner stood back from while its own other call is still running', async () => {
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const job = await newJob({ n_iter: 2, seed: 500 });
+    const host = gatedHost(501);
     // Another runner holds iteration 0, then lets it go without making it (it stood back too).
     pool.held.add(`${job.job_id}#0`);
     const running = generateRun(
       { job_id: job.job_id, runner: 0, runners: 1 },
-      { ...deps, pool, hosts: new Map([[hostId, gated]]) },
+      { ...deps, pool, hosts: host.hosts },
       later(),
     );
-    await started;
+    await host.started;
     pool.held.delete(`${job.job_id}#0`);
     await vi.waitFor(async () => expect((await deps.jobs.get(job.job_id))?.counted).toEqual(new Set([0])), {
       timeout: 5000,
       interval: 20,
     });
-    release();
+    host.release();
     expect(await running).toMatchObject({ iterations: 2, images: 2 });
+  });
+
+  it('asks no slot for an iteration another runner made and counted while it waited', async () => {
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const job = await newJob({ n_iter: 2, seed: 600 });
+    const host = gatedHost(601);
+    pool.held.add(`${job.job_id}#0`);
+    const running = generateRun(
+      { job_id: job.job_id, runner: 0, runners: 1 },
+      { ...deps, pool, hosts: host.hosts },
+      later(),
+    );
+    await host.started;
+    // The other runner makes and counts it, then lets its lease go.
+    const other = new RecordingPool(new URL(sim.url).host, 1);
+    await generateIteration({ job_id: job.job_id, iteration: 0 }, { ...deps, pool: other }, asker);
+    pool.held.delete(`${job.job_id}#0`);
+    host.release();
+    expect(await running).toMatchObject({ iterations: 1, images: 1 });
+    // One slot: iteration 1's. Iteration 0 was seen counted, not asked for again.
+    expect(pool.grants).toBe(1);
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(2);
   });
 
   it('finishes what it has in flight when refused, then waits in the state machine; a new start does only the rest', async () => {
