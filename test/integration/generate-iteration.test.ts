@@ -258,66 +258,54 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(await running).toMatchObject({ iterations: 3, images: 3 });
   });
 
-  /** The host, with the call of the given seed held until the test lets it go. */
-  const gatedHost = (seed: number) => {
+  /**
+   * A runner of a 2-iteration job whose iteration 0 another runner holds, and whose iteration 1's
+   * call is held at the host until the test lets it go.
+   */
+  const besideATaker = async (seed: number) => {
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const job = await newJob({ n_iter: 2, seed });
     const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
-    let release = () => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let sampling = () => {};
-    const started = new Promise<void>((r) => {
-      sampling = r;
-    });
+    const { promise: gate, resolve: release } = Promise.withResolvers<void>();
+    const { promise: started, resolve: sampling } = Promise.withResolvers<void>();
     const gated: SdWebUi = Object.assign(Object.create(sd), {
       txt2img: async (...args: Parameters<SdWebUi['txt2img']>) => {
-        if (args[0].seed === seed) {
+        if (args[0].seed === seed + 1) {
           sampling();
           await gate;
         }
         return sd.txt2img(...args);
       },
     });
-    return { hosts: new Map([[hostId, gated]]), started, release };
-  };
-
-  it('makes an iteration another runner stood back from while its own other call is still running', async () => {
-    const pool = new RecordingPool(new URL(sim.url).host, 2);
-    const job = await newJob({ n_iter: 2, seed: 500 });
-    const host = gatedHost(501);
-    // Another runner holds iteration 0, then lets it go without making it (it stood back too).
     pool.held.add(`${job.job_id}#0`);
     const running = generateRun(
       { job_id: job.job_id, runner: 0, runners: 1 },
-      { ...deps, pool, hosts: host.hosts },
+      { ...deps, pool, hosts: new Map([[hostId, gated]]) },
       later(),
     );
-    await host.started;
-    pool.held.delete(`${job.job_id}#0`);
+    await started;
+    return { pool, job, running, release, letGo: () => pool.held.delete(`${job.job_id}#0`) };
+  };
+
+  it('makes an iteration another runner stood back from while its own other call is still running', async () => {
+    const { job, running, release, letGo } = await besideATaker(500);
+    // The other runner lets iteration 0 go without making it (it stood back too).
+    letGo();
     await vi.waitFor(async () => expect((await deps.jobs.get(job.job_id))?.counted).toEqual(new Set([0])), {
       timeout: 5000,
       interval: 20,
     });
-    host.release();
+    release();
     expect(await running).toMatchObject({ iterations: 2, images: 2 });
   });
 
   it('asks no slot for an iteration another runner made and counted while it waited', async () => {
-    const pool = new RecordingPool(new URL(sim.url).host, 2);
-    const job = await newJob({ n_iter: 2, seed: 600 });
-    const host = gatedHost(601);
-    pool.held.add(`${job.job_id}#0`);
-    const running = generateRun(
-      { job_id: job.job_id, runner: 0, runners: 1 },
-      { ...deps, pool, hosts: host.hosts },
-      later(),
-    );
-    await host.started;
+    const { pool, job, running, release, letGo } = await besideATaker(600);
     // The other runner makes and counts it, then lets its lease go.
     const other = new RecordingPool(new URL(sim.url).host, 1);
     await generateIteration({ job_id: job.job_id, iteration: 0 }, { ...deps, pool: other }, asker);
-    pool.held.delete(`${job.job_id}#0`);
-    host.release();
+    letGo();
+    release();
     expect(await running).toMatchObject({ iterations: 1, images: 1 });
     // One slot: iteration 1's. Iteration 0 was seen counted, not asked for again.
     expect(pool.grants).toBe(1);
