@@ -259,8 +259,8 @@ export async function generateRun(
     throw error;
   } finally {
     clearInterval(sweeper);
-    await releaseSpares();
-    if (!asking) await deps.pool.leaveQueue(jobId, runner);
+    // Both end the task: neither waits for the other.
+    await Promise.all([releaseSpares(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
   }
 }
 
