@@ -33,11 +33,22 @@ export interface JobStore {
   /** Jobs of the owner not yet ended (pending or running). */
   countActive(owner: string): Promise<number>;
   /**
+   * Admits a job among its owner's active ones if fewer than `limit` are, in one conditional write,
+   * however many starts arrive at once; when full, entries of jobs that ended or were never created
+   * (a start or an end that crashed half-way) are cleared first. A transition to an ended status
+   * takes the job out again. `at` is epoch ms.
+   */
+  admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission>;
+  /** Takes back the admission of a job that will not be created. */
+  withdraw(owner: string, jobId: string): Promise<void>;
+  /**
    * Binds (owner, token) to a job id the first time; later calls get the first binding back,
    * so a retried start cannot create a second job.
    */
   claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim>;
 }
+
+export type Admission = { admitted: true } | { admitted: false; active: number };
 
 export interface JobListQuery {
   status?: JobStatus;

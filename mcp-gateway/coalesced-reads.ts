@@ -49,6 +49,8 @@ export function coalesceJobReads(store: JobStore): JobStore {
     markStealing: afterWrite((jobId) => store.markStealing(jobId)),
     listByOwner: (owner, query) => store.listByOwner(owner, query),
     countActive: (owner) => store.countActive(owner),
+    admit: (owner, jobId, limit, at) => store.admit(owner, jobId, limit, at),
+    withdraw: (owner, jobId) => store.withdraw(owner, jobId),
     claimClientToken: (claim) => store.claimClientToken(claim),
   };
 }

@@ -94,25 +94,35 @@ export async function startJob(
   }
 
   await checkImageKeys(ctx, merged);
-  const active = await deps.jobs.countActive(caller.id);
-  if (active >= limits.maxActiveJobsPerCaller) {
+  // The last check, and the first write: one conditional write per start, so starts arriving
+  // together (in parallel, or in one JSON-RPC batch) cannot all pass the limit.
+  const admission = await deps.jobs.admit(caller.id, jobId, limits.maxActiveJobsPerCaller, now.getTime());
+  if (!admission.admitted) {
     throw new InvalidRequestError(
-      `active jobs: you have ${active} jobs pending or running; the limit is ${limits.maxActiveJobsPerCaller}. ` +
+      `active jobs: you have ${admission.active} jobs pending or running; the limit is ${limits.maxActiveJobsPerCaller}. ` +
         'Wait for one to end or cancel one.',
     );
   }
 
-  const params = await storeInlineControlImages(merged, jobId, deps.images, expiresAt);
-  const job = planJob(params, {
-    jobId,
-    owner: caller.id,
-    now,
-    retentionSeconds: deps.settings.retentionSeconds,
-    calibration: deps.settings.calibration,
-    parallelHosts: deps.settings.hosts,
-    hostRates: await hostRates,
-    preset: preset.name,
-  });
+  let job: JobRecord;
+  try {
+    const params = await storeInlineControlImages(merged, jobId, deps.images, expiresAt);
+    job = planJob(params, {
+      jobId,
+      owner: caller.id,
+      now,
+      retentionSeconds: deps.settings.retentionSeconds,
+      calibration: deps.settings.calibration,
+      parallelHosts: deps.settings.hosts,
+      hostRates: await hostRates,
+      preset: preset.name,
+    });
+  } catch (error) {
+    await deps.jobs.withdraw(caller.id, jobId);
+    throw error;
+  }
+  // False only when a concurrent start with the same client_token stored this very job: its
+  // admission is that job's, and stays.
   if (!(await deps.jobs.create(job))) {
     // A concurrent call with the same client_token stored it first.
     const first = await deps.jobs.get(job.job_id);

@@ -18,9 +18,10 @@ import {
   JobRecord,
   type JobStatus,
 } from '../../core/job.ts';
-import type { ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
+import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import {
+  ADMITTED_SK,
   CLIENT_TOKEN_SK,
   clientTokenPk,
   ITERATION_SK_PREFIX,
@@ -33,6 +34,12 @@ import {
 
 const isMissingIndex = (error: unknown): boolean =>
   (error as Error).name === 'ValidationException' && /specified index/i.test((error as Error).message);
+
+/**
+ * How long an admitted job may go uncreated before a full admission list counts it as never
+ * created: a start stores its job within a few writes of being admitted.
+ */
+const ADMISSION_GRACE_MS = 60_000;
 
 const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
@@ -100,7 +107,7 @@ export class DynamoDbJobStore implements JobStore {
   async transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean> {
     const stamp = to === 'running' ? 'started_at' : isTerminal(to) ? 'finished_at' : undefined;
     const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
-    return wrote(
+    const moved = await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -110,9 +117,138 @@ export class DynamoDbJobStore implements JobStore {
           ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
           ExpressionAttributeNames: { '#status': 'status', '#current': 'current' },
           ExpressionAttributeValues: { ':to': to, ...(stamp ? { ':at': at } : {}), ...fromValues },
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
+    // Ended: it no longer counts against its owner's limit (a crash before this write is
+    // repaired by the next admission that finds the list full).
+    if (moved && isTerminal(to) && moved.Attributes)
+      await this.withdraw(String(moved.Attributes.owner), jobId);
+    return moved !== undefined;
+  }
+
+  async admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission> {
+    const key = { pk: ownerPk(owner), sk: ADMITTED_SK };
+    // Three rounds at most: a full list cleared of stale entries, or a first list made by another start.
+    for (let round = 0; round < 3; round++) {
+      const added = await wrote(
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: 'SET jobs.#id = :at',
+            // Admitting the same job again (a retried start with its client_token) takes no room.
+            ConditionExpression: 'attribute_exists(jobs.#id) OR size(jobs) < :limit',
+            ExpressionAttributeNames: { '#id': jobId },
+            ExpressionAttributeValues: { ':at': at, ':limit': limit },
+          }),
+        ),
+      );
+      if (added) return { admitted: true };
+      const { Item } = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
+      );
+      const admitted = Item?.jobs as Record<string, number> | undefined;
+      if (!admitted) {
+        // The owner's first start since admissions were kept: the list starts from the jobs the
+        // active index holds, so jobs started before count too.
+        const active = await this.activeJobIds(owner);
+        const jobs = Object.fromEntries(active.map((id) => [id, at]));
+        if (active.length < limit) jobs[jobId] = at;
+        const created = await wrote(
+          this.db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...key, jobs },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+        if (created)
+          return active.length < limit ? { admitted: true } : { admitted: false, active: active.length };
+        continue;
+      }
+      // The list was made meanwhile by another start, with room: ask again.
+      if (Object.keys(admitted).length < limit) continue;
+      const stale = await this.staleAdmissions(admitted, at);
+      if (stale.length === 0) return { admitted: false, active: Object.keys(admitted).length };
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: `REMOVE ${stale.map((_, i) => `jobs.#s${i}`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(stale.map((id, i) => [`#s${i}`, id])),
+        }),
+      );
+    }
+    return { admitted: false, active: limit };
+  }
+
+  async withdraw(owner: string, jobId: string): Promise<void> {
+    await conditionally(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: ownerPk(owner), sk: ADMITTED_SK },
+          UpdateExpression: 'REMOVE jobs.#id',
+          ConditionExpression: 'attribute_exists(jobs)',
+          ExpressionAttributeNames: { '#id': jobId },
+        }),
+      ),
+    );
+  }
+
+  /** Admitted jobs that ended, or that were never created and are past their grace. */
+  private async staleAdmissions(admitted: Record<string, number>, at: number): Promise<string[]> {
+    const ids = Object.keys(admitted);
+    const found = new Map<string, JobRecord>();
+    for (let i = 0; i < ids.length; i += 100) {
+      for (const job of await this.jobsByKey(
+        ids.slice(i, i + 100).map((id) => ({ pk: jobPk(id), sk: JOB_SK })),
+      )) {
+        found.set(job.job_id, job);
+      }
+    }
+    return ids.filter((id) => {
+      const job = found.get(id);
+      return job ? isTerminal(job.status) : at - (admitted[id] ?? 0) > ADMISSION_GRACE_MS;
+    });
+  }
+
+  /** The owner's jobs not yet ended (pending or running), from the sparse active index. */
+  private async activeJobIds(owner: string): Promise<string[]> {
+    try {
+      return await this.jobIdsOf({
+        IndexName: JOBS_TABLE.activeIndex.name,
+        KeyConditionExpression: 'active_owner_pk = :owner',
+        ExpressionAttributeValues: { ':owner': ownerPk(owner) },
+      });
+    } catch (error) {
+      if (!isMissingIndex(error)) throw error;
+      // A table made before the active index existed (dynalite cannot add an index to a table
+      // that has one already): the slow way, through the caller's whole history.
+      return this.jobIdsOf({
+        IndexName: JOBS_TABLE.ownerIndex.name,
+        KeyConditionExpression: 'owner_pk = :owner',
+        FilterExpression: '#status IN (:pending, :running)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':owner': ownerPk(owner), ':pending': 'pending', ':running': 'running' },
+      });
+    }
+  }
+
+  private async jobIdsOf(query: Omit<QueryCommandInput, 'TableName'>): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: startKey }),
+      );
+      for (const item of page.Items ?? []) ids.push(String(item.pk).slice('JOB#'.length));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ids;
   }
 
   async setCurrent(jobId: string, current: CurrentProgress): Promise<void> {
@@ -346,42 +482,7 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async countActive(owner: string): Promise<number> {
-    try {
-      return await this.countQuery({
-        IndexName: JOBS_TABLE.activeIndex.name,
-        KeyConditionExpression: 'active_owner_pk = :owner',
-        ExpressionAttributeValues: { ':owner': ownerPk(owner) },
-      });
-    } catch (error) {
-      if (!isMissingIndex(error)) throw error;
-      // A table made before the active index existed (dynalite cannot add an index to a table
-      // that has one already): count the slow way, through the caller's whole history.
-      return this.countQuery({
-        IndexName: JOBS_TABLE.ownerIndex.name,
-        KeyConditionExpression: 'owner_pk = :owner',
-        FilterExpression: '#status IN (:pending, :running)',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':owner': ownerPk(owner), ':pending': 'pending', ':running': 'running' },
-      });
-    }
-  }
-
-  private async countQuery(query: Omit<QueryCommandInput, 'TableName' | 'Select'>): Promise<number> {
-    let count = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          ...query,
-          TableName: this.tableName,
-          Select: 'COUNT',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      count += page.Count ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return count;
+    return (await this.activeJobIds(owner)).length;
   }
 
   async claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim> {

@@ -28,6 +28,11 @@ export const ITERATION_SK_PREFIX = 'ITER#';
 export const ownerPk = (owner: string): string => `OWNER#${owner}`;
 export const clientTokenPk = (owner: string, token: string): string => `TOKEN#${owner}#${token}`;
 export const CLIENT_TOKEN_SK = 'TOKEN';
+/**
+ * The owner's item listing its admitted jobs not yet ended (`jobs`: job id to admission time, ms):
+ * the per-caller limit is a condition on its size, so concurrent starts cannot all pass it.
+ */
+export const ADMITTED_SK = 'ADMITTED';
 /** Named bearer tokens' digest items, the only items the gateway deletes (on revoke). */
 export const TOKEN_DIGEST_PK_PREFIX = 'TOKEN#';
 /** The GPU host pool's partition (leases, health, waiters); the only items a worker deletes. */

@@ -37,6 +37,19 @@ const start = async (args: Record<string, unknown>) =>
   });
 const text = (result: { content: unknown }) => (result.content as Array<{ text: string }>)[0]?.text ?? '';
 
+/** A raw JSON-RPC POST with the stack's token, for what the SDK client does not send. */
+const postJson = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(stack.mcpUrl, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${stack.token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+
 async function waitFor(jobId: string, done: (s: Status) => boolean): Promise<Status> {
   for (let i = 0; i < 1000; i++) {
     const s = await status(jobId);
@@ -140,20 +153,54 @@ describe('limits', () => {
     );
   });
 
-  it('answers an oversized request body with 413', async () => {
-    const response = await fetch(stack.mcpUrl, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${stack.token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
+  it('holds the active-jobs limit for starts that arrive together, in parallel or in one JSON-RPC batch', async () => {
+    const before = await jobItemCount(stack);
+    const accepted = (texts: string[]) => texts.filter((t) => !/active jobs: you have/.test(t)).length;
+    const parallel = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => start({ prompt: `parallel ${i}`, steps: 20, n_iter: 10 })),
+    );
+    expect(accepted(parallel.map((r) => text(r.result)))).toBe(3);
+    expect(await jobItemCount(stack)).toBe(before + 3);
+    for (const r of parallel.filter((x) => !x.result.isError)) {
+      await callTool(client, 'sdreforge_batch_cancel', { job_id: r.data.job_id });
+    }
+
+    const batch = Array.from({ length: 30 }, (_, i) => ({
+      jsonrpc: '2.0',
+      id: i + 1,
+      method: 'tools/call',
+      params: {
+        name: 'sdreforge_batch_start',
+        arguments: { prompt: `batched ${i}`, width: 64, height: 64, steps: 20, n_iter: 10 },
       },
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'ping',
-        params: { pad: 'x'.repeat(9 * 1024 * 1024) },
-      }),
+    }));
+    // Batches are of the 2025-03-26 protocol, which the gateway still speaks.
+    const response = await postJson(batch, { 'mcp-protocol-version': '2025-03-26' });
+    expect(response.status).toBe(200);
+    const answers = (await response.json()) as Array<{ result: { isError?: boolean; content: unknown } }>;
+    expect(answers).toHaveLength(30);
+    expect(accepted(answers.map((a) => text(a.result)))).toBe(3);
+    expect(await jobItemCount(stack)).toBe(before + 6);
+    const listed = await callTool<{ jobs: Array<{ job_id: string; status: string }> }>(
+      client,
+      'sdreforge_batch_list',
+      { status: 'pending', limit: 50 },
+    );
+    const running = await callTool<{ jobs: Array<{ job_id: string }> }>(client, 'sdreforge_batch_list', {
+      status: 'running',
+      limit: 50,
+    });
+    for (const job of [...listed.data.jobs, ...running.data.jobs]) {
+      await callTool(client, 'sdreforge_batch_cancel', { job_id: job.job_id });
+    }
+  });
+
+  it('answers an oversized request body with 413', async () => {
+    const response = await postJson({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'ping',
+      params: { pad: 'x'.repeat(9 * 1024 * 1024) },
     });
     expect(response.status).toBe(413);
   });

@@ -228,6 +228,65 @@ describe('active jobs count', () => {
   });
 });
 
+describe('admission against the per-caller limit', () => {
+  const ownedBy = (owner: string): JobRecord => ({ ...newJob(), owner });
+  const T = 1_800_000_000_000;
+
+  it('admits exactly the limit of 30 concurrent starts, and one more once a job ends', async () => {
+    const owner = `flood-${Date.now()}`;
+    const starts = Array.from({ length: 30 }, () => ownedBy(owner));
+    const answers = await Promise.all(starts.map((job) => jobs.admit(owner, job.job_id, 10, T)));
+    const admitted = starts.filter((_, i) => answers[i]?.admitted);
+    expect(admitted).toHaveLength(10);
+    expect(answers.filter((a) => !a.admitted)).toEqual(Array(20).fill({ admitted: false, active: 10 }));
+    for (const job of admitted) await jobs.create(job);
+    // The same job again (a start retried with its client_token) takes no room.
+    expect(await jobs.admit(owner, admitted[0]?.job_id as string, 10, T)).toEqual({ admitted: true });
+    const late = ownedBy(owner);
+    expect(await jobs.admit(owner, late.job_id, 10, T)).toMatchObject({ admitted: false });
+    await jobs.transition(
+      admitted[0]?.job_id as string,
+      ['pending'],
+      'cancelled',
+      '2026-11-24T10:00:00.000Z',
+    );
+    expect(await jobs.admit(owner, late.job_id, 10, T)).toEqual({ admitted: true });
+  });
+
+  it('clears, when full, jobs that ended without leaving and starts that never stored their job', async () => {
+    const owner = `crashy-${Date.now()}`;
+    const [ended, never, live] = [ownedBy(owner), ownedBy(owner), ownedBy(owner)];
+    for (const job of [ended, never, live])
+      expect(await jobs.admit(owner, job.job_id, 3, T)).toEqual({ admitted: true });
+    await jobs.create(ended);
+    await jobs.create(live);
+    // The end of `ended` was written, its withdrawal lost (a crash between the two writes).
+    await jobs.transition(ended.job_id, ['pending'], 'failed', '2026-11-24T10:00:00.000Z');
+    await jobs.admit(owner, ended.job_id, 3, T);
+    const next = ownedBy(owner);
+    // `never` is still within its grace: its start may be storing it right now.
+    expect(await jobs.admit(owner, next.job_id, 3, T + 1000)).toEqual({ admitted: true });
+    const after = ownedBy(owner);
+    expect(await jobs.admit(owner, after.job_id, 3, T + 2000)).toEqual({ admitted: false, active: 3 });
+    expect(await jobs.admit(owner, after.job_id, 3, T + 120_000)).toEqual({ admitted: true });
+  });
+
+  it('counts the jobs already active when an owner is first admitted', async () => {
+    const owner = `upgraded-${Date.now()}`;
+    for (const job of [ownedBy(owner), ownedBy(owner)]) await jobs.create(job);
+    expect(await jobs.admit(owner, ownedBy(owner).job_id, 2, T)).toEqual({ admitted: false, active: 2 });
+    expect(await jobs.admit(owner, ownedBy(owner).job_id, 3, T)).toEqual({ admitted: true });
+  });
+
+  it('takes back the admission of a start that stored nothing', async () => {
+    const owner = `withdrawn-${Date.now()}`;
+    const [a, b] = [ownedBy(owner), ownedBy(owner)];
+    expect(await jobs.admit(owner, a.job_id, 1, T)).toEqual({ admitted: true });
+    await jobs.withdraw(owner, a.job_id);
+    expect(await jobs.admit(owner, b.job_id, 1, T)).toEqual({ admitted: true });
+  });
+});
+
 describe('listing through the owner index', () => {
   it('reads whole jobs from the table, in the index order, while the index holds only keys and status', async () => {
     const db = documentClient(stores.clients);

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
@@ -85,8 +85,8 @@ describe('the gateway Lambda behind a Function URL', () => {
 
   it('starts a job: a pending item in DynamoDB, then one execution named after the job id', async () => {
     dynamoMock.on(PutCommand).resolves({});
-    // The caller's active jobs, counted on the owner index: none.
-    dynamoMock.on(QueryCommand).resolves({ Count: 0 });
+    // The caller's admission among its active jobs: one conditional write that holds.
+    dynamoMock.on(UpdateCommand).resolves({});
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
     const call = rpc(4, 'tools/call', {
       name: 'sdreforge_batch_start',
@@ -103,6 +103,10 @@ describe('the gateway Lambda behind a Function URL', () => {
     expect(item).toMatchObject({
       TableName: 'jobs',
       Item: { job_id: jobId, status: 'pending', total_images: 10 },
+    });
+    expect(dynamoMock.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      Key: { pk: 'OWNER#default', sk: 'ADMITTED' },
+      ConditionExpression: 'attribute_exists(jobs.#id) OR size(jobs) < :limit',
     });
     const started = sfnMock.commandCalls(StartExecutionCommand);
     expect(started).toHaveLength(1);
