@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { unknownName } from '../core/params/unknown-name.ts';
 import {
   cancelCommand,
   listCommand,
@@ -59,6 +60,33 @@ const out = createOutput(json);
 const run =
   command === 'token' ? tokenCommand : command && viaMcp[command] ? withSession(viaMcp[command]) : undefined;
 
+/**
+ * The flags each command reads. `start` and `list` pass theirs to the tool as arguments, and the
+ * gateway refuses unknown ones itself, naming the nearest.
+ */
+const FLAGS: Record<string, string[] | 'tool'> = {
+  start: 'tool',
+  list: 'tool',
+  status: [],
+  watch: [],
+  cancel: [],
+  presets: [],
+  result: ['--download'],
+  token: [],
+};
+
+/** Why the command line cannot be run as typed, or undefined. */
+function misuse(): string | undefined {
+  if (command === undefined) return undefined;
+  if (!(command in FLAGS)) return unknownName('command', command, Object.keys(FLAGS));
+  const known = FLAGS[command];
+  if (known === 'tool') return undefined;
+  const flag = commandArgs.find((a) => a.startsWith('-') && !known?.includes(a));
+  // The global flags were taken out already: a slip of one of them is named too.
+  const all = [...(known ?? []), ...GLOBAL, '--json', '--help'];
+  return flag === undefined ? undefined : `${unknownName('flag', flag, all)} (sdbatch ${command})`;
+}
+
 function withSession(command: McpCommand) {
   return async (args: string[], connection: Connection, output: Output) => {
     const mcp = new McpSession(connection);
@@ -71,7 +99,11 @@ function withSession(command: McpCommand) {
   };
 }
 
-if (help || !run) {
+const wrong = help ? undefined : misuse();
+if (wrong) {
+  out.error(`${wrong}; sdbatch --help lists the commands and their flags`);
+  process.exitCode = 2;
+} else if (help || !run) {
   console.log(USAGE);
   process.exitCode = help ? 0 : 2;
 } else {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { JobStatus } from '../../core/job.ts';
 import type { JobListQuery, JobPage } from '../../core/ports.ts';
 import type { ToolContext } from '../deps.ts';
+import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 
 export const ListOutput = z.object({
@@ -19,7 +20,7 @@ export const ListOutput = z.object({
   next_cursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last page.'),
 });
 
-export const ListInput = z.object({
+export const ListInput = toolInput({
   status: JobStatus.optional().describe('Only jobs with this status.'),
   cursor: z.string().max(2048).optional().describe('next_cursor from the previous page.'),
   limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from '../deps.ts';
+import { toolInput } from '../tool-input.ts';
 import { toolResult } from '../tool-result.ts';
 
 export const PresetsOutput = z.object({
@@ -17,7 +18,7 @@ export const PresetsOutput = z.object({
 });
 
 /** Built once: every request registers the tools anew. */
-const NoInput = z.object({});
+const NoInput = toolInput({});
 
 export function registerPresetsTool(server: McpServer, ctx: ToolContext): void {
   server.registerTool(

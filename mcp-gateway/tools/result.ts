@@ -6,6 +6,7 @@ import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.
 import { ANSWER_BUDGET_BYTES, enveloped, largestFitting } from '../answer-size.ts';
 import type { ToolContext } from '../deps.ts';
 import { decodeOffsetCursor, encodeOffsetCursor } from '../page-cursor.ts';
+import { toolInput } from '../tool-input.ts';
 import { safely } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
 
@@ -45,7 +46,7 @@ export const ResultOutput = z.object({
   message: z.string(),
 });
 
-export const ResultInput = z.object({
+export const ResultInput = toolInput({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
   cursor: z.string().max(512).optional().describe('next_cursor of the previous page.'),
   limit: z

@@ -7,6 +7,7 @@ import { StartInputShape } from '../../core/params/generation.ts';
 import type { ToolContext } from '../deps.ts';
 import { type StartArgs, startJob } from '../start-job.ts';
 import { type StartedJob, startedTaskOptions } from '../tasks/job-task.ts';
+import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { firstResultPage, ResultOutput } from './result.ts';
 
@@ -34,7 +35,7 @@ export const StartOutput = z.object({
   expires_at: ResultOutput.shape.expires_at.optional(),
 });
 
-export const StartToolInput = z.object({
+const StartToolShape = {
   ...StartInputShape,
   client_token: z
     .string()
@@ -44,7 +45,9 @@ export const StartToolInput = z.object({
     .describe(
       'Any unique string; sending the same call again with it returns the same job instead of a new one.',
     ),
-});
+};
+
+export const StartToolInput = toolInput(StartToolShape);
 
 export function registerStartTool(server: McpServer, ctx: ToolContext): void {
   server.experimental.tasks.registerToolTask(

@@ -9,11 +9,12 @@ import {
   toStatusView,
 } from '../../core/status-view.ts';
 import type { ToolContext } from '../deps.ts';
+import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
 
 /** Built once: the SDK would otherwise rebuild a zod object from a shape on every request. */
-export const JobIdInput = z.object({
+export const JobIdInput = toolInput({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
 });
 

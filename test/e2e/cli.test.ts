@@ -111,4 +111,23 @@ describe('the sdbatch CLI against the embedded stack', () => {
     expect(unknown.stderr).toMatch(/does not exist/);
     expect((await sdbatch('bogus')).code).toBe(2);
   });
+
+  it('refuses a misspelt command, flag or tool argument, naming the nearest, and starts nothing', async () => {
+    const before = (
+      JSON.parse((await sdbatch('list', '--json', '--limit', '100')).stdout) as { jobs: unknown[] }
+    ).jobs.length;
+    const command = await sdbatch('stauts', 'job_20261124_aaaaaaaaaa');
+    expect(command).toMatchObject({ code: 2, stdout: '' });
+    expect(command.stderr).toMatch(/unknown command stauts; did you mean status\?/);
+    const flag = await sdbatch('result', 'job_20261124_aaaaaaaaaa', '--dowload', 'out');
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/unknown flag --dowload; did you mean --download\?/);
+    const argument = await sdbatch('start', 'a cat', '--batch-sise', '4');
+    expect(argument.code).toBe(1);
+    expect(argument.stderr).toMatch(/unknown argument batch_sise; did you mean batch_size\?/);
+    const after = (
+      JSON.parse((await sdbatch('list', '--json', '--limit', '100')).stdout) as { jobs: unknown[] }
+    ).jobs.length;
+    expect(after).toBe(before);
+  });
 });

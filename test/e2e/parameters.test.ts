@@ -171,6 +171,20 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     );
   });
 
+  it('refuses an unknown argument, naming the one it was probably meant to be, and creates nothing', async () => {
+    const before = await jobItemCount(stack);
+    const answer = async (args: Record<string, unknown>) => {
+      const { result } = await callTool(client, 'sdreforge_batch_start', { prompt: 'x', ...args });
+      expect(result.isError).toBe(true);
+      return (result.content as Array<{ text: string }>)[0]?.text;
+    };
+    expect(await answer({ batch_sise: 4 })).toMatch(/unknown argument batch_sise; did you mean batch_size\?/);
+    expect(await answer({ negativ_prompt: 'blur' })).toMatch(/did you mean negative_prompt\?/);
+    // Nothing near it: no guess.
+    expect(await answer({ colour_scheme: 'teal' })).toMatch(/unknown argument colour_scheme(?!;)/);
+    expect(await jobItemCount(stack)).toBe(before);
+  });
+
   it('fails the job with a named reason when the checkpoint is not on the host', async () => {
     const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
       prompt: 'x',
