@@ -189,6 +189,8 @@ export interface HostPool {
    * pool before either wrote can both win, on different slots. Read after the lease is written.
    */
   heldElsewhere(lease: Lease): Promise<boolean>;
+  /** The job's SD WebUI calls in flight: its live leases. One pool read. */
+  callsOf(jobId: string): Promise<number>;
   /** Whether a live lease has this holder (an iteration being made somewhere). One pool read. */
   isHeld(holder: string): Promise<boolean>;
   /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */

@@ -160,6 +160,7 @@ export async function startEmbeddedStack(
     orchestrator,
     now: () => new Date(),
     ...hostRateReaders(() => workers.pool.hostRates()),
+    callsInFlight: (jobId) => workers.pool.callsOf(jobId),
     settings: {
       concurrency,
       hosts: sdHosts.length,

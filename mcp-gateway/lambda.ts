@@ -85,6 +85,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       renderContactSheet,
       now: () => new Date(),
       ...hostRateReaders(() => pool.hostRates()),
+      callsInFlight: (jobId) => pool.callsOf(jobId),
       settings: {
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],

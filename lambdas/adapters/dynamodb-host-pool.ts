@@ -283,6 +283,11 @@ export class DynamoDbHostPool implements HostPool {
     );
   }
 
+  async callsOf(jobId: string): Promise<number> {
+    const now = this.clock();
+    return (await this.snapshot()).slots.filter((s) => s.jobId === jobId && isLive(s, now)).length;
+  }
+
   async isHeld(holder: string): Promise<boolean> {
     const now = this.clock();
     return (await this.snapshot()).slots.some((s) => s.holder === holder && isLive(s, now));

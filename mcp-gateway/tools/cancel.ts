@@ -11,6 +11,13 @@ export const CancelOutput = z.object({
   status: JobStatus,
   cancelled: z.boolean().describe('false when the job had already ended: nothing was changed.'),
   completed_images: z.number().int(),
+  still_finishing_images: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'At most this many more images, from calls the GPU had already taken, may still land and be kept.',
+    ),
   message: z.string(),
 });
 export type CancelOutput = z.infer<typeof CancelOutput>;
@@ -59,13 +66,23 @@ export async function cancelJob(ctx: ToolContext, jobId: string): Promise<Cancel
   }
   // The status is what workers obey; stopping the execution only saves the transitions left.
   await deps.orchestrator.stop(jobId, 'cancelled by its owner');
+  // A call the GPU has already taken may end before its runner sees the cancel: its images are
+  // kept. The pool is read before the job: a call counts its images before it lets its lease go,
+  // so one that ends in between is in one reading or the other (or both: this is a bound).
+  const calls = (await deps.callsInFlight?.(jobId).catch(() => undefined)) ?? 0;
   const after = (await deps.jobs.get(jobId)) ?? job;
-  const message = `${jobId} cancelled; ${after.completed_images} of ${after.total_images} images were made and kept.`;
+  const finishing = Math.min(calls * after.params.batch_size, after.total_images - after.completed_images);
+  const message =
+    `${jobId} cancelled; ${after.completed_images} of ${after.total_images} images were made and kept` +
+    (finishing > 0
+      ? `, and up to ${finishing} more from calls already on the GPU may still be kept (sdreforge_batch_result lists them once stored).`
+      : '.');
   return {
     job_id: jobId,
     status: 'cancelled',
     cancelled: true,
     completed_images: after.completed_images,
+    ...(finishing > 0 ? { still_finishing_images: finishing } : {}),
     message,
   };
 }

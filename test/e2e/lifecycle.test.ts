@@ -65,13 +65,13 @@ describe('cancel', () => {
     stack.simulator?.resetStats();
     const { data } = await start({ prompt: 'long job', steps: 20, batch_size: 1, n_iter: 30 });
     await waitFor(data.job_id, (s) => s.completed_images >= 2);
-    const { data: cancel } = await callTool<{ cancelled: boolean; status: string }>(
-      client,
-      'sdreforge_batch_cancel',
-      {
-        job_id: data.job_id,
-      },
-    );
+    const { data: cancel } = await callTool<{
+      cancelled: boolean;
+      status: string;
+      completed_images: number;
+      still_finishing_images?: number;
+      message: string;
+    }>(client, 'sdreforge_batch_cancel', { job_id: data.job_id });
     expect(cancel).toMatchObject({ cancelled: true, status: 'cancelled' });
     await sleep(600);
     const after = await status(data.job_id);
@@ -92,6 +92,11 @@ describe('cancel', () => {
     expect(result.status).toBe('cancelled');
     expect(result.files).toHaveLength(after.completed_images);
     expect(after.completed_images).toBeGreaterThanOrEqual(2);
+    // The answer told the truth: what was kept then, and at most the calls then on the GPU more.
+    const bound = cancel.completed_images + (cancel.still_finishing_images ?? 0);
+    expect(after.completed_images).toBeGreaterThanOrEqual(cancel.completed_images);
+    expect(after.completed_images).toBeLessThanOrEqual(bound);
+    expect(cancel.message).toContain(`${cancel.completed_images} of 30 images were made and kept`);
   });
 
   it('says a finished job has already ended and changes nothing', async () => {

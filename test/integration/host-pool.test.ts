@@ -86,6 +86,21 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect(await two.heldElsewhere(won[1] as (typeof won)[1])).toBe(false);
   });
 
+  it('counts a job’s calls in flight: its live leases, not lapsed ones or another job’s', async () => {
+    let now = 12_000_000;
+    const p = pool(() => now, [{ id: 'counted', depth: 3 }]);
+    const leases = [
+      await p.acquire(ask('c', 'c#0'), 1000),
+      await p.acquire(ask('c', 'c#1'), 5000),
+      await p.acquire(ask('d', 'd#0'), 5000),
+    ];
+    expect(leases.every((l) => 'hostId' in l)).toBe(true);
+    expect(await p.callsOf('c')).toBe(2);
+    now += 1001;
+    expect(await p.callsOf('c')).toBe(1);
+    expect(await p.callsOf('d')).toBe(1);
+  });
+
   it('lets only the current lease release a slot, not one of the same holder that lapsed', async () => {
     let now = 11_000_000;
     const p = pool(() => now, [{ id: 'relapse', depth: 1 }]);

@@ -65,6 +65,10 @@ export class RecordingPool implements HostPool {
     return false;
   }
 
+  async callsOf(jobId: string) {
+    return [...this.held].filter((holder) => holder.startsWith(`${jobId}#`)).length;
+  }
+
   async isHeld(holder: string) {
     return this.held.has(holder);
   }
