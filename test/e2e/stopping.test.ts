@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { lockDataDir } from '../../local/data-dir-lock.ts';
 import {
   killAll,
   type ProcessRef,
@@ -35,7 +36,7 @@ function portIsFree(port: number): Promise<boolean> {
 
 describe('npm start, signalled at the npm process as a process manager does', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`stops the whole stack on ${signal} and frees its port`, async () => {
+    it(`stops the whole stack on ${signal} and frees its port and data dir`, async () => {
       const dir = await tempDir('sdbatch-stop-');
       dirs.push(dir);
       const running = await spawnStack('npm', ['start'], { SDBATCH_PORT: '0', SDBATCH_DATA_DIR: dir.path });
@@ -61,6 +62,8 @@ describe('npm start, signalled at the npm process as a process manager does', ()
       // The stack itself was told to stop (it was not just killed) and said so.
       expect(running.stdout()).toContain(`${signal}: stopping sdbatch...`);
       expect(await portIsFree(port)).toBe(true);
+      const lock = await lockDataDir(dir.path);
+      await lock.release();
     });
   }
 });
