@@ -1,5 +1,6 @@
 import { loadLocalConfig } from './config.ts';
-import { startEmbeddedStack } from './stack.ts';
+import { type EmbeddedStack, startEmbeddedStack } from './stack.ts';
+import { StartRefused } from './start-refused.ts';
 
 let config: ReturnType<typeof loadLocalConfig>;
 try {
@@ -9,7 +10,15 @@ try {
   process.exit(2);
 }
 
-const stack = await startEmbeddedStack(config);
+let stack: EmbeddedStack;
+try {
+  stack = await startEmbeddedStack(config);
+} catch (error) {
+  // A data dir or port already taken: the message says which and how to choose another.
+  if (!(error instanceof StartRefused)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
 console.log(`sdbatch is running (data in ${config.SDBATCH_DATA_DIR})
 
   MCP URL:   ${stack.mcpUrl}

@@ -1,5 +1,6 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ServerType, serve } from '@hono/node-server';
+import { serve } from '@hono/node-server';
 import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
@@ -16,10 +17,12 @@ import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { LocalConfig } from './config.ts';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
+import { StartRefused } from './start-refused.ts';
 import {
   LocalOrchestrator,
   type TaskHandlers,
@@ -90,10 +93,49 @@ function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>
   return Object.fromEntries(Object.entries(handlers).map(([s, h]) => [s, wrap(s, h)])) as TaskHandlers;
 }
 
+type Fetch = (request: Request) => Response | Promise<Response>;
+
 /** Everything `npm start` runs, in this process: stores, simulator, workflow, gateway. */
 export async function startEmbeddedStack(
   config: LocalConfig,
   overrides: StackOverrides = {},
+): Promise<EmbeddedStack> {
+  // What another stack can hold is taken first, so a refused start touches no data and starts nothing.
+  const lock = await lockDataDir(config.SDBATCH_DATA_DIR);
+  // Requests that arrive while the rest starts wait for the gateway.
+  const gateway = Promise.withResolvers<Fetch>();
+  let server: Server;
+  try {
+    server = await listen(
+      async (request) => (await gateway.promise)(request),
+      config.SDBATCH_HOST,
+      config.SDBATCH_PORT,
+    );
+  } catch (error) {
+    await lock.release();
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new StartRefused(
+          `Port ${config.SDBATCH_PORT} on ${config.SDBATCH_HOST} is in use: stop what listens there, or set SDBATCH_PORT to another port (0 picks a free one).`,
+        )
+      : error;
+  }
+  try {
+    return await startServices(server, gateway.resolve, config, overrides, lock);
+  } catch (error) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await lock.release();
+    throw error;
+  }
+}
+
+/** The stores, simulators, workflow and gateway, started once the data dir and the port are this stack's. */
+async function startServices(
+  server: Server,
+  openGateway: (fetch: Fetch) => void,
+  config: LocalConfig,
+  overrides: StackOverrides,
+  lock: DataDirLock,
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
   const stores = await startStoresThread(config.SDBATCH_DATA_DIR);
@@ -193,23 +235,17 @@ export async function startEmbeddedStack(
   const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
 
   const tokens = new DynamoDbTokenStore(maintenance.db, stores.tableName);
-  // Filled once the port is known; the guard reads them per request.
-  const allowedHosts: string[] = [];
-  const allowedOrigins: string[] = [];
+  const port = (server.address() as AddressInfo).port;
+  const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
+  const names = [...new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])];
   const app = createApp({
     deps,
     verifyToken: tokenVerifier(token, tokens),
     tokens,
-    allowedHosts,
-    allowedOrigins,
+    allowedHosts: names.map((name) => `${name}:${port}`.toLowerCase()),
+    allowedOrigins: names.map((name) => `http://${name}:${port}`.toLowerCase()),
   });
-  const server = await listen(likeFunctionUrl(app.fetch), config.SDBATCH_HOST, config.SDBATCH_PORT);
-  const port = (server.address() as AddressInfo).port;
-  const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
-  for (const name of new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])) {
-    allowedHosts.push(`${name}:${port}`.toLowerCase());
-    allowedOrigins.push(`http://${name}:${port}`.toLowerCase());
-  }
+  openGateway(likeFunctionUrl(app.fetch));
 
   return {
     mcpUrl: `http://${host}:${port}/mcp`,
@@ -228,13 +264,15 @@ export async function startEmbeddedStack(
       await orchestrator.drain(true);
       await Promise.all(simulators.map((sim) => sim.close()));
       await stores.close();
+      await lock.release();
     },
   };
 }
 
-function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number) {
-  return new Promise<ServerType>((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolve(server));
+function listen(fetch: Fetch, hostname: string, port: number) {
+  return new Promise<Server>((resolve, reject) => {
+    // Without a createServer option, serve makes a node:http server.
+    const server = serve({ fetch, hostname, port }, () => resolve(server)) as Server;
     server.once('error', reject);
   });
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -14,6 +14,7 @@ import {
   type StatusData,
   sortedNumbers,
 } from '../support/faults.ts';
+import { MAIN, type SpawnedStack, spawnStack } from '../support/spawned-stack.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
@@ -22,21 +23,10 @@ import { tempDir } from '../support/temp-dir.ts';
  * resume the job and finish it with every image exactly once.
  */
 
-const MAIN = new URL('../../local/main.ts', import.meta.url).pathname;
-const REPO = new URL('../../', import.meta.url).pathname;
 const BATCH_SIZE = 2;
 const N_ITER = 10;
 const TOTAL = BATCH_SIZE * N_ITER;
 const BASE_SEED = 424_242;
-
-interface Running {
-  child: ChildProcess;
-  mcpUrl: string;
-  token: string;
-  sdWebUiUrl: string;
-  stdout: () => string;
-  stderr: () => string;
-}
 
 const children: ChildProcess[] = [];
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -56,48 +46,18 @@ afterAll(async () => {
 });
 
 /** `npm start`'s command (`node local/main.ts`) on a free port and the test's data dir. */
-async function startChild(): Promise<Running> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    // Inherit nothing that could point the child at another GPU host or data dir.
-    if (value !== undefined && !name.startsWith('SDBATCH_') && name !== 'SD_WEBUI_URL') env[name] = value;
-  }
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: REPO,
-    env: {
-      ...env,
-      SDBATCH_PORT: '0',
-      SDBATCH_DATA_DIR: dir.path,
-      // 2 images x 5 steps x 40 ms = 0.4 s per iteration: the 10 iterations take about 4 s.
-      SDBATCH_SIM_STEP_MS: '40',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startChild(): Promise<SpawnedStack> {
+  const running = await spawnStack(process.execPath, [MAIN], {
+    SDBATCH_PORT: '0',
+    SDBATCH_DATA_DIR: dir.path,
+    // 2 images x 5 steps x 40 ms = 0.4 s per iteration: the 10 iterations take about 4 s.
+    SDBATCH_SIM_STEP_MS: '40',
   });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-  });
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('Ctrl-C stops it')) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`sdbatch exited early (${child.exitCode ?? child.signalCode}):\n${out}\n${err}`);
-    }
-    if (Date.now() > deadline) throw new Error(`sdbatch did not start in 30 s:\n${out}\n${err}`);
-    await sleep(20);
-  }
-  const mcpUrl = /MCP URL:\s+(http:\/\/\S+\/mcp)/.exec(out)?.[1];
-  const token = /Token:\s+(\S+)/.exec(out)?.[1];
-  const sdWebUiUrl = /SD WebUI:\s+(http:\/\/\S+)/.exec(out)?.[1];
-  if (!mcpUrl || !token || !sdWebUiUrl) throw new Error(`cannot read the URL and token from:\n${out}`);
-  return { child, mcpUrl, token, sdWebUiUrl, stdout: () => out, stderr: () => err };
+  children.push(running.child);
+  return running;
 }
 
-async function connect(running: Running): Promise<Client> {
+async function connect(running: SpawnedStack): Promise<Client> {
   const client = new Client({ name: 'sdbatch-sigkill-test', version: '1.0.0' });
   await client.connect(
     new StreamableHTTPClientTransport(new URL(running.mcpUrl), {
