@@ -28,8 +28,10 @@ export function planJob(params: GenerationParams, ctx: PlanContext): JobRecord {
     failed_images: 0,
     attempts: {},
     failed_on: {},
-    estimated_seconds: Math.round(
-      estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates),
+    // Whole seconds, never 0: any job takes at least its round trips.
+    estimated_seconds: Math.max(
+      1,
+      Math.ceil(estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates)),
     ),
     expires_at: Math.floor(ctx.now.getTime() / 1000) + ctx.retentionSeconds,
   };

@@ -31,7 +31,12 @@ describe('planJob', () => {
     expect(job.total_images).toBe(12);
     expect(job.status).toBe('pending');
     expect(job.expires_at).toBe(Date.parse('2026-11-24T11:00:00Z') / 1000);
-    expect(job.estimated_seconds).toBe(Math.round(12 * 20 * 0.1));
+    expect(job.estimated_seconds).toBe(Math.ceil(12 * 20 * 0.1));
+  });
+
+  it('never estimates a job that takes time at 0 seconds', () => {
+    const tiny = planJob(params({ prompt: 'x', steps: 1, width: 64, height: 64 }), ctx);
+    expect(tiny.estimated_seconds).toBe(1);
   });
 
   it('keeps an explicit seed', () => {

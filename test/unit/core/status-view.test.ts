@@ -17,6 +17,7 @@ const job: JobRecord = jobRecord({
 describe('durations', () => {
   it.each([
     [0, '0s'],
+    [0.3, '1s'],
     [45, '45s'],
     [135, '2m 15s'],
     [3780, '1h 03m'],
