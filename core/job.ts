@@ -57,10 +57,29 @@ export const JobRecord = z.object({
     .optional(),
   /** Things the owner should know, e.g. a GPU host taken out of rotation. */
   notes: z.array(z.string()).optional(),
-  /** Epoch seconds after which the job and its images may be deleted. */
+  /**
+   * Epoch seconds after which the job and its images may be deleted: its retention counted from
+   * its creation until it ends, and from its end once it has (see retentionOf).
+   */
   expires_at: z.number().int(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
+
+/** The job's retention in seconds: what its first expiry added to its creation. */
+export const retentionOf = (job: Pick<JobRecord, 'created_at' | 'expires_at'>): number =>
+  job.expires_at - Math.floor(Date.parse(job.created_at) / 1000);
+
+/**
+ * When the job, or something it writes now, may be deleted: a job that has not ended never
+ * expires (however long it runs past its retention), and what it writes lives a retention from
+ * the moment it is written.
+ */
+export const expiryFrom = (job: Pick<JobRecord, 'created_at' | 'expires_at'>, nowMs: number): number =>
+  Math.floor(nowMs / 1000) + retentionOf(job);
+
+/** Whether the job has expired at `nowMs`: only an ended job does. */
+export const hasExpired = (job: Pick<JobRecord, 'status' | 'expires_at'>, nowMs: number): boolean =>
+  isTerminal(job.status) && job.expires_at * 1000 <= nowMs;
 export type ContactSheet = NonNullable<JobRecord['contact_sheet']>;
 
 export const StoredImage = z.object({

@@ -3,12 +3,13 @@ import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  QueryCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
 import { workflowInput } from '../core/plan.ts';
 import type { Orchestrator } from '../core/ports.ts';
-import { JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
+import { ITERATION_SK_PREFIX, JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
 
 /**
  * Work the embedded stack does for itself that AWS does for the deployed one: Step Functions
@@ -69,25 +70,34 @@ export async function resumeUnfinishedJobs(
   return jobs.map((j) => String(j.job_id));
 }
 
-/** Deletes every item whose TTL has passed, and the images and inputs of expired jobs. */
+/**
+ * Deletes every item whose TTL has passed, and with an expired job all of its items, images and
+ * inputs. A job that has not ended has no TTL (see DynamoDbJobStore.transition), so it is never
+ * swept; its iterations wait for it, so nothing of a live job goes.
+ */
 export async function sweepExpired(
   deps: MaintenanceDeps,
   nowSeconds: number,
 ): Promise<{ items: number; objects: number }> {
   const expired = await scanAll(deps, '#ttl <= :now', { ':now': nowSeconds }, { '#ttl': 'ttl' });
+  const jobs = new Set(expired.filter((item) => item.sk === JOB_SK).map((item) => String(item.job_id)));
+  const doomed: Record<string, unknown>[] = [];
   let objects = 0;
-  for (const item of expired) {
-    if (item.sk !== JOB_SK) continue;
-    for (const prefix of [
-      `${IMAGE_PREFIX}${item.job_id}/`,
-      `${INPUT_PREFIX}${item.job_id}/`,
-      contactSheetKey(String(item.job_id)),
-    ])
+  for (const jobId of jobs) {
+    doomed.push(...(await itemsOf(deps, jobId)));
+    for (const prefix of [`${IMAGE_PREFIX}${jobId}/`, `${INPUT_PREFIX}${jobId}/`, contactSheetKey(jobId)])
       objects += await deletePrefix(deps, prefix);
   }
-  objects += await sweepOrphanInputs(deps, nowSeconds);
-  for (let i = 0; i < expired.length; i += 25) {
-    const chunk = expired.slice(i, i + 25);
+  for (const item of expired) {
+    if (item.sk === JOB_SK || jobs.has(String(item.job_id))) continue;
+    // An iteration goes with its job, not before it.
+    if (String(item.sk).startsWith(ITERATION_SK_PREFIX) && (await jobExists(deps, String(item.job_id))))
+      continue;
+    doomed.push(item);
+  }
+  for (const prefix of [IMAGE_PREFIX, INPUT_PREFIX]) objects += await sweepOrphans(deps, prefix, nowSeconds);
+  for (let i = 0; i < doomed.length; i += 25) {
+    const chunk = doomed.slice(i, i + 25);
     await deps.db.send(
       new BatchWriteCommand({
         RequestItems: {
@@ -96,7 +106,39 @@ export async function sweepExpired(
       }),
     );
   }
-  return { items: expired.length, objects };
+  return { items: doomed.length, objects };
+}
+
+/** Every item of the job: the job itself and its iterations. */
+async function itemsOf(deps: MaintenanceDeps, jobId: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await deps.db.send(
+      new QueryCommand({
+        TableName: deps.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': jobPk(jobId) },
+        ProjectionExpression: 'pk, sk',
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+async function jobExists(deps: MaintenanceDeps, jobId: string): Promise<boolean> {
+  const { Item } = await deps.db.send(
+    new GetCommand({
+      TableName: deps.tableName,
+      Key: { pk: jobPk(jobId), sk: JOB_SK },
+      ConsistentRead: true,
+    }),
+  );
+  return Item !== undefined;
 }
 
 async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<number> {
@@ -117,23 +159,28 @@ async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<numb
 }
 
 /**
- * Inputs a refused start stored before it was refused have no job item to expire with them:
- * delete any under inputs/ whose job does not exist, an hour after they were written.
+ * Objects under `prefix` (jobs/ or inputs/) of a job that does not exist: inputs a refused start
+ * stored, images a worker wrote for a job deleted under it. Deleted once the job's newest object
+ * is an hour old, so a start still storing its job keeps its inputs.
  */
-async function sweepOrphanInputs(deps: MaintenanceDeps, nowSeconds: number): Promise<number> {
-  const page = await deps.s3.send(
-    new ListObjectsV2Command({ Bucket: deps.bucketName, Prefix: INPUT_PREFIX }),
-  );
-  const stale = (page.Contents ?? []).filter(
-    (o) => (o.LastModified?.getTime() ?? 0) / 1000 < nowSeconds - 3600,
-  );
-  const jobIds = new Set(stale.map((o) => String(o.Key).split('/')[1]));
-  let deleted = 0;
-  for (const jobId of jobIds) {
-    const { Item } = await deps.db.send(
-      new GetCommand({ TableName: deps.tableName, Key: { pk: jobPk(String(jobId)), sk: JOB_SK } }),
+async function sweepOrphans(deps: MaintenanceDeps, prefix: string, nowSeconds: number): Promise<number> {
+  const newest = new Map<string, number>();
+  let token: string | undefined;
+  do {
+    const page = await deps.s3.send(
+      new ListObjectsV2Command({ Bucket: deps.bucketName, Prefix: prefix, ContinuationToken: token }),
     );
-    if (!Item) deleted += await deletePrefix(deps, `${INPUT_PREFIX}${jobId}/`);
+    for (const o of page.Contents ?? []) {
+      const jobId = String(o.Key).slice(prefix.length).split('/')[0] as string;
+      const at = (o.LastModified?.getTime() ?? 0) / 1000;
+      newest.set(jobId, Math.max(newest.get(jobId) ?? 0, at));
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  let deleted = 0;
+  for (const [jobId, at] of newest) {
+    if (at < nowSeconds - 3600 && !(await jobExists(deps, jobId)))
+      deleted += await deletePrefix(deps, `${prefix}${jobId}/`);
   }
   return deleted;
 }

@@ -46,7 +46,8 @@ export interface EmbeddedStack {
   stores: EmbeddedStores;
   /** Jobs found unfinished at start and started again. */
   resumed: string[];
-  sweep(): Promise<{ items: number; objects: number }>;
+  /** One sweep as the timer makes it; `nowSeconds` lets a test look days ahead. */
+  sweep(nowSeconds?: number): Promise<{ items: number; objects: number }>;
   stop(): Promise<void>;
 }
 
@@ -257,7 +258,7 @@ async function startServices(
     deps,
     stores,
     resumed,
-    sweep: () => sweepExpired(maintenance, Math.floor(Date.now() / 1000)),
+    sweep: (nowSeconds = Math.floor(Date.now() / 1000)) => sweepExpired(maintenance, nowSeconds),
     stop: async () => {
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));

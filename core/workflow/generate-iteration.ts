@@ -1,7 +1,7 @@
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
-import { type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
+import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
 import { pngSize } from '../png-size.ts';
 import type { Lease } from '../pool/host-pool.ts';
 import type { JobClaim } from '../pool/waiters.ts';
@@ -231,6 +231,8 @@ async function generateOnHost(
 
 async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {
   const { params } = job;
+  // A retention from now: a job running past its first expiry keeps what it makes.
+  const expiresAt = expiryFrom(job, deps.now().getTime());
   const stored: StoredImage[] = result.images.map((bytes, index) => ({
     key: imageKey(job.job_id, iteration, index),
     index,
@@ -246,7 +248,7 @@ async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgRes
         key: image.key,
         body: result.images[index] as Uint8Array,
         contentType: 'image/png',
-        expiresAt: job.expires_at,
+        expiresAt,
       }),
     ),
   );
@@ -259,7 +261,7 @@ async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgRes
       images: stored,
       finished_at: deps.now().toISOString(),
     },
-    job.expires_at,
+    expiresAt,
   );
   return stored.length;
 }

@@ -13,6 +13,7 @@ import { InvalidRequestError } from '../../core/errors.ts';
 import {
   type ContactSheet,
   type CurrentProgress,
+  expiryFrom,
   IterationRecord,
   isTerminal,
   JobRecord,
@@ -112,10 +113,15 @@ export class DynamoDbJobStore implements JobStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
-          // Leaving the active states also leaves the sparse active-jobs index.
-          UpdateExpression: `SET #status = :to${stamp ? `, ${stamp} = :at` : ''} REMOVE #current${isTerminal(to) ? ', active_owner_pk' : ''}`,
+          // Leaving the active states also leaves the sparse active-jobs index. A running job has no
+          // TTL: DynamoDB (and the embedded sweep) cannot delete it however long it runs.
+          UpdateExpression: `SET #status = :to${stamp ? `, ${stamp} = :at` : ''} REMOVE #current${isTerminal(to) ? ', active_owner_pk' : ''}${to === 'running' ? ', #ttl' : ''}`,
           ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status', '#current': 'current' },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#current': 'current',
+            ...(to === 'running' ? { '#ttl': 'ttl' } : {}),
+          },
           ExpressionAttributeValues: { ':to': to, ...(stamp ? { ':at': at } : {}), ...fromValues },
           ReturnValues: 'ALL_NEW',
         }),
@@ -123,8 +129,21 @@ export class DynamoDbJobStore implements JobStore {
     );
     // Ended: it no longer counts against its owner's limit (a crash before this write is
     // repaired by the next admission that finds the list full).
-    if (moved && isTerminal(to) && moved.Attributes)
-      await this.withdraw(String(moved.Attributes.owner), jobId);
+    if (moved && isTerminal(to) && moved.Attributes) {
+      const ended = JobRecord.parse(moved.Attributes);
+      // Its retention counts from its end: the job and its TTL expire together.
+      const expiresAt = expiryFrom(ended, Date.parse(at));
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: jobPk(jobId), sk: JOB_SK },
+          UpdateExpression: 'SET #ttl = :e, expires_at = :e',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':e': expiresAt },
+        }),
+      );
+      await this.withdraw(ended.owner, jobId);
+    }
     return moved !== undefined;
   }
 

@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { JobStatus } from '../../core/job.ts';
+import { hasExpired, JobStatus } from '../../core/job.ts';
 import type { JobListQuery, JobPage } from '../../core/ports.ts';
 import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
@@ -61,5 +61,5 @@ export function registerListTool(server: McpServer, ctx: ToolContext): void {
 export async function listOwnJobs(ctx: ToolContext, query: JobListQuery): Promise<JobPage> {
   const page = await ctx.deps.jobs.listByOwner(ctx.caller.id, query);
   const now = ctx.deps.now().getTime();
-  return { ...page, jobs: page.jobs.filter((j) => j.expires_at * 1000 > now) };
+  return { ...page, jobs: page.jobs.filter((j) => !hasExpired(j, now)) };
 }

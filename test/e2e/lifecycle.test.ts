@@ -1,4 +1,4 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client } from '../../lambdas/adapters/aws-clients.ts';
@@ -252,6 +252,45 @@ describe('list', () => {
 });
 
 describe('expiry', () => {
+  it('never sweeps a job while it runs, however far past its retention; it expires a retention after its end, with all it wrote', async () => {
+    const retention = stack.deps.settings.retentionSeconds;
+    const { data } = await start({ prompt: 'outlives its retention', steps: 20, n_iter: 6 });
+    await waitFor(data.job_id, (s) => s.completed_images >= 1);
+    // A sweep ten retentions after the job started, while it runs: its first images included.
+    await stack.sweep(Math.floor(Date.now() / 1000) + 10 * retention);
+    const done = await waitFor(data.job_id, ended);
+    expect(done).toMatchObject({ status: 'completed', completed_images: 6 });
+    const job = await stack.deps.jobs.get(data.job_id);
+    const endedAt = Math.floor(Date.parse(job?.finished_at ?? '') / 1000);
+    expect(job?.expires_at).toBe(endedAt + retention);
+    const s3 = s3Client(stack.stores.clients);
+    const images = async () =>
+      (
+        await s3.send(
+          new ListObjectsV2Command({ Bucket: stack.stores.bucketName, Prefix: `jobs/${data.job_id}/` }),
+        )
+      ).KeyCount ?? 0;
+    await stack.sweep(endedAt + retention - 1);
+    expect(await stack.deps.jobs.listIterations(data.job_id)).toHaveLength(6);
+    expect(await images()).toBe(6);
+    await stack.sweep(endedAt + retention);
+    expect(await stack.deps.jobs.get(data.job_id)).toBeUndefined();
+    expect(await stack.deps.jobs.listIterations(data.job_id)).toHaveLength(0);
+    expect(await images()).toBe(0);
+  });
+
+  it('sweeps images left with no job, once they are an hour old', async () => {
+    const s3 = s3Client(stack.stores.clients);
+    const key = 'jobs/job_20261124_orphanaaaa/000-0.png';
+    await s3.send(new PutObjectCommand({ Bucket: stack.stores.bucketName, Key: key, Body: 'png' }));
+    const left = async () =>
+      (await s3.send(new ListObjectsV2Command({ Bucket: stack.stores.bucketName, Prefix: key }))).KeyCount;
+    await stack.sweep(Math.floor(Date.now() / 1000) + 60);
+    expect(await left()).toBe(1);
+    await stack.sweep(Math.floor(Date.now() / 1000) + 3700);
+    expect(await left()).toBe(0);
+  });
+
   it('answers an expired job as unknown and the sweep deletes its items and images', async () => {
     const retention = stack.deps.settings.retentionSeconds;
     stack.deps.settings.retentionSeconds = 3;
