@@ -87,6 +87,8 @@ export interface PutImage {
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
   get(key: string): Promise<Uint8Array>;
+  /** Whether an object has this exact key (a HEAD: nothing downloaded). */
+  exists(key: string): Promise<boolean>;
   /**
    * A GET-only URL for one object. Valid for `expiresInSeconds` at most, and never past the
    * signing credentials' own expiry (a URL signed with a role's temporary keys dies with them).
@@ -146,6 +148,11 @@ export interface Checkpoint {
 /** Downloads a control image from a caller's URL, within the fetch policy (https, public hosts, caps). */
 export interface ImageFetcher {
   fetch(url: string): Promise<Uint8Array>;
+  /**
+   * Throws, saying why, when the URL can never be fetched: not https, an IP literal, or a name
+   * that resolves to a non-public address. fetch checks again at connect time and after redirects.
+   */
+  check(url: string): Promise<void>;
 }
 
 /** A lease whose call is over, with what the call measured, not yet given back. */

@@ -204,6 +204,7 @@ async function startServices(
     now: () => new Date(),
     ...hostRateReaders(() => workers.pool.hostRates()),
     callsInFlight: (jobId) => workers.pool.callsOf(jobId),
+    checkImageUrl: (url) => workers.fetcher.check(url),
     settings: {
       concurrency,
       hosts: sdHosts.length,

@@ -46,6 +46,8 @@ export interface GatewayDeps {
    * fresh, as its estimate is kept with the job. Absent = hostRates.
    */
   recentHostRates?: () => Promise<HostRate[]>;
+  /** Refuses a control image URL the workers could never fetch (see ImageFetcher.check). */
+  checkImageUrl?: (url: string) => Promise<void>;
   /** The job's SD WebUI calls in flight now (the pool's leases); absent = not known. */
   callsInFlight?: (jobId: string) => Promise<number>;
 }

@@ -7,6 +7,7 @@ import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbHostPool } from '../lambdas/adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
+import { GuardedImageFetcher } from '../lambdas/adapters/guarded-fetcher.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
 import { readSecretString } from '../lambdas/adapters/secrets.ts';
@@ -61,6 +62,8 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   const tokens = new DynamoDbTokenStore(db, config[ENV.tableName]);
   // Read-only use of the workers' pool records: the hosts' measured rates, for estimates.
   const pool = new DynamoDbHostPool(db, config[ENV.tableName], []);
+  // Only its start-time check: the gateway refuses a URL no worker could fetch.
+  const fetcher = new GuardedImageFetcher();
   const issuer = config[ENV.oauthIssuer];
   const oauth = issuer
     ? (() => {
@@ -86,6 +89,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       now: () => new Date(),
       ...hostRateReaders(() => pool.hostRates()),
       callsInFlight: (jobId) => pool.callsOf(jobId),
+      checkImageUrl: (url) => fetcher.check(url),
       settings: {
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],

@@ -4,9 +4,10 @@ import { outputPixels } from '../core/estimate.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
 import { LIMITS } from '../core/limits.ts';
-import type { GenerationParams, StartInput } from '../core/params/generation.ts';
+import type { StartInput } from '../core/params/generation.ts';
 import { planJob, workflowInput } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
+import { checkControlImages } from './control-image-checks.ts';
 import { storeInlineControlImages } from './control-images.ts';
 import type { ToolContext } from './deps.ts';
 
@@ -93,7 +94,7 @@ export async function startJob(
     jobId = claim.jobId;
   }
 
-  await checkImageKeys(ctx, merged);
+  await checkControlImages(ctx, merged);
   // The last check, and the first write: one conditional write per start, so starts arriving
   // together (in parallel, or in one JSON-RPC batch) cannot all pass the limit.
   const admission = await deps.jobs.admit(caller.id, jobId, limits.maxActiveJobsPerCaller, now.getTime());
@@ -154,17 +155,4 @@ async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecor
     );
   }
   return { job, reused: true };
-}
-
-/** A ControlNet image_key must name an image or input of one of the caller's own jobs. */
-async function checkImageKeys(ctx: ToolContext, params: GenerationParams): Promise<void> {
-  const units = params.controlnet ?? [];
-  for (const [i, unit] of units.entries()) {
-    if (!('image_key' in unit)) continue;
-    const match = /^(?:jobs|inputs)\/(job_\d{8}_[a-z2-7]{10})\/[\w.-]+$/.exec(unit.image_key);
-    const owner = match ? await ctx.deps.jobs.get(match[1] as string) : undefined;
-    if (!owner || owner.owner !== ctx.caller.id) {
-      throw new InvalidRequestError(`controlnet.${i}.image_key: not an image or input of one of your jobs`);
-    }
-  }
 }

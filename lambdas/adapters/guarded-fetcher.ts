@@ -50,6 +50,11 @@ for (const [net, prefix] of [
   NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
 }
 
+const lookupAll = (hostname: string) =>
+  new Promise<Array<{ address: string }>>((resolve, reject) =>
+    dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+  );
+
 export function isPublicAddress(address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return isPublicAddress(mapped[1] as string);
@@ -81,6 +86,22 @@ export class GuardedImageFetcher implements ImageFetcher {
       return response.body;
     }
     throw new Error(`control image ${url}: more than ${this.policy.maxRedirects} redirects`);
+  }
+
+  async check(url: string): Promise<void> {
+    const parsed = new URL(url);
+    if (this.policy.allowHosts.includes(parsed.host)) return;
+    if (parsed.protocol !== 'https:') throw new Error('only https URLs are fetched');
+    // A certificate rarely names an address, and an address names no one: a host name is required.
+    if (isIP(parsed.hostname.replace(/^\[|\]$/g, ''))) throw new Error('an IP address; give a host name');
+    let addresses: Array<{ address: string }>;
+    try {
+      addresses = await lookupAll(parsed.hostname);
+    } catch {
+      throw new Error(`${parsed.hostname} does not resolve`);
+    }
+    const bad = addresses.find((a) => !isPublicAddress(a.address));
+    if (bad) throw new Error(`${parsed.hostname} resolves to a non-public address (${bad.address})`);
   }
 
   private get(url: URL): Promise<{ body: Uint8Array } | { redirect: string }> {

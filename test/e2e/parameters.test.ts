@@ -185,6 +185,50 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     expect(await jobItemCount(stack)).toBe(before);
   });
 
+  it('refuses a control image that could never be used, naming the unit and the field, and creates nothing', async () => {
+    const before = await jobItemCount(stack);
+    const refusal = async (source: Record<string, string>) => {
+      const { result } = await callTool(client, 'sdreforge_batch_start', {
+        prompt: 'x',
+        controlnet: [{ model: 'control_v11p_sd15_canny', ...source }],
+      });
+      expect(result.isError).toBe(true);
+      return (result.content as Array<{ text: string }>)[0]?.text;
+    };
+    const data = (type: string, bytes: Uint8Array) =>
+      `data:image/${type};base64,${Buffer.from(bytes).toString('base64')}`;
+    expect(await refusal({ image_url: 'http://example.com/a.png' })).toMatch(
+      /controlnet\.0\.image_url: only https URLs are fetched/,
+    );
+    for (const url of [
+      'https://127.0.0.1/a.png',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[::1]/a.png',
+    ])
+      expect(await refusal({ image_url: url })).toMatch(/controlnet\.0\.image_url: an IP address/);
+    expect(await refusal({ image_url: 'https://localhost/a.png' })).toMatch(
+      /controlnet\.0\.image_url: localhost resolves to a non-public address/,
+    );
+    expect(await refusal({ image_url: 'https://no-such-host.invalid/a.png' })).toMatch(/does not resolve/);
+    for (const key of [
+      'inputs/job_20261124_aaaaaaaaaa/../../jobs/job_20261124_bbbbbbbbbb/000-0.png',
+      'inputs/job_20261124_aaaaaaaaaa/controlnet-0.png',
+      'sheets/job_20261124_aaaaaaaaaa.png',
+    ])
+      expect(await refusal({ image_key: key })).toMatch(
+        /controlnet\.0\.image_key: not an image or input of one of your jobs/,
+      );
+    expect(await refusal({ image: data('png', Buffer.from('not an image at all')) })).toMatch(
+      /controlnet\.0\.image: the bytes are not a png image/,
+    );
+    const wide = encodePng({ width: 9000, height: 1, rgb: new Uint8Array(9000 * 3), text: {} });
+    expect(await refusal({ image: data('png', wide) })).toMatch(
+      /9000x1; a control image may be at most 8192x8192/,
+    );
+    expect(await refusal({ image: data('jpeg', controlPng) })).toMatch(/the bytes are not a jpeg image/);
+    expect(await jobItemCount(stack)).toBe(before);
+  });
+
   it('fails the job with a named reason when the checkpoint is not on the host', async () => {
     const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
       prompt: 'x',
