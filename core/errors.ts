@@ -12,6 +12,19 @@ export class SdWebUiRejectedError extends Error {
   override readonly name = 'SdWebUiRejectedError';
 }
 
+/**
+ * A control image URL that could not be fetched. `transient` (a time-out, a 5xx, a reset): worth
+ * another try; otherwise (a 404, a non-public address, too big) no try will do.
+ */
+export class ControlImageFetchError extends Error {
+  override readonly name = 'ControlImageFetchError';
+  readonly transient: boolean;
+  constructor(message: string, transient: boolean) {
+    super(message);
+    this.transient = transient;
+  }
+}
+
 /** A job the caller cannot see: unknown, expired or someone else's. */
 export class JobNotFoundError extends Error {
   override readonly name = 'JobNotFoundError';

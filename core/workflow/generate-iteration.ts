@@ -187,7 +187,7 @@ async function generateOnHost(
   timeoutMs: number,
   deps: GenerateDeps,
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
-  const prepared = await prepareHostContext(job.params, { ...deps, sd });
+  const prepared = await prepareHostContext(job, { ...deps, sd });
   const polls: ProgressPoll[] = [];
   const reporter = startProgressReporter({
     sd,

@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { ControlImageFetchError } from '../../core/errors.ts';
 import type { ImageFetcher } from '../../core/ports.ts';
 
 export interface FetchPolicy {
@@ -13,6 +14,9 @@ export interface FetchPolicy {
    * embedded stack's own tests. Empty in production.
    */
   allowHosts: string[];
+  /** Tries of a fetch that failed in a way that may pass (time-out, 5xx, reset), and the first back-off. */
+  tries: number;
+  retryDelayMs: number;
 }
 
 export const DEFAULT_FETCH_POLICY: FetchPolicy = {
@@ -20,6 +24,8 @@ export const DEFAULT_FETCH_POLICY: FetchPolicy = {
   timeoutMs: 15_000,
   maxRedirects: 3,
   allowHosts: [],
+  tries: 3,
+  retryDelayMs: 500,
 };
 
 /** Loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved ranges. */
@@ -50,6 +56,14 @@ for (const [net, prefix] of [
   NON_PUBLIC.addSubnet(net, prefix, 'ipv6');
 }
 
+/** A name that does not exist will not exist on the next try; a reset or a time-out may pass. */
+function asFetchError(error: unknown, url: string): ControlImageFetchError {
+  if (error instanceof ControlImageFetchError) return error;
+  const code = (error as { code?: string }).code;
+  const reason = (error as Error).message ?? String(error);
+  return new ControlImageFetchError(`control image ${url}: ${reason}`, code !== 'ENOTFOUND');
+}
+
 const lookupAll = (hostname: string) =>
   new Promise<Array<{ address: string }>>((resolve, reject) =>
     dnsLookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses))),
@@ -76,6 +90,18 @@ export class GuardedImageFetcher implements ImageFetcher {
   }
 
   async fetch(url: string): Promise<Uint8Array> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetchOnce(url);
+      } catch (error) {
+        const failure = asFetchError(error, url);
+        if (!failure.transient || attempt >= this.policy.tries) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, this.policy.retryDelayMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  private async fetchOnce(url: string): Promise<Uint8Array> {
     let current = new URL(url);
     for (let hop = 0; hop <= this.policy.maxRedirects; hop++) {
       const response = await this.get(current);
@@ -85,7 +111,10 @@ export class GuardedImageFetcher implements ImageFetcher {
       }
       return response.body;
     }
-    throw new Error(`control image ${url}: more than ${this.policy.maxRedirects} redirects`);
+    throw new ControlImageFetchError(
+      `control image ${url}: more than ${this.policy.maxRedirects} redirects`,
+      false,
+    );
   }
 
   async check(url: string): Promise<void> {
@@ -107,14 +136,23 @@ export class GuardedImageFetcher implements ImageFetcher {
   private get(url: URL): Promise<{ body: Uint8Array } | { redirect: string }> {
     const allowed = this.policy.allowHosts.includes(url.host);
     if (url.protocol !== 'https:' && !(allowed && url.protocol === 'http:')) {
-      return Promise.reject(new Error(`control image ${url.origin}: only https URLs are fetched`));
+      return Promise.reject(
+        new ControlImageFetchError(`control image ${url.origin}: only https URLs are fetched`, false),
+      );
     }
     const lookup: LookupFunction = (hostname, options, callback) => {
       dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
         if (error) return callback(error, '', 0);
         const bad = addresses.find((a) => !isPublicAddress(a.address));
         if (bad && !allowed) {
-          return callback(new Error(`${hostname} resolves to a non-public address (${bad.address})`), '', 0);
+          return callback(
+            new ControlImageFetchError(
+              `${hostname} resolves to a non-public address (${bad.address})`,
+              false,
+            ),
+            '',
+            0,
+          );
         }
         const first = addresses[0];
         if (!first) return callback(new Error(`${hostname} has no address`), '', 0);
@@ -125,7 +163,9 @@ export class GuardedImageFetcher implements ImageFetcher {
     };
     const literal = url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(literal) && !isPublicAddress(literal) && !allowed) {
-      return Promise.reject(new Error(`control image ${url.origin}: non-public address`));
+      return Promise.reject(
+        new ControlImageFetchError(`control image ${url.origin}: non-public address`, false),
+      );
     }
     const client = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
@@ -137,12 +177,24 @@ export class GuardedImageFetcher implements ImageFetcher {
         }
         if (status !== 200) {
           response.resume();
-          return reject(new Error(`control image ${url.origin}${url.pathname}: HTTP ${status}`));
+          // A 5xx, a time-out or throttling may pass; any other answer will be the same next time.
+          const transient = status >= 500 || status === 408 || status === 429;
+          return reject(
+            new ControlImageFetchError(
+              `control image ${url.origin}${url.pathname}: HTTP ${status}`,
+              transient,
+            ),
+          );
         }
         const declared = Number(response.headers['content-length'] ?? 0);
         if (declared > this.policy.maxBytes) {
           response.destroy();
-          return reject(new Error(`control image is ${declared} bytes; the cap is ${this.policy.maxBytes}`));
+          return reject(
+            new ControlImageFetchError(
+              `control image is ${declared} bytes; the cap is ${this.policy.maxBytes}`,
+              false,
+            ),
+          );
         }
         const chunks: Buffer[] = [];
         let size = 0;
@@ -150,7 +202,12 @@ export class GuardedImageFetcher implements ImageFetcher {
           size += chunk.length;
           if (size > this.policy.maxBytes) {
             response.destroy();
-            reject(new Error(`control image exceeds the cap of ${this.policy.maxBytes} bytes`));
+            reject(
+              new ControlImageFetchError(
+                `control image exceeds the cap of ${this.policy.maxBytes} bytes`,
+                false,
+              ),
+            );
           } else chunks.push(chunk);
         });
         response.on('end', () => resolve({ body: Buffer.concat(chunks) }));

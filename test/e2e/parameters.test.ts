@@ -21,10 +21,17 @@ let client: Client;
 let imageServer: Server;
 let imageOrigin: string;
 
+/** Requests the image server answered, by path; /flaky fails its first request with a 503. */
+const served = new Map<string, number>();
+
 beforeAll(async () => {
-  imageServer = createServer((_req, res) =>
-    res.writeHead(200, { 'content-type': 'image/png' }).end(controlPng),
-  );
+  imageServer = createServer((req, res) => {
+    const path = req.url ?? '';
+    served.set(path, (served.get(path) ?? 0) + 1);
+    if (path === '/missing.png') return res.writeHead(404).end();
+    if (path === '/flaky.png' && served.get(path) === 1) return res.writeHead(503).end();
+    res.writeHead(200, { 'content-type': 'image/png' }).end(controlPng);
+  });
   await new Promise<void>((r) => imageServer.listen(0, '127.0.0.1', r));
   imageOrigin = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
   dir = await tempDir();
@@ -227,6 +234,37 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     );
     expect(await refusal({ image: data('jpeg', controlPng) })).toMatch(/the bytes are not a jpeg image/);
     expect(await jobItemCount(stack)).toBe(before);
+  });
+
+  it('fetches a control image URL once per job, retries a failure that may pass, and fails the iterations with the reason of one that cannot', async () => {
+    const job = async (path: string) => {
+      const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
+        prompt: 'x',
+        steps: 1,
+        width: 64,
+        height: 64,
+        n_iter: 4,
+        controlnet: [{ model: 'control_v11p_sd15_canny', image_url: `${imageOrigin}${path}` }],
+      });
+      const { status } = await waitForEnd(data.job_id);
+      const { data: result } = await callTool<{ failures: Array<{ error: string }> }>(
+        client,
+        'sdreforge_batch_result',
+        { job_id: data.job_id },
+      );
+      return { status, failures: result.failures, fetched: served.get(path) };
+    };
+    // Runners start together and may each miss the copy once; never once per iteration.
+    const steady = await job('/steady.png');
+    expect(steady).toMatchObject({ status: 'completed', failures: [] });
+    expect(steady.fetched).toBeLessThanOrEqual(stack.deps.settings.concurrency);
+    const flaky = await job('/flaky.png');
+    expect(flaky.status).toBe('completed');
+    const missing = await job('/missing.png');
+    expect(missing.status).toBe('failed');
+    expect(missing.failures).toHaveLength(4);
+    for (const f of missing.failures) expect(f.error).toMatch(/HTTP 404/);
+    expect(missing.fetched).toBeLessThanOrEqual(stack.deps.settings.concurrency);
   });
 
   it('fails the job with a named reason when the checkpoint is not on the host', async () => {
