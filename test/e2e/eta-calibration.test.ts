@@ -44,10 +44,11 @@ const actualSeconds = (steps: number, images: number) => (steps * (STEP_MS / 100
 describe('ETA calibrated on each host', () => {
   it("estimates a second job of other steps and batch size from the first job's measured host rates", async () => {
     // 20 steps of 30 ms: 0.6 s per iteration, long beside the few ms each call costs besides.
-    const first = await start({ steps: 20, width: 256, height: 256, n_iter: 4 });
-    // Nothing measured yet: the calibration, which these slow hosts make far too short.
-    expect(first.estimated_seconds).toBeLessThan(actualSeconds(20, 4) / 2);
-    expect(await waitForEnd(first.job_id)).toMatchObject({ status: 'completed', completed_images: 4 });
+    const first = await start({ steps: 20, width: 256, height: 256, n_iter: 8 });
+    // Nothing measured yet: the calibration, which these slow hosts make far too short (whole
+    // seconds, at least 1: 0.8 s reads 1 s, against 2.4 s).
+    expect(first.estimated_seconds).toBeLessThan(actualSeconds(20, 8) / 2);
+    expect(await waitForEnd(first.job_id)).toMatchObject({ status: 'completed', completed_images: 8 });
 
     // 25 steps instead of 20, batch 2 instead of 1: 1.5 s per iteration, 8 iterations on 2 hosts.
     const second = await start({ steps: 25, batch_size: 2, width: 256, height: 256, n_iter: 8 });
