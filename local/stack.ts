@@ -5,6 +5,7 @@ import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapter
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
+import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
 import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
 import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
 import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
@@ -205,6 +206,7 @@ async function startServices(
     ...hostRateReaders(() => workers.pool.hostRates()),
     callsInFlight: (jobId) => workers.pool.callsOf(jobId),
     checkImageUrl: (url) => workers.fetcher.check(url),
+    shrinkImage: shrinkToJpeg,
     settings: {
       concurrency,
       hosts: sdHosts.length,

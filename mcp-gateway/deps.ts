@@ -46,6 +46,11 @@ export interface GatewayDeps {
    * fresh, as its estimate is kept with the job. Absent = hostRates.
    */
   recentHostRates?: () => Promise<HostRate[]>;
+  /** An image as a JPEG of at most maxBytes (the preview tool); absent = no previews. */
+  shrinkImage?: (
+    bytes: Uint8Array,
+    maxBytes: number,
+  ) => Promise<{ jpeg: Buffer; width: number; height: number }>;
   /** Refuses a control image URL the workers could never fetch (see ImageFetcher.check). */
   checkImageUrl?: (url: string) => Promise<void>;
   /** The job's SD WebUI calls in flight now (the pool's leases); absent = not known. */

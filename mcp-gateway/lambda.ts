@@ -13,6 +13,7 @@ import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
 import { readSecretString } from '../lambdas/adapters/secrets.ts';
 import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
+import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
 import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
@@ -90,6 +91,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       ...hostRateReaders(() => pool.hostRates()),
       callsInFlight: (jobId) => pool.callsOf(jobId),
       checkImageUrl: (url) => fetcher.check(url),
+      shrinkImage: shrinkToJpeg,
       settings: {
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],

@@ -5,6 +5,7 @@ import { JobTaskStore } from './tasks/job-task-store.ts';
 import { registerCancelTool } from './tools/cancel.ts';
 import { registerListTool } from './tools/list.ts';
 import { registerPresetsTool } from './tools/presets.ts';
+import { registerPreviewTool } from './tools/preview.ts';
 import { registerResultTool } from './tools/result.ts';
 import { registerStartTool } from './tools/start.ts';
 import { registerStatusTool } from './tools/status.ts';
@@ -30,6 +31,7 @@ export function buildServer(ctx: ToolContext): McpServer {
   registerStartTool(server, ctx);
   registerStatusTool(server, ctx);
   registerResultTool(server, ctx);
+  registerPreviewTool(server, ctx);
   registerCancelTool(server, ctx);
   registerListTool(server, ctx);
   registerPresetsTool(server, ctx);

@@ -57,7 +57,8 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
       description:
         'Starts generating batch_size x n_iter images (up to 800) in the background and returns a job_id at once. ' +
         'Then call sdreforge_batch_status every poll_after_seconds until the status is completed, partial, failed ' +
-        'or cancelled, and sdreforge_batch_result for the download URLs (also usable while it runs). ' +
+        'or cancelled, sdreforge_batch_result for the download URLs (also usable while it runs) and ' +
+        'sdreforge_batch_preview to see the pictures yourself. ' +
         'Every txt2img option of the sdreforge dynamic preset is accepted: hires fix, ADetailer, ControlNet, ' +
         'Regional Prompter (rp_*), Dynamic Prompts, checkpoint, clip_skip. A preset (see sdreforge_presets) ' +
         'supplies defaults; your arguments override them.',

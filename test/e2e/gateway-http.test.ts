@@ -66,7 +66,9 @@ describe('the gateway over HTTP', () => {
     const names = tools.map((t) => t.name).sort();
     expect(names).toEqual(TOOL_NAMES);
     for (const tool of tools) {
-      expect(tool.outputSchema, tool.name).toBeDefined();
+      // The preview's pictures reach a model only from a result without structuredContent.
+      if (tool.name === 'sdreforge_batch_preview') expect(tool.outputSchema).toBeUndefined();
+      else expect(tool.outputSchema, tool.name).toBeDefined();
       expect(tool.description?.length, tool.name).toBeGreaterThan(40);
     }
     const start = tools.find((t) => t.name === 'sdreforge_batch_start');

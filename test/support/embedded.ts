@@ -53,6 +53,7 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export const TOOL_NAMES = [
   'sdreforge_batch_cancel',
   'sdreforge_batch_list',
+  'sdreforge_batch_preview',
   'sdreforge_batch_result',
   'sdreforge_batch_start',
   'sdreforge_batch_status',
