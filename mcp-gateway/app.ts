@@ -1,4 +1,3 @@
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { TokenStore } from '../core/tokens.ts';
@@ -8,8 +7,8 @@ import { type AuthEnv, authenticate } from './auth/middleware.ts';
 import type { OAuthResult, OAuthSettings } from './auth/oauth.ts';
 import { protectedResourceMetadata } from './auth/oauth.ts';
 import type { GatewayDeps } from './deps.ts';
+import { mcpEndpoint } from './mcp-endpoint.ts';
 import { type GuardOptions, hostAndOriginGuard, jsonDepth } from './request-guards.ts';
-import { buildServer } from './server.ts';
 
 export interface AppOptions extends GuardOptions {
   deps: GatewayDeps;
@@ -32,6 +31,7 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
   const oauth = options.oauth && { verify: options.oauth.verify, audience: options.oauth.settings.audience };
 
   app.use('*', hostAndOriginGuard(options));
+  const mcp = mcpEndpoint(options.deps);
   app.use('/mcp', authenticate({ verifyToken: options.verifyToken, oauth }, { jwt: true }));
 
   if (options.oauth) {
@@ -74,18 +74,7 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
           400,
         );
       }
-      // Stateless: a fresh server and transport per request, so any instance can answer any call.
-      const server = buildServer({ deps: options.deps, caller: c.get('caller') });
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: true,
-      });
-      await server.connect(transport);
-      try {
-        return await transport.handleRequest(c.req.raw, { parsedBody: body });
-      } finally {
-        await server.close();
-      }
+      return mcp(c.req.raw, body, c.get('caller'));
     },
   );
 

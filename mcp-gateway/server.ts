@@ -1,7 +1,6 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { ToolContext } from './deps.ts';
-import { JobTaskStore } from './tasks/job-task-store.ts';
+import { serveJobTasks } from './tasks/tasks-extension.ts';
 import { registerCancelTool } from './tools/cancel.ts';
 import { registerListTool } from './tools/list.ts';
 import { registerPresetsTool } from './tools/presets.ts';
@@ -12,18 +11,12 @@ import { registerStatusTool } from './tools/status.ts';
 
 export const SERVER_INFO = { name: 'sdbatch', version: '0.1.0' };
 
-// Every request builds a server (stateless transport); the SDK would otherwise construct and
-// configure a fresh Ajv instance for each one, which cost more than the tool call itself.
-const jsonSchemaValidator = new AjvJsonSchemaValidator();
+/** Which protocol a request speaks: 2025-era (initialize, sessions) or 2026-07-28 (per request). */
+export type ProtocolEra = 'legacy' | 'modern';
 
 /** The MCP server for one request's caller; it knows nothing of transports. */
-export function buildServer(ctx: ToolContext): McpServer {
+export function buildServer(ctx: ToolContext, era: ProtocolEra = 'legacy'): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    jsonSchemaValidator,
-    // Tasks are the caller's jobs: tasks/get, tasks/result, tasks/list and tasks/cancel read the
-    // jobs table, so any gateway instance answers them.
-    taskStore: new JobTaskStore(ctx),
-    capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
     instructions:
       'Generate Stable Diffusion images in batches too large for one tool call: start a job, poll its status, ' +
       'then fetch presigned image URLs.',
@@ -35,5 +28,7 @@ export function buildServer(ctx: ToolContext): McpServer {
   registerCancelTool(server, ctx);
   registerListTool(server, ctx);
   registerPresetsTool(server, ctx);
+  // The tasks extension is a 2026-07-28 extension: declared in server/discover, read per request.
+  if (era === 'modern') serveJobTasks(server, ctx);
   return server;
 }

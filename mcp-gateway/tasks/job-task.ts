@@ -1,16 +1,15 @@
-import type { CreateTaskOptions } from '@modelcontextprotocol/sdk/experimental/tasks';
-import type { CallToolResult, Request, Task, TaskStatus } from '@modelcontextprotocol/sdk/types.js';
+import type { TaskStatusV2, TaskV2 } from '@modelcontextprotocol/ext-tasks/core/v2';
 import type { JobRecord, JobStatus } from '../../core/job.ts';
 import { JOB_ID_PATTERN } from '../../core/job-id.ts';
 import { toStatusView } from '../../core/status-view.ts';
 
 /**
- * A job seen as an MCP task (spec 2025-11-25): the task id is the job id and every field derives
- * from the job record, so there is nothing to keep in step and any gateway reading the table
- * answers for any task.
+ * A job seen as an MCP task (extension io.modelcontextprotocol/tasks): the task id is the job id
+ * and every field derives from the job record, so there is nothing to keep in step and any
+ * gateway reading the table answers for any task.
  */
 
-const TASK_STATUS: Record<JobStatus, TaskStatus> = {
+const TASK_STATUS: Record<JobStatus, TaskStatusV2> = {
   pending: 'working',
   running: 'working',
   completed: 'completed',
@@ -20,29 +19,30 @@ const TASK_STATUS: Record<JobStatus, TaskStatus> = {
   cancelled: 'cancelled',
 };
 
-export const taskStatusOf = (status: JobStatus): TaskStatus => TASK_STATUS[status];
+export const taskStatusOf = (status: JobStatus): TaskStatusV2 => TASK_STATUS[status];
 
 /** Only a string shaped like a job id can name a task; anything else is unknown without a read. */
 export const isJobId = (taskId: string): boolean => JOB_ID_PATTERN.test(taskId);
 
-export function toTask(job: JobRecord, now: Date): Task {
+export function toTask(job: JobRecord, now: Date): TaskV2 {
   const view = toStatusView(job, now);
   return {
     taskId: job.job_id,
     status: taskStatusOf(job.status),
     // The spec counts the ttl from creation; the job (and so its task) is kept until expires_at.
-    ttl: job.expires_at * 1000 - Date.parse(job.created_at),
+    ttlMs: job.expires_at * 1000 - Date.parse(job.created_at),
     createdAt: job.created_at,
     lastUpdatedAt: lastUpdated(job),
     // The hint sdreforge_batch_status gives; none once the job has ended.
-    ...(view.poll_after_seconds === null ? {} : { pollInterval: view.poll_after_seconds * 1000 }),
-    statusMessage: statusMessage(job.status, view.progress),
+    ...(view.poll_after_seconds === null ? {} : { pollIntervalMs: view.poll_after_seconds * 1000 }),
+    statusMessage: statusMessage(job.status, view.progress, view.estimated_remaining),
   };
 }
 
-/** "5/12 images completed"; the job's own status first where the task status hides it. */
-function statusMessage(status: JobStatus, progress: string): string {
-  return status === 'running' || status === 'completed' ? progress : `${status}: ${progress}`;
+/** "5/12 images completed, ETA 49s"; the job's own status first where the task status hides it. */
+function statusMessage(status: JobStatus, progress: string, eta: string | null): string {
+  const text = eta ? `${progress}, ETA ${eta}` : progress;
+  return status === 'running' || status === 'completed' ? text : `${status}: ${text}`;
 }
 
 function lastUpdated(job: JobRecord): string {
@@ -51,25 +51,3 @@ function lastUpdated(job: JobRecord): string {
     .filter((t): t is string => t !== undefined)
     .reduce((latest, t) => (Date.parse(t) > Date.parse(latest) ? t : latest));
 }
-
-/** Whether a request asked for a task (`params.task`) rather than for its result. */
-export const isTaskAugmented = (request: Request): boolean => Boolean(request.params?.task);
-
-/** A job sdreforge_batch_start has just started (or found by client_token), with the tool's answer. */
-export interface StartedJob {
-  job: JobRecord;
-  /** What a plain tools/call of the start tool answers: the job id and an estimate. */
-  answer: CallToolResult;
-}
-
-const STARTED = 'sdbatch/started-job';
-
-/** The options the start tool creates its task with: the task store builds the task from the job. */
-export const startedTaskOptions = (started: StartedJob): CreateTaskOptions => ({
-  context: { [STARTED]: started },
-});
-
-/** The started job the start tool handed over, if these options came from it. */
-export const startedJobOf = (options: CreateTaskOptions): StartedJob | undefined =>
-  // Never crosses the wire: the start tool's handler put it there in this process.
-  options.context?.[STARTED] as StartedJob | undefined;

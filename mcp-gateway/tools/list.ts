@@ -1,4 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasExpired, JobStatus } from '../../core/job.ts';
 import type { JobListQuery, JobPage } from '../../core/ports.ts';

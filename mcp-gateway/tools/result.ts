@@ -1,5 +1,4 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { isTerminal, type JobRecord, JobStatus } from '../../core/job.ts';
 import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';

@@ -1,12 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.ts';
 import { type JobRecord, JobStatus } from '../../core/job.ts';
 import { StartInputShape } from '../../core/params/generation.ts';
 import type { ToolContext } from '../deps.ts';
 import { type StartArgs, startJob } from '../start-job.ts';
-import { type StartedJob, startedTaskOptions } from '../tasks/job-task.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { firstResultPage, ResultOutput } from './result.ts';
@@ -21,13 +19,13 @@ export const StartOutput = z.object({
   estimated_seconds: z.number(),
   poll_after_seconds: z.number(),
   message: z.string(),
-  // Run as an MCP task, a start ends with the job's images: its result (tasks/result) adds the
+  // Run as an MCP task, a start ends with the job's images: its final result (tasks/get) adds the
   // first page sdreforge_batch_result gives to the fields above. A plain call has none of these.
   completed_images: ResultOutput.shape.completed_images.optional(),
   files: ResultOutput.shape.files
     .optional()
     .describe(
-      'Only in the result of a task (tasks/result): the first page of images sdreforge_batch_result gives.',
+      'Only in the result of a task (tasks/get): the first page of images sdreforge_batch_result gives.',
     ),
   next_cursor: ResultOutput.shape.next_cursor.describe('cursor for the next page of sdreforge_batch_result.'),
   contact_sheet: ResultOutput.shape.contact_sheet.optional(),
@@ -49,9 +47,11 @@ const StartToolShape = {
 
 export const StartToolInput = toolInput(StartToolShape);
 
+export const START_TOOL = 'sdreforge_batch_start';
+
 export function registerStartTool(server: McpServer, ctx: ToolContext): void {
-  server.experimental.tasks.registerToolTask(
-    'sdreforge_batch_start',
+  server.registerTool(
+    START_TOOL,
     {
       title: 'Start a Stable Diffusion batch',
       description:
@@ -72,39 +72,24 @@ export function registerStartTool(server: McpServer, ctx: ToolContext): void {
         idempotentHint: false,
         openWorldHint: true,
       },
-      // A client with tasks gets the job as a task (tasks/get, tasks/result, tasks/cancel); a plain
-      // call still gets the job id at once (see JobTaskStore.createTask).
-      execution: { taskSupport: 'optional' },
     },
-    {
-      createTask: async (args, extra) => {
-        // The SDK has validated args against StartToolInput; its task API types them unknown.
-        const started = await startOrExplain(ctx, args as StartArgs);
-        return { task: await extra.taskStore.createTask(startedTaskOptions(started)) };
-      },
-      getTask: (_args, extra) => extra.taskStore.getTask(extra.taskId),
-      getTaskResult: async (_args, extra) =>
-        (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
-    },
+    // A caller declaring the tasks extension gets the job as a task instead (tasks/tasks-extension.ts).
+    async (args) => (await startOrRefuse(ctx, args)).answer,
   );
 }
 
-/**
- * Starts the job. A refusal is thrown with the message `safely` words it in: the SDK answers a
- * thrown error with exactly the tool error `safely` would have returned.
- */
-async function startOrExplain(ctx: ToolContext, args: StartArgs): Promise<StartedJob> {
-  let started: StartedJob | undefined;
+/** The started job with the tool's answer, or only the tool error that refused it. */
+export async function startOrRefuse(
+  ctx: ToolContext,
+  args: StartArgs,
+): Promise<{ job?: JobRecord; answer: CallToolResult }> {
+  let job: JobRecord | undefined;
   const answer = await safely(async () => {
-    const { job, reused } = await startJob(ctx, args);
-    started = { job, answer: startAnswer(ctx, job, reused) };
-    return started.answer;
+    const started = await startJob(ctx, args);
+    job = started.job;
+    return startAnswer(ctx, started.job, started.reused);
   });
-  if (!started) {
-    const [first] = answer.content;
-    throw new Error(first?.type === 'text' ? first.text : 'sdreforge_batch_start failed');
-  }
-  return started;
+  return { job, answer };
 }
 
 function startAnswer(ctx: ToolContext, job: JobRecord, reused: boolean): CallToolResult {
@@ -133,10 +118,11 @@ function startFields(ctx: ToolContext, job: JobRecord) {
 }
 
 /**
- * What a start run as a task ends with (tasks/result): the first page sdreforge_batch_result
- * gives, content and all, with the start's own fields its output schema asks for.
+ * What a start run as a task ends with (tasks/get gives it once the job has ended): the first
+ * page sdreforge_batch_result gives, content and all, with the start's own output fields.
  */
 export async function startTaskResult(ctx: ToolContext, job: JobRecord): Promise<CallToolResult> {
   const page = await firstResultPage(ctx, job);
-  return { ...page, structuredContent: { ...startFields(ctx, job), ...page.structuredContent } };
+  const fields = page.structuredContent as Record<string, unknown>;
+  return { ...page, structuredContent: { ...startFields(ctx, job), ...fields } };
 }

@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord, JobStatus } from '../../../core/job.ts';
 import { toStatusView } from '../../../core/status-view.ts';
-import {
-  isJobId,
-  isTaskAugmented,
-  startedJobOf,
-  startedTaskOptions,
-  taskStatusOf,
-  toTask,
-} from '../../../mcp-gateway/tasks/job-task.ts';
+import { isJobId, taskStatusOf, toTask } from '../../../mcp-gateway/tasks/job-task.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
 const NOW = new Date('2026-11-24T10:02:20.000Z');
@@ -49,13 +42,14 @@ describe('a job as a task', () => {
     expect(task).toEqual({
       taskId: 'job_20261124_abcdefghij',
       status: 'working',
-      ttl: Date.parse('2026-12-01T10:00:00.000Z') - Date.parse('2026-11-24T10:00:00.250Z'),
+      ttlMs: Date.parse('2026-12-01T10:00:00.000Z') - Date.parse('2026-11-24T10:00:00.250Z'),
       createdAt: '2026-11-24T10:00:00.250Z',
       lastUpdatedAt: '2026-11-24T10:02:19.000Z',
-      pollInterval: (toStatusView(running, NOW).poll_after_seconds as number) * 1000,
-      statusMessage: '4/12 images completed',
+      pollIntervalMs: (toStatusView(running, NOW).poll_after_seconds as number) * 1000,
+      statusMessage: `4/12 images completed, ETA ${toStatusView(running, NOW).estimated_remaining}`,
     });
-    expect(task.pollInterval).toBeGreaterThan(0);
+    expect(task.pollIntervalMs).toBeGreaterThan(0);
+    expect(task.statusMessage).toMatch(/^4\/12 images completed, ETA \d+(m \d+)?s$/);
   });
 
   it('says a job waiting to start is pending, last changed when created', () => {
@@ -68,7 +62,7 @@ describe('a job as a task', () => {
     };
     expect(toTask(pending, NOW)).toMatchObject({
       status: 'working',
-      statusMessage: 'pending: 0/12 images completed',
+      statusMessage: expect.stringMatching(/^pending: 0\/12 images completed, ETA /),
       lastUpdatedAt: '2026-11-24T10:00:00.250Z',
     });
   });
@@ -80,7 +74,7 @@ describe('a job as a task', () => {
       statusMessage: '12/12 images completed',
       lastUpdatedAt: '2026-11-24T10:03:00.000Z',
     });
-    expect(task).not.toHaveProperty('pollInterval');
+    expect(task).not.toHaveProperty('pollIntervalMs');
   });
 
   it('names the job status where the task status hides it', () => {
@@ -110,21 +104,5 @@ describe('task ids', () => {
     ]) {
       expect(isJobId(id), id).toBe(false);
     }
-  });
-});
-
-describe('task requests', () => {
-  it('asks for a task only with params.task', () => {
-    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: {} } })).toBe(true);
-    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: { ttl: 1000 } } })).toBe(true);
-    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't' } })).toBe(false);
-    expect(isTaskAugmented({ method: 'tools/call' })).toBe(false);
-  });
-
-  it('hands the started job from the start tool to the task store, and nothing else', () => {
-    const started = { job: running, answer: { content: [{ type: 'text' as const, text: 'Started' }] } };
-    expect(startedJobOf(startedTaskOptions(started))).toBe(started);
-    expect(startedJobOf({})).toBeUndefined();
-    expect(startedJobOf({ ttl: 1000, context: { other: 1 } })).toBeUndefined();
   });
 });
