@@ -20,7 +20,6 @@ export function mcpEndpoint(deps: GatewayDeps) {
     {
       legacy: 'reject',
       responseMode: 'json',
-      onerror: (error) => console.error('mcp error', error),
     },
   );
 
