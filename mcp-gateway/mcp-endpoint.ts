@@ -1,27 +1,21 @@
-import {
-  type AuthInfo,
-  createMcpHandler,
-  isLegacyRequest,
-  WebStandardStreamableHTTPServerTransport,
-} from '@modelcontextprotocol/server';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { type AuthInfo, createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Caller, GatewayDeps } from './deps.ts';
-import { buildServer } from './server.ts';
+import { buildModernServer, buildServer } from './server.ts';
 
 /**
- * One /mcp endpoint for both protocol eras, from one server definition. A 2026-07-28 request
- * (its `_meta` envelope) goes to the SDK's per-request handler; a 2025-era one to a stateless
- * JSON transport. The SDK's own legacy fallback answers over SSE, which a buffered Lambda
- * response cannot stream and earlier gateways never sent.
+ * One /mcp endpoint for both protocol eras, from the same tool modules. A 2026-07-28 request (its
+ * `_meta` envelope) goes to the v2 SDK's per-request handler; a 2025-era one to the 1.x SDK's
+ * server over a stateless JSON transport, which alone still serves the 2025-11-25 task form VS
+ * Code uses. (The v2 SDK's own legacy fallback has no tasks, and answers over SSE, which a
+ * buffered Lambda response cannot stream and earlier gateways never sent.)
  * The caller is already authenticated; the request body already parsed and checked.
  */
 export function mcpEndpoint(deps: GatewayDeps) {
-  const modern = createMcpHandler(
-    ({ authInfo }) => buildServer({ deps, caller: callerOf(authInfo) }, 'modern'),
-    {
-      legacy: 'reject',
-      responseMode: 'json',
-    },
-  );
+  const modern = createMcpHandler(({ authInfo }) => buildModernServer({ deps, caller: callerOf(authInfo) }), {
+    legacy: 'reject',
+    responseMode: 'json',
+  });
 
   return async (request: Request, body: unknown, caller: Caller): Promise<Response> => {
     if (!(await isLegacyRequest(request, body))) {

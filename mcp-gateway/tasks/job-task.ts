@@ -1,12 +1,16 @@
 import type { TaskStatusV2, TaskV2 } from '@modelcontextprotocol/ext-tasks/core/v2';
+import type { CreateTaskOptions } from '@modelcontextprotocol/sdk/experimental/tasks';
+import type { Task as LegacyTask, Request } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { JobRecord, JobStatus } from '../../core/job.ts';
 import { JOB_ID_PATTERN } from '../../core/job-id.ts';
 import { toStatusView } from '../../core/status-view.ts';
 
 /**
- * A job seen as an MCP task (extension io.modelcontextprotocol/tasks): the task id is the job id
- * and every field derives from the job record, so there is nothing to keep in step and any
- * gateway reading the table answers for any task.
+ * A job seen as an MCP task, in the extension io.modelcontextprotocol/tasks (2026-07-28) and in
+ * the 2025-11-25 core form: the task id is the job id and every field derives from the job
+ * record, so there is nothing to keep in step and any gateway reading the table answers for any
+ * task.
  */
 
 const TASK_STATUS: Record<JobStatus, TaskStatusV2> = {
@@ -51,3 +55,31 @@ function lastUpdated(job: JobRecord): string {
     .filter((t): t is string => t !== undefined)
     .reduce((latest, t) => (Date.parse(t) > Date.parse(latest) ? t : latest));
 }
+
+/** The same task in the 2025-11-25 form: `ttl` and `pollInterval` instead of `…Ms`. */
+export function toLegacyTask(job: JobRecord, now: Date): LegacyTask {
+  const { ttlMs, pollIntervalMs, ...rest } = toTask(job, now);
+  return { ...rest, ttl: ttlMs, ...(pollIntervalMs === undefined ? {} : { pollInterval: pollIntervalMs }) };
+}
+
+/** Whether a 2025-era request asked for a task (`params.task`) rather than for its result. */
+export const isTaskAugmented = (request: Request): boolean => Boolean(request.params?.task);
+
+/** A job sdreforge_batch_start has just started (or found by client_token), with the tool's answer. */
+export interface StartedJob {
+  job: JobRecord;
+  /** What a plain tools/call of the start tool answers: the job id and an estimate. */
+  answer: CallToolResult;
+}
+
+const STARTED = 'sdbatch/started-job';
+
+/** The options the start tool creates its task with: the task store builds the task from the job. */
+export const startedTaskOptions = (started: StartedJob): CreateTaskOptions => ({
+  context: { [STARTED]: started },
+});
+
+/** The started job the start tool handed over, if these options came from it. */
+export const startedJobOf = (options: CreateTaskOptions): StartedJob | undefined =>
+  // Never crosses the wire: the start tool's handler put it there in this process.
+  options.context?.[STARTED] as StartedJob | undefined;

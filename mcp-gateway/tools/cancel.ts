@@ -1,10 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { isTerminal, JobStatus } from '../../core/job.ts';
 import type { ToolContext } from '../deps.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
 import { JobIdInput } from './status.ts';
+import type { ToolHost } from './tool-host.ts';
 
 export const CancelOutput = z.object({
   job_id: z.string(),
@@ -22,7 +22,7 @@ export const CancelOutput = z.object({
 });
 export type CancelOutput = z.infer<typeof CancelOutput>;
 
-export function registerCancelTool(server: McpServer, ctx: ToolContext): void {
+export function registerCancelTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_cancel',
     {

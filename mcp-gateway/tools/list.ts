@@ -1,10 +1,10 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { hasExpired, JobStatus } from '../../core/job.ts';
 import type { JobListQuery, JobPage } from '../../core/ports.ts';
 import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
+import type { ToolHost } from './tool-host.ts';
 
 export const ListOutput = z.object({
   jobs: z.array(
@@ -26,7 +26,7 @@ export const ListInput = toolInput({
   limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),
 });
 
-export function registerListTool(server: McpServer, ctx: ToolContext): void {
+export function registerListTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_list',
     {

@@ -1,8 +1,8 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
 import { toolResult } from '../tool-result.ts';
+import type { ToolHost } from './tool-host.ts';
 
 export const PresetsOutput = z.object({
   default_preset: z.string(),
@@ -20,7 +20,7 @@ export const PresetsOutput = z.object({
 /** Built once: every request registers the tools anew. */
 const NoInput = toolInput({});
 
-export function registerPresetsTool(server: McpServer, ctx: ToolContext): void {
+export function registerPresetsTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_presets',
     {

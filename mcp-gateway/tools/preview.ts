@@ -1,4 +1,4 @@
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { InvalidRequestError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
@@ -7,6 +7,7 @@ import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
+import type { ToolHost } from './tool-host.ts';
 
 /**
  * Image bytes in one answer. Claude Code caps a tool result at 25,000 tokens, images included;
@@ -28,7 +29,7 @@ export const PreviewInput = toolInput({
 });
 export type PreviewInput = z.infer<typeof PreviewInput>;
 
-export function registerPreviewTool(server: McpServer, ctx: ToolContext): void {
+export function registerPreviewTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_preview',
     {

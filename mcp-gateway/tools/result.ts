@@ -1,4 +1,4 @@
-import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { isTerminal, type JobRecord, JobStatus } from '../../core/job.ts';
 import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';
@@ -8,6 +8,7 @@ import { decodeOffsetCursor, encodeOffsetCursor } from '../page-cursor.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
+import type { ToolHost } from './tool-host.ts';
 
 const ResultFile = z.object({
   url: z.string().describe('Presigned GET URL of the PNG; valid until expires_at.'),
@@ -69,7 +70,7 @@ export type ResultInput = z.infer<typeof ResultInput>;
 const MAX_INLINE_SHEET_BYTES = 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 50;
 
-export function registerResultTool(server: McpServer, ctx: ToolContext): void {
+export function registerResultTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_result',
     {

@@ -1,4 +1,3 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { JobRecord } from '../../core/job.ts';
 import {
@@ -12,13 +11,14 @@ import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
+import type { ToolHost } from './tool-host.ts';
 
 /** Built once: the SDK would otherwise rebuild a zod object from a shape on every request. */
 export const JobIdInput = toolInput({
   job_id: z.string().min(1).max(64).describe('The job_id sdreforge_batch_start returned.'),
 });
 
-export function registerStatusTool(server: McpServer, ctx: ToolContext): void {
+export function registerStatusTool(server: ToolHost, ctx: ToolContext): void {
   server.registerTool(
     'sdreforge_batch_status',
     {

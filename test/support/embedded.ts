@@ -38,6 +38,17 @@ export async function connectClient(stack: EmbeddedStack, token = stack.token): 
   return client;
 }
 
+/** A second caller: a named token made through the admin routes with the stack's own token. */
+export async function otherCallerToken(stack: EmbeddedStack, name: string): Promise<string> {
+  const response = await fetch(new URL('/admin/tokens', stack.mcpUrl), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (response.status !== 201) throw new Error(`creating token ${name} answered ${response.status}`);
+  return ((await response.json()) as { token: string }).token;
+}
+
 export async function callTool<T = Record<string, unknown>>(
   client: Client,
   name: string,

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord, JobStatus } from '../../../core/job.ts';
 import { toStatusView } from '../../../core/status-view.ts';
-import { isJobId, taskStatusOf, toTask } from '../../../mcp-gateway/tasks/job-task.ts';
+import {
+  isJobId,
+  isTaskAugmented,
+  startedJobOf,
+  startedTaskOptions,
+  taskStatusOf,
+  toLegacyTask,
+  toTask,
+} from '../../../mcp-gateway/tasks/job-task.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
 const NOW = new Date('2026-11-24T10:02:20.000Z');
@@ -92,6 +100,20 @@ describe('a job as a task', () => {
   });
 });
 
+describe('a job as a 2025-11-25 task', () => {
+  it('is the same task with ttl and pollInterval for ttlMs and pollIntervalMs', () => {
+    const { ttlMs, pollIntervalMs, ...rest } = toTask(running, NOW);
+    expect(toLegacyTask(running, NOW)).toEqual({ ...rest, ttl: ttlMs, pollInterval: pollIntervalMs });
+  });
+
+  it('has no poll hint once the job has ended', () => {
+    const task = toLegacyTask(ended('completed', 12), NOW);
+    expect(task).toMatchObject({ status: 'completed', statusMessage: '12/12 images completed' });
+    expect(task).not.toHaveProperty('pollInterval');
+    expect(task).not.toHaveProperty('pollIntervalMs');
+  });
+});
+
 describe('task ids', () => {
   it('are job ids', () => {
     expect(isJobId('job_20261124_abcdefghij')).toBe(true);
@@ -104,5 +126,21 @@ describe('task ids', () => {
     ]) {
       expect(isJobId(id), id).toBe(false);
     }
+  });
+});
+
+describe('2025-11-25 task requests', () => {
+  it('asks for a task only with params.task', () => {
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: {} } })).toBe(true);
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't', task: { ttl: 1000 } } })).toBe(true);
+    expect(isTaskAugmented({ method: 'tools/call', params: { name: 't' } })).toBe(false);
+    expect(isTaskAugmented({ method: 'tools/call' })).toBe(false);
+  });
+
+  it('hands the started job from the start tool to the task store, and nothing else', () => {
+    const started = { job: running, answer: { content: [{ type: 'text' as const, text: 'Started' }] } };
+    expect(startedJobOf(startedTaskOptions(started))).toBe(started);
+    expect(startedJobOf({})).toBeUndefined();
+    expect(startedJobOf({ ttl: 1000, context: { other: 1 } })).toBeUndefined();
   });
 });

@@ -3,7 +3,13 @@ import type { TaskEnabledSession, TaskView } from '@modelcontextprotocol/ext-tas
 import type { JsonValue, TaskId } from '@modelcontextprotocol/ext-tasks/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedStack } from '../../local/stack.ts';
-import { openTestStack, sleep, TERMINAL_STATUSES, TOOL_NAMES } from '../support/embedded.ts';
+import {
+  openTestStack,
+  otherCallerToken,
+  sleep,
+  TERMINAL_STATUSES,
+  TOOL_NAMES,
+} from '../support/embedded.ts';
 import { connectModernClient, taskSession } from '../support/modern-client.ts';
 
 /**
@@ -160,13 +166,7 @@ describe('the tasks extension', () => {
   });
 
   it("answers another caller's task exactly as one that does not exist", async () => {
-    const response = await fetch(new URL('/admin/tokens', stack.mcpUrl), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'tasks-other' }),
-    });
-    expect(response.status).toBe(201);
-    const { token } = (await response.json()) as { token: string };
+    const token = await otherCallerToken(stack, 'tasks-2026-other');
     const otherClient = await connectModernClient(stack, token);
     const other = taskSession(stack, otherClient, token);
     try {
