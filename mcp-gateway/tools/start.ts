@@ -60,7 +60,8 @@ const START_CONFIG = {
   title: 'Start a Stable Diffusion batch',
   description:
     'Starts generating batch_size x n_iter images (up to 800) in the background and returns a job_id at once. ' +
-    'Then call sdreforge_batch_status every poll_after_seconds until the status is completed, partial, failed ' +
+    'Run as a task (clients with MCP tasks), its result arrives when the job ends: nothing to poll. ' +
+    'Otherwise call sdreforge_batch_status every poll_after_seconds until the status is completed, partial, failed ' +
     'or cancelled, sdreforge_batch_result for the download URLs (also usable while it runs) and ' +
     'sdreforge_batch_preview to see the pictures yourself. ' +
     'Every txt2img option of the sdreforge dynamic preset is accepted: hires fix, ADetailer, ControlNet, ' +
