@@ -66,6 +66,32 @@ describe('the gateway Lambda behind a Function URL', () => {
     expect(json(response.body).result?.serverInfo).toMatchObject({ name: 'sdbatch' });
   });
 
+  it('answers a 2026-07-28 server/discover, with no initialize, declaring the tasks extension', async () => {
+    const discover = rpc(7, 'server/discover', {
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    });
+    const response = await handler(
+      functionUrlEvent({
+        headers: {
+          ...mcpHeaders(TOKEN),
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'server/discover',
+        },
+        body: discover,
+      }),
+    );
+    expect(response.statusCode).toBe(200);
+    const result = json(response.body).result as {
+      supportedVersions?: string[];
+      capabilities?: { extensions?: Record<string, unknown> };
+    };
+    expect(result.capabilities?.extensions?.['io.modelcontextprotocol/tasks']).toEqual({});
+  });
+
   it('lists the tools', async () => {
     const response = await handler(
       functionUrlEvent({ headers: mcpHeaders(TOKEN), body: rpc(2, 'tools/list') }),
