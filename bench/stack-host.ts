@@ -61,6 +61,11 @@ process.on('message', async (message: HostCommand) => {
           ok: true,
           result: stack.orchestrator.historyOf(message.jobId) ?? { outcome: 'unknown', historyEvents: 0 },
         });
+      case 'memory': {
+        const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+        const result = { rss, heapUsed, heapTotal, external, arrayBuffers };
+        return send({ id: message.id, ok: true, result });
+      }
       case 'executionEnd':
         return send({ id: message.id, ok: true, result: await metrics.executionEnd(message.jobId) });
       case 'stop':
