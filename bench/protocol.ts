@@ -55,6 +55,9 @@ export interface MemoryAnswer {
   heapTotal: number;
   external: number;
   arrayBuffers: number;
+  /** The DynamoDB and S3 emulators' own heap (their thread's isolate): used and committed. */
+  storesHeapUsed?: number;
+  storesHeapTotal?: number;
 }
 
 export type HostReply =

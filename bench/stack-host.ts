@@ -63,7 +63,11 @@ process.on('message', async (message: HostCommand) => {
         });
       case 'memory': {
         const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
-        const result = { rss, heapUsed, heapTotal, external, arrayBuffers };
+        const stores = await stack.stores.heap?.();
+        const result = {
+          ...{ rss, heapUsed, heapTotal, external, arrayBuffers },
+          ...(stores ? { storesHeapUsed: stores.used, storesHeapTotal: stores.total } : {}),
+        };
         return send({ id: message.id, ok: true, result });
       }
       case 'executionEnd':

@@ -20,6 +20,8 @@ export interface EmbeddedStores {
   clients: ClientOptions;
   tableName: string;
   bucketName: string;
+  /** The stores' own V8 heap, bytes, when they run on a thread of their own. */
+  heap?: () => Promise<{ used: number; total: number }>;
   close(): Promise<void>;
 }
 

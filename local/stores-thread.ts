@@ -34,6 +34,10 @@ export async function startStoresThread(dataDir: string): Promise<EmbeddedStores
   let closed: Promise<void> | undefined;
   return {
     ...ready,
+    heap: async () => {
+      const stats = await worker.getHeapStatistics();
+      return { used: stats.used_heap_size, total: stats.total_heap_size };
+    },
     close: () => {
       closed ??= (async () => {
         const exited = once(worker, 'exit');
