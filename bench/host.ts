@@ -11,6 +11,7 @@ import type {
   HostReply,
   HostSnapshot,
   LoopDelay,
+  MemoryAnswer,
 } from './protocol.ts';
 
 export interface HostOptions {
@@ -90,6 +91,9 @@ export class StackHost {
   executionEnd = (jobId: string) => this.call<ExecutionRecord>({ cmd: 'executionEnd', jobId });
   /** The job's history length so far, as Step Functions counts it. */
   history = (jobId: string) => this.call<HistoryAnswer>({ cmd: 'history', jobId });
+
+  /** The stack process's memory now. */
+  memory = () => this.call<MemoryAnswer>({ cmd: 'memory' });
 
   /** Peak resident set size (VmHWM) of the stack's process so far, in MiB. */
   async peakRssMiB(): Promise<number> {

@@ -32,6 +32,7 @@ export type HostCommand =
   | { id: number; cmd: 'executionEnd'; jobId: string }
   | { id: number; cmd: 'loopDelay' }
   | { id: number; cmd: 'history'; jobId: string }
+  | { id: number; cmd: 'memory' }
   | { id: number; cmd: 'stop' };
 
 /** Event-loop delay of the stack's process since the last ask, ms. */
@@ -47,6 +48,22 @@ export interface HistoryAnswer {
   historyEvents: number;
 }
 
+/** process.memoryUsage() of the stack's process, bytes (rss counts every thread, the stores' too). */
+export interface MemoryAnswer {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** The DynamoDB and S3 emulators' own heap (their thread's isolate): used and committed. */
+  storesHeapUsed?: number;
+  storesHeapTotal?: number;
+}
+
 export type HostReply =
-  | { id: number; ok: true; result: HostSnapshot | ExecutionRecord | LoopDelay | HistoryAnswer | null }
+  | {
+      id: number;
+      ok: true;
+      result: HostSnapshot | ExecutionRecord | LoopDelay | HistoryAnswer | MemoryAnswer | null;
+    }
   | { id: number; ok: false; error: string };

@@ -61,6 +61,15 @@ process.on('message', async (message: HostCommand) => {
           ok: true,
           result: stack.orchestrator.historyOf(message.jobId) ?? { outcome: 'unknown', historyEvents: 0 },
         });
+      case 'memory': {
+        const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+        const stores = await stack.stores.heap?.();
+        const result = {
+          ...{ rss, heapUsed, heapTotal, external, arrayBuffers },
+          ...(stores ? { storesHeapUsed: stores.used, storesHeapTotal: stores.total } : {}),
+        };
+        return send({ id: message.id, ok: true, result });
+      }
       case 'executionEnd':
         return send({ id: message.id, ok: true, result: await metrics.executionEnd(message.jobId) });
       case 'stop':

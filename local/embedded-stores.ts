@@ -11,6 +11,7 @@ import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import type { ClientOptions } from '../lambdas/adapters/aws-clients.ts';
 import { createTableInput } from '../lambdas/adapters/jobs-table.ts';
+import { closeDynaliteIterators } from './dynalite-iterators.ts';
 
 export const TABLE_NAME = 'sdbatch-jobs';
 export const BUCKET_NAME = 'sdbatch-images';
@@ -19,6 +20,8 @@ export interface EmbeddedStores {
   clients: ClientOptions;
   tableName: string;
   bucketName: string;
+  /** The stores' own V8 heap, bytes, when they run on a thread of their own. */
+  heap?: () => Promise<{ used: number; total: number }>;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,7 @@ export interface EmbeddedStores {
 export async function startEmbeddedStores(dataDir: string): Promise<EmbeddedStores> {
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   await mkdir(join(dataDir, 's3'), { recursive: true });
+  closeDynaliteIterators();
 
   const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {

@@ -1,10 +1,11 @@
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '../../lambdas/adapters/dynamodb-job-store.ts';
 import { createTableInput, JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
+import { closeDynaliteIterators } from '../../local/dynalite-iterators.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
@@ -327,5 +328,25 @@ describe('listing through the owner index', () => {
     expect(page.jobs[0]?.params).toEqual(made[2]?.params);
     const rest = await jobs.listByOwner(owner, { limit: 2, cursor: page.nextCursor });
     expect(rest.jobs.map((j) => j.job_id)).toEqual([made[0]?.job_id]);
+  });
+});
+
+describe('dynalite beneath the store', () => {
+  it('closes the LevelDB iterator of every query, read to the end or cut short by a limit', async () => {
+    const job = newJob();
+    await jobs.create(job);
+    await Promise.all([0, 1, 2].map((i) => jobs.recordIteration(succeeded(job, i), job.expires_at)));
+    const spies = closeDynaliteIterators().map((common) =>
+      vi.spyOn(common as { close(): Promise<void> }, 'close'),
+    );
+    const closed = () => spies.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    try {
+      expect(await jobs.listIterations(job.job_id)).toHaveLength(3);
+      expect((await jobs.listByOwner(job.owner, { limit: 1 })).jobs).toHaveLength(1);
+      // dynalite closes a stream's iterator as the stream ends, which may be just after its answer.
+      await vi.waitFor(() => expect(closed()).toBeGreaterThanOrEqual(2));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
   });
 });
