@@ -29,7 +29,13 @@ function coldStartWithoutConfig(dir: string): string {
   const url = pathToFileURL(join(dir, 'index.mjs')).href;
   const run = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', `await import(${JSON.stringify(url)})`],
+    // The message alone: Node would print the whole minified line that threw before it, and a
+    // slow, busy machine can end the process before a pipe takes that much.
+    [
+      '--input-type=module',
+      '-e',
+      `try { await import(${JSON.stringify(url)}) } catch (e) { console.error(e.message); process.exitCode = 1 }`,
+    ],
     {
       env: { PATH: process.env.PATH ?? '' },
       encoding: 'utf8',
