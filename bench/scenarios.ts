@@ -13,7 +13,7 @@ import { BUNDLE_TARGET, CREATE_REQUIRE_BANNER, MAIN_FIELDS, nodeFlags } from '..
 import type { StackHost } from './host.ts';
 import { call, connect, jobArgs, type ResultAnswer, type StartAnswer, type StatusAnswer } from './mcp.ts';
 import type { ExecutionRecord, MetricsSnapshot, TaskRecord } from './metrics.ts';
-import type { HostSnapshot, SimulatorSnapshot } from './protocol.ts';
+import type { HostSnapshot, MemoryAnswer, SimulatorSnapshot } from './protocol.ts';
 import { epochNow, gaps, type Interval, median, percentile, sleep, sum, unionLength } from './stats.ts';
 
 export const STEPS = 20;
@@ -449,4 +449,40 @@ export async function decodePeak(pngBytes: number, images: number, memoryMb: num
     server.close();
     await rm(bundleDir, { recursive: true, force: true });
   }
+}
+
+export interface MemoryAfterJob {
+  /** Start call sent to the execution's end (the contact sheet drawn), ms. */
+  ms: number;
+  memory: MemoryAnswer;
+}
+
+/**
+ * Jobs of batchSize x nIter one after another on a stack of its own, and the stack's memory when
+ * each has ended: its execution over (contact sheet included) and `settleMs` of quiet, as someone
+ * watching the process between jobs would see it. Nothing forces a collection.
+ */
+export async function memoryAcrossJobs(
+  host: StackHost,
+  client: Client,
+  options: { jobs: number; batchSize: number; nIter: number; side: number; steps: number; settleMs: number },
+) {
+  const before = await host.memory();
+  const after: MemoryAfterJob[] = [];
+  for (let j = 0; j < options.jobs; j++) {
+    const startedAt = epochNow();
+    const job = await call<StartAnswer>(client, 'sdreforge_batch_start', {
+      ...jobArgs(options.batchSize, options.nIter, `memory job ${j}`),
+      width: options.side,
+      height: options.side,
+      steps: options.steps,
+    });
+    const execution = await host.executionEnd(job.job_id);
+    if (execution.outcome !== 'ExecutionSucceeded')
+      throw new Error(`job ${job.job_id}: ${execution.outcome}`);
+    const ms = epochNow() - startedAt;
+    await sleep(options.settleMs);
+    after.push({ ms, memory: await host.memory() });
+  }
+  return { before, after, peakMiB: await host.peakRssMiB() };
 }
