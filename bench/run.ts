@@ -524,7 +524,7 @@ ${markdownTable(
 
 A stack of its own (one simulated host at ${MEMORY_STEP_MS} ms per step) runs ${MEMORY_JOBS} jobs of ${MEMORY_JOB.batchSize} x ${MEMORY_JOB.nIter}
 images (${MEMORY_JOB.side}x${MEMORY_JOB.side}, ${MEMORY_JOB.steps} step: a few seconds of generation, then the 800-image contact sheet)
-one after another, nothing else running. The stack's memory is read when the stack starts and
+one after another, nothing else running on that stack. Its memory is read when it has started and
 ${s(MEMORY_SETTLE_MS)} after each job's execution has ended (its contact sheet drawn); nothing forces a collection.
 RSS counts the whole process; the heap columns are the main thread's V8 heap and that of the thread the
 DynamoDB and S3 emulators run on (used / committed), array buffers the main thread's.
@@ -542,13 +542,12 @@ ${[
   .join('\n')}
 
 Peak RSS (VmHWM) over the ${MEMORY_JOBS} jobs: ${memory.peakMiB.toFixed(0)} MiB. After the last job / after the first:
-${memoryRatio.toFixed(3)} (target ${MEMORY_RATIO_TARGET.toFixed(2)}); from the first job's end to the last's the stack grew
-${(((rssAfter.at(-1) as number) - (rssAfter[0] as number)) / (MEMORY_JOBS - 1)).toFixed(0)} MiB per job. The margin is for what a
-reading cannot avoid and what settles within the first jobs: garbage the collectors have not freed yet (the array
-buffers column: V8 frees them once tens of MB have built up) and the native high-water mark glibc keeps resident
-per thread (the contact sheet's palette quantiser runs on whichever libuv thread is free). What grew with every
-job before issue 15 was fixed, a libvips composite of 1,600 overlays per contact sheet, LevelDB iterators dynalite
-never closed, and the emulators' young generation, is gone.
+${memoryRatio.toFixed(3)} (target ${MEMORY_RATIO_TARGET.toFixed(2)}), ${(((rssAfter.at(-1) as number) - (rssAfter[0] as number)) / (MEMORY_JOBS - 1)).toFixed(0)} MiB a job from the first job's end to the last's.
+The margin is for what a reading cannot avoid and what settles within the first jobs: garbage the collectors
+have not freed yet (the array buffers column: V8 frees them once tens of MB have built up) and the native
+high-water mark glibc keeps resident per thread (the contact sheet's palette quantiser runs on whichever libuv
+thread is free). What grew with every job before issue 15 was fixed (a libvips composite of 1,600 overlays per
+contact sheet, the LevelDB iterators dynalite never closed, the emulators' young generation) is gone.
 
 ### Generate task memory
 
