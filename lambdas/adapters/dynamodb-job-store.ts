@@ -4,6 +4,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
@@ -259,14 +260,9 @@ export class DynamoDbJobStore implements JobStore {
 
   private async jobIdsOf(query: Omit<QueryCommandInput, 'TableName'>): Promise<string[]> {
     const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({ ...query, TableName: this.tableName, ExclusiveStartKey: startKey }),
-      );
+    for await (const page of paginateQuery({ client: this.db }, { ...query, TableName: this.tableName })) {
       for (const item of page.Items ?? []) ids.push(String(item.pk).slice('JOB#'.length));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return ids;
   }
 
