@@ -12,10 +12,12 @@ import { buildModernServer, buildServer } from './server.ts';
  * The caller is already authenticated; the request body already parsed and checked.
  */
 export function mcpEndpoint(deps: GatewayDeps) {
-  const modern = createMcpHandler(({ authInfo }) => buildModernServer({ deps, caller: callerOf(authInfo) }), {
-    legacy: 'reject',
-    responseMode: 'json',
-  });
+  const modern = withoutJsonModeWarning(() =>
+    createMcpHandler(({ authInfo }) => buildModernServer({ deps, caller: callerOf(authInfo) }), {
+      legacy: 'reject',
+      responseMode: 'json',
+    }),
+  );
 
   return async (request: Request, body: unknown, caller: Caller): Promise<Response> => {
     if (!(await isLegacyRequest(request, body))) {
@@ -34,6 +36,23 @@ export function mcpEndpoint(deps: GatewayDeps) {
       await server.close();
     }
   };
+}
+
+/**
+ * JSON responses are chosen on purpose (a buffered Lambda response cannot stream, and no tool
+ * sends a notification before its result), so the SDK's warning about them, printed on every
+ * start, would only be noise in `npm start` and in each cold start's log.
+ */
+function withoutJsonModeWarning<T>(create: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).startsWith("responseMode: 'json'")) warn(...args);
+  };
+  try {
+    return create();
+  } finally {
+    console.warn = warn;
+  }
 }
 
 // The SDK hands the factory only AuthInfo: the gateway's caller rides in its `extra`.
