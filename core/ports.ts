@@ -116,6 +116,8 @@ export interface Txt2ImgResult {
   seeds: number[];
   subseeds: number[];
   infotexts: string[];
+  /** SD WebUI's job_timestamp of this request, as /progress showed it while it ran. */
+  jobTimestamp?: string;
 }
 
 export interface SdProgress {
@@ -125,6 +127,13 @@ export interface SdProgress {
   steps: number;
   /** SD WebUI's job_timestamp of the running request ("YYYYMMDDhhmmss"), null when idle. */
   jobTimestamp: string | null;
+  /**
+   * Whether the request /progress describes was interrupted or skipped: the running one, or
+   * while idle the last one (SD WebUI keeps describing it until the next begins).
+   */
+  interrupted: boolean;
+  /** job_timestamp of the last request when idle (undefined while busy). */
+  lastJobTimestamp?: string;
 }
 
 /** A GPU host running SD WebUI. */

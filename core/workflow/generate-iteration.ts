@@ -17,7 +17,13 @@ import type {
 } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
-import { CANCEL_CHECK_MS, startProgressReporter } from './progress-reporter.ts';
+import {
+  CANCEL_CHECK_MS,
+  type CancelWatch,
+  type HostCall,
+  type ReporterOutcome,
+  startProgressReporter,
+} from './progress-reporter.ts';
 import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
@@ -79,7 +85,16 @@ export interface Asker {
    * come from before the lease, refreshed by each call's read under its lease.
    */
   latest?: { job?: JobRecord };
+  /** What the runner's calls share: its last call to each host, and whether the job was cancelled. */
+  shared?: RunnerCalls;
 }
+
+export interface RunnerCalls {
+  lastCall: Map<string, HostCall>;
+  cancel: CancelWatch;
+}
+
+export const runnerCalls = (): RunnerCalls => ({ lastCall: new Map(), cancel: { cancelled: false } });
 
 async function generateWithLease(
   input: IterationTaskInput,
@@ -130,7 +145,7 @@ async function generateWithLease(
     if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
     const sd = deps.hosts.get(lease.hostId);
     if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
-    const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps);
+    const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared);
     if (!outcome) return { iteration, images: 0, skipped: true };
     measured = outcome.measured;
     const stored = await storeImages(job, iteration, outcome.result, deps);
@@ -177,7 +192,9 @@ const MAX_ENDED_WAITERS = 3;
 
 /**
  * The SD WebUI call with live progress, and how long it held the GPU per unit of work (from the
- * same /progress polls); undefined when it was interrupted by a cancel.
+ * same /progress polls); undefined when it was interrupted by a cancel. A call interrupted or
+ * skipped by someone else (at the WebUI) answers 200 with partly sampled images: they are not
+ * kept, and the iteration is tried again.
  */
 async function generateOnHost(
   job: JobRecord,
@@ -186,22 +203,30 @@ async function generateOnHost(
   lease: Lease,
   timeoutMs: number,
   deps: GenerateDeps,
+  shared: RunnerCalls = runnerCalls(),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   const prepared = await prepareHostContext(job, { ...deps, sd });
   const polls: ProgressPoll[] = [];
+  const call: HostCall = { done: false };
+  const previous = shared.lastCall.get(lease.hostId);
+  shared.lastCall.set(lease.hostId, call);
   const reporter = startProgressReporter({
     sd,
     iteration,
+    steps: prepared.params.steps,
     write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
     cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
     isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
+    cancel: shared.cancel,
+    call,
+    ...(previous && !previous.done ? { previous } : {}),
     observe: (poll) => polls.push(poll),
   });
   let result: Txt2ImgResult;
-  let interrupted = false;
+  let outcome: ReporterOutcome;
   let sentAt = 0;
   let endedAt = 0;
   try {
@@ -210,6 +235,7 @@ async function generateOnHost(
     sentAt = Date.now();
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
     endedAt = Date.now();
+    call.run = result.jobTimestamp ?? call.run;
   } catch (error) {
     // The runner retries elsewhere if it can: it needs to know which host failed.
     if (error instanceof SdWebUiUnavailableError) error.hostId ??= lease.hostId;
@@ -221,12 +247,40 @@ async function generateOnHost(
     }
     throw error;
   } finally {
-    interrupted = await reporter.stop();
+    call.done = true;
+    outcome = await reporter.stop();
   }
   await deps.pool.reportHealth(lease, true);
   // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
-  if (interrupted) return undefined;
+  if (outcome.interruptedByUs) return undefined;
+  if (await interruptedElsewhere(sd, outcome, result.jobTimestamp)) {
+    if (shared.cancel.cancelled) return undefined;
+    const error = new SdWebUiUnavailableError(
+      `the call was interrupted on GPU host ${lease.hostId}, not by sdbatch; its partly sampled images were not kept`,
+    );
+    error.hostId = lease.hostId;
+    throw error;
+  }
   return { result, measured: rateSample(job.params, samplingSeconds(polls, sentAt, endedAt)) };
+}
+
+/**
+ * Whether our request was interrupted or skipped: a poll of it said so, or SD WebUI, idle since,
+ * still describes it that way (the flags last until the next request begins).
+ */
+async function interruptedElsewhere(
+  sd: SdWebUi,
+  outcome: ReporterOutcome,
+  ours: string | undefined,
+): Promise<boolean> {
+  if (outcome.sawInterrupted) return true;
+  if (!ours) return false;
+  try {
+    const after = await sd.progress(AbortSignal.timeout(5_000));
+    return after.jobTimestamp === null && after.lastJobTimestamp === ours && after.interrupted;
+  } catch {
+    return false;
+  }
 }
 
 async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {

@@ -8,7 +8,7 @@ import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
-import { type GenerateDeps, generateIteration } from './generate-iteration.ts';
+import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
 import { jobClaim } from './job-claim.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
@@ -92,6 +92,8 @@ export async function generateRun(
   let stealing = runners === 1;
   const callMs = deps.callTimeoutMs(job.params);
   const inFlight = new Set<Promise<void>>();
+  // Its calls to one host run in the order sent, and a cancel one of them sees stops them all.
+  const shared = runnerCalls();
   // Leases whose calls are over: the next call takes one over in a single write (see generateIteration).
   const spares: FinishedLease[] = [];
   const releaseSpares = () =>
@@ -130,6 +132,7 @@ export async function generateRun(
         ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
         ...(item.stolen ? { stolen: true } : {}),
         latest,
+        shared,
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
         done,

@@ -1,10 +1,25 @@
 import type { CurrentProgress } from '../job.ts';
-import type { SdWebUi } from '../ports.ts';
+import type { SdProgress, SdWebUi } from '../ports.ts';
 import type { ProgressPoll } from './sampling-window.ts';
+
+/** What one runner's calls share about their job: a cancel one of them saw is news to all. */
+export interface CancelWatch {
+  cancelled: boolean;
+}
+
+/** One of a runner's calls to a host, as the runner's next call to that host needs to know it. */
+export interface HostCall {
+  /** SD WebUI's job_timestamp of its request, once the polls or its answer told. */
+  run?: string;
+  /** Its answer came (or it failed). */
+  done: boolean;
+}
 
 export interface ProgressReporterOptions {
   sd: SdWebUi;
   iteration: number;
+  /** The steps our request was sent with: shown until SD WebUI's own count is ours. */
+  steps: number;
   write: (current: CurrentProgress) => Promise<void>;
   now: () => Date;
   pollMs: number;
@@ -13,8 +28,23 @@ export interface ProgressReporterOptions {
   /** Whether the job was cancelled; asked at most once per cancelCheckMs (writeEveryMs by default). */
   isCancelled?: () => Promise<boolean>;
   cancelCheckMs?: number;
+  /** Shared by the runner's calls; a fresh one when the call runs alone. */
+  cancel?: CancelWatch;
+  /** This call, filled in as the polls see its request. */
+  call?: HostCall;
+  /** The runner's call sent to the same host just before this one, which SD WebUI runs first. */
+  previous?: HostCall;
   /** Sees every answered poll with its timing, e.g. to measure how long our request held the GPU. */
   observe?: (poll: ProgressPoll) => void;
+}
+
+export interface ReporterOutcome {
+  /** The reporter interrupted our request because the job was cancelled. */
+  interruptedByUs: boolean;
+  /** SD WebUI's job_timestamp of the request the polls took for ours, if they saw it. */
+  ours?: string;
+  /** A poll of our request showed it interrupted or skipped (by anyone). */
+  sawInterrupted: boolean;
 }
 
 export interface ProgressReporter {
@@ -24,8 +54,9 @@ export interface ProgressReporter {
    * ahead, and the reporter would never know ours was running.
    */
   ready: Promise<void>;
-  /** Stops polling; resolves to true when it interrupted SD WebUI because the job was cancelled. */
-  stop: () => Promise<boolean>;
+  /** Settles when the polls first see our request sampling (never, if they do not). */
+  seen: Promise<void>;
+  stop: () => Promise<ReporterOutcome>;
 }
 
 /**
@@ -37,67 +68,125 @@ export const PROGRESS_WRITE_MS = 5_000;
 /** How often the job's status is read for a cancel while our call samples (a read is cheap). */
 export const CANCEL_CHECK_MS = 2_000;
 
+/** Poll pace once the job is known cancelled and our call waits in SD WebUI's queue. */
+const CANCELLED_POLL_MS = 50;
+
 /** A host slow to answer /progress delays the call by at most this much. */
 const FIRST_POLL_WAIT_MS = 500;
 
 /**
  * Polls SD WebUI's /progress while our txt2img call waits and reports the step of *our* request.
- * /progress only shows the running request and has no id; ours is the first one whose
- * job_timestamp differs from the one running when we sent it (requests run in FIFO order).
+ * /progress only shows the running request and has no id; requests run in FIFO order, so ours is
+ * the first one whose job_timestamp differs from the one running when we sent it, unless it is
+ * the runner's previous call to the same host (still unseen, or seen with that timestamp). The
+ * reporter locks onto that timestamp: a later request is somebody else's, never shown or
+ * interrupted as ours.
+ *
+ * A cancelled job's request is interrupted as soon as it samples, including one that waited in
+ * SD WebUI's queue behind it: closing our HTTP call would not take it out of that queue.
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
-  const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
+  const { sd, iteration, steps, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
+  const cancel = options.cancel ?? { cancelled: false };
+  const { previous } = options;
+  const call = options.call ?? { done: false };
   const controller = new AbortController();
   let stopped = false;
-  let lastWrite = 0;
-  let lastStep = -1;
-  let lastCancelCheck = 0;
-  let interrupted = false;
+  let lastWrite = Number.NEGATIVE_INFINITY;
+  let lastShown = '';
+  let lastCancelCheck = Number.NEGATIVE_INFINITY;
+  let interruptedByUs = false;
+  let sawInterrupted = false;
+  let ours: string | undefined;
   let firstPolled: () => void = () => {};
+  let seenOurs: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
     setTimeout(resolve, FIRST_POLL_WAIT_MS).unref?.();
   });
+  const seen = new Promise<void>((resolve) => {
+    seenOurs = resolve;
+  });
+
+  // While the previous call is out, a new request not known to be another is that call's: it was
+  // sent first. Once it is done its request has ended, whatever the timestamps say.
+  const isPrevious = (run: string) =>
+    previous !== undefined && !previous.done && (previous.run === undefined || previous.run === run);
+
+  const show = async (p: SdProgress) => {
+    // Until the sampler has made a step, SD WebUI still shows the previous request's step count.
+    const shown = p.step > 0 ? { step: p.step, steps: p.steps } : { step: 0, steps };
+    const key = `${shown.step}/${shown.steps}`;
+    if (key === lastShown || Date.now() - lastWrite < writeEveryMs || stopped) return;
+    lastWrite = Date.now();
+    lastShown = key;
+    await write({ iteration, ...shown, updated_at: now().toISOString() });
+  };
+
+  const interruptIfCancelled = async () => {
+    if (interruptedByUs || !isCancelled) return;
+    if (!cancel.cancelled && Date.now() - lastCancelCheck >= cancelCheckMs) {
+      lastCancelCheck = Date.now();
+      if (await isCancelled()) cancel.cancelled = true;
+    }
+    if (cancel.cancelled && !stopped) {
+      interruptedByUs = true;
+      // /interrupt stops whatever holds the GPU: only ever sent while the polls show ours.
+      await sd.interrupt();
+    }
+  };
 
   const loop = (async () => {
     let before: string | null | undefined;
+    let ended = false;
+    let oursProgress = 0;
+    let beforeProgress = 0;
     while (!stopped) {
       try {
         const sentAt = Date.now();
         const p = await sd.progress(AbortSignal.any([controller.signal, AbortSignal.timeout(5_000)]));
         observe?.({ sentAt, receivedAt: Date.now(), progress: p });
-        if (before === undefined) before = p.jobTimestamp;
-        const ours = p.jobTimestamp !== null && p.jobTimestamp !== before;
-        const due = Date.now() - lastWrite >= writeEveryMs;
-        if (ours && due && p.step !== lastStep && !stopped) {
-          lastWrite = Date.now();
-          lastStep = p.step;
-          await write({ iteration, step: p.step, steps: p.steps, updated_at: now().toISOString() });
-        }
-        // Interrupt only our own running request: /interrupt stops whatever holds the GPU.
-        if (ours && isCancelled && !interrupted && Date.now() - lastCancelCheck >= cancelCheckMs) {
-          lastCancelCheck = Date.now();
-          if (await isCancelled()) {
-            interrupted = true;
-            await sd.interrupt();
+        if (before === undefined) {
+          before = p.jobTimestamp;
+          beforeProgress = p.progress;
+        } else if (ours === undefined && p.jobTimestamp !== null) {
+          if (p.jobTimestamp === before && p.progress >= beforeProgress) beforeProgress = p.progress;
+          else if (!isPrevious(p.jobTimestamp)) {
+            ours = p.jobTimestamp;
+            call.run = ours;
+            seenOurs();
           }
+        } else if (ours === undefined) before = null; // idle: the next request is ours
+        // job_timestamp has one-second resolution: a next request in the same second shows as
+        // progress going back.
+        if (ours !== undefined && (p.jobTimestamp !== ours || p.progress < oursProgress)) ended = true;
+        else if (ours !== undefined) oursProgress = p.progress;
+        if (ours !== undefined && !ended) {
+          if (p.interrupted) sawInterrupted = true;
+          await show(p);
+          await interruptIfCancelled();
+        } else if (ours !== undefined && p.lastJobTimestamp === ours && p.interrupted) {
+          sawInterrupted = true;
         }
       } catch {
         // Progress is decoration: a failed poll must never fail the generation.
       }
       firstPolled();
-      await sleep(pollMs, controller.signal);
+      const waiting = ours === undefined && cancel.cancelled;
+      await sleep(waiting ? Math.min(pollMs, CANCELLED_POLL_MS) : pollMs, controller.signal);
     }
   })();
 
   return {
     ready,
+    seen,
     stop: async () => {
       stopped = true;
       controller.abort();
       await loop;
-      return interrupted;
+      seenOurs();
+      return { interruptedByUs, sawInterrupted, ...(ours === undefined ? {} : { ours }) };
     },
   };
 }

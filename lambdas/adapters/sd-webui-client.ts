@@ -14,6 +14,7 @@ const Txt2ImgInfo = z.object({
   all_subseeds: z.array(z.number()).optional(),
   infotexts: z.array(z.string()).optional(),
   index_of_first_image: z.number().int().optional(),
+  job_timestamp: z.string().optional(),
 });
 const ScriptsResponse = z.object({ txt2img: z.array(z.string()) });
 const CheckpointsResponse = z.array(
@@ -33,6 +34,8 @@ const ProgressResponse = z.object({
       sampling_steps: z.number().optional(),
       job_count: z.number().optional(),
       job_timestamp: z.string().optional(),
+      interrupted: z.boolean().optional(),
+      skipped: z.boolean().optional(),
     })
     .partial()
     .optional(),
@@ -74,6 +77,7 @@ export class SdWebUiClient implements SdWebUi {
       seeds: info.all_seeds.slice(0, images.length),
       subseeds: (info.all_subseeds ?? []).slice(0, images.length),
       infotexts: infotexts.slice(first, first + images.length),
+      ...(info.job_timestamp ? { jobTimestamp: info.job_timestamp } : {}),
     };
   }
 
@@ -81,12 +85,16 @@ export class SdWebUiClient implements SdWebUi {
     const body = await this.call('GET', '/sdapi/v1/progress?skip_current_image=true', undefined, signal);
     const parsed = parseOrUnavailable(ProgressResponse, body, 'progress response');
     const state = parsed.state ?? {};
+    // Idle is job_count 0; the state then still describes the last request (its timestamp,
+    // steps and flags) until the next one begins.
     const busy = (state.job_count ?? 0) !== 0;
     return {
       progress: busy ? parsed.progress : 0,
       step: busy ? (state.sampling_step ?? 0) : 0,
       steps: busy ? (state.sampling_steps ?? 0) : 0,
       jobTimestamp: busy ? (state.job_timestamp ?? null) : null,
+      interrupted: Boolean(state.interrupted || state.skipped),
+      ...(!busy && state.job_timestamp ? { lastJobTimestamp: state.job_timestamp } : {}),
     };
   }
 

@@ -22,6 +22,7 @@ const busy = (jobTimestamp: string, step: number): SdProgress => ({
   step,
   steps: 10,
   jobTimestamp,
+  interrupted: false,
 });
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,6 +41,7 @@ describe('progress reporter', () => {
         writes.push(c);
       },
       now: () => new Date('2026-11-24T10:00:00Z'),
+      steps: 10,
       pollMs: 1,
       writeEveryMs: 0,
     });
@@ -61,7 +63,13 @@ describe('progress reporter', () => {
       progress: async () => {
         calls++;
         if (calls % 2 === 0) throw new Error('flaky');
-        return { progress: 0.1, step: calls, steps: 100, jobTimestamp: calls === 1 ? null : 'ours' };
+        return {
+          progress: 0.1,
+          step: calls,
+          steps: 100,
+          jobTimestamp: calls === 1 ? null : 'ours',
+          interrupted: false,
+        };
       },
       interrupt: async () => {},
       scriptTitles: async () => [],
@@ -74,6 +82,7 @@ describe('progress reporter', () => {
         writes.push(c);
       },
       now: () => new Date(),
+      steps: 10,
       pollMs: 1,
       writeEveryMs: 10_000,
     });
@@ -89,10 +98,14 @@ describe('progress reporter observation', () => {
     const seen: Array<{ sentAt: number; receivedAt: number; jobTimestamp: string | null }> = [];
     const before = Date.now();
     const reporter = startProgressReporter({
-      sd: scriptedHost([{ progress: 0, step: 0, steps: 0, jobTimestamp: null }, busy('20261124100007', 2)]),
+      sd: scriptedHost([
+        { progress: 0, step: 0, steps: 0, jobTimestamp: null, interrupted: false },
+        busy('20261124100007', 2),
+      ]),
       iteration: 0,
       write: async () => {},
       now: () => new Date(),
+      steps: 10,
       pollMs: 1,
       writeEveryMs: 0,
       observe: (poll) =>
@@ -127,6 +140,7 @@ describe('progress reporter readiness', () => {
       iteration: 0,
       write: async () => {},
       now: () => new Date(),
+      steps: 10,
       pollMs: 1,
       writeEveryMs: 0,
     });
@@ -141,5 +155,140 @@ describe('progress reporter readiness', () => {
     expect(ready).toBe(true);
     answer(busy('20261124100000', 2));
     await reporter.stop();
+  });
+});
+
+/** A host that plays the answers in order and says when it has played them all. */
+function playedHost(answers: SdProgress[]) {
+  let i = 0;
+  let played: () => void = () => {};
+  const drained = new Promise<void>((resolve) => {
+    played = resolve;
+  });
+  const interrupts: number[] = [];
+  const host: SdWebUi = {
+    ...scriptedHost([]),
+    progress: async () => {
+      // The answer after the last one is asked for only once the last one was dealt with.
+      if (i >= answers.length) played();
+      return answers[Math.min(i++, answers.length - 1)] as SdProgress;
+    },
+    interrupt: async () => {
+      interrupts.push(i - 1);
+    },
+  };
+  return { host, drained, interrupts };
+}
+
+const at = (jobTimestamp: string, step: number, steps = 10, interrupted = false): SdProgress => ({
+  progress: step / steps,
+  step,
+  steps,
+  jobTimestamp,
+  interrupted,
+});
+const idleAfter = (last: string, interrupted = false): SdProgress => ({
+  progress: 0,
+  step: 0,
+  steps: 0,
+  jobTimestamp: null,
+  interrupted,
+  lastJobTimestamp: last,
+});
+
+function reporterOn(host: SdWebUi, extra: Partial<Parameters<typeof startProgressReporter>[0]> = {}) {
+  const writes: Array<[number, number, number]> = [];
+  const reporter = startProgressReporter({
+    sd: host,
+    iteration: 1,
+    steps: 10,
+    write: async (c) => {
+      writes.push([c.iteration, c.step, c.steps]);
+    },
+    now: () => new Date('2026-11-27T10:00:00Z'),
+    pollMs: 1,
+    writeEveryMs: 0,
+    ...extra,
+  });
+  return { reporter, writes };
+}
+
+describe('progress reporter: which request is ours', () => {
+  it('shows our own step count until the sampler has made a step (SD WebUI still shows the last one)', async () => {
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 3, 10)]);
+    const { reporter, writes } = reporterOn(host);
+    await drained;
+    await reporter.stop();
+    expect(writes).toEqual([
+      [1, 0, 10],
+      [1, 3, 10],
+    ]);
+  });
+
+  it('locks onto our request: the one after it is somebody else’s, never shown or interrupted', async () => {
+    const { host, drained, interrupts } = playedHost([idleAfter('A'), at('B', 4), at('C', 2), at('C', 6)]);
+    const { reporter, writes } = reporterOn(host, {
+      isCancelled: async () => true,
+      cancelCheckMs: 0,
+    });
+    await drained;
+    const outcome = await reporter.stop();
+    expect(writes).toEqual([[1, 4, 10]]);
+    expect(outcome.ours).toBe('B');
+    expect(interrupts).toEqual([1]); // B only, once
+  });
+
+  it('leaves the request of the runner’s previous call to that host to it, and takes the next', async () => {
+    // B: the previous call's, as its own reporter saw (its answer has not come yet).
+    const previous = { run: 'B', done: false };
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1)]);
+    const { reporter, writes } = reporterOn(host, { previous });
+    await drained;
+    const outcome = await reporter.stop();
+    expect(outcome.ours).toBe('C');
+    expect(writes).toEqual([[1, 1, 10]]);
+  });
+
+  it('waits while the previous call has shown nothing: the first new request is that call’s', async () => {
+    const previous = { done: false };
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('C', 1)]);
+    const { reporter, writes } = reporterOn(host, { previous });
+    await drained;
+    expect((await reporter.stop()).ours).toBeUndefined();
+    expect(writes).toEqual([]);
+  });
+
+  it('takes the new request for ours once the previous call is done, even in the same second', async () => {
+    const previous = { run: 'B', done: true };
+    const { host, drained } = playedHost([at('B', 9), at('B', 1)]);
+    const { reporter } = reporterOn(host, { previous });
+    await drained;
+    expect((await reporter.stop()).ours).toBe('B');
+  });
+
+  it('interrupts a cancelled job’s queued request as soon as it samples, from a cancel another call saw', async () => {
+    const cancel = { cancelled: true };
+    const { host, drained, interrupts } = playedHost([at('A', 3), at('A', 4), at('B', 0)]);
+    const { reporter } = reporterOn(host, { cancel, isCancelled: async () => false });
+    await drained;
+    expect((await reporter.stop()).interruptedByUs).toBe(true);
+    expect(interrupts).toEqual([2]);
+  });
+
+  it('notices our request was interrupted by someone else, while it ran or once idle', async () => {
+    const running = playedHost([idleAfter('A'), at('B', 2), at('B', 3, 10, true)]);
+    const seen = reporterOn(running.host);
+    await running.drained;
+    expect(await seen.reporter.stop()).toMatchObject({ sawInterrupted: true, interruptedByUs: false });
+
+    const afterwards = playedHost([idleAfter('A'), at('B', 2), idleAfter('B', true)]);
+    const late = reporterOn(afterwards.host);
+    await afterwards.drained;
+    expect((await late.reporter.stop()).sawInterrupted).toBe(true);
+
+    const clean = playedHost([idleAfter('A'), at('B', 2), idleAfter('B')]);
+    const fine = reporterOn(clean.host);
+    await clean.drained;
+    expect((await fine.reporter.stop()).sawInterrupted).toBe(false);
   });
 });

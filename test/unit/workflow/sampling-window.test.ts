@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { SdProgress } from '../../../core/ports.ts';
 import { type ProgressPoll, samplingSeconds } from '../../../core/workflow/sampling-window.ts';
 
-const idle: SdProgress = { progress: 0, step: 0, steps: 0, jobTimestamp: null };
+const idle: SdProgress = { progress: 0, step: 0, steps: 0, jobTimestamp: null, interrupted: false };
 const busy = (jobTimestamp: string, progress: number): SdProgress => ({
   progress,
   step: Math.round(progress * 20),
   steps: 20,
   jobTimestamp,
+  interrupted: false,
 });
 /** Polls every 100 ms from t = 0, each answered 10 ms after it was sent. */
 const polls = (...answers: SdProgress[]): ProgressPoll[] =>
