@@ -4,6 +4,7 @@ import type { ImageStore, JobStore, SdWebUi, TaskCallbacks } from '../core/ports
 import type { RunDeps } from '../core/workflow/generate-run.ts';
 import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
 import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
+import { DynamoDbCheckpointCatalog } from './adapters/dynamodb-checkpoint-catalog.ts';
 import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
 import { type FetchPolicy, GuardedImageFetcher } from './adapters/guarded-fetcher.ts';
@@ -72,6 +73,7 @@ export function createWorkerDeps(setup: WorkerSetup): WorkerDeps & { pool: Dynam
     callbacks: setup.callbacks,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
+    catalog: new DynamoDbCheckpointCatalog(db, setup.tableName),
     now: () => new Date(),
     progressPollMs: setup.progressPollMs ?? 1000,
     progressWriteMs: setup.progressWriteMs ?? PROGRESS_WRITE_MS,

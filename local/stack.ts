@@ -196,6 +196,22 @@ async function startServices(
       `preset ${problem.file}${problem.line ? `:${problem.line}` : ''} skipped: ${problem.message}`,
     );
   }
+  const { catalog } = workers;
+  // The hosts' checkpoint lists, read now so the gateway can refuse a start naming one that no
+  // host has from the first job on (the workers keep them fresh). Best effort: a host down now
+  // only leaves its list unknown.
+  if (catalog) {
+    const reads = Promise.all(
+      [...workers.hosts].map(([id, sd]) =>
+        sd
+          .checkpoints()
+          .then((list) => catalog.record(id, list))
+          .catch(() => undefined),
+      ),
+    );
+    // A host that does not answer must not hold up the start.
+    await Promise.race([reads, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  }
   const deps: GatewayDeps = {
     jobs: coalesceJobReads(workers.jobs),
     presets,
@@ -205,6 +221,7 @@ async function startServices(
     now: () => new Date(),
     ...hostRateReaders(() => workers.pool.hostRates()),
     callsInFlight: (jobId) => workers.pool.callsOf(jobId),
+    ...(catalog ? { hostCheckpoints: () => catalog.read() } : {}),
     checkImageUrl: (url) => workers.fetcher.check(url),
     shrinkImage: shrinkToJpeg,
     settings: {

@@ -1,3 +1,4 @@
+import type { HostCheckpoints } from '../core/checkpoints.ts';
 import type { Calibration, HostRate } from '../core/estimate.ts';
 import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
@@ -53,6 +54,8 @@ export interface GatewayDeps {
   ) => Promise<{ jpeg: Buffer; width: number; height: number }>;
   /** Refuses a control image URL the workers could never fetch (see ImageFetcher.check). */
   checkImageUrl?: (url: string) => Promise<void>;
+  /** The GPU hosts' checkpoint lists as workers last read them; absent = a start is not checked against them. */
+  hostCheckpoints?: () => Promise<HostCheckpoints[]>;
   /** The job's SD WebUI calls in flight now (the pool's leases); absent = not known. */
   callsInFlight?: (jobId: string) => Promise<number>;
 }

@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { DynamoDbCheckpointCatalog } from '../lambdas/adapters/dynamodb-checkpoint-catalog.ts';
 import { DynamoDbHostPool } from '../lambdas/adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
@@ -63,6 +64,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   const tokens = new DynamoDbTokenStore(db, config[ENV.tableName]);
   // Read-only use of the workers' pool records: the hosts' measured rates, for estimates.
   const pool = new DynamoDbHostPool(db, config[ENV.tableName], []);
+  const checkpoints = new DynamoDbCheckpointCatalog(db, config[ENV.tableName]);
   // Only its start-time check: the gateway refuses a URL no worker could fetch.
   const fetcher = new GuardedImageFetcher();
   const issuer = config[ENV.oauthIssuer];
@@ -90,6 +92,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
       now: () => new Date(),
       ...hostRateReaders(() => pool.hostRates()),
       callsInFlight: (jobId) => pool.callsOf(jobId),
+      hostCheckpoints: () => checkpoints.read(),
       checkImageUrl: (url) => fetcher.check(url),
       shrinkImage: shrinkToJpeg,
       settings: {

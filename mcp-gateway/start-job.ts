@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { checkpointRefusal } from '../core/checkpoints.ts';
 import { InvalidRequestError } from '../core/errors.ts';
 import { outputPixels } from '../core/estimate.ts';
 import type { JobRecord } from '../core/job.ts';
@@ -69,6 +70,13 @@ export async function startJob(
     throw new InvalidRequestError(
       `batch_size x output size: ${merged.batch_size} x ${mp(outputPixels(merged))} MP = ${mp(perCall)} MP per SD WebUI call (hires included); the limit is ${mp(LIMITS.pixelsPerCall)} MP, 8 images at 2048x2048: lower batch_size, the size or hr_scale`,
     );
+  }
+
+  if (merged.checkpoint && deps.hostCheckpoints) {
+    // No list read (or none recent): the worker still checks the host itself.
+    const lists = await deps.hostCheckpoints().catch(() => []);
+    const refusal = checkpointRefusal(merged.checkpoint, lists, now.getTime());
+    if (refusal) throw new InvalidRequestError(refusal);
   }
 
   // The hosts' measured rates for the estimate, read while the checks below run; a failed read

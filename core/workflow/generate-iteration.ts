@@ -1,3 +1,4 @@
+import type { CheckpointCatalog } from '../checkpoints.ts';
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
@@ -34,6 +35,8 @@ export interface GenerateDeps {
   /** The SD WebUI client of each pool host, by host id. */
   hosts: ReadonlyMap<string, SdWebUi>;
   fetcher: ImageFetcher;
+  /** Where the hosts' checkpoint lists are left for the gateway; absent = not kept. */
+  catalog?: CheckpointCatalog;
   now: () => Date;
   progressPollMs: number;
   progressWriteMs: number;
@@ -205,7 +208,7 @@ async function generateOnHost(
   deps: GenerateDeps,
   shared: RunnerCalls = runnerCalls(),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
-  const prepared = await prepareHostContext(job, { ...deps, sd });
+  const prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
   const polls: ProgressPoll[] = [];
   const call: HostCall = { done: false };
   const previous = shared.lastCall.get(lease.hostId);

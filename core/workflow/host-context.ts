@@ -1,3 +1,4 @@
+import { type CheckpointCatalog, findCheckpoint } from '../checkpoints.ts';
 import { ControlImageFetchError, SdWebUiRejectedError } from '../errors.ts';
 import { inputKey } from '../image-key.ts';
 import { expiryFrom, type JobRecord } from '../job.ts';
@@ -9,31 +10,14 @@ export interface HostContextDeps {
   sd: SdWebUi;
   images: ImageStore;
   fetcher: ImageFetcher;
+  /** With the host's id: its checkpoint list is left there whenever it is read. */
+  catalog?: CheckpointCatalog;
+  hostId?: string;
 }
 
-/**
- * Finds a checkpoint the way SD WebUI accepts names: title, model name, file name or stem, or
- * hash. override_settings silently ignores an unknown one, so we refuse it instead.
- */
+/** The title of the checkpoint `wanted` names on this host; a name it lacks is refused (override_settings would ignore it). */
 export function resolveCheckpoint(wanted: string, available: Checkpoint[]): string {
-  const w = wanted.toLowerCase();
-  const stem = (f?: string) =>
-    f
-      ?.split(/[\\/]/)
-      .pop()
-      ?.replace(/\.[^.]+$/, '')
-      .toLowerCase();
-  const found = available.find(
-    (c) =>
-      c.title.toLowerCase() === w ||
-      c.model_name.toLowerCase() === w ||
-      c.title.toLowerCase().startsWith(`${w} [`) ||
-      c.title.toLowerCase().split(' [')[0] === w ||
-      stem(c.filename) === w ||
-      stem(c.title.split(' [')[0]) === w ||
-      c.hash?.toLowerCase() === w ||
-      c.sha256?.toLowerCase() === w,
-  );
+  const found = findCheckpoint(wanted, available);
   if (!found) {
     const names = available.map((c) => c.title).join(', ');
     throw new SdWebUiRejectedError(`checkpoint "${wanted}" is not on the GPU host; it has: ${names}`);
@@ -56,8 +40,8 @@ export async function prepareHostContext(
   ].some((v) => v !== undefined);
   const [checkpoint, titles, controlNetImages] = await Promise.all([
     params.checkpoint
-      ? deps.sd.checkpoints().then((list) => resolveCheckpoint(params.checkpoint as string, list))
-      : undefined,
+      ? checkpointsOf(deps).then((list) => resolveCheckpoint(params.checkpoint as string, list))
+      : refreshCatalog(deps),
     needsScripts ? deps.sd.scriptTitles() : undefined,
     Promise.all(
       (params.controlnet ?? []).map(async (unit, i) => {
@@ -76,6 +60,24 @@ export async function prepareHostContext(
     params: checkpoint ? { ...params, checkpoint } : params,
     host: { controlNetImages, dynamicPromptsTitle },
   };
+}
+
+/** The host's checkpoints, left in the catalog for the gateway's start checks. */
+async function checkpointsOf(deps: HostContextDeps): Promise<Checkpoint[]> {
+  const list = await deps.sd.checkpoints();
+  if (deps.catalog && deps.hostId) {
+    // Best effort: the catalog only lets the gateway refuse sooner; the call does not need it.
+    await deps.catalog.record(deps.hostId, list).catch(() => undefined);
+  }
+  return list;
+}
+
+/** Keeps the host's list in the catalog fresh when no job names a checkpoint for a while. */
+async function refreshCatalog(deps: HostContextDeps): Promise<undefined> {
+  if (deps.catalog && deps.hostId && deps.catalog.due(deps.hostId)) {
+    await checkpointsOf(deps).catch(() => undefined);
+  }
+  return undefined;
 }
 
 /**

@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
+import { CHECKPOINTS_PK } from '../../lambdas/adapters/jobs-table.ts';
 import { encodePng, readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import {
@@ -267,7 +270,29 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     expect(missing.fetched).toBeLessThanOrEqual(stack.deps.settings.concurrency);
   });
 
-  it('fails the job with a named reason when the checkpoint is not on the host', async () => {
+  it("refuses a checkpoint no host has at start, from the hosts' lists, naming what they have", async () => {
+    const before = await jobItemCount(stack);
+    const { result } = await callTool(client, 'sdreforge_batch_start', {
+      prompt: 'x',
+      checkpoint: 'no-such-model',
+    });
+    expect(result.isError).toBe(true);
+    const text = (result.content as Array<{ text: string }>)[0]?.text;
+    expect(text).toMatch(/checkpoint: "no-such-model" is not on the GPU hosts/);
+    expect(text).toMatch(/they have: .*v1-5-pruned-emaonly\.safetensors \[/);
+    expect(await jobItemCount(stack)).toBe(before);
+  });
+
+  it('fails the job with a named reason when no list was known and the host lacks the checkpoint', async () => {
+    // As on a fresh deployment: no worker has read a host's list yet.
+    const db = documentClient(stack.stores.clients);
+    await db.send(
+      new DeleteCommand({
+        TableName: stack.stores.tableName,
+        Key: { pk: CHECKPOINTS_PK, sk: `HOST#${new URL(stack.sdWebUiUrl).host}` },
+      }),
+    );
+    db.destroy();
     const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
       prompt: 'x',
       checkpoint: 'no-such-model',
