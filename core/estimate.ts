@@ -1,9 +1,24 @@
 import type { GenerationParams } from './job.ts';
 
-/** Calibration: seconds one sampling step of one 512x512 image takes on the GPU host. */
+/** Calibration: what an unmeasured GPU host is assumed to take. */
 export interface Calibration {
+  /** Seconds one sampling step of one 512x512 image takes. */
   secondsPerStep: number;
+  /**
+   * Seconds a call costs besides sampling (VAE decode, PNG encoding, the transfer), and the
+   * pixels below which a smaller image samples no faster on a GPU: without them a tiny first job
+   * on a host not yet measured was estimated at nothing. 0 for the simulator, which has neither.
+   */
+  callOverheadSeconds?: number;
+  minPixels?: number;
 }
+
+/** A real GPU host before it is measured. */
+export const DEFAULT_CALIBRATION: Required<Calibration> = {
+  secondsPerStep: 0.05,
+  callOverheadSeconds: 1,
+  minPixels: 256 * 256,
+};
 
 /**
  * What one GPU host of the pool was measured to take: seconds per step-megapixel (see imageWork)
@@ -166,11 +181,21 @@ export function iterationSecondsByHost(
   const healthy = recent.filter((h) => h.healthy);
   const working = healthy.length + unmeasured > 0 ? healthy : recent;
   const perIteration = (rates?: HostRate['rates']) =>
-    params.batch_size * secondsPerImage(params, calibration, rates);
+    rates && measuredRate(rateKey(params), rates) !== undefined
+      ? params.batch_size * secondsPerImage(params, calibration, rates)
+      : calibratedIterationSeconds(params, calibration);
   return [
     ...working.map((h) => perIteration(h.rates)),
     ...Array.from({ length: unmeasured }, () => perIteration()),
   ];
+}
+
+/** One iteration on a host not yet measured: the calibration, with its overhead and pixel floor. */
+export function calibratedIterationSeconds(params: GenerationParams, calibration: Calibration): number {
+  const floor = (params.steps * (calibration.minPixels ?? 0)) / MEGAPIXEL;
+  const work = Math.max(imageWork(params), floor);
+  const perUnit = calibration.secondsPerStep / (BASE_PIXELS / MEGAPIXEL);
+  return params.batch_size * work * perUnit + (calibration.callOverheadSeconds ?? 0);
 }
 
 /**

@@ -144,6 +144,10 @@ export interface SdWebUi {
   /** Titles of the installed txt2img scripts (alwayson ones included), as /sdapi/v1/scripts lists them. */
   scriptTitles(): Promise<string[]>;
   checkpoints(): Promise<Checkpoint[]>;
+  /** Sampler names the host offers. */
+  samplers(): Promise<string[]>;
+  /** Scheduler names (and labels); undefined when the host has no scheduler setting (A1111 before 1.9). */
+  schedulers(): Promise<string[] | undefined>;
 }
 
 export interface Checkpoint {

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
@@ -228,7 +229,7 @@ async function startServices(
       concurrency,
       hosts: sdHosts.length,
       retentionSeconds: config.SDBATCH_RETENTION_DAYS * 86_400,
-      calibration: { secondsPerStep: simulator ? config.SDBATCH_SIM_STEP_MS / 1000 : 0.05 },
+      calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
       urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
       limits: {
         maxImagesPerJob: config.SDBATCH_MAX_IMAGES_PER_JOB,

@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
 import { DynamoDbCheckpointCatalog } from '../lambdas/adapters/dynamodb-checkpoint-catalog.ts';
 import { DynamoDbHostPool } from '../lambdas/adapters/dynamodb-host-pool.ts';
@@ -99,7 +100,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         concurrency: config[ENV.concurrency],
         hosts: config[ENV.gpuHosts],
         retentionSeconds: config[ENV.retentionDays] * 86_400,
-        calibration: { secondsPerStep: config[ENV.secondsPerStep] },
+        calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: config[ENV.secondsPerStep] },
         urlTtlSeconds: config[ENV.urlTtlSeconds],
         limits: {
           maxImagesPerJob: config[ENV.maxImagesPerJob] ?? DEFAULT_LIMITS.maxImagesPerJob,

@@ -209,6 +209,8 @@ async function generateOnHost(
   shared: RunnerCalls = runnerCalls(),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   const prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
+  if (prepared.note && !job.notes?.includes(prepared.note))
+    await deps.jobs.addNote(job.job_id, prepared.note);
   const polls: ProgressPoll[] = [];
   const call: HostCall = { done: false };
   const previous = shared.lastCall.get(lease.hostId);

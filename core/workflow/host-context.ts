@@ -29,7 +29,7 @@ export function resolveCheckpoint(wanted: string, available: Checkpoint[]): stri
 export async function prepareHostContext(
   job: JobRecord,
   deps: HostContextDeps,
-): Promise<{ params: GenerationParams; host: HostContext }> {
+): Promise<{ params: GenerationParams; host: HostContext; note?: string }> {
   const { params } = job;
   const needsScripts = [
     params.enable_dynamic_prompts,
@@ -56,9 +56,39 @@ export async function prepareHostContext(
     ),
   ]);
   const dynamicPromptsTitle = titles?.find((t) => t.toLowerCase().startsWith('dynamic prompts'));
+  const adapted = await adaptScheduler(checkpoint ? { ...params, checkpoint } : params, deps);
   return {
-    params: checkpoint ? { ...params, checkpoint } : params,
+    params: adapted.params,
     host: { controlNetImages, dynamicPromptsTitle },
+    ...(adapted.note ? { note: adapted.note } : {}),
+  };
+}
+
+/**
+ * A scheduler on a host without the setting (A1111 before 1.9 ignores the field): sent as the
+ * old combined sampler name when the host has one ("DPM++ 2M" + "Karras"), else left out. The
+ * note says what was sent instead, for the job's status.
+ */
+async function adaptScheduler(
+  params: GenerationParams,
+  deps: HostContextDeps,
+): Promise<{ params: GenerationParams; note?: string }> {
+  const { scheduler, sampler_name: sampler } = params;
+  if (!scheduler || (await deps.sd.schedulers()) !== undefined) return { params };
+  const { scheduler: _dropped, ...rest } = params;
+  const host = deps.hostId ? `GPU host ${deps.hostId}` : 'the GPU host';
+  if (scheduler.toLowerCase() === 'automatic') return { params: rest };
+  const combined = sampler ? `${sampler} ${scheduler}`.toLowerCase() : undefined;
+  const legacy = combined ? (await deps.sd.samplers()).find((s) => s.toLowerCase() === combined) : undefined;
+  if (legacy) {
+    return {
+      params: { ...rest, sampler_name: legacy },
+      note: `${host} has no scheduler setting (SD WebUI before 1.9): sampler "${legacy}" was sent for sampler "${sampler}" with scheduler "${scheduler}".`,
+    };
+  }
+  return {
+    params: rest,
+    note: `${host} has no scheduler setting (SD WebUI before 1.9): scheduler "${scheduler}" was not sent; the sampler's own schedule was used.`,
   };
 }
 

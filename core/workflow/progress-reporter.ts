@@ -66,7 +66,7 @@ export interface ProgressReporter {
 export const PROGRESS_WRITE_MS = 5_000;
 
 /** How often the job's status is read for a cancel while our call samples (a read is cheap). */
-export const CANCEL_CHECK_MS = 2_000;
+export const CANCEL_CHECK_MS = 1_000;
 
 /** Poll pace once the job is known cancelled and our call waits in SD WebUI's queue. */
 const CANCELLED_POLL_MS = 50;

@@ -26,6 +26,7 @@ const CheckpointsResponse = z.array(
     sha256: z.string().nullish(),
   }),
 );
+const NamesResponse = z.array(z.object({ name: z.string(), label: z.string().optional() }));
 const ProgressResponse = z.object({
   progress: z.number(),
   state: z
@@ -106,6 +107,24 @@ export class SdWebUiClient implements SdWebUi {
   async checkpoints(): Promise<Checkpoint[]> {
     const body = await this.call('GET', '/sdapi/v1/sd-models', undefined, AbortSignal.timeout(30_000));
     return parseOrUnavailable(CheckpointsResponse, body, 'checkpoint list');
+  }
+
+  async samplers(): Promise<string[]> {
+    const body = await this.call('GET', '/sdapi/v1/samplers', undefined, AbortSignal.timeout(30_000));
+    return parseOrUnavailable(NamesResponse, body, 'sampler list').map((s) => s.name);
+  }
+
+  async schedulers(): Promise<string[] | undefined> {
+    let body: unknown;
+    try {
+      body = await this.call('GET', '/sdapi/v1/schedulers', undefined, AbortSignal.timeout(30_000));
+    } catch (error) {
+      // 404: an SD WebUI from before schedulers were a setting of their own (A1111 1.9).
+      if (error instanceof SdWebUiRejectedError && / answered 404:/.test(error.message)) return undefined;
+      throw error;
+    }
+    const list = parseOrUnavailable(NamesResponse, body, 'scheduler list');
+    return [...new Set(list.flatMap((s) => [s.name, ...(s.label ? [s.label] : [])]))];
   }
 
   async interrupt(): Promise<void> {

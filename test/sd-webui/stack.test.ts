@@ -1,20 +1,134 @@
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmbeddedStack } from '../../local/stack.ts';
+import { readPng } from '../../local/simulator/png.ts';
 import { callTool, openTestStack, waitForTerminal } from '../support/embedded.ts';
-import { type HostState, hostState, realSdWebUiUrl, watchHost } from './real-host.ts';
+import { directTxt2img, type HostState, hostState, realSdWebUiUrl, watchHost } from './real-host.ts';
 
 // The embedded stack as `npm start` runs it against a real SD WebUI, polled at the Lambda's pace.
 const url = realSdWebUiUrl();
-let stack: EmbeddedStack;
 let client: Awaited<ReturnType<typeof openTestStack>>['client'];
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ stack, client, close } = await openTestStack({ SD_WEBUI_URL: url }, { progressPollMs: 250 }));
+  ({ client, close } = await openTestStack({ SD_WEBUI_URL: url }, { progressPollMs: 250 }));
 }, 180_000);
 afterAll(() => close?.());
 
 const SMALL = { width: 64, height: 64, sampler_name: 'Euler' };
+
+interface Status {
+  status: string;
+  completed_images: number;
+  current?: { iteration: number; step: number; steps: number } | null;
+  notes?: string[];
+}
+interface ResultFile {
+  url: string;
+  seed: number;
+  width: number;
+  height: number;
+  infotext?: string;
+}
+
+async function runJob(args: Record<string, unknown>, onStatus?: (s: Status) => void) {
+  const started = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', { ...SMALL, ...args });
+  expect(started.result.isError, JSON.stringify(started.result.content)).toBeFalsy();
+  const ended = await waitForTerminal<Status>(client, started.data.job_id, {
+    timeoutMs: 150_000,
+    pollMs: 200,
+    ...(onStatus ? { onStatus } : {}),
+  });
+  const { data } = await callTool<{ files: ResultFile[] }>(client, 'sdreforge_batch_result', {
+    job_id: started.data.job_id,
+    contact_sheet: 'omit',
+  });
+  return { ended, files: data.files };
+}
+
+const download = async (url: string) => Buffer.from(await (await fetch(url)).arrayBuffer());
+const pixels = async (png: Buffer) => sharp(png).raw().toBuffer();
+
+describe('jobs against a real SD WebUI', () => {
+  it('makes a 2 x 2 job pixel for pixel like one direct call with the same seed, infotext kept', async () => {
+    const args = { prompt: 'seeds', seed: 1234, steps: 2, batch_size: 2, n_iter: 2 };
+    const { ended, files } = await runJob(args);
+    expect(ended.status).toBe('completed');
+    const direct = await directTxt2img(url, { ...SMALL, ...args });
+    expect(files.map((f) => f.seed)).toEqual(direct.info.all_seeds);
+    for (const [i, file] of files.entries()) {
+      const png = await download(file.url);
+      expect(await pixels(png), `image ${i}`).toEqual(await pixels(direct.images[i] as Buffer));
+      // The infotext recorded is the one SD WebUI wrote into the PNG.
+      expect(file.infotext).toBe(readPng(png).text.parameters);
+      expect(file.infotext).toMatch(new RegExp(`Steps: 2, Sampler: Euler, .*Seed: ${file.seed},`));
+    }
+  });
+
+  it('shows the step of the call that samples, in order, while the job runs', async () => {
+    const seen: Array<{ iteration: number; step: number; steps: number }> = [];
+    const { ended } = await runJob({ prompt: 'progress', steps: 6, n_iter: 2 }, (s) => {
+      if (s.current) seen.push(s.current);
+    });
+    expect(ended.status).toBe('completed');
+    expect(seen.some((c) => c.step >= 1)).toBe(true);
+    // Never the previous request's step count, never the queued call before the sampling one.
+    for (const c of seen) expect(c.steps).toBe(6);
+    const order = seen.map((c) => c.iteration);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('runs hires fix with a latent upscaler at the upscaled size', async () => {
+    const { ended, files } = await runJob({
+      prompt: 'hires',
+      steps: 2,
+      enable_hr: true,
+      hr_upscaler: 'Latent',
+      hr_scale: 1.5,
+      hr_second_pass_steps: 1,
+      denoising_strength: 0.5,
+    });
+    expect(ended.status).toBe('completed');
+    expect(files[0]).toMatchObject({ width: 96, height: 96 });
+    expect(files[0]?.infotext).toMatch(/Hires upscale: 1\.5, Hires steps: 1, Hires upscaler: Latent/);
+  });
+
+  it('takes a checkpoint by title, file name and hash, and refuses one the host lacks at start', async () => {
+    for (const checkpoint of [
+      'random-sd15.safetensors [5dd3a9b884]',
+      'random-sd15.safetensors',
+      '5dd3a9b884',
+    ]) {
+      const { ended, files } = await runJob({ prompt: 'model', steps: 1, checkpoint });
+      expect(ended.status, checkpoint).toBe('completed');
+      expect(files[0]?.infotext).toMatch(/Model hash: 5dd3a9b884, Model: random-sd15/);
+    }
+    const refused = await callTool(client, 'sdreforge_batch_start', {
+      prompt: 'x',
+      checkpoint: 'dreamshaper_8',
+    });
+    expect(refused.result.isError).toBe(true);
+    expect((refused.result.content as Array<{ text: string }>)[0]?.text).toMatch(
+      /checkpoint: "dreamshaper_8" is not on the GPU hosts .*they have: random-sd15\.safetensors \[5dd3a9b884\]/,
+    );
+  });
+
+  it('sends a scheduler the way a host without the setting understands it, and says so', async () => {
+    const hasSchedulers = (await fetch(`${url}/sdapi/v1/schedulers`)).status === 200;
+    const { ended, files } = await runJob({
+      prompt: 'scheduler',
+      steps: 2,
+      sampler_name: 'DPM++ 2M',
+      scheduler: 'Karras',
+    });
+    expect(ended.status).toBe('completed');
+    if (hasSchedulers) {
+      expect(files[0]?.infotext).toMatch(/Schedule type: Karras/);
+    } else {
+      expect(files[0]?.infotext).toMatch(/Sampler: DPM\+\+ 2M Karras,/);
+      expect(ended.notes?.join('\n')).toMatch(/no scheduler setting .*sampler "DPM\+\+ 2M Karras" was sent/);
+    }
+  });
+});
 
 describe('cancel against a real SD WebUI', () => {
   it('stops the GPU work of the cancelled job, queued calls included', async () => {
@@ -53,8 +167,11 @@ describe('cancel against a real SD WebUI', () => {
       `GPU busy ${((lastBusy - cancelledAt) / 1000).toFixed(1)} s after the cancel; ` +
         `runs seen after it: ${runs.size}, their last steps: ${stepsAfter.join(', ')}`,
     );
-    // The running call stops at its next step; a queued one of the job at its first.
-    for (const last of stepsAfter) expect(last).toBeLessThanOrEqual(2);
+    // The call sampling at the cancel stops within the cancel check's second (it does not run
+    // to its end); the one queued behind it stops at its first step.
+    const [running, ...queued] = stepsAfter;
+    expect(running).toBeLessThan(steps - 1);
+    for (const last of queued) expect(last).toBeLessThanOrEqual(1);
     const ended = await waitForTerminal<{ status: string; completed_images: number }>(client, data.job_id);
     expect(ended.status).toBe('cancelled');
     // Partly sampled images of the interrupted calls are not results.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_CALIBRATION,
   estimateJobSeconds,
   type HostRate,
   imageWork,
@@ -200,5 +201,25 @@ describe('ETA', () => {
       etaPrior(job, calibration, 2),
     );
     expect(view.estimated_remaining_seconds).toBe(2);
+  });
+});
+
+describe('the estimate on a host not yet measured', () => {
+  it('is never nothing: a call costs its overhead, and a tiny image samples no faster than the floor', () => {
+    const tiny = params({ width: 64, height: 64, steps: 2, batch_size: 1, n_iter: 4 });
+    const [perIteration] = iterationSecondsByHost(tiny, DEFAULT_CALIBRATION, 1);
+    const floorWork = (2 * 256 * 256) / 1e6;
+    expect(perIteration).toBeCloseTo(1 + floorWork * (0.05 / MP512));
+    expect(estimateJobSeconds(tiny, DEFAULT_CALIBRATION, 1)).toBeCloseTo(4 * (perIteration as number));
+    // A 512x512 image is above the floor: its sampling is counted as it is.
+    const [full] = iterationSecondsByHost(params({ batch_size: 1 }), DEFAULT_CALIBRATION, 1);
+    expect(full).toBeCloseTo(1 + 20 * 0.05);
+  });
+
+  it('uses the measured rate alone once the host has one for the class', () => {
+    const tiny = params({ width: 64, height: 64, steps: 2, batch_size: 1 });
+    const measured = [host('a', { [rateKey(tiny)]: 2 })];
+    const [perIteration] = iterationSecondsByHost(tiny, DEFAULT_CALIBRATION, 1, measured);
+    expect(perIteration).toBeCloseTo(imageWork(tiny) * 2);
   });
 });

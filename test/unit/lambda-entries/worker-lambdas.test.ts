@@ -144,8 +144,11 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
 
     const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
     expect(keys.sort()).toEqual([`jobs/${JOB_ID}/001-0.png`, `jobs/${JOB_ID}/001-1.png`]);
-    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    const item = puts.find((put) => put?.job_id === JOB_ID);
     expect(item).toMatchObject({ job_id: JOB_ID, iteration: 1, status: 'succeeded', image_count: 2 });
+    // The host's checkpoint list, left for the gateway's start checks.
+    expect(puts.find((put) => put?.pk === 'CHECKPOINTS')?.checkpoints).toHaveLength(3);
     expect(loggedLines()).toContainEqual(
       expect.objectContaining({
         state: 'Generate images',

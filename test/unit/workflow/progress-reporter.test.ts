@@ -14,6 +14,8 @@ function scriptedHost(answers: SdProgress[]): SdWebUi {
     interrupt: async () => {},
     scriptTitles: async () => [],
     checkpoints: async () => [],
+    samplers: async () => [],
+    schedulers: async () => undefined,
   };
 }
 
@@ -74,6 +76,8 @@ describe('progress reporter', () => {
       interrupt: async () => {},
       scriptTitles: async () => [],
       checkpoints: async () => [],
+      samplers: async () => [],
+      schedulers: async () => undefined,
     };
     const reporter = startProgressReporter({
       sd,

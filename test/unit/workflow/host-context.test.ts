@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import type { SdWebUi } from '../../../core/ports.ts';
+import { prepareHostContext } from '../../../core/workflow/host-context.ts';
+import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
+
+/** A host that answers only the lists the scheduler needs; the kit's 1.8 samplers where it matters. */
+function host(schedulers: string[] | undefined): SdWebUi {
+  const unused = async () => {
+    throw new Error('not used');
+  };
+  return {
+    txt2img: unused,
+    progress: unused,
+    interrupt: unused,
+    scriptTitles: unused,
+    checkpoints: unused,
+    samplers: async () => ['DPM++ 2M Karras', 'DPM++ 2M', 'Euler a', 'Euler'],
+    schedulers: async () => schedulers,
+  };
+}
+
+const prepare = (sd: SdWebUi, params: Record<string, unknown>) =>
+  prepareHostContext(jobRecord({ params: generationParams(params) }), {
+    sd,
+    hostId: 'gpu:7860',
+    images: {} as never,
+    fetcher: {} as never,
+  });
+
+describe('a scheduler on hosts with and without the setting', () => {
+  it('is sent as it is to a host with schedulers', async () => {
+    const { params, note } = await prepare(host(['karras', 'Karras']), {
+      sampler_name: 'DPM++ 2M',
+      scheduler: 'Karras',
+    });
+    expect(params).toMatchObject({ sampler_name: 'DPM++ 2M', scheduler: 'Karras' });
+    expect(note).toBeUndefined();
+  });
+
+  it('becomes the old combined sampler name on a host before 1.9, with a note saying so', async () => {
+    const { params, note } = await prepare(host(undefined), {
+      sampler_name: 'DPM++ 2M',
+      scheduler: 'Karras',
+    });
+    expect(params.sampler_name).toBe('DPM++ 2M Karras');
+    expect(params.scheduler).toBeUndefined();
+    expect(note).toBe(
+      'GPU host gpu:7860 has no scheduler setting (SD WebUI before 1.9): sampler "DPM++ 2M Karras" was sent for sampler "DPM++ 2M" with scheduler "Karras".',
+    );
+  });
+
+  it('is left out where no combined name exists, with a note; "Automatic" silently', async () => {
+    const dropped = await prepare(host(undefined), { sampler_name: 'Euler', scheduler: 'Exponential' });
+    expect(dropped.params).toMatchObject({ sampler_name: 'Euler' });
+    expect(dropped.params.scheduler).toBeUndefined();
+    expect(dropped.note).toMatch(/scheduler "Exponential" was not sent/);
+    const automatic = await prepare(host(undefined), { sampler_name: 'Euler', scheduler: 'Automatic' });
+    expect(automatic.params.scheduler).toBeUndefined();
+    expect(automatic.note).toBeUndefined();
+  });
+});
