@@ -1,17 +1,7 @@
 #!/usr/bin/env node
 import { unknownName } from '../core/params/unknown-name.ts';
-import {
-  cancelCommand,
-  listCommand,
-  presetsCommand,
-  startCommand,
-  statusCommand,
-  watchCommand,
-} from './commands/jobs.ts';
-import { resultCommand } from './commands/result.ts';
-import { tokenCommand } from './commands/token.ts';
-import { type Connection, resolveConnection, unreachable } from './connection.ts';
-import { McpSession } from './mcp-session.ts';
+import type { Connection } from './connection.ts';
+import type { McpSession } from './mcp-session.ts';
 import { createOutput, type Output } from './output.ts';
 import { GLOBAL_FLAGS, misused } from './usage.ts';
 
@@ -52,23 +42,26 @@ for (let i = 0; i < argv.length; i++) {
 }
 const [command, ...commandArgs] = rest;
 
+type Command = (args: string[], connection: Connection, out: Output) => Promise<number>;
 type McpCommand = (args: string[], mcp: McpSession, out: Output) => Promise<number>;
-const viaMcp: Record<string, McpCommand> = {
-  start: startCommand,
-  status: statusCommand,
-  watch: watchCommand,
-  result: resultCommand,
-  cancel: cancelCommand,
-  list: listCommand,
-  presets: presetsCommand,
+
+// Loaded only to run: --help and a mistyped command answer before the MCP SDK is read.
+const jobs = () => import('./commands/jobs.ts');
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => withSession((await jobs()).startCommand),
+  status: async () => withSession((await jobs()).statusCommand),
+  watch: async () => withSession((await jobs()).watchCommand),
+  result: async () => withSession((await import('./commands/result.ts')).resultCommand),
+  cancel: async () => withSession((await jobs()).cancelCommand),
+  list: async () => withSession((await jobs()).listCommand),
+  presets: async () => withSession((await jobs()).presetsCommand),
+  token: async () => (await import('./commands/token.ts')).tokenCommand,
 };
 const out = createOutput(json);
-const run =
-  command === 'token' ? tokenCommand : command && viaMcp[command] ? withSession(viaMcp[command]) : undefined;
 
 /**
- * The flags each command reads. `start` and `list` pass theirs to the tool as arguments, and the
- * gateway refuses unknown ones itself, naming the nearest.
+ * The flags each command reads. `start` and `list` pass theirs to the tool as arguments, and
+ * check them against the tool's input schema once connected.
  */
 const FLAGS: Record<string, string[] | 'tool'> = {
   start: 'tool',
@@ -100,8 +93,9 @@ function misuse(): string | undefined {
   return flag === undefined ? undefined : `${unknownName('flag', flag, all)} (sdbatch ${command})`;
 }
 
-function withSession(command: McpCommand) {
-  return async (args: string[], connection: Connection, output: Output) => {
+function withSession(command: McpCommand): Command {
+  return async (args, connection, output) => {
+    const { McpSession } = await import('./mcp-session.ts');
     const mcp = new McpSession(connection);
     await mcp.open();
     try {
@@ -115,12 +109,14 @@ function withSession(command: McpCommand) {
 const wrong = help ? undefined : misuse();
 if (wrong) {
   process.exitCode = misused(out, wrong);
-} else if (help || !run) {
+} else if (help || command === undefined) {
   console.log(USAGE);
   process.exitCode = help ? 0 : 2;
 } else {
+  const { resolveConnection, unreachable } = await import('./connection.ts');
   let connection: Connection | undefined;
   try {
+    const run = await (COMMANDS[command] as () => Promise<Command>)();
     connection = await resolveConnection(flags);
     process.exitCode = await run(commandArgs, connection, out);
   } catch (error) {

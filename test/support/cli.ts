@@ -43,8 +43,8 @@ export function runCliInTerminal(
   );
 }
 
-/** A command's exit code and output; one that outlives a minute is ended. */
-async function captured(
+/** A command's exit code and output, with `env` over the test's own less SDBATCH_*; ended after a minute. */
+export async function captured(
   command: string,
   args: string[],
   env: Record<string, string>,
