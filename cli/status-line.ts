@@ -92,3 +92,19 @@ export function remainingSeconds(s: Status, imagesPerCall: number | undefined): 
   const progressed = Math.min(s.total_images, done + sampling * imagesPerCall);
   return (s.elapsed_seconds / progressed) * (s.total_images - progressed);
 }
+
+/**
+ * The ETA a live line shows: between two changes of the finished count it falls or holds. Until
+ * an image is counted nothing new says the job is slower than thought, and a call whose steps
+ * the status does not show (one queued, or between calls) would otherwise make it climb.
+ */
+export function steadyEta(): (s: Status, eta: number | null) => number | null {
+  let finished: number | undefined;
+  let shown: number | null = null;
+  return (s, eta) => {
+    const now = s.completed_images + s.failed_images;
+    shown = now === finished && eta !== null && shown !== null ? Math.min(eta, shown) : eta;
+    finished = now;
+    return shown;
+  };
+}

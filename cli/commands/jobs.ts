@@ -1,7 +1,7 @@
 import { unknownName } from '../../core/params/unknown-name.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
-import { remainingSeconds, type Status, statusLine } from '../status-line.ts';
+import { remainingSeconds, type Status, statusLine, steadyEta } from '../status-line.ts';
 import { GLOBAL_FLAGS, misused, withOption } from '../usage.ts';
 
 /** Exit codes scripts can branch on: 0 every image, 3 partial, 4 failed, 5 cancelled, 6 still running. */
@@ -44,6 +44,8 @@ export function toolArguments(args: string[]): ToolArguments {
  * you mean --batch-size?"), so a slip never starts a job with the default instead.
  */
 async function unknownFlag(mcp: McpSession, tool: string, args: ToolArguments): Promise<string | undefined> {
+  // Listing the tools is a round trip: only flags need it.
+  if (Object.keys(args.named).length === 0) return undefined;
   const names = await mcp.argumentNames(tool);
   const wrong = Object.keys(args.named).find((key) => !names.includes(key));
   if (wrong === undefined) return undefined;
@@ -120,6 +122,7 @@ export async function watchCommand(args: string[], mcp: McpSession, out: Output)
     return misused(out, `--interval must be seconds from ${INTERVAL.min} to ${INTERVAL.max}, not ${value}`);
   }
   let perCall: number | undefined;
+  const shownEta = steadyEta();
   for (;;) {
     const status = await mcp.call<Status>('sdreforge_batch_status', { job_id: jobId });
     if (status.poll_after_seconds === null) {
@@ -127,7 +130,7 @@ export async function watchCommand(args: string[], mcp: McpSession, out: Output)
       return EXIT_BY_STATUS[status.status] ?? 1;
     }
     if (perCall === undefined && needsImagesPerCall(status)) perCall = await imagesPerCall(mcp, jobId);
-    const eta = remainingSeconds(status, perCall);
+    const eta = shownEta(status, remainingSeconds(status, perCall));
     out.live((width) => statusLine(status, eta, width), `${status.completed_images}+${status.failed_images}`);
     out.update(status);
     await new Promise((r) => setTimeout(r, interval * 1000));

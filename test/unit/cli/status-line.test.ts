@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createOutput, REDRAW, type Terminal } from '../../../cli/output.ts';
-import { remainingSeconds, type Status, statusLine } from '../../../cli/status-line.ts';
+import { remainingSeconds, type Status, statusLine, steadyEta } from '../../../cli/status-line.ts';
 import { remainingSeconds as serverRemainingSeconds } from '../../../core/estimate.ts';
 
 const status = (over: Partial<Status> = {}): Status => ({
@@ -180,5 +180,14 @@ describe('remainingSeconds', () => {
       remainingSeconds(status({ completed_images: 3, estimated_remaining_seconds: 42 }), undefined),
     ).toBe(42);
     expect(remainingSeconds(status({ poll_after_seconds: null }), 4)).toBeNull();
+  });
+
+  it('as shown live, falls or holds until the finished count changes, then starts afresh', () => {
+    const shown = steadyEta();
+    const at = (completed: number, eta: number | null) => shown(status({ completed_images: completed }), eta);
+    // The queued call's step 0, or no call at all: the estimate alone would climb.
+    expect([at(2, 12), at(2, 15), at(2, 9), at(2, 11), at(4, 14), at(4, 16), at(4, null), at(4, 13)]).toEqual(
+      [12, 12, 9, 9, 14, 14, null, 13],
+    );
   });
 });
