@@ -1,3 +1,4 @@
+import { LIMITS } from '../../core/limits.ts';
 import { unknownName } from '../../core/params/unknown-name.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
@@ -86,7 +87,7 @@ export async function startCommand(args: string[], mcp: McpSession, out: Output)
 async function imagesPerCall(mcp: McpSession, jobId: string): Promise<number | undefined> {
   const page = await mcp.call<{ files: Array<{ index: number }> }>('sdreforge_batch_result', {
     job_id: jobId,
-    limit: 8,
+    limit: LIMITS.batchSize.max,
     contact_sheet: 'omit',
   });
   return page.files.length > 0 ? Math.max(...page.files.map((f) => f.index)) + 1 : undefined;
