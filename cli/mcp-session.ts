@@ -30,6 +30,13 @@ export class McpSession {
     return result.structuredContent as T;
   }
 
+  /** The argument names a tool takes, from its input schema as the server lists it. */
+  async argumentNames(name: string): Promise<string[]> {
+    const { tools } = await this.client.listTools();
+    const schema = tools.find((t) => t.name === name)?.inputSchema;
+    return Object.keys(schema?.properties ?? {});
+  }
+
   close(): Promise<void> {
     return this.client.close();
   }

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { loadLocalConfig } from './config.ts';
+import { CONNECTION_FILE } from './connection-file.ts';
 import { type EmbeddedStack, startEmbeddedStack } from './stack.ts';
 import { StartRefused } from './start-refused.ts';
 
@@ -25,9 +27,15 @@ console.log(`sdbatch is running (data in ${config.SDBATCH_DATA_DIR})
   Token:     ${stack.token}
   SD WebUI:  ${stack.sdWebUiUrl}${stack.simulator ? ` (built-in simulator${stack.simulators.length > 1 ? 's' : ''})` : ''}
 
-Add it to Claude Code:
+Add it to Claude Code, for this project directory only:
 
   claude mcp add --transport http sdbatch ${stack.mcpUrl} --header "Authorization: Bearer ${stack.token}"
+
+or for every directory you open Claude Code in (--scope user):
+
+  claude mcp add --transport http --scope user sdbatch ${stack.mcpUrl} --header "Authorization: Bearer ${stack.token}"
+
+The sdbatch CLI finds this stack through ${join(config.SDBATCH_DATA_DIR, CONNECTION_FILE)}.
 
 ${stack.resumed.length > 0 ? `Resumed ${stack.resumed.length} unfinished job(s): ${stack.resumed.join(', ')}\n\n` : ''}Ctrl-C stops it; jobs and images stay in ${config.SDBATCH_DATA_DIR}.`);
 

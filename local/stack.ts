@@ -19,6 +19,7 @@ import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { LocalConfig } from './config.ts';
+import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
@@ -268,9 +269,11 @@ async function startServices(
     allowedOrigins: names.map((name) => `http://${name}:${port}`.toLowerCase()),
   });
   openGateway(likeFunctionUrl(app.fetch));
+  const mcpUrl = `http://${host}:${port}/mcp`;
+  await writeConnectionFile(config.SDBATCH_DATA_DIR, { url: clientUrl(mcpUrl), token });
 
   return {
-    mcpUrl: `http://${host}:${port}/mcp`,
+    mcpUrl,
     token,
     sdWebUiUrl: sdHosts.map((h) => h.baseUrl).join(', '),
     simulator,
@@ -283,6 +286,7 @@ async function startServices(
     stop: async () => {
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await removeConnectionFile(config.SDBATCH_DATA_DIR);
       await orchestrator.drain(true);
       await Promise.all(simulators.map((sim) => sim.close()));
       await stores.close();

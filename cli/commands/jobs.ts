@@ -1,20 +1,9 @@
+import { LIMITS } from '../../core/limits.ts';
+import { unknownName } from '../../core/params/unknown-name.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
-import { progressBar } from '../progress-bar.ts';
-
-export interface Status {
-  job_id: string;
-  status: string;
-  completed_images: number;
-  failed_images: number;
-  total_images: number;
-  progress: string;
-  elapsed_time: string;
-  estimated_remaining: string | null;
-  current: { iteration: number; step: number; steps: number } | null;
-  poll_after_seconds: number | null;
-  notes?: string[];
-}
+import { remainingSeconds, type Status, statusLine, steadyEta } from '../status-line.ts';
+import { GLOBAL_FLAGS, misused, withOption } from '../usage.ts';
 
 /** Exit codes scripts can branch on: 0 every image, 3 partial, 4 failed, 5 cancelled, 6 still running. */
 export const EXIT_BY_STATUS: Record<string, number> = {
@@ -26,21 +15,43 @@ export const EXIT_BY_STATUS: Record<string, number> = {
   running: 6,
 };
 
+interface ToolArguments {
+  positional: string[];
+  named: Record<string, unknown>;
+  /** Each argument's flag as typed (`--batch-size`), for messages. */
+  typed: Record<string, string>;
+}
+
 /** `--batch-size 4 --hr_scale 1.5 --adetailer '[{"model":"face_yolov8n.pt"}]'`: any tool argument. */
-export function toolArguments(args: string[]): { positional: string[]; named: Record<string, unknown> } {
-  const positional: string[] = [];
-  const named: Record<string, unknown> = {};
+export function toolArguments(args: string[]): ToolArguments {
+  const result: ToolArguments = { positional: [], named: {}, typed: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (!arg.startsWith('--')) {
-      positional.push(arg);
+      result.positional.push(arg);
       continue;
     }
     const [rawKey, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const value = inline ?? args[++i] ?? 'true';
-    named[rawKey.replaceAll('-', '_')] = parseValue(value);
+    const key = rawKey.replaceAll('-', '_');
+    result.named[key] = parseValue(value);
+    result.typed[key] = `--${rawKey}`;
   }
-  return { positional, named };
+  return result;
+}
+
+/**
+ * A flag the tool does not take, refused before anything runs ("unknown flag --batch-sise; did
+ * you mean --batch-size?"), so a slip never starts a job with the default instead.
+ */
+async function unknownFlag(mcp: McpSession, tool: string, args: ToolArguments): Promise<string | undefined> {
+  // Listing the tools is a round trip: only flags need it.
+  if (Object.keys(args.named).length === 0) return undefined;
+  const names = await mcp.argumentNames(tool);
+  const wrong = Object.keys(args.named).find((key) => !names.includes(key));
+  if (wrong === undefined) return undefined;
+  const flags = [...names.map((n) => `--${n.replaceAll('_', '-')}`), ...GLOBAL_FLAGS];
+  return unknownName('flag', args.typed[wrong] as string, flags);
 }
 
 function parseValue(value: string): unknown {
@@ -52,7 +63,10 @@ function parseValue(value: string): unknown {
 }
 
 export async function startCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const { positional, named } = toolArguments(args);
+  const parsed = toolArguments(args);
+  const { positional, named } = parsed;
+  const wrong = await unknownFlag(mcp, 'sdreforge_batch_start', parsed);
+  if (wrong) return misused(out, `${wrong} (sdbatch start)`);
   const prompt = named.prompt ?? positional.join(' ');
   if (!prompt) {
     out.error('usage: sdbatch start "PROMPT" [--batch-size 4 --n-iter 3 --steps 25 --preset NAME ...]');
@@ -66,40 +80,61 @@ export async function startCommand(args: string[], mcp: McpSession, out: Output)
   return 0;
 }
 
-export const statusLine = (s: Status): string => {
-  const step = s.current
-    ? ` · step ${s.current.step}/${s.current.steps} of iteration ${s.current.iteration}`
-    : '';
-  const eta = s.estimated_remaining ? ` · ETA ${s.estimated_remaining}` : '';
-  const failed = s.failed_images > 0 ? ` · ${s.failed_images} failed` : '';
-  return `${progressBar(s.completed_images, s.total_images)} ${s.status}${failed}${step} · ${s.elapsed_time} elapsed${eta}`;
-};
+/**
+ * Images one SD WebUI call makes (the job's batch_size), from its first finished images: an
+ * iteration's images are stored together, indexed from 0, and the first page holds a whole one.
+ */
+async function imagesPerCall(mcp: McpSession, jobId: string): Promise<number | undefined> {
+  const page = await mcp.call<{ files: Array<{ index: number }> }>('sdreforge_batch_result', {
+    job_id: jobId,
+    limit: LIMITS.batchSize.max,
+    contact_sheet: 'omit',
+  });
+  return page.files.length > 0 ? Math.max(...page.files.map((f) => f.index)) + 1 : undefined;
+}
+
+/** Whether the ETA can count the running call's steps, which needs the images per call. */
+const needsImagesPerCall = (s: Status) =>
+  s.poll_after_seconds !== null && s.current !== null && s.completed_images > 0;
 
 export async function statusCommand([jobId]: string[], mcp: McpSession, out: Output): Promise<number> {
   if (!jobId) return usage(out, 'status JOB_ID');
   const status = await mcp.call<Status>('sdreforge_batch_status', { job_id: jobId });
-  out.result(status, statusLine(status));
+  const perCall = needsImagesPerCall(status) ? await imagesPerCall(mcp, jobId) : undefined;
+  const eta = remainingSeconds(status, perCall);
+  out.result(status, (width) => statusLine(status, eta, width));
   return EXIT_BY_STATUS[status.status] ?? 1;
 }
 
-/** Redraws one status line until the job ends; the exit code says how it ended. */
-export async function watchCommand(
-  [jobId]: string[],
-  mcp: McpSession,
-  out: Output,
-  intervalMs = 1000,
-): Promise<number> {
-  if (!jobId) return usage(out, 'watch JOB_ID');
+const INTERVAL = { min: 0.1, max: 60, default: 1 };
+
+/**
+ * Redraws one status line until the job ends (when piped, one line per change of the finished
+ * count); the exit code says how it ended.
+ */
+export async function watchCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
+  const parsed = withOption('watch', args, 'interval');
+  if ('wrong' in parsed) return misused(out, parsed.wrong);
+  const { value, positionals } = parsed;
+  const [jobId] = positionals;
+  if (!jobId || positionals.length > 1) return usage(out, 'watch JOB_ID [--interval SECONDS]');
+  const interval = Number(value ?? INTERVAL.default);
+  if (!(interval >= INTERVAL.min && interval <= INTERVAL.max)) {
+    return misused(out, `--interval must be seconds from ${INTERVAL.min} to ${INTERVAL.max}, not ${value}`);
+  }
+  let perCall: number | undefined;
+  const shownEta = steadyEta();
   for (;;) {
     const status = await mcp.call<Status>('sdreforge_batch_status', { job_id: jobId });
     if (status.poll_after_seconds === null) {
-      out.live('');
-      out.result(status, statusLine(status));
+      out.result(status, (width) => statusLine(status, null, width));
       return EXIT_BY_STATUS[status.status] ?? 1;
     }
-    out.live(statusLine(status));
-    if (out.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    if (perCall === undefined && needsImagesPerCall(status)) perCall = await imagesPerCall(mcp, jobId);
+    const eta = shownEta(status, remainingSeconds(status, perCall));
+    out.live((width) => statusLine(status, eta, width), `${status.completed_images}+${status.failed_images}`);
+    out.update(status);
+    await new Promise((r) => setTimeout(r, interval * 1000));
   }
 }
 
@@ -113,7 +148,10 @@ export async function cancelCommand([jobId]: string[], mcp: McpSession, out: Out
 }
 
 export async function listCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const { named } = toolArguments(args);
+  const parsed = toolArguments(args);
+  const { named } = parsed;
+  const wrong = await unknownFlag(mcp, 'sdreforge_batch_list', parsed);
+  if (wrong) return misused(out, `${wrong} (sdbatch list)`);
   const page = await mcp.call<{ jobs: Array<Record<string, unknown>>; next_cursor?: string }>(
     'sdreforge_batch_list',
     named,

@@ -2,52 +2,67 @@ import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
-import { progressBar } from '../progress-bar.ts';
+import { bar, fitLine } from '../status-line.ts';
+import { misused, withOption } from '../usage.ts';
 import { EXIT_BY_STATUS } from './jobs.ts';
+
+interface ResultFile {
+  url: string;
+  iteration: number;
+  index: number;
+  seed: number;
+  subseed?: number;
+  width: number;
+  height: number;
+  infotext?: string;
+}
 
 interface ResultPage {
   status: string;
-  files: Array<{ url: string; iteration: number; index: number; seed: number }>;
+  total_images: number;
+  files: ResultFile[];
   next_cursor?: string;
+  contact_sheet: { url: string; images: number } | null;
   failures: Array<{ iteration: number; error: string }>;
 }
 
-/** Every file of the job, page by page. */
-async function allFiles(
-  mcp: McpSession,
-  jobId: string,
-): Promise<{ status: string; files: ResultPage['files'] }> {
-  const files: ResultPage['files'] = [];
+/** Every file of the job, page by page, with what the last page says of the job. */
+async function allFiles(mcp: McpSession, jobId: string): Promise<Omit<ResultPage, 'next_cursor'>> {
+  const files: ResultFile[] = [];
   let cursor: string | undefined;
-  let status = '';
+  let page: ResultPage;
   do {
-    const page = await mcp.call<ResultPage>('sdreforge_batch_result', {
+    page = await mcp.call<ResultPage>('sdreforge_batch_result', {
       job_id: jobId,
       limit: 200,
       contact_sheet: 'omit',
       ...(cursor ? { cursor } : {}),
     });
     files.push(...page.files);
-    status = page.status;
     cursor = page.next_cursor;
   } while (cursor);
-  return { status, files };
+  return { ...page, files };
 }
 
 /** `003-1-seed1234.png`: sorts by iteration and index, and says which seed remakes it. */
 export const fileName = (f: { iteration: number; index: number; seed: number }) =>
   `${String(f.iteration).padStart(3, '0')}-${f.index}-seed${f.seed}.png`;
 
+export const CONTACT_SHEET = 'contact-sheet.png';
+export const MANIFEST = 'manifest.json';
+
 export async function resultCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const jobId = args.find((a) => !a.startsWith('--'));
-  const dirFlag = args.indexOf('--download');
-  const dir = dirFlag >= 0 ? args[dirFlag + 1] : undefined;
-  if (!jobId || (dirFlag >= 0 && !dir)) {
+  const parsed = withOption('result', args, 'download');
+  if ('wrong' in parsed) return misused(out, parsed.wrong);
+  const [jobId, ...extra] = parsed.positionals;
+  const dir = parsed.value;
+  if (!jobId || extra.length > 0 || dir === '') {
     out.error('usage: sdbatch result JOB_ID [--download DIR]');
     return 2;
   }
-  const { status, files } = await allFiles(mcp, jobId);
-  if (!dir) {
+  const job = await allFiles(mcp, jobId);
+  const { status, files } = job;
+  if (dir === undefined) {
     out.result(
       { status, files },
       files.map((f) => `${fileName(f)}\t${f.url}`).join('\n') || 'No images yet.',
@@ -55,7 +70,8 @@ export async function resultCommand(args: string[], mcp: McpSession, out: Output
     return EXIT_BY_STATUS[status] ?? 1;
   }
   const downloaded = await download(files, dir, out);
-  out.live('');
+  const sheet = await downloadContactSheet(mcp, jobId, files.length, dir);
+  await writeManifest(dir, jobId, job, sheet);
   out.result(
     {
       status,
@@ -63,17 +79,78 @@ export async function resultCommand(args: string[], mcp: McpSession, out: Output
       files: files.length,
       downloaded: downloaded.fetched,
       skipped: downloaded.skipped,
+      contact_sheet: sheet ? CONTACT_SHEET : null,
+      manifest: MANIFEST,
     },
-    `${files.length} images in ${dir} (${downloaded.fetched} downloaded, ${downloaded.skipped} already there)`,
+    `${files.length} images in ${dir} (${downloaded.fetched} downloaded, ${downloaded.skipped} already there)` +
+      `${sheet ? `, the contact sheet in ${CONTACT_SHEET}` : ''}, what each file is in ${MANIFEST}`,
   );
   return EXIT_BY_STATUS[status] ?? 1;
+}
+
+/**
+ * The contact sheet of every image downloaded, as `contact-sheet.png`: the job's own when it has
+ * every image (it is drawn just after the job ends), else drawn now from the images so far.
+ * Fetched on every run, since a running job's sheet grows.
+ */
+async function downloadContactSheet(
+  mcp: McpSession,
+  jobId: string,
+  images: number,
+  dir: string,
+): Promise<{ images: number } | undefined> {
+  if (images === 0) return undefined;
+  const ask = (contact_sheet: 'include' | 'refresh') =>
+    mcp.call<ResultPage>('sdreforge_batch_result', { job_id: jobId, limit: 1, contact_sheet });
+  let sheet = (await ask('include')).contact_sheet;
+  if (!sheet || sheet.images < images) sheet = (await ask('refresh')).contact_sheet;
+  if (!sheet) return undefined;
+  await fetchTo(sheet.url, join(dir, CONTACT_SHEET), CONTACT_SHEET);
+  return { images: sheet.images };
+}
+
+/** `manifest.json`: which seed, iteration, index and parameters made each file, so the folder explains itself. */
+async function writeManifest(
+  dir: string,
+  jobId: string,
+  job: Omit<ResultPage, 'next_cursor'>,
+  sheet: { images: number } | undefined,
+): Promise<void> {
+  const manifest = {
+    job_id: jobId,
+    status: job.status,
+    total_images: job.total_images,
+    contact_sheet: sheet ? { file: CONTACT_SHEET, images: sheet.images } : null,
+    files: job.files.map((f) => ({
+      file: fileName(f),
+      seed: f.seed,
+      ...(f.subseed === undefined ? {} : { subseed: f.subseed }),
+      iteration: f.iteration,
+      index: f.index,
+      width: f.width,
+      height: f.height,
+      infotext: f.infotext ?? null,
+    })),
+    failures: job.failures,
+  };
+  const target = join(dir, MANIFEST);
+  await writeFile(`${target}.part`, `${JSON.stringify(manifest, null, 2)}\n`);
+  await rename(`${target}.part`, target);
+}
+
+/** One URL to a file, under a temporary name until it is complete. */
+async function fetchTo(url: string, target: string, name: string): Promise<void> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`download of ${name} failed: HTTP ${response.status}`);
+  await writeFile(`${target}.part`, Buffer.from(await response.arrayBuffer()));
+  await rename(`${target}.part`, target);
 }
 
 /**
  * Four at a time; a file already complete is skipped, and a download lands under a temporary
  * name first, so an interrupted run resumes where it stopped.
  */
-async function download(files: ResultPage['files'], dir: string, out: Output) {
+async function download(files: ResultFile[], dir: string, out: Output) {
   await mkdir(dir, { recursive: true });
   let done = 0;
   let fetched = 0;
@@ -81,18 +158,22 @@ async function download(files: ResultPage['files'], dir: string, out: Output) {
   let next = 0;
   const worker = async () => {
     while (next < files.length) {
-      const file = files[next++] as ResultPage['files'][number];
+      const file = files[next++] as ResultFile;
       const target = join(dir, fileName(file));
       if ((await stat(target).catch(() => undefined))?.size) {
         skipped++;
       } else {
-        const response = await fetch(file.url);
-        if (!response.ok) throw new Error(`download of ${fileName(file)} failed: HTTP ${response.status}`);
-        await writeFile(`${target}.part`, Buffer.from(await response.arrayBuffer()));
-        await rename(`${target}.part`, target);
+        await fetchTo(file.url, target, fileName(file));
         fetched++;
       }
-      out.live(`${progressBar(++done, files.length)} downloading`);
+      const count = ++done;
+      out.live((width) =>
+        fitLine(
+          (cells) => bar(count, files.length, cells),
+          [{ long: `${count}/${files.length} downloading`, rank: 1 }],
+          width,
+        ),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));

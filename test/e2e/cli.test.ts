@@ -1,33 +1,34 @@
-import { execFile } from 'node:child_process';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDRAW } from '../../cli/output.ts';
 import { readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
+import { runCli, runCliInTerminal } from '../support/cli.ts';
 import { startTestStack } from '../support/embedded.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
-const run = promisify(execFile);
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let stack: EmbeddedStack;
+let dataDir: string;
+/** What the user sets: only where the stack keeps its data (no URL, no token), and no config file. */
+let env: Record<string, string>;
 
-/** `sdbatch ...` as a user runs it: a separate process, configured by SDBATCH_URL and SDBATCH_TOKEN. */
-async function sdbatch(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/sdbatch.ts', ...args], {
-      env: { ...process.env, SDBATCH_URL: stack.mcpUrl, SDBATCH_TOKEN: stack.token },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+/** `sdbatch ...` as a user runs it, finding the stack (on a port of its own) from SDBATCH_DATA_DIR alone. */
+const sdbatch = (...args: string[]) => runCli(args, env);
+
+/** A job id from `sdbatch start ... --json`. */
+async function started(...args: string[]): Promise<string> {
+  const answer = await sdbatch('start', ...args, '--json');
+  expect(answer).toMatchObject({ code: 0, stderr: '' });
+  return (JSON.parse(answer.stdout) as { job_id: string }).job_id;
 }
 
 beforeAll(async () => {
   dir = await tempDir();
-  stack = await startTestStack(join(dir.path, 'data'), { SDBATCH_SIM_STEP_MS: '5' });
+  dataDir = join(dir.path, '.sdbatch');
+  env = { SDBATCH_DATA_DIR: dataDir, XDG_CONFIG_HOME: join(dir.path, 'config') };
+  stack = await startTestStack(dataDir, { SDBATCH_SIM_STEP_MS: '5' });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -74,7 +75,7 @@ describe('the sdbatch CLI against the embedded stack', () => {
     const first = await sdbatch('result', jobId, '--download', target, '--json');
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ files: 9, downloaded: 9, skipped: 0 });
-    const names = (await readdir(target)).sort();
+    const names = (await readdir(target)).filter((name) => name.includes('-seed')).sort();
     expect(names).toEqual(
       Array.from({ length: 9 }, (_, k) => `00${Math.floor(k / 3)}-${k % 3}-seed${4242 + k}.png`),
     );
@@ -87,6 +88,59 @@ describe('the sdbatch CLI against the embedded stack', () => {
     await unlink(join(target, names[4] as string));
     const again = await sdbatch('result', jobId, '--download', target, '--json');
     expect(JSON.parse(again.stdout)).toMatchObject({ files: 9, downloaded: 1, skipped: 8 });
+  });
+
+  it('downloads a batch that explains itself: its contact sheet and a manifest of every file', async () => {
+    const jobId = await started(
+      'a heron',
+      '--batch-size',
+      '2',
+      '--n-iter',
+      '2',
+      '--steps',
+      '3',
+      '--seed',
+      '77',
+    );
+    expect((await sdbatch('watch', jobId, '--interval', '0.1')).code).toBe(0);
+    const target = join(dir.path, 'heron');
+    // Right after the job ends its sheet may still be drawing: the download has it all the same.
+    const downloaded = await sdbatch('result', jobId, '--download', target, '--json');
+    expect(JSON.parse(downloaded.stdout)).toMatchObject({
+      files: 4,
+      contact_sheet: 'contact-sheet.png',
+      manifest: 'manifest.json',
+    });
+    const names = (await readdir(target)).sort();
+    expect(names).toEqual([
+      '000-0-seed77.png',
+      '000-1-seed78.png',
+      '001-0-seed79.png',
+      '001-1-seed80.png',
+      'contact-sheet.png',
+      'manifest.json',
+    ]);
+    const sheet = readPng(await readFile(join(target, 'contact-sheet.png')));
+    expect(sheet.width).toBeGreaterThan(0);
+    const manifest = JSON.parse(await readFile(join(target, 'manifest.json'), 'utf8')) as {
+      job_id: string;
+      contact_sheet: { file: string; images: number };
+      files: Array<{ file: string; seed: number; iteration: number; index: number; infotext: string }>;
+    };
+    expect(manifest.job_id).toBe(jobId);
+    expect(manifest.contact_sheet).toEqual({ file: 'contact-sheet.png', images: 4 });
+    expect(manifest.files.map(({ file, seed, iteration, index }) => [file, seed, iteration, index])).toEqual([
+      ['000-0-seed77.png', 77, 0, 0],
+      ['000-1-seed78.png', 78, 0, 1],
+      ['001-0-seed79.png', 79, 1, 0],
+      ['001-1-seed80.png', 80, 1, 1],
+    ]);
+    for (const file of manifest.files) {
+      // The infotext is the one in the PNG: the manifest says what made each file.
+      const png = readPng(await readFile(join(target, file.file)));
+      expect(file.infotext).toBe(png.text.parameters);
+      expect(file.infotext).toContain(`Seed: ${file.seed}`);
+    }
   });
 
   it('lists jobs and presets, cancels, and tells outcomes apart by exit code', async () => {
@@ -109,7 +163,9 @@ describe('the sdbatch CLI against the embedded stack', () => {
     const unknown = await sdbatch('status', 'job_20261124_aaaaaaaaaa');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/does not exist/);
-    expect((await sdbatch('bogus')).code).toBe(2);
+    const bogus = await sdbatch('bogus');
+    expect(bogus).toMatchObject({ code: 2, stdout: '' });
+    expect(bogus.stderr).toMatch(/unknown command bogus; the commands are start, list, status, watch/);
   });
 
   it('refuses a misspelt command, flag or tool argument, naming the nearest, and starts nothing', async () => {
@@ -123,11 +179,81 @@ describe('the sdbatch CLI against the embedded stack', () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/unknown flag --dowload; did you mean --download\?/);
     const argument = await sdbatch('start', 'a cat', '--batch-sise', '4');
-    expect(argument.code).toBe(1);
-    expect(argument.stderr).toMatch(/unknown argument batch_sise; did you mean batch_size\?/);
+    expect(argument).toMatchObject({ code: 2, stdout: '' });
+    expect(argument.stderr).toMatch(
+      /unknown flag --batch-sise; did you mean --batch-size\? \(sdbatch start\)/,
+    );
+    const listFlag = await sdbatch('list', '--stauts', 'running');
+    expect(listFlag.code).toBe(2);
+    expect(listFlag.stderr).toMatch(/unknown flag --stauts; did you mean --status\?/);
     const after = (
       JSON.parse((await sdbatch('list', '--json', '--limit', '100')).stdout) as { jobs: unknown[] }
     ).jobs.length;
     expect(after).toBe(before);
+  });
+});
+
+describe('finding the stack', () => {
+  it("reads the URL and token from the running stack's connection.json, readable by the user only", async () => {
+    const file = join(dataDir, 'connection.json');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ url: stack.mcpUrl, token: stack.token });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // The port is not the default one: only the file can have told the CLI where it is.
+    expect(new URL(stack.mcpUrl).port).not.toBe('8787');
+    expect((await sdbatch('presets')).code).toBe(0);
+  });
+
+  it('looks in ./.sdbatch of the directory it runs in when SDBATCH_DATA_DIR is not set', async () => {
+    const here = await runCli(
+      ['presets'],
+      { XDG_CONFIG_HOME: env.XDG_CONFIG_HOME as string },
+      { cwd: dir.path },
+    );
+    expect(here).toMatchObject({ code: 0, stderr: '' });
+    expect(here.stdout).toContain('txt2img_default (default)');
+    const elsewhere = await runCli(['presets'], {
+      XDG_CONFIG_HOME: env.XDG_CONFIG_HOME as string,
+      SDBATCH_DATA_DIR: join(dir.path, 'none'),
+    });
+    expect(elsewhere.code).toBe(1);
+  });
+});
+
+/** The frames a live line drew, and what followed the last one, from a terminal's raw output. */
+function frames(output: string): { live: string[]; last: string } {
+  const chunks = output.split(REDRAW);
+  return { live: chunks.slice(1, -1), last: chunks.at(-1) ?? '' };
+}
+
+describe('the progress bar', () => {
+  it.each([60, 80, 120])('fits a %i-column terminal and redraws in place', async (columns) => {
+    const jobId = await started(`a bar at ${columns}`, '--batch-size', '2', '--n-iter', '8', '--steps', '30');
+    const watched = await runCliInTerminal(['watch', jobId, '--interval', '0.1'], env, columns);
+    expect(watched.code).toBe(0);
+    const { live, last } = frames(watched.stdout);
+    expect(live.length).toBeGreaterThanOrEqual(2);
+    for (const frame of live) {
+      // Each frame replaces the one before on the same line, and never reaches the last column.
+      expect([...frame].filter((c) => c < ' ')).toEqual([]);
+      expect(frame.length).toBeLessThan(columns);
+      expect(frame).toMatch(/^\[[#-]+\] \d+\/16 running/);
+    }
+    expect(last).toMatch(/^\[#+\] 16\/16 completed .*\r\n$/);
+    expect(last.length - 2).toBeLessThan(columns);
+    // The one newline: after the final line.
+    expect(watched.stdout.split('\n')).toHaveLength(2);
+    if (columns === 120) expect(live.some((f) => f.includes(' elapsed · '))).toBe(true);
+  });
+
+  it('prints one line per change of the finished count when standard output is not a terminal', async () => {
+    const jobId = await started('a piped bar', '--batch-size', '2', '--n-iter', '6', '--steps', '30');
+    const watched = await sdbatch('watch', jobId, '--interval', '0.1');
+    expect(watched.code).toBe(0);
+    expect([...watched.stdout].filter((c) => c < ' ' && c !== '\n')).toEqual([]);
+    const lines = watched.stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toMatch(/^\[#{24}\] 12\/12 completed · \S+ elapsed$/);
+    const counts = lines.slice(0, -1).map((line) => Number(/\] (\d+)\/12 running/.exec(line)?.[1]));
+    expect(counts.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThan(counts[i - 1] as number);
   });
 });

@@ -1,0 +1,110 @@
+import { formatDuration } from '../core/duration.ts';
+import type { StatusView } from '../core/status-view.ts';
+
+/** What `sdreforge_batch_status` answers; `current` is the SD WebUI call sampling now for the job. */
+export type Status = StatusView;
+
+const FULL_BAR = 24;
+const MIN_BAR = 8;
+
+/** `[########------------]`: `cells` cells for done/total. */
+export function bar(done: number, total: number, cells = FULL_BAR): string {
+  const fraction = total > 0 ? Math.min(1, done / total) : 0;
+  const filled = Math.round(fraction * cells);
+  return `[${'#'.repeat(filled)}${'-'.repeat(cells - filled)}]`;
+}
+
+/** One part of a line, long and short ("1m 05s elapsed", "1m 05s"); without a short form it is never shortened. */
+interface Part {
+  long: string;
+  short?: string;
+  /** Parts are dropped from the lowest rank up when even the short forms do not fit. */
+  rank: number;
+}
+
+/**
+ * The longest form of a bar and its parts that fits `width` characters: first the long labels
+ * with a full bar, then short labels, then a narrower bar, then without the least useful parts,
+ * then without the bar; at the very last, cut. Every character is one column wide (ASCII and "·").
+ */
+export function fitLine(barOf: (cells: number) => string, parts: Part[], width: number): string {
+  const join = (kept: Part[], form: 'long' | 'short') =>
+    kept.map((p) => (form === 'short' ? (p.short ?? p.long) : p.long)).join(' · ');
+  const withBar = (rest: string, min: number): string | undefined => {
+    // A bar of n cells takes n + 2 characters, and a space parts it from the rest.
+    const cells = Math.min(FULL_BAR, width - rest.length - 3);
+    return cells >= min ? `${barOf(cells)} ${rest}` : undefined;
+  };
+  const long = withBar(join(parts, 'long'), FULL_BAR);
+  if (long !== undefined) return long;
+  const ranks = [...new Set(parts.map((p) => p.rank))].sort((a, b) => a - b);
+  // The top rank is never dropped: without it the line says nothing.
+  for (let dropped = 0; dropped < ranks.length; dropped++) {
+    const line = withBar(
+      join(
+        parts.filter((p) => !ranks.slice(0, dropped).includes(p.rank)),
+        'short',
+      ),
+      MIN_BAR,
+    );
+    if (line !== undefined) return line;
+  }
+  const bare = join(
+    parts.filter((p) => p.rank === ranks.at(-1)),
+    'short',
+  );
+  return bare.slice(0, Math.max(0, width));
+}
+
+/** `[####----] 5/12 running · step 5/20 of iteration 3 · 1m 05s elapsed · ETA 2m 10s`, fitted to `width`. */
+export function statusLine(s: Status, etaSeconds: number | null, width = Number.POSITIVE_INFINITY): string {
+  const failed = s.failed_images > 0 ? `, ${s.failed_images} failed` : '';
+  const parts: Part[] = [{ long: `${s.completed_images}/${s.total_images} ${s.status}${failed}`, rank: 9 }];
+  if (s.current) {
+    const { step, steps, iteration } = s.current;
+    parts.push({
+      long: `step ${step}/${steps} of iteration ${iteration}`,
+      short: `step ${step}/${steps}`,
+      rank: 2,
+    });
+  }
+  parts.push({
+    long: `${formatDuration(s.elapsed_seconds)} elapsed`,
+    short: formatDuration(s.elapsed_seconds),
+    rank: 1,
+  });
+  if (etaSeconds !== null) parts.push({ long: `ETA ${formatDuration(etaSeconds)}`, rank: 9 });
+  return fitLine((cells) => bar(s.completed_images, s.total_images, cells), parts, width);
+}
+
+/**
+ * Seconds left, counting the running call's steps as work done. Finished images alone (the
+ * server's estimate) make the time per image look worse with every second an image samples,
+ * so the estimate grew until the image was counted; with step/steps of the running call's
+ * images counted, it falls steadily. Until the first image, or without the call's image count,
+ * the server's estimate stands (it counts down from the a-priori estimate meanwhile).
+ */
+export function remainingSeconds(s: Status, imagesPerCall: number | undefined): number | null {
+  if (s.poll_after_seconds === null) return null;
+  const done = s.completed_images + s.failed_images;
+  if (done === 0 || imagesPerCall === undefined) return s.estimated_remaining_seconds;
+  const sampling = s.current && s.current.steps > 0 ? Math.min(1, s.current.step / s.current.steps) : 0;
+  const progressed = Math.min(s.total_images, done + sampling * imagesPerCall);
+  return (s.elapsed_seconds / progressed) * (s.total_images - progressed);
+}
+
+/**
+ * The ETA a live line shows: between two changes of the finished count it falls or holds. Until
+ * an image is counted nothing new says the job is slower than thought, and a call whose steps
+ * the status does not show (one queued, or between calls) would otherwise make it climb.
+ */
+export function steadyEta(): (s: Status, eta: number | null) => number | null {
+  let finished: number | undefined;
+  let shown: number | null = null;
+  return (s, eta) => {
+    const now = s.completed_images + s.failed_images;
+    shown = now === finished && eta !== null && shown !== null ? Math.min(eta, shown) : eta;
+    finished = now;
+    return shown;
+  };
+}
