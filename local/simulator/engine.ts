@@ -44,8 +44,11 @@ export interface SamplingJob {
 }
 
 export interface SamplingResult {
-  /** Batches that produced images, with the index of the last pass that ran for each. */
-  batches: Array<{ batch: number; pass: number }>;
+  /**
+   * Batches that produced images, with the index of the last pass that ran for each and whether
+   * every pass ran all its steps (an interrupt or skip leaves the images partly sampled).
+   */
+  batches: Array<{ batch: number; pass: number; complete: boolean }>;
   jobTimestamp: string;
   start: number;
   end: number;
@@ -138,16 +141,20 @@ export class Engine {
       if (job.nIter > 1) s.job = `Batch ${n + 1} out of ${job.nIter}`;
       this.#batch = n;
       let pass = 0;
+      let complete = true;
       for (const [i, steps] of job.passes.entries()) {
         if (i > 0) {
-          if (s.interrupted) break; // sample_hr_pass returns the first-pass result
+          if (s.interrupted) {
+            complete = false;
+            break; // sample_hr_pass returns the first-pass result
+          }
           this.#nextJob();
         }
         pass = i;
-        await this.#samplePass(steps, job.stepMs);
+        complete = (await this.#samplePass(steps, job.stepMs)) && complete;
       }
       await this.#wait(job.decodeMs);
-      batches.push({ batch: n, pass });
+      batches.push({ batch: n, pass, complete });
       this.#nextJob();
     }
     return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now() };
@@ -157,16 +164,18 @@ export class Engine {
     return sleep(Math.max(0, ms), undefined, { signal: this.#closing.signal });
   }
 
-  async #samplePass(steps: number, stepMs: number): Promise<void> {
+  /** Runs one pass; false when an interrupt or skip stopped it before its last step. */
+  async #samplePass(steps: number, stepMs: number): Promise<boolean> {
     const s = this.#state;
     s.sampling_steps = steps;
     s.sampling_step = 0;
     const begin = performance.now();
     for (let k = 1; k <= steps; k++) {
-      if (s.interrupted || s.skipped) return; // checked before each denoiser call
+      if (s.interrupted || s.skipped) return false; // checked before each denoiser call
       await this.#wait(begin + k * stepMs - performance.now());
       s.sampling_step = k - 1; // k-diffusion's callback reports the 0-based index of the finished step
     }
+    return true;
   }
 
   #nextJob(): void {

@@ -123,10 +123,11 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
     throw e;
   }
 
-  const produced = run.batches.flatMap(({ batch, pass }) =>
+  const produced = run.batches.flatMap(({ batch, pass, complete }) =>
     Array.from({ length: plan.batchSize }, (_, j) => ({
       index: batch * plan.batchSize + j,
       size: pass > 0 ? plan.hrSize : plan.size,
+      partial: !complete,
     })),
   );
   const info = infoObject(
@@ -156,11 +157,11 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
  */
 async function encodeAll(
   plan: GenerationPlan,
-  produced: Array<{ index: number; size: { width: number; height: number } }>,
+  produced: Array<{ index: number; size: { width: number; height: number }; partial: boolean }>,
   infotexts: string[],
 ): Promise<string[]> {
   const pending: Array<Promise<Buffer>> = [];
-  for (const [k, { index, size }] of produced.entries()) {
+  for (const [k, { index, size, partial }] of produced.entries()) {
     await new Promise((resolve) => setImmediate(resolve));
     pending.push(
       picturePng({
@@ -168,6 +169,7 @@ async function encodeAll(
         seed: plan.seeds[index] ?? 0,
         ...size,
         infotext: infotexts[k] ?? '',
+        partial,
       }),
     );
   }
