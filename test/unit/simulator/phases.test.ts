@@ -16,7 +16,7 @@ const txt2img = (body: Record<string, unknown>) =>
 const timing = { everyMs: 2, withinMs: 5000 };
 
 beforeAll(async () => {
-  sim = await startSimulator({ stepMs: 5, setupMs: 400, decodeMs: 300 });
+  sim = await startSimulator({ stepMs: 5, setupMs: 800, decodeMs: 300 });
 });
 afterAll(() => sim.close());
 
