@@ -1,6 +1,5 @@
 /** What the simulated server has installed: checkpoints, samplers, schedulers, upscalers, scripts, options. */
 
-export const VERSION = 'v1.10.1';
 const MODELS_DIR = '/opt/sd-webui/models/Stable-diffusion';
 
 export interface Checkpoint {
@@ -177,6 +176,14 @@ export function scriptsList() {
   };
 }
 
+/** Settings that come from extensions (ControlNet, ADetailer, Dynamic Prompts), not from A1111 itself. */
+export const EXTENSION_OPTIONS = [
+  'control_net_unit_count',
+  'control_net_no_detectmap',
+  'ad_max_models',
+  'dp_ignore_whitespace',
+];
+
 /** A representative subset of the real settings (the real dict has several hundred keys). */
 export function defaultOptions(): Record<string, unknown> {
   return {
@@ -195,8 +202,8 @@ export function defaultOptions(): Record<string, unknown> {
     grid_only_if_multiple: true,
     enable_pnginfo: true,
     save_images_add_number: true,
-    outdir_txt2img_samples: 'outputs/txt2img-images',
-    outdir_txt2img_grids: 'outputs/txt2img-grids',
+    outdir_txt2img_samples: 'output/txt2img-images',
+    outdir_txt2img_grids: 'output/txt2img-grids',
     img2img_fix_steps: false,
     face_restoration: false,
     face_restoration_model: 'CodeFormer',

@@ -1,15 +1,19 @@
+import { type Flavour, PROFILES } from './flavour.ts';
+
 /** The environment of `npm run sim`, read and checked in one place. */
 
 export interface SimulatorConfig {
   port: number;
   host: string;
   stepMs: number;
+  flavour: Flavour;
 }
 
 export const SIM_ENV = {
   port: 'SDBATCH_SIM_PORT',
   host: 'SDBATCH_SIM_HOST',
   stepMs: 'SDBATCH_SIM_STEP_MS',
+  flavour: 'SDBATCH_SIM_FLAVOUR',
 } as const;
 
 function readNumber(
@@ -40,5 +44,11 @@ export function readSimulatorConfig(env: NodeJS.ProcessEnv): SimulatorConfig {
   const host = env[SIM_ENV.host]?.trim() || '127.0.0.1';
   if (/[\s/]/.test(host))
     throw new Error(`${SIM_ENV.host} must be a host name or IP address, got ${JSON.stringify(host)}`);
-  return { port, host, stepMs };
+  const flavour = env[SIM_ENV.flavour]?.trim() || 'reforge';
+  if (!Object.hasOwn(PROFILES, flavour)) {
+    throw new Error(
+      `${SIM_ENV.flavour} must be one of ${Object.keys(PROFILES).join(', ')}, got ${JSON.stringify(flavour)}`,
+    );
+  }
+  return { port, host, stepMs, flavour: flavour as Flavour };
 }

@@ -31,13 +31,24 @@ export interface SamplingJob {
   passes: number[];
   /** Wall time of one sampling step of the whole batch. */
   stepMs: number;
+  /**
+   * Wall time between the job's start and its first step: the real server first shows job_count -1
+   * (`state.begin`), then n_iter while it prepares the batch, and `sampling_steps` still holds the
+   * previous job's value until its sampler starts. A quarter of it is spent at job_count -1.
+   */
+  setupMs: number;
+  /** Wall time of decoding a batch after its last step; `sampling_step` stays at the last index. */
+  decodeMs: number;
   /** Base64 live preview of batch n (asked for lazily by `/progress`). */
   preview?: (batch: number) => string;
 }
 
 export interface SamplingResult {
-  /** Batches that produced images, with the index of the last pass that ran for each. */
-  batches: Array<{ batch: number; pass: number }>;
+  /**
+   * Batches that produced images, with the index of the last pass that ran for each and whether
+   * every pass ran all its steps (an interrupt or skip leaves the images partly sampled).
+   */
+  batches: Array<{ batch: number; pass: number; complete: boolean }>;
   jobTimestamp: string;
   start: number;
   end: number;
@@ -88,63 +99,83 @@ export class Engine {
     return run;
   }
 
-  /** Samples a job step by step; call inside `exclusive`. Interrupt keeps the current batch, skip ends it. */
-  async sample(job: SamplingJob): Promise<SamplingResult> {
-    const s = this.#state;
-    const start = performance.now();
-    Object.assign(s, {
+  /**
+   * `state.begin`: a new job shows at once, with job_count -1, a new job_timestamp and cleared
+   * flags; sampling_steps keeps the previous job's value. Call inside `exclusive`, then `end`.
+   */
+  begin(job: string): void {
+    Object.assign(this.#state, {
       skipped: false,
       interrupted: false,
       stopping_generation: false,
-      job: 'scripts_txt2img',
-      job_count: job.nIter * job.passes.length, // n_iter, ×2 with a hires pass
+      job,
+      job_count: -1,
       job_timestamp: timestamp(),
       job_no: 0,
       sampling_step: 0,
     });
-    this.#timeStart = start;
-    this.#job = job;
+    this.#timeStart = performance.now();
     this.#preview = null;
     this.#previewStep = 0;
-    const batches: SamplingResult['batches'] = [];
-    try {
-      for (let n = 0; n < job.nIter; n++) {
-        s.skipped = false;
-        if (s.interrupted) break;
-        if (job.nIter > 1) s.job = `Batch ${n + 1} out of ${job.nIter}`;
-        this.#batch = n;
-        let pass = 0;
-        for (const [i, steps] of job.passes.entries()) {
-          if (i > 0) {
-            if (s.interrupted) break; // sample_hr_pass returns the first-pass result
-            this.#nextJob();
-          }
-          pass = i;
-          await this.#samplePass(steps, job.stepMs);
-        }
-        batches.push({ batch: n, pass });
-        this.#nextJob();
-      }
-      return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now() };
-    } finally {
-      s.job = '';
-      s.job_count = 0;
-      this.#job = undefined;
-    }
   }
 
-  async #samplePass(steps: number, stepMs: number): Promise<void> {
+  /** `state.end`: idle again; the state keeps describing the last job (timestamp, steps, flags, job_no). */
+  end(): void {
+    this.#state.job = '';
+    this.#state.job_count = 0;
+    this.#job = undefined;
+  }
+
+  /** Samples a begun job step by step. Interrupt keeps the current batch, skip ends it. */
+  async sample(job: SamplingJob): Promise<SamplingResult> {
+    const s = this.#state;
+    const start = this.#timeStart;
+    this.#job = job;
+    const batches: SamplingResult['batches'] = [];
+    await this.#wait(job.setupMs / 4);
+    s.job_count = job.nIter * job.passes.length; // n_iter, ×2 with a hires pass
+    await this.#wait(job.setupMs - job.setupMs / 4);
+    for (let n = 0; n < job.nIter; n++) {
+      s.skipped = false;
+      if (s.interrupted) break;
+      if (job.nIter > 1) s.job = `Batch ${n + 1} out of ${job.nIter}`;
+      this.#batch = n;
+      let pass = 0;
+      let complete = true;
+      for (const [i, steps] of job.passes.entries()) {
+        if (i > 0) {
+          if (s.interrupted) {
+            complete = false;
+            break; // sample_hr_pass returns the first-pass result
+          }
+          this.#nextJob();
+        }
+        pass = i;
+        complete = (await this.#samplePass(steps, job.stepMs)) && complete;
+      }
+      await this.#wait(job.decodeMs);
+      batches.push({ batch: n, pass, complete });
+      this.#nextJob();
+    }
+    return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now() };
+  }
+
+  #wait(ms: number): Promise<void> {
+    return sleep(Math.max(0, ms), undefined, { signal: this.#closing.signal });
+  }
+
+  /** Runs one pass; false when an interrupt or skip stopped it before its last step. */
+  async #samplePass(steps: number, stepMs: number): Promise<boolean> {
     const s = this.#state;
     s.sampling_steps = steps;
     s.sampling_step = 0;
     const begin = performance.now();
     for (let k = 1; k <= steps; k++) {
-      if (s.interrupted || s.skipped) return; // checked before each denoiser call
-      await sleep(Math.max(0, begin + k * stepMs - performance.now()), undefined, {
-        signal: this.#closing.signal,
-      });
+      if (s.interrupted || s.skipped) return false; // checked before each denoiser call
+      await this.#wait(begin + k * stepMs - performance.now());
       s.sampling_step = k - 1; // k-diffusion's callback reports the 0-based index of the finished step
     }
+    return true;
   }
 
   #nextJob(): void {
@@ -157,7 +188,8 @@ export class Engine {
     const s = { ...this.#state };
     if (s.job_count === 0)
       return { progress: 0, eta_relative: 0, state: s, current_image: null, textinfo: null };
-    let progress = 0.01 + s.job_no / s.job_count;
+    let progress = 0.01; // job_count is -1 while the job sets up
+    if (s.job_count > 0) progress += s.job_no / s.job_count;
     if (s.sampling_steps > 0) progress += s.sampling_step / s.sampling_steps / s.job_count;
     const elapsed = (performance.now() - this.#timeStart) / 1000;
     const etaRelative = elapsed / progress - elapsed;

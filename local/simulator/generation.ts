@@ -6,18 +6,20 @@ import {
   findCheckpoint,
   isKnownUpscaler,
   resolveSampler,
-  VERSION,
 } from './catalog.ts';
 import { dynamicPromptsArgs, expandPrompt } from './dynamic-prompts.ts';
 import { pyRepr, serverException } from './errors.ts';
+import { type HostProfile, PROFILES } from './flavour.ts';
 import type { Txt2ImgRequest } from './validate.ts';
 
 /** What one txt2img request will do, resolved the way processing.py resolves it. */
 export interface GenerationPlan {
   request: Txt2ImgRequest;
+  profile: HostProfile;
   checkpoint: Checkpoint;
   sampler: string;
-  scheduler: string;
+  /** The infotext's `Schedule type`; undefined on hosts without schedulers. */
+  scheduler: string | undefined;
   clipSkip: number;
   batchSize: number;
   nIter: number;
@@ -70,7 +72,11 @@ function checkOverrides(overrides: Record<string, unknown>, options: Record<stri
  * Resolves model, sampler, sizes, seeds and prompts; throws the 500s that processing.py raises
  * before sampling (null core fields, unknown override key, unknown hires upscaler or checkpoint).
  */
-export function planTxt2Img(r: Txt2ImgRequest, options: Record<string, unknown>): GenerationPlan {
+export function planTxt2Img(
+  r: Txt2ImgRequest,
+  options: Record<string, unknown>,
+  profile: HostProfile = PROFILES.reforge,
+): GenerationPlan {
   const batchSize = required(r.batch_size, 'batch_size');
   const nIter = required(r.n_iter, 'n_iter');
   const steps = required(r.steps, 'steps');
@@ -100,13 +106,15 @@ export function planTxt2Img(r: Txt2ImgRequest, options: Record<string, unknown>)
       throw serverException('Exception', `Could not find checkpoint with name ${hrCheckpoint}`);
     }
     hrSize = hiresSize(r, width, height, hrScale);
-    hrSteps = r.hr_second_pass_steps || steps;
+    const denoise = r.denoising_strength ?? 0.75;
+    // The hires pass is an img2img pass: its sampler runs t_enc + 1 steps (setup_img2img_steps).
+    hrSteps = r.hr_second_pass_steps || Math.trunc(Math.min(denoise, 0.999) * steps) + 1;
+    extra['Denoising strength'] = denoise;
     if ((r.hr_resize_x ?? 0) === 0 && (r.hr_resize_y ?? 0) === 0) extra['Hires upscale'] = hrScale;
     else extra['Hires resize'] = `${r.hr_resize_x ?? 0}x${r.hr_resize_y ?? 0}`;
     if (r.hr_second_pass_steps) extra['Hires steps'] = r.hr_second_pass_steps;
     if (r.hr_upscaler !== null) extra['Hires upscaler'] = r.hr_upscaler;
-    extra['Hires CFG Scale'] = r.hr_cfg ?? 1;
-    extra['Denoising strength'] = r.denoising_strength ?? 0.75;
+    if (!profile.unknownFields.includes('hr_cfg')) extra['Hires CFG Scale'] = r.hr_cfg ?? 1;
   }
   if (!isUnset(r.refiner_checkpoint) && !closestCheckpoint(r.refiner_checkpoint ?? '')) {
     throw serverException('Exception', `Could not find checkpoint with name ${r.refiner_checkpoint}`);
@@ -126,13 +134,18 @@ export function planTxt2Img(r: Txt2ImgRequest, options: Record<string, unknown>)
   const sameSeed = (r.subseed_strength ?? 0) !== 0 || (dp.enabled && dp.useFixedSeed);
   const seeds = Array.from({ length: count }, (_, i) => seed + (sameSeed ? 0 : i));
   const prompt = r.prompt ?? '';
-  const { sampler, scheduler } = resolveSampler(r.sampler_name || r.sampler_index, r.scheduler);
+  const samplerName = r.sampler_name || r.sampler_index;
+  // Without schedulers (1.8) the name is taken whole ("DPM++ 2M Karras"); it was checked before queueing.
+  const { sampler, scheduler } = profile.schedulers
+    ? resolveSampler(samplerName, r.scheduler)
+    : { sampler: samplerName, scheduler: undefined };
   const checkpoint =
     findCheckpoint(overrides.sd_model_checkpoint) ??
     findCheckpoint(options.sd_model_checkpoint) ??
     DEFAULT_CHECKPOINT;
   return {
     request: { ...r, cfg_scale: cfgScale },
+    profile,
     checkpoint,
     sampler,
     scheduler,
@@ -184,7 +197,7 @@ export function infotext(plan: GenerationPlan, i: number): string {
     ['Clip skip', plan.clipSkip > 1 ? plan.clipSkip : undefined],
     ['Tiling', r.tiling ? 'True' : undefined],
     ...Object.entries(extra),
-    ['Version', VERSION],
+    ['Version', plan.profile.version],
   ];
   const params = fields
     .filter((f): f is [string, string | number] => f[1] !== undefined)
@@ -229,6 +242,6 @@ export function infoObject(plan: GenerationPlan, produced: number[], jobTimestam
     job_timestamp: jobTimestamp,
     clip_skip: plan.clipSkip,
     is_using_inpainting_conditioning: false,
-    version: VERSION,
+    version: plan.profile.version,
   };
 }

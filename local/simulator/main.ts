@@ -17,7 +17,7 @@ try {
 if (config) {
   const sim = await startSimulator(config);
   sim.setFaults(faults);
-  console.log(`SD WebUI simulator listening on ${sim.url} (step ${config.stepMs} ms)`);
+  console.log(`SD WebUI simulator listening on ${sim.url} (${config.flavour}, step ${config.stepMs} ms)`);
   const stop = (signal: string) => {
     console.log(`${signal}: stopping`);
     void sim.close();

@@ -45,10 +45,20 @@ export interface PictureSpec {
   height: number;
   /** Goes into the PNG's `parameters` text chunk, as SD WebUI does. */
   infotext: string;
+  /** Sampling stopped early (interrupt, skip): the picture is left noisy, unlike the finished one. */
+  partial?: boolean;
+}
+
+/** Grey speckles over a fifth of the pixels: what an interrupted sampler leaves behind. */
+function speckle(rgb: Uint8Array, width: number): void {
+  for (let i = 0; i < rgb.length / 3; i++) {
+    if (((i % width) * 7 + Math.floor(i / width) * 13) % 5 === 0) rgb.fill(128, i * 3, i * 3 + 3);
+  }
 }
 
 /** The PNG SD WebUI would return, compressed on libuv's thread pool: the simulator shares its event loop with the stack. */
-export function picturePng({ prompt, seed, width, height, infotext }: PictureSpec): Promise<Buffer> {
+export function picturePng({ prompt, seed, width, height, infotext, partial }: PictureSpec): Promise<Buffer> {
   const rgb = renderPicture(prompt, seed, width, height);
+  if (partial) speckle(rgb, width);
   return encodePngAsync({ width, height, rgb, text: { parameters: infotext } });
 }

@@ -5,18 +5,19 @@ import {
   CHECKPOINTS,
   findCheckpoint,
   LATENT_UPSCALE_MODES,
-  SAMPLERS,
   SCHEDULERS,
   scriptsList,
   UPSCALERS,
 } from './catalog.ts';
-import { pyRepr, SdApiError, serverException } from './errors.ts';
+import { EXCEPTION_GROUP, pyRepr, SdApiError, serverException } from './errors.ts';
 import type { FaultConfig } from './faults.ts';
+import { type Flavour, PROFILES } from './flavour.ts';
 import { readBody, sendHalfThenDrop, sendJson, sendText } from './http.ts';
 import { emptyStats, errorReply, type Reply, SimState, type SimulatorStats, txt2img } from './txt2img.ts';
 import { parseJsonBody, toBool } from './validate.ts';
 
 export type { FaultConfig } from './faults.ts';
+export type { Flavour } from './flavour.ts';
 export type { SimulatorStats } from './txt2img.ts';
 
 export interface SimulatorOptions {
@@ -26,6 +27,12 @@ export interface SimulatorOptions {
   host?: string;
   /** Wall time of one sampling step of one image; default 50. */
   stepMs?: number;
+  /** From a call's start to its first step, while sampling_steps still shows the last job's; default stepMs / 2. */
+  setupMs?: number;
+  /** Decoding a batch after its last step; default stepMs / 2. */
+  decodeMs?: number;
+  /** The server it stands in for; default 'reforge' (with schedulers). 'a1111-1.8': see flavour.ts. */
+  flavour?: Flavour;
   /** A label for logs and GET /sim/stats when several simulators stand in for several GPU hosts. */
   name?: string;
 }
@@ -58,10 +65,11 @@ async function setOptions(sim: SimState, r: Request): Promise<Reply> {
   const unknown = Object.keys(rest).find((k) => !(k in sim.options) && rest[k] !== null);
   if (unknown !== undefined) throw serverException('KeyError', pyRepr(unknown));
   Object.assign(sim.options, rest);
-  if (checkpoint && checkpoint.title !== sim.options.sd_model_checkpoint) {
+  if (checkpoint && wanted !== sim.options.sd_model_checkpoint) {
     // A1111 and reForge load the new weights inside the request, after waiting for the queue lock.
+    // The setting keeps the name as sent (opts.set), e.g. "random-sd15" rather than the title.
     await sim.engine.exclusive(async () => {
-      sim.options.sd_model_checkpoint = checkpoint.title;
+      sim.options.sd_model_checkpoint = wanted;
       sim.options.sd_checkpoint_hash = checkpoint.sha256;
     });
   }
@@ -85,9 +93,10 @@ function progress(sim: SimState, r: Request): Reply {
 }
 
 function routes(sim: SimState, name: string): Record<string, Partial<Record<string, Handler>>> {
-  const models = CHECKPOINTS.map(({ title, model_name, hash, sha256, filename, config }) => {
-    return { title, model_name, hash, sha256, filename, config };
+  const models = CHECKPOINTS.map(({ title, model_name, shorthash, sha256, filename, config }) => {
+    return { title, model_name, hash: shorthash, sha256, filename, config };
   });
+  const profile = sim.profile;
   return {
     '/sdapi/v1/txt2img': { POST: async (r) => txt2img(sim, await r.body(), r.req.headers['content-type']) },
     '/sdapi/v1/progress': { GET: (r) => progress(sim, r) },
@@ -105,8 +114,8 @@ function routes(sim: SimState, name: string): Record<string, Partial<Record<stri
     },
     '/sdapi/v1/options': { GET: () => ok(sim.options), POST: (r) => setOptions(sim, r) },
     '/sdapi/v1/sd-models': { GET: () => ok(models) },
-    '/sdapi/v1/samplers': { GET: () => ok(SAMPLERS) },
-    '/sdapi/v1/schedulers': { GET: () => ok(SCHEDULERS) },
+    '/sdapi/v1/samplers': { GET: () => ok(profile.samplers) },
+    ...(profile.schedulers ? { '/sdapi/v1/schedulers': { GET: () => ok(SCHEDULERS) } } : {}),
     '/sdapi/v1/upscalers': { GET: () => ok(UPSCALERS) },
     '/sdapi/v1/latent-upscale-modes': { GET: () => ok(LATENT_UPSCALE_MODES.map((n) => ({ name: n }))) },
     '/sdapi/v1/scripts': { GET: () => ok(scriptsList()) },
@@ -130,10 +139,14 @@ function routes(sim: SimState, name: string): Record<string, Partial<Record<stri
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const { port = 0, host = '127.0.0.1', stepMs = 50, name = 'sd-webui-simulator' } = options;
-  if (!(Number.isFinite(stepMs) && stepMs >= 0)) {
-    throw new RangeError(`stepMs must be a number >= 0, got ${stepMs}`);
+  const { setupMs = stepMs / 2, decodeMs = stepMs / 2, flavour = 'reforge' } = options;
+  for (const [key, ms] of Object.entries({ stepMs, setupMs, decodeMs })) {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`${key} must be a number >= 0, got ${ms}`);
   }
-  const sim = new SimState(stepMs);
+  const profile = PROFILES[flavour];
+  if (!profile)
+    throw new RangeError(`flavour must be one of ${Object.keys(PROFILES).join(', ')}, got ${flavour}`);
+  const sim = new SimState({ stepMs, setupMs, decodeMs }, profile);
   const table = routes(sim, name);
   let closing = false;
 
@@ -153,6 +166,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         else if (closing) return void res.destroy();
         else reply = errorReply(serverException(e instanceof Error ? e.name : 'Exception', String(e)));
       }
+    }
+    const error = (reply.body as { error?: unknown } | null)?.error;
+    if (reply.status === 500 && profile.exceptionGroups && error !== 'HTTPException') {
+      reply = { ...reply, body: EXCEPTION_GROUP }; // HTTPExceptions are answered inside, unwrapped
     }
     if (reply.transportFault === 'hang') return; // answered by close(), which destroys the socket
     if (reply.transportFault === 'drop') return sendHalfThenDrop(req, res, startedAt, reply.body);

@@ -2,6 +2,7 @@ import { defaultOptions } from './catalog.ts';
 import { Engine, type SamplingResult } from './engine.ts';
 import { SdApiError, serverException } from './errors.ts';
 import { Faults } from './faults.ts';
+import { type HostProfile, PROFILES } from './flavour.ts';
 import { type GenerationPlan, infoObject, planTxt2Img } from './generation.ts';
 import { picturePng, renderPicture } from './picture.ts';
 import { encodePng } from './png.ts';
@@ -38,16 +39,28 @@ export const emptyStats = (): SimulatorStats => ({
   received: [],
 });
 
+export interface Timing {
+  /** Wall time of one sampling step of one image. */
+  stepMs: number;
+  /** From a call's start to its first step (default half a step; the real server: ~0.4 s, half a step at 64x64). */
+  setupMs?: number;
+  /** Decoding a batch after its last step (default half a step). */
+  decodeMs?: number;
+}
+
 /** Everything one simulated SD WebUI process holds. */
 export class SimState {
   readonly engine = new Engine();
   readonly faults = new Faults();
   readonly options = defaultOptions();
-  readonly stepMs: number;
+  readonly timing: Required<Timing>;
+  readonly profile: HostProfile;
   stats = emptyStats();
 
-  constructor(stepMs: number) {
-    this.stepMs = stepMs;
+  constructor(timing: Timing, profile: HostProfile = PROFILES.reforge) {
+    const { stepMs, setupMs = stepMs / 2, decodeMs = stepMs / 2 } = timing;
+    this.timing = { stepMs, setupMs, decodeMs };
+    this.profile = profile;
   }
 }
 
@@ -72,10 +85,11 @@ function preview(plan: GenerationPlan, batch: number): string {
 export async function txt2img(sim: SimState, raw: string, contentType?: string): Promise<Reply> {
   sim.stats.requests++;
   rememberBody(sim.stats, raw);
-  const parsed = parseTxt2ImgBody(raw, contentType);
+  const profile = sim.profile;
+  const parsed = parseTxt2ImgBody(raw, contentType, profile.unknownFields);
   if (!parsed.ok) return { status: 422, body: { detail: parsed.detail } };
   const request = parsed.request;
-  const scriptError = checkScripts(request);
+  const scriptError = checkScripts(request, profile);
   if (scriptError) return errorReply(scriptError);
   const fault = sim.faults.draw();
   if (fault === 'reject') return { status: 422, body: SIMULATED_REJECT };
@@ -84,26 +98,36 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
   let run: SamplingResult;
   try {
     [plan, run] = await sim.engine.exclusive(async () => {
-      if (fault === 'error') throw serverException('OutOfMemoryError', OOM);
-      const p = planTxt2Img(request, sim.options);
-      const r = await sim.engine.sample({
-        nIter: p.nIter,
-        passes: p.hrSteps > 0 ? [p.steps, p.hrSteps] : [p.steps],
-        stepMs: sim.stepMs * sim.faults.config.slowFactor * p.batchSize,
-        preview: (batch) => preview(p, batch),
-      });
-      sim.stats.busyIntervals.push({ start: r.start, end: r.end });
-      return [p, r] as const;
+      // Errors raised in processing come after state.begin: the failed call still shows in /progress.
+      sim.engine.begin('scripts_txt2img');
+      try {
+        if (fault === 'error') throw serverException('OutOfMemoryError', OOM);
+        const p = planTxt2Img(request, sim.options, profile);
+        const slow = sim.faults.config.slowFactor;
+        const r = await sim.engine.sample({
+          nIter: p.nIter,
+          passes: p.hrSteps > 0 ? [p.steps, p.hrSteps] : [p.steps],
+          stepMs: sim.timing.stepMs * slow * p.batchSize,
+          setupMs: sim.timing.setupMs * slow,
+          decodeMs: sim.timing.decodeMs * slow,
+          preview: (batch) => preview(p, batch),
+        });
+        sim.stats.busyIntervals.push({ start: r.start, end: r.end });
+        return [p, r] as const;
+      } finally {
+        sim.engine.end();
+      }
     });
   } catch (e) {
     if (e instanceof SdApiError) return errorReply(e);
     throw e;
   }
 
-  const produced = run.batches.flatMap(({ batch, pass }) =>
+  const produced = run.batches.flatMap(({ batch, pass, complete }) =>
     Array.from({ length: plan.batchSize }, (_, j) => ({
       index: batch * plan.batchSize + j,
       size: pass > 0 ? plan.hrSize : plan.size,
+      partial: !complete,
     })),
   );
   const info = infoObject(
@@ -118,7 +142,10 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
     sim.stats.imagesReturned += images.length;
     if (send) sim.stats.seedsReturned.push(...produced.map((p) => plan.seeds[p.index] ?? 0));
   }
-  const body = { images, parameters: request, info: JSON.stringify(info) };
+  const parameters = Object.fromEntries(
+    Object.entries(request).filter(([k]) => !profile.unknownFields.includes(k)),
+  );
+  const body = { images, parameters, info: JSON.stringify(info) };
   const transportFault = fault === 'drop' || fault === 'malformed' || fault === 'hang' ? fault : undefined;
   return { status: 200, body, transportFault };
 }
@@ -130,11 +157,11 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
  */
 async function encodeAll(
   plan: GenerationPlan,
-  produced: Array<{ index: number; size: { width: number; height: number } }>,
+  produced: Array<{ index: number; size: { width: number; height: number }; partial: boolean }>,
   infotexts: string[],
 ): Promise<string[]> {
   const pending: Array<Promise<Buffer>> = [];
-  for (const [k, { index, size }] of produced.entries()) {
+  for (const [k, { index, size, partial }] of produced.entries()) {
     await new Promise((resolve) => setImmediate(resolve));
     pending.push(
       picturePng({
@@ -142,6 +169,7 @@ async function encodeAll(
         seed: plan.seeds[index] ?? 0,
         ...size,
         infotext: infotexts[k] ?? '',
+        partial,
       }),
     );
   }

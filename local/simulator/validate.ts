@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ALWAYSON_SCRIPTS, SELECTABLE_SCRIPTS } from './catalog.ts';
 import { httpException, type SdApiError } from './errors.ts';
+import type { HostProfile } from './flavour.ts';
 import { locateJsonError } from './json-error.ts';
 
 /**
@@ -120,7 +121,7 @@ export const txt2imgRequestSchema = z.object({
   do_not_save_samples: bool(false),
   do_not_save_grid: bool(false),
   eta: float(null),
-  denoising_strength: float(0.75),
+  denoising_strength: float(null), // the base class's None wins in A1111's model generator
   s_min_uncond: float(null),
   s_churn: float(null),
   s_tmax: float(null),
@@ -202,11 +203,19 @@ export function parseJsonBody(raw: string, contentType?: string): JsonBody {
     : { ok: true, value };
 }
 
-/** Parses a raw txt2img body as FastAPI 0.94 + pydantic v1 would, down to the 422 `detail`. */
-export function parseTxt2ImgBody(raw: string, contentType?: string): ParseResult {
+/**
+ * Parses a raw txt2img body as FastAPI 0.94 + pydantic v1 would, down to the 422 `detail`. Fields
+ * the host does not know (`unknownFields`) are dropped unread, as pydantic drops unknown keys.
+ */
+export function parseTxt2ImgBody(
+  raw: string,
+  contentType?: string,
+  unknownFields: readonly string[] = [],
+): ParseResult {
   const body = parseJsonBody(raw, contentType);
   if (!body.ok) return body;
-  const parsed = txt2imgRequestSchema.safeParse(body.value);
+  const known = Object.fromEntries(Object.entries(body.value).filter(([k]) => !unknownFields.includes(k)));
+  const parsed = txt2imgRequestSchema.safeParse(known);
   return parsed.success
     ? { ok: true, request: parsed.data }
     : { ok: false, detail: toPydanticErrors(parsed.error) };
@@ -217,14 +226,19 @@ const matches = (titles: string[], name: string) =>
   titles.some((t) => t.toLowerCase() === name.toLowerCase());
 
 /**
- * The script checks text2imgapi makes before queueing: `script_name` must be a selectable script;
- * each `alwayson_scripts` key must be an alwayson script (case-insensitive title). A1111 and reForge
+ * The checks text2imgapi makes before queueing, in its order: `script_name` must be a selectable
+ * script; on hosts that validate it (1.8) the sampler must be one of theirs (404); each
+ * `alwayson_scripts` key must be an alwayson script (case-insensitive title). A1111 and reForge
  * answer an unknown key with "Script '<key>' not found" (their `get_script` raises before the
  * "always on script … not found" branch can run).
  */
-export function checkScripts(request: Txt2ImgRequest): SdApiError | undefined {
+export function checkScripts(request: Txt2ImgRequest, profile?: HostProfile): SdApiError | undefined {
   const { script_name: scriptName, alwayson_scripts: alwayson } = request;
   if (scriptName && !matches(SELECTABLE_SCRIPTS, scriptName)) return notFound(scriptName);
+  const sampler = request.sampler_name || request.sampler_index;
+  if (profile?.rejectsUnknownSampler && !profile.samplers.some((s) => s.name === sampler)) {
+    return httpException(404, 'Sampler not found');
+  }
   for (const key of Object.keys(alwayson)) {
     if (matches(SELECTABLE_SCRIPTS, key)) {
       return httpException(422, 'Cannot have a selectable script in the always on scripts params');

@@ -52,7 +52,9 @@ describe('planTxt2Img', () => {
     const p = plan({ width: 500, height: 300, enable_hr: true, hr_scale: 1.5, steps: 20 });
     expect(p.size).toEqual({ width: 496, height: 296 });
     expect(p.hrSize).toEqual({ width: 744, height: 448 });
-    expect(p.hrSteps).toBe(20);
+    // An img2img pass: int(denoising × steps) + 1 sampler steps, denoising 0.75 when unset.
+    expect(p.hrSteps).toBe(16);
+    expect(plan({ enable_hr: true, steps: 20, denoising_strength: 0.5 }).hrSteps).toBe(11);
     expect(plan({ enable_hr: true, hr_resize_x: 1000, hr_second_pass_steps: 7 })).toMatchObject({
       hrSize: { width: 1000, height: 1000 },
       hrSteps: 7,

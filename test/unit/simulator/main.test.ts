@@ -6,15 +6,21 @@ import { readSimulatorConfig } from '../../../local/simulator/config.ts';
 const MAIN = new URL('../../../local/simulator/main.ts', import.meta.url).pathname;
 
 describe('simulator config', () => {
-  it('defaults to 127.0.0.1:7861 and 50 ms steps', () => {
-    expect(readSimulatorConfig({})).toEqual({ host: '127.0.0.1', port: 7861, stepMs: 50 });
-    expect(
-      readSimulatorConfig({ SDBATCH_SIM_PORT: '0', SDBATCH_SIM_HOST: '0.0.0.0', SDBATCH_SIM_STEP_MS: '2.5' }),
-    ).toEqual({
-      host: '0.0.0.0',
-      port: 0,
-      stepMs: 2.5,
+  it('defaults to 127.0.0.1:7861, 50 ms steps and the reforge flavour', () => {
+    expect(readSimulatorConfig({})).toEqual({
+      host: '127.0.0.1',
+      port: 7861,
+      stepMs: 50,
+      flavour: 'reforge',
     });
+    expect(
+      readSimulatorConfig({
+        SDBATCH_SIM_PORT: '0',
+        SDBATCH_SIM_HOST: '0.0.0.0',
+        SDBATCH_SIM_STEP_MS: '2.5',
+        SDBATCH_SIM_FLAVOUR: 'a1111-1.8',
+      }),
+    ).toEqual({ host: '0.0.0.0', port: 0, stepMs: 2.5, flavour: 'a1111-1.8' });
   });
 
   it.each([
@@ -22,6 +28,7 @@ describe('simulator config', () => {
     ['SDBATCH_SIM_PORT', '70000'],
     ['SDBATCH_SIM_STEP_MS', '-5'],
     ['SDBATCH_SIM_HOST', 'bad host'],
+    ['SDBATCH_SIM_FLAVOUR', 'a1111-1.5'],
   ])('refuses %s=%j with a message naming it', (name, value) => {
     expect(() => readSimulatorConfig({ [name]: value })).toThrow(name);
   });

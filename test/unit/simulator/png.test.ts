@@ -67,4 +67,11 @@ describe('picture', () => {
       await encodePngAsync({ width: 512, height: 512, rgb: renderPicture('a cat', 9, 512, 512), text: {} }),
     ).toEqual(same);
   });
+
+  it('leaves a partly sampled picture different from the finished one, and the same each time', async () => {
+    const spec = { prompt: 'a cat', seed: 9, width: 64, height: 64, infotext: 'x' };
+    const partial = await picturePng({ ...spec, partial: true });
+    expect(partial).not.toEqual(await picturePng(spec));
+    expect(await picturePng({ ...spec, partial: true })).toEqual(partial);
+  });
 });

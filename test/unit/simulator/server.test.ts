@@ -256,7 +256,7 @@ describe('other endpoints', () => {
       await (await post('/sdapi/v1/options', { sd_model_checkpoint: 'v1-5-pruned-emaonly' })).json(),
     ).toBeNull();
     const current = (await (await fetch(options)).json()) as { sd_model_checkpoint: string };
-    expect(current.sd_model_checkpoint).toBe('v1-5-pruned-emaonly.safetensors [6ce0161689]');
+    expect(current.sd_model_checkpoint).toBe('v1-5-pruned-emaonly'); // kept as sent, as opts.set does
     const r = await txt2img({ steps: 1, width: 64, height: 64 });
     expect(r.info).toMatchObject({ sd_model_name: 'v1-5-pruned-emaonly', sd_model_hash: '6ce0161689' });
     const overridden = await txt2img({

@@ -163,7 +163,7 @@ describe('script checks', () => {
       error: 'HTTPException',
       detail: "Script 'Face Editor' not found",
       body: '',
-      errors: "422: Script 'Face Editor' not found",
+      errors: '', // str(HTTPException) under starlette 0.26
     });
     expect(checkScripts(request({ script_name: 'nope' }))?.status).toBe(422);
     const selectable = checkScripts(request({ alwayson_scripts: { 'X/Y/Z plot': {} } }));
