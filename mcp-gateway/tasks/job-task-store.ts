@@ -10,11 +10,12 @@ import {
 import { InvalidRequestError, JobNotFoundError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { ToolContext } from '../deps.ts';
+import { startedJobOf } from '../started-job.ts';
 import { cancelJob } from '../tools/cancel.ts';
 import { listOwnJobs } from '../tools/list.ts';
 import { getOwnedJob } from '../tools/owned-job.ts';
 import { startTaskResult } from '../tools/start.ts';
-import { isJobId, isTaskAugmented, startedJobOf, taskStatusOf, toLegacyTask } from './job-task.ts';
+import { isJobId, isTaskAugmented, taskStatusOf, toLegacyTask } from './job-task.ts';
 
 const TASKS_PER_PAGE = 20;
 

@@ -1,7 +1,5 @@
 import type { TaskStatusV2, TaskV2 } from '@modelcontextprotocol/ext-tasks/core/v2';
-import type { CreateTaskOptions } from '@modelcontextprotocol/sdk/experimental/tasks';
 import type { Task as LegacyTask, Request } from '@modelcontextprotocol/sdk/types.js';
-import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { JobRecord, JobStatus } from '../../core/job.ts';
 import { JOB_ID_PATTERN } from '../../core/job-id.ts';
 import { toStatusView } from '../../core/status-view.ts';
@@ -64,22 +62,3 @@ export function toLegacyTask(job: JobRecord, now: Date): LegacyTask {
 
 /** Whether a 2025-era request asked for a task (`params.task`) rather than for its result. */
 export const isTaskAugmented = (request: Request): boolean => Boolean(request.params?.task);
-
-/** A job sdreforge_batch_start has just started (or found by client_token), with the tool's answer. */
-export interface StartedJob {
-  job: JobRecord;
-  /** What a plain tools/call of the start tool answers: the job id and an estimate. */
-  answer: CallToolResult;
-}
-
-const STARTED = 'sdbatch/started-job';
-
-/** The options the start tool creates its task with: the task store builds the task from the job. */
-export const startedTaskOptions = (started: StartedJob): CreateTaskOptions => ({
-  context: { [STARTED]: started },
-});
-
-/** The started job the start tool handed over, if these options came from it. */
-export const startedJobOf = (options: CreateTaskOptions): StartedJob | undefined =>
-  // Never crosses the wire: the start tool's handler put it there in this process.
-  options.context?.[STARTED] as StartedJob | undefined;

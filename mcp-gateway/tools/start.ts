@@ -11,7 +11,7 @@ import { type JobRecord, JobStatus } from '../../core/job.ts';
 import { StartInputShape } from '../../core/params/generation.ts';
 import type { ToolContext } from '../deps.ts';
 import { type StartArgs, startJob } from '../start-job.ts';
-import { type StartedJob, startedTaskOptions } from '../tasks/job-task.ts';
+import { type StartedJob, startedTaskOptions } from '../started-job.ts';
 import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { firstResultPage, ResultOutput } from './result.ts';

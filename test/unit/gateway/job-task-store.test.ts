@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobRecord, JobStatus } from '../../../core/job.ts';
 import type { JobListQuery, JobStore, Orchestrator } from '../../../core/ports.ts';
 import type { GatewayDeps, ToolContext } from '../../../mcp-gateway/deps.ts';
-import { startedTaskOptions } from '../../../mcp-gateway/tasks/job-task.ts';
+import { startedTaskOptions } from '../../../mcp-gateway/started-job.ts';
 import { JobTaskStore } from '../../../mcp-gateway/tasks/job-task-store.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { JobRecord, JobStatus } from '../../../core/job.ts';
 import { toStatusView } from '../../../core/status-view.ts';
+import { startedJobOf, startedTaskOptions } from '../../../mcp-gateway/started-job.ts';
 import {
   isJobId,
   isTaskAugmented,
-  startedJobOf,
-  startedTaskOptions,
   taskStatusOf,
   toLegacyTask,
   toTask,
