@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
 import type { HostSpec, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
@@ -150,13 +151,15 @@ export interface SdWebUi {
   schedulers(): Promise<string[] | undefined>;
 }
 
-export interface Checkpoint {
-  title: string;
-  model_name: string;
-  filename?: string;
-  hash?: string | null;
-  sha256?: string | null;
-}
+/** A checkpoint as SD WebUI's /sdapi/v1/sd-models lists it (the fields sdbatch matches names on). */
+export const Checkpoint = z.object({
+  title: z.string(),
+  model_name: z.string(),
+  filename: z.string().optional(),
+  hash: z.string().nullish(),
+  sha256: z.string().nullish(),
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
 
 /** Downloads a control image from a caller's URL, within the fetch policy (https, public hosts, caps). */
 export interface ImageFetcher {

@@ -1,30 +1,16 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ResultFile, ResultOutput } from '../../mcp-gateway/tools/result.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
 import { bar, fitLine } from '../status-line.ts';
 import { misused, withOption } from '../usage.ts';
 import { EXIT_BY_STATUS } from './jobs.ts';
 
-interface ResultFile {
-  url: string;
-  iteration: number;
-  index: number;
-  seed: number;
-  subseed?: number;
-  width: number;
-  height: number;
-  infotext?: string;
-}
-
-interface ResultPage {
-  status: string;
-  total_images: number;
-  files: ResultFile[];
-  next_cursor?: string;
-  contact_sheet: { url: string; images: number } | null;
-  failures: Array<{ iteration: number; error: string }>;
-}
+type ResultPage = Pick<
+  ResultOutput,
+  'status' | 'total_images' | 'files' | 'next_cursor' | 'contact_sheet' | 'failures'
+>;
 
 /** Every file of the job, page by page, with what the last page says of the job. */
 async function allFiles(mcp: McpSession, jobId: string): Promise<Omit<ResultPage, 'next_cursor'>> {

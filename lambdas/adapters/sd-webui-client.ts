@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
-import type { Checkpoint, SdProgress, SdWebUi, Txt2ImgResult } from '../../core/ports.ts';
+import { Checkpoint, type SdProgress, type SdWebUi, type Txt2ImgResult } from '../../core/ports.ts';
 import { readTxt2ImgBody, type Txt2ImgBody } from './txt2img-body.ts';
 
 export interface SdWebUiHost {
@@ -17,15 +17,7 @@ const Txt2ImgInfo = z.object({
   job_timestamp: z.string().optional(),
 });
 const ScriptsResponse = z.object({ txt2img: z.array(z.string()) });
-const CheckpointsResponse = z.array(
-  z.object({
-    title: z.string(),
-    model_name: z.string(),
-    filename: z.string().optional(),
-    hash: z.string().nullish(),
-    sha256: z.string().nullish(),
-  }),
-);
+const CheckpointsResponse = z.array(Checkpoint);
 const NamesResponse = z.array(z.object({ name: z.string(), label: z.string().optional() }));
 const ProgressResponse = z.object({
   progress: z.number(),

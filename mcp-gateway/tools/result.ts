@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { isTerminal, type JobRecord, JobStatus } from '../../core/job.ts';
+import { isTerminal, type JobRecord, JobStatus, StoredImage } from '../../core/job.ts';
 import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';
 import { ANSWER_BUDGET_BYTES, enveloped, largestFitting } from '../answer-size.ts';
 import type { ToolContext } from '../deps.ts';
@@ -10,17 +10,13 @@ import { safely } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
 import type { ToolHost } from './tool-host.ts';
 
-const ResultFile = z.object({
+/** A stored image as the result tool lists it: where to download it, and which iteration it is. */
+export const ResultFile = StoredImage.extend({
   url: z.string().describe('Presigned GET URL of the PNG; valid until expires_at.'),
-  key: z.string(),
   iteration: z.number().int(),
-  index: z.number().int(),
-  seed: z.number().int(),
-  subseed: z.number().int().optional(),
-  width: z.number().int(),
-  height: z.number().int(),
-  infotext: z.string().optional().describe('SD WebUI generation parameters, as in the PNG.'),
+  infotext: StoredImage.shape.infotext.describe('SD WebUI generation parameters, as in the PNG.'),
 });
+export type ResultFile = z.infer<typeof ResultFile>;
 
 export const ResultOutput = z.object({
   job_id: z.string(),
@@ -66,6 +62,7 @@ export const ResultInput = toolInput({
     ),
 });
 export type ResultInput = z.infer<typeof ResultInput>;
+export type ResultOutput = z.infer<typeof ResultOutput>;
 
 const MAX_INLINE_SHEET_BYTES = 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 50;
