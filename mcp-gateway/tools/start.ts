@@ -38,6 +38,7 @@ export const StartOutput = z.object({
   failures: ResultOutput.shape.failures.optional(),
   expires_at: ResultOutput.shape.expires_at.optional(),
 });
+export type StartOutput = z.infer<typeof StartOutput>;
 
 const StartToolShape = {
   ...StartInputShape,

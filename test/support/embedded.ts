@@ -1,7 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { callTool, connectGateway } from '../../cli/gateway-client.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
@@ -29,14 +28,8 @@ export async function startTestStack(
 }
 
 /** The official MCP client over Streamable HTTP with the stack's bearer token. */
-export async function connectClient(stack: EmbeddedStack, token = stack.token): Promise<Client> {
-  const client = new Client({ name: 'sdbatch-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  return client;
-}
+export const connectClient = (stack: EmbeddedStack, token = stack.token): Promise<Client> =>
+  connectGateway(stack.mcpUrl, token, 'sdbatch-test');
 
 /** A second caller: a named token made through the admin routes with the stack's own token. */
 export async function otherCallerToken(stack: EmbeddedStack, name: string): Promise<string> {
@@ -49,14 +42,7 @@ export async function otherCallerToken(stack: EmbeddedStack, name: string): Prom
   return ((await response.json()) as { token: string }).token;
 }
 
-export async function callTool<T = Record<string, unknown>>(
-  client: Client,
-  name: string,
-  args: Record<string, unknown>,
-): Promise<{ result: CallToolResult; data: T }> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  return { result, data: result.structuredContent as T };
-}
+export { callTool };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
