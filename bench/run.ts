@@ -68,7 +68,7 @@ const MEMORY_SETTLE_MS = 1000;
  * have not freed yet (V8 frees array buffers once tens of MB have built up), and glibc keeps the
  * high-water mark of each thread's native work resident (the contact sheet's palette quantiser
  * leaves some 25 MB in the arena of whichever libuv thread ran it). That warm-up is bounded and
- * settles within the first jobs: while issue 15 was fixed, 17 runs of this scenario gave 1.07 to
+ * settles within the first jobs: while the memory growth was fixed, 17 runs of this scenario gave 1.07 to
  * 1.16 (mean 1.11), and a run of 8 jobs stayed within 25 MiB from its third job on. Before the
  * fixes it gave 1.64, each job adding 200-290 MB.
  */
@@ -546,7 +546,7 @@ ${memoryRatio.toFixed(3)} (target ${MEMORY_RATIO_TARGET.toFixed(2)}), ${(((rssAf
 The margin is for what a reading cannot avoid and what settles within the first jobs: garbage the collectors
 have not freed yet (the array buffers column: V8 frees them once tens of MB have built up) and the native
 high-water mark glibc keeps resident per thread (the contact sheet's palette quantiser runs on whichever libuv
-thread is free). What grew with every job before issue 15 was fixed (a libvips composite of 1,600 overlays per
+thread is free). What grew with every job before the memory fixes (a libvips composite of 1,600 overlays per
 contact sheet, the LevelDB iterators dynalite never closed, the emulators' young generation) is gone.
 
 ### Generate task memory

@@ -3,7 +3,7 @@ import { enveloped, FUNCTION_URL_RESPONSE_BYTES } from '../../mcp-gateway/answer
 import { callTool, openTestStack, waitForTerminal } from '../support/embedded.ts';
 
 /**
- * Issue 14: the gateway answers through a Function URL, which buffers at most 6 MB; the embedded
+ * The gateway answers through a Function URL, which buffers at most 6 MB; the embedded
  * stack refuses a bigger answer with a 502 as Lambda would. A result page of the longest prompts
  * escaping the most (8,000 quotes, 8,000 control characters, in every image's infotext) must
  * still fit, the cursor carrying the rest.

@@ -12,7 +12,7 @@ import {
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * Issue 5, "What shows it is done": the simulator fails a fifth of its txt2img calls at random
+ * The simulator fails a fifth of its txt2img calls at random
  * while several jobs run at once. Every job must end, and every image the GPU host really
  * delivered must be listed once by sdreforge_batch_result and stored once in the bucket.
  */

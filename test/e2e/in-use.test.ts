@@ -7,7 +7,7 @@ import { exited, MAIN, spawnInRepo } from '../support/spawned-stack.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * Issue 15: a second stack started where one already runs must not touch the first one's data or
+ * A second stack started where one already runs must not touch the first one's data or
  * port; it says in one line what is taken and which setting chooses another, then exits.
  */
 

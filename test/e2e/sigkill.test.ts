@@ -18,7 +18,7 @@ import { MAIN, type SpawnedStack, spawnStack } from '../support/spawned-stack.ts
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * Issue 5, "What shows it is done": the embedded stack, run exactly as `npm start` runs it, is
+ * The embedded stack, run exactly as `npm start` runs it, is
  * killed with SIGKILL in the middle of a job and started again on the same data dir. It must
  * resume the job and finish it with every image exactly once.
  */

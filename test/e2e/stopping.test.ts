@@ -13,7 +13,7 @@ import { exited, spawnStack } from '../support/spawned-stack.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * Issue 15: a process manager or a terminal stops `npm start` by signalling the npm process alone.
+ * A process manager or a terminal stops `npm start` by signalling the npm process alone.
  * The whole stack must stop with it, leaving its port and data dir free for the next start.
  */
 

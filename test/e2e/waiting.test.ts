@@ -7,7 +7,7 @@ import type { Timers } from '../../local/step-functions/task-tokens.ts';
 import { callTool, openTestStack, sleep, waitForTerminal } from '../support/embedded.ts';
 
 /**
- * Issue 14: a job waiting for a GPU slot waits in a callback task. However long it waits, its
+ * A job waiting for a GPU slot waits in a callback task. However long it waits, its
  * history does not grow; it is woken by whoever frees a slot, or by its heartbeat lapsing when
  * that wake-up is lost; a cancelled waiter is dropped from the queue.
  */

@@ -21,7 +21,7 @@ import { listObjectKeys } from '../support/faults.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /**
- * Issue 5, "What shows it is done": thousands of random and hostile argument sets at every tool.
+ * Thousands of random and hostile argument sets at every tool.
  * Each call gets a tool error with a message, or (start) a valid job; never a protocol error, an
  * internal error or a 5xx; and a refused start creates nothing.
  */

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type ClientOptions, s3Client } from '../../lambdas/adapters/aws-clients.ts';
 
-/** Helpers shared by the fault, crash and hostile-input tests (issue 5). */
+/** Helpers shared by the fault, crash and hostile-input tests. */
 
 export interface StatusData {
   job_id: string;
