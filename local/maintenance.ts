@@ -7,6 +7,7 @@ import {
   paginateScan,
 } from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
+import { ACTIVE_STATUSES } from '../core/job-status.ts';
 import { workflowInput } from '../core/plan.ts';
 import type { Orchestrator } from '../core/ports.ts';
 import { ITERATION_SK_PREFIX, JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
@@ -51,8 +52,8 @@ export async function resumeUnfinishedJobs(
 ): Promise<string[]> {
   const jobs = await scanAll(
     deps,
-    'sk = :job AND #status IN (:pending, :running)',
-    { ':job': JOB_SK, ':pending': 'pending', ':running': 'running' },
+    `sk = :job AND #status IN (${ACTIVE_STATUSES.map((_, i) => `:s${i}`).join(', ')})`,
+    { ':job': JOB_SK, ...Object.fromEntries(ACTIVE_STATUSES.map((s, i) => [`:s${i}`, s])) },
     { '#status': 'status' },
   );
   for (const job of jobs) {

@@ -1,5 +1,6 @@
 import { JobNotFoundError } from '../errors.ts';
 import type { JobRecord, JobStatus } from '../job.ts';
+import { sourcesOf } from '../job-status.ts';
 import type { HostPool, JobStore } from '../ports.ts';
 import type { JobTaskInput } from './task-io.ts';
 
@@ -17,7 +18,7 @@ export async function finalizeJob(
   if (!job) throw new JobNotFoundError(input.job_id);
   const status = finalStatus(job);
   // A cancelled job keeps its status: the transition only applies to a job still in flight.
-  await deps.jobs.transition(job.job_id, ['pending', 'running'], status, deps.now().toISOString());
+  await deps.jobs.transition(job.job_id, sourcesOf(status), status, deps.now().toISOString());
   // Its runners are all done: a place left in the GPU queue (a runner that died waiting) goes.
   await deps.pool.dropWaiters(job.job_id);
   return { job_id: job.job_id, status };

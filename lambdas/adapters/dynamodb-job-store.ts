@@ -10,16 +10,25 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { isStaleAdmission } from '../../core/admission.ts';
 import { InvalidRequestError } from '../../core/errors.ts';
 import {
   type ContactSheet,
   type CurrentProgress,
+  counterOf,
   expiryFrom,
+  FINAL_ITERATION_STATUS,
   IterationRecord,
-  isTerminal,
   JobRecord,
-  type JobStatus,
+  notesToDrop,
 } from '../../core/job.ts';
+import {
+  ACTIVE_STATUSES,
+  isActive,
+  type JobStatus,
+  PROGRESS_STATUS,
+  planTransition,
+} from '../../core/job-status.ts';
 import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import {
@@ -36,12 +45,6 @@ import {
 
 const isMissingIndex = (error: unknown): boolean =>
   (error as Error).name === 'ValidationException' && /specified index/i.test((error as Error).message);
-
-/**
- * How long an admitted job may go uncreated before a full admission list counts it as never
- * created: a start stores its job within a few writes of being admitted.
- */
-const ADMISSION_GRACE_MS = 60_000;
 
 const encodeCursor = (key: Record<string, unknown>) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
@@ -85,7 +88,7 @@ export class DynamoDbJobStore implements JobStore {
             sk: JOB_SK,
             owner_pk: ownerPk(job.owner),
             owner_sk: `${job.created_at}#${job.job_id}`,
-            ...(isTerminal(job.status) ? {} : { active_owner_pk: ownerPk(job.owner) }),
+            ...(isActive(job.status) ? { active_owner_pk: ownerPk(job.owner) } : {}),
             ttl: job.expires_at,
             ...job,
           },
@@ -107,7 +110,8 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean> {
-    const stamp = to === 'running' ? 'started_at' : isTerminal(to) ? 'finished_at' : undefined;
+    const plan = planTransition(from, to, at);
+    const stamps = Object.entries(plan.stamps);
     const fromValues = Object.fromEntries(from.map((status, i) => [`:from${i}`, status]));
     const moved = await conditionally(
       this.db.send(
@@ -116,21 +120,25 @@ export class DynamoDbJobStore implements JobStore {
           Key: { pk: jobPk(jobId), sk: JOB_SK },
           // Leaving the active states also leaves the sparse active-jobs index. A running job has no
           // TTL: DynamoDB (and the embedded sweep) cannot delete it however long it runs.
-          UpdateExpression: `SET #status = :to${stamp ? `, ${stamp} = :at` : ''} REMOVE #current${isTerminal(to) ? ', active_owner_pk' : ''}${to === 'running' ? ', #ttl' : ''}`,
+          UpdateExpression: `SET #status = :to${stamps.map(([name]) => `, ${name} = :${name}`).join('')} REMOVE #current${plan.ends ? ', active_owner_pk' : ''}${plan.starts ? ', #ttl' : ''}`,
           ConditionExpression: `#status IN (${Object.keys(fromValues).join(', ')})`,
           ExpressionAttributeNames: {
             '#status': 'status',
             '#current': 'current',
-            ...(to === 'running' ? { '#ttl': 'ttl' } : {}),
+            ...(plan.starts ? { '#ttl': 'ttl' } : {}),
           },
-          ExpressionAttributeValues: { ':to': to, ...(stamp ? { ':at': at } : {}), ...fromValues },
+          ExpressionAttributeValues: {
+            ':to': to,
+            ...Object.fromEntries(stamps.map(([name, value]) => [`:${name}`, value])),
+            ...fromValues,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       ),
     );
     // Ended: it no longer counts against its owner's limit (a crash before this write is
     // repaired by the next admission that finds the list full).
-    if (moved && isTerminal(to) && moved.Attributes) {
+    if (moved && plan.ends && moved.Attributes) {
       const ended = JobRecord.parse(moved.Attributes);
       // Its retention counts from its end: the job and its TTL expire together.
       const expiresAt = expiryFrom(ended, Date.parse(at));
@@ -230,10 +238,7 @@ export class DynamoDbJobStore implements JobStore {
         found.set(job.job_id, job);
       }
     }
-    return ids.filter((id) => {
-      const job = found.get(id);
-      return job ? isTerminal(job.status) : at - (admitted[id] ?? 0) > ADMISSION_GRACE_MS;
-    });
+    return ids.filter((id) => isStaleAdmission(found.get(id), admitted[id] ?? 0, at));
   }
 
   /** The owner's jobs not yet ended (pending or running), from the sparse active index. */
@@ -251,9 +256,12 @@ export class DynamoDbJobStore implements JobStore {
       return this.jobIdsOf({
         IndexName: JOBS_TABLE.ownerIndex.name,
         KeyConditionExpression: 'owner_pk = :owner',
-        FilterExpression: '#status IN (:pending, :running)',
+        FilterExpression: `#status IN (${ACTIVE_STATUSES.map((_, i) => `:s${i}`).join(', ')})`,
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ':owner': ownerPk(owner), ':pending': 'pending', ':running': 'running' },
+        ExpressionAttributeValues: {
+          ':owner': ownerPk(owner),
+          ...Object.fromEntries(ACTIVE_STATUSES.map((status, i) => [`:s${i}`, status])),
+        },
       });
     }
   }
@@ -267,7 +275,7 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async setCurrent(jobId: string, current: CurrentProgress): Promise<void> {
-    // Only while the job runs: once it has ended, live progress no longer matters.
+    // Only while the job runs (PROGRESS_STATUS): once it has ended, live progress no longer matters.
     await conditionally(
       this.db.send(
         new UpdateCommand({
@@ -276,7 +284,7 @@ export class DynamoDbJobStore implements JobStore {
           UpdateExpression: 'SET #current = :current',
           ConditionExpression: '#status = :running',
           ExpressionAttributeNames: { '#current': 'current', '#status': 'status' },
-          ExpressionAttributeValues: { ':current': current, ':running': 'running' },
+          ExpressionAttributeValues: { ':current': current, ':running': PROGRESS_STATUS },
         }),
       ),
     );
@@ -305,17 +313,13 @@ export class DynamoDbJobStore implements JobStore {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    // Keep status small: drop the oldest lines past five.
-    const notes = (Attributes?.notes as string[] | undefined) ?? [];
-    if (notes.length > 5) {
+    const drop = notesToDrop(((Attributes?.notes as string[] | undefined) ?? []).length);
+    if (drop > 0) {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(jobId), sk: JOB_SK },
-          UpdateExpression: `REMOVE ${notes
-            .slice(0, notes.length - 5)
-            .map((_, i) => `notes[${i}]`)
-            .join(', ')}`,
+          UpdateExpression: `REMOVE ${Array.from({ length: drop }, (_, i) => `notes[${i}]`).join(', ')}`,
         }),
       );
     }
@@ -333,15 +337,15 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async recordIteration(record: IterationRecord, expiresAt: number): Promise<void> {
-    // A success is final: a late failure report for the same iteration must not replace it.
+    // Stored over anything but a final record (see mayReplaceIteration), in one conditional write.
     const stored = await conditionally(
       this.db.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: jobPk(record.job_id), sk: iterationSk(record.iteration), ttl: expiresAt, ...record },
-          ConditionExpression: 'attribute_not_exists(pk) OR #status <> :succeeded',
+          ConditionExpression: 'attribute_not_exists(pk) OR #status <> :final',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':succeeded': 'succeeded' },
+          ExpressionAttributeValues: { ':final': FINAL_ITERATION_STATUS },
         }),
       ),
     );
@@ -356,7 +360,7 @@ export class DynamoDbJobStore implements JobStore {
 
   /** Adds the iteration's images to the job's counters, once: the counted set guards the ADD. */
   private async count(record: IterationRecord): Promise<void> {
-    const counter = record.status === 'succeeded' ? 'completed_images' : 'failed_images';
+    const counter = counterOf(record);
     await conditionally(
       this.db.send(
         new UpdateCommand({
