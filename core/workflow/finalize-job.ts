@@ -1,7 +1,7 @@
 import { JobNotFoundError } from '../errors.ts';
 import type { JobRecord, JobStatus } from '../job.ts';
 import { sourcesOf } from '../job-status.ts';
-import type { HostPool, JobStore } from '../ports.ts';
+import type { HostPool, JobRecords } from '../ports.ts';
 import type { JobTaskInput } from './task-io.ts';
 
 /** How a job ended, from its counters: all images, some, or none. */
@@ -12,7 +12,11 @@ export function finalStatus(job: Pick<JobRecord, 'completed_images' | 'total_ima
 
 export async function finalizeJob(
   input: JobTaskInput,
-  deps: { jobs: JobStore; pool: Pick<HostPool, 'dropWaiters'>; now: () => Date },
+  deps: {
+    jobs: Pick<JobRecords, 'get' | 'transition'>;
+    pool: Pick<HostPool, 'dropWaiters'>;
+    now: () => Date;
+  },
 ) {
   const job = await deps.jobs.get(input.job_id);
   if (!job) throw new JobNotFoundError(input.job_id);
