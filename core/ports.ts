@@ -69,6 +69,24 @@ export interface OwnerIndex {
  */
 export type JobStore = JobRecords & IterationLedger & OwnerIndex;
 
+/**
+ * What the embedded stack does for itself that DynamoDB's TTL and Step Functions' durability do
+ * in AWS (local/maintenance.ts).
+ */
+export interface JobHousekeeping {
+  /** Every job not yet ended, of every owner. */
+  activeJobs(): Promise<JobRecord[]>;
+  /** The jobs whose expiry has passed at `nowSeconds`. */
+  expiredJobs(nowSeconds: number): Promise<string[]>;
+  /** Deletes the job with all its items; how many items went. */
+  deleteJob(jobId: string): Promise<number>;
+  /**
+   * Deletes every other item expired at `nowSeconds`, but not an iteration of a job still kept
+   * (it goes with its job); how many went.
+   */
+  deleteExpiredItems(nowSeconds: number): Promise<number>;
+}
+
 export type Admission = { admitted: true } | { admitted: false; active: number };
 
 export interface JobListQuery {
