@@ -2,13 +2,12 @@ import { JobNotFoundError } from '../errors.ts';
 import type { JobRecord } from '../job.ts';
 import { runnerIterations } from '../plan.ts';
 import type { IterationLedger, JobRecords } from '../ports.ts';
+import type { FailedRunInput } from './task-io.ts';
 
 type FailureDeps = {
   jobs: Pick<JobRecords, 'get'> & Pick<IterationLedger, 'recordIteration'>;
   now: () => Date;
 };
-
-import type { FailedRunInput } from './task-io.ts';
 
 export interface FailureReason {
   type: string;

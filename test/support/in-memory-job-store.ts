@@ -78,7 +78,8 @@ export class InMemoryJobStore implements JobStore {
     return record && copy(record);
   }
 
-  async recordIteration(record: IterationRecord): Promise<void> {
+  /** `_expiresAt` is the item's TTL in DynamoDB: nothing here expires. */
+  async recordIteration(record: IterationRecord, _expiresAt?: number): Promise<void> {
     const key = `${record.job_id}#${record.iteration}`;
     const stored = this.iterations.get(key);
     if (mayReplaceIteration(stored)) this.iterations.set(key, copy(record));
