@@ -15,7 +15,7 @@ type Item = Record<string, unknown>;
 /**
  * The jobs table's housekeeping for the embedded stack, by scans: dynalite expires nothing by
  * TTL, so the stack sweeps what DynamoDB would. A job that has not ended has no TTL (see
- * DynamoDbJobStore.transition), so it never expires here.
+ * DynamoDbJobRecords.transition), so it never expires here.
  */
 export class DynamoDbJobHousekeeping implements JobHousekeeping {
   private readonly db: DynamoDBDocumentClient;
