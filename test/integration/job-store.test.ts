@@ -3,11 +3,17 @@ import { PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JobRecord } from '../../core/job.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
+import { DynamoDbJobHousekeeping } from '../../lambdas/adapters/dynamodb-job-housekeeping.ts';
 import { DynamoDbJobStore } from '../../lambdas/adapters/dynamodb-job-store.ts';
 import { createTableInput, JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
 import { closeDynaliteIterators } from '../../local/dynalite-iterators.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
-import { jobStoreBehaviour, newJob, succeeded } from '../support/job-store-behaviour.ts';
+import {
+  housekeepingBehaviour,
+  jobStoreBehaviour,
+  newJob,
+  succeeded,
+} from '../support/job-store-behaviour.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 let stores: EmbeddedStores;
@@ -26,6 +32,10 @@ afterAll(async () => {
 
 describe('DynamoDbJobStore against dynalite', () => {
   jobStoreBehaviour(() => jobs);
+  housekeepingBehaviour(
+    () => jobs,
+    () => new DynamoDbJobHousekeeping(documentClient(stores.clients), stores.tableName),
+  );
 
   it('counts a success stored by a worker that died before counting it', async () => {
     const job = newJob();

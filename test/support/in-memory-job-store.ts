@@ -11,7 +11,14 @@ import {
   notesToDrop,
 } from '../../core/job.ts';
 import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../../core/job-status.ts';
-import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
+import type {
+  Admission,
+  ClientTokenClaim,
+  JobHousekeeping,
+  JobListQuery,
+  JobPage,
+  JobStore,
+} from '../../core/ports.ts';
 
 const copy = <T>(value: T): T => structuredClone(value);
 const listKey = (job: JobRecord) => `${job.created_at}#${job.job_id}`;
@@ -22,9 +29,11 @@ const listKey = (job: JobRecord) => `${job.created_at}#${job.job_id}`;
  * limit), with the rules taken from the core as that adapter takes them. The shared behaviour
  * suite (job-store-behaviour.ts) runs against both.
  */
-export class InMemoryJobStore implements JobStore {
+export class InMemoryJobStore implements JobStore, JobHousekeeping {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly iterations = new Map<string, IterationRecord>();
+  /** When each job and iteration may be deleted (DynamoDB's TTL), epoch seconds; none while a job runs. */
+  private readonly ttl = new Map<string, number>();
   private readonly admissions = new Map<string, Map<string, number>>();
   private readonly tokens = new Map<string, ClientTokenClaim>();
 
@@ -37,6 +46,7 @@ export class InMemoryJobStore implements JobStore {
   async create(job: JobRecord): Promise<boolean> {
     if (this.jobs.has(job.job_id)) return false;
     this.jobs.set(job.job_id, copy(job));
+    this.ttl.set(job.job_id, job.expires_at);
     return true;
   }
 
@@ -51,8 +61,10 @@ export class InMemoryJobStore implements JobStore {
     if (!job || !from.includes(job.status)) return false;
     Object.assign(job, { status: to }, plan.stamps);
     delete job.current;
+    if (plan.starts) this.ttl.delete(jobId);
     if (plan.ends) {
       job.expires_at = expiryFrom(job, Date.parse(at));
+      this.ttl.set(jobId, job.expires_at);
       await this.withdraw(job.owner, jobId);
     }
     return true;
@@ -78,11 +90,13 @@ export class InMemoryJobStore implements JobStore {
     return record && copy(record);
   }
 
-  /** `_expiresAt` is the item's TTL in DynamoDB: nothing here expires. */
-  async recordIteration(record: IterationRecord, _expiresAt?: number): Promise<void> {
+  async recordIteration(record: IterationRecord, expiresAt: number): Promise<void> {
     const key = `${record.job_id}#${record.iteration}`;
     const stored = this.iterations.get(key);
-    if (mayReplaceIteration(stored)) this.iterations.set(key, copy(record));
+    if (mayReplaceIteration(stored)) {
+      this.iterations.set(key, copy(record));
+      this.ttl.set(key, expiresAt);
+    }
     this.count(this.iterations.get(key) as IterationRecord);
   }
 
@@ -168,6 +182,39 @@ export class InMemoryJobStore implements JobStore {
     if (first) return { ...claim, jobId: first.jobId, fingerprint: first.fingerprint };
     this.tokens.set(key, copy(claim));
     return claim;
+  }
+
+  async activeJobs(): Promise<JobRecord[]> {
+    return [...this.jobs.values()].filter((job) => isActive(job.status)).map(copy);
+  }
+
+  async expiredJobs(nowSeconds: number): Promise<string[]> {
+    return [...this.jobs.keys()].filter((id) => (this.ttl.get(id) ?? Number.POSITIVE_INFINITY) <= nowSeconds);
+  }
+
+  async deleteJob(jobId: string): Promise<number> {
+    const keys = [...this.iterations.keys()].filter((key) => key.startsWith(`${jobId}#`));
+    for (const key of [jobId, ...keys]) this.ttl.delete(key);
+    for (const key of keys) this.iterations.delete(key);
+    return keys.length + (this.jobs.delete(jobId) ? 1 : 0);
+  }
+
+  async deleteExpiredItems(nowSeconds: number): Promise<number> {
+    let deleted = 0;
+    for (const [key, record] of this.iterations) {
+      // An iteration goes with its job, not before it.
+      if ((this.ttl.get(key) ?? Number.POSITIVE_INFINITY) > nowSeconds || this.jobs.has(record.job_id))
+        continue;
+      this.iterations.delete(key);
+      this.ttl.delete(key);
+      deleted++;
+    }
+    for (const [key, claim] of this.tokens) {
+      if (claim.expiresAt > nowSeconds) continue;
+      this.tokens.delete(key);
+      deleted++;
+    }
+    return deleted;
   }
 }
 

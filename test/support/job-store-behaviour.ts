@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
-import type { JobStore } from '../../core/ports.ts';
+import type { JobHousekeeping, JobStore } from '../../core/ports.ts';
 
 let counter = 0;
 /** A pending job of alice's with a fresh id: 3 iterations of 2 images. */
@@ -296,6 +296,47 @@ export function jobStoreBehaviour(store: () => JobStore): void {
       expect(await jobs.claimClientToken({ ...claim, owner: 'bob', jobId: 'job_c' })).toMatchObject({
         jobId: 'job_c',
       });
+    });
+  });
+}
+
+/** What a store's housekeeping does (the embedded stack's sweep and resume), on the same store. */
+export function housekeepingBehaviour(store: () => JobStore, housekeeping: () => JobHousekeeping): void {
+  describe('housekeeping', () => {
+    // A day long before any other test's jobs expire: the store may hold theirs too.
+    const T0 = Date.parse('2020-01-01T00:00:00.000Z') / 1000;
+    const at = (seconds: number) => new Date((T0 + seconds) * 1000).toISOString();
+    const shortLived = (): JobRecord => ({ ...newJob(), created_at: at(0), expires_at: T0 + 100 });
+
+    it('finds the jobs past their expiry, never a running one, and counts an end from the end', async () => {
+      const [jobs, house] = [store(), housekeeping()];
+      const [pending, running, ended] = [shortLived(), shortLived(), shortLived()];
+      for (const job of [pending, running, ended]) await jobs.create(job);
+      await jobs.transition(running.job_id, ['pending'], 'running', at(10));
+      await jobs.transition(ended.job_id, ['pending'], 'failed', at(50));
+      const ids = (jobs: { job_id: string }[]) => jobs.map((job) => job.job_id);
+      expect(ids(await house.activeJobs())).toEqual(expect.arrayContaining([pending.job_id, running.job_id]));
+      expect(ids(await house.activeJobs())).not.toContain(ended.job_id);
+      const expired = await house.expiredJobs(T0 + 120);
+      expect(expired).toContain(pending.job_id);
+      expect(expired).not.toContain(running.job_id);
+      expect(expired).not.toContain(ended.job_id);
+      expect(await house.expiredJobs(T0 + 150)).toContain(ended.job_id);
+      expect(await house.expiredJobs(T0 + 1_000_000)).not.toContain(running.job_id);
+    });
+
+    it('deletes a job with its iterations, and an expired iteration only once its job is gone', async () => {
+      const [jobs, house] = [store(), housekeeping()];
+      const [job, never] = [shortLived(), shortLived()];
+      await jobs.create(job);
+      await jobs.recordIteration(succeeded(job, 0), T0 + 60);
+      await jobs.recordIteration(succeeded(never, 0), T0 + 60);
+      await house.deleteExpiredItems(T0 + 120);
+      expect(await jobs.getIteration(job.job_id, 0)).toBeDefined();
+      expect(await jobs.getIteration(never.job_id, 0)).toBeUndefined();
+      expect(await house.deleteJob(job.job_id)).toBe(2);
+      expect(await jobs.get(job.job_id)).toBeUndefined();
+      expect(await jobs.getIteration(job.job_id, 0)).toBeUndefined();
     });
   });
 }
