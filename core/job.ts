@@ -1,12 +1,8 @@
 import { z } from 'zod';
+import { isTerminal, JobStatus } from './job-status.ts';
 import { GenerationParams } from './params/generation.ts';
 
-export const JobStatus = z.enum(['pending', 'running', 'completed', 'partial', 'failed', 'cancelled']);
-export type JobStatus = z.infer<typeof JobStatus>;
-
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'partial', 'failed', 'cancelled'];
-export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
-
+export { isTerminal, JobStatus } from './job-status.ts';
 export { GenerationParams } from './params/generation.ts';
 
 export const CurrentProgress = z.object({
@@ -55,7 +51,7 @@ export const JobRecord = z.object({
       rendered_at: z.string(),
     })
     .optional(),
-  /** Things the owner should know, e.g. a GPU host taken out of rotation. */
+  /** Things the owner should know, e.g. a GPU host taken out of rotation (the last NOTES_KEPT). */
   notes: z.array(z.string()).optional(),
   /**
    * Epoch seconds after which the job and its images may be deleted: its retention counted from
@@ -82,6 +78,12 @@ export const hasExpired = (job: Pick<JobRecord, 'status' | 'expires_at'>, nowMs:
   isTerminal(job.status) && job.expires_at * 1000 <= nowMs;
 export type ContactSheet = NonNullable<JobRecord['contact_sheet']>;
 
+/** Notes a job keeps for status, the newest: status stays small however much happens. */
+export const NOTES_KEPT = 5;
+
+/** How many of its oldest notes a job holding `count` drops. */
+export const notesToDrop = (count: number): number => Math.max(0, count - NOTES_KEPT);
+
 export const StoredImage = z.object({
   key: z.string(),
   index: z.number().int(),
@@ -105,3 +107,14 @@ export const IterationRecord = z.object({
   finished_at: z.string(),
 });
 export type IterationRecord = z.infer<typeof IterationRecord>;
+
+/** The status of an iteration that is final: a stored success is never replaced by a failure. */
+export const FINAL_ITERATION_STATUS = 'succeeded' satisfies IterationRecord['status'];
+
+/** Whether a record may be stored over `stored` (none yet, or a failure to try again). */
+export const mayReplaceIteration = (stored: Pick<IterationRecord, 'status'> | undefined): boolean =>
+  stored?.status !== FINAL_ITERATION_STATUS;
+
+/** The job counter an iteration's images are added to: made or lost. */
+export const counterOf = (record: Pick<IterationRecord, 'status'>): 'completed_images' | 'failed_images' =>
+  record.status === 'succeeded' ? 'completed_images' : 'failed_images';

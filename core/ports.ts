@@ -4,24 +4,25 @@ import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStat
 import type { HostSpec, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
 import type { JobClaim } from './pool/waiters.ts';
 
-/** Job records and their iterations. One implementation: DynamoDB (dynalite locally). */
-export interface JobStore {
+/**
+ * A job's record, changed only by conditional writes: a write to a job that does not exist, or
+ * not in the status a move expects, changes nothing. The rules (which moves, what they stamp, the
+ * note cap) are the core's (job-status.ts, job.ts); a store only applies them.
+ */
+export interface JobRecords {
   /** Stores a new job; false when a job with this id already exists (nothing is written). */
   create(job: JobRecord): Promise<boolean>;
   get(jobId: string): Promise<JobRecord | undefined>;
-  /** Moves `from` → `to`; false when the job was not in one of `from`. */
+  /**
+   * Moves `from` → `to` as planTransition says (stamps, expiry, leaving the owner's admitted
+   * jobs on an end); false when the job was not in one of `from`.
+   */
   transition(jobId: string, from: JobStatus[], to: JobStatus, at: string): Promise<boolean>;
+  /** Live progress, kept only while the job is in PROGRESS_STATUS. */
   setCurrent(jobId: string, current: CurrentProgress): Promise<void>;
   setContactSheet(jobId: string, sheet: ContactSheet): Promise<void>;
-  /** Adds a line for the job's owner to read in status (the last few are kept). */
+  /** Adds a line for the job's owner to read in status (the last NOTES_KEPT are kept). */
   addNote(jobId: string, note: string): Promise<void>;
-  getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined>;
-  /**
-   * Stores the iteration and adds its images to the job's counters exactly once,
-   * however often it is called for the same iteration.
-   */
-  recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
-  listIterations(jobId: string): Promise<IterationRecord[]>;
   /**
    * Counts one more failed call of an iteration, and the host that failed it; returns how many
    * failed calls it has had in all.
@@ -29,15 +30,29 @@ export interface JobStore {
   recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number>;
   /** Says that runners take each other's iterations now (the job's end): see generateIteration. */
   markStealing(jobId: string): Promise<void>;
+}
+
+/** Each iteration's outcome, stored idempotently and counted into its job once. */
+export interface IterationLedger {
+  getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined>;
+  /**
+   * Stores the iteration unless a final one is stored (mayReplaceIteration), and adds the stored
+   * one's images to the job's counters exactly once, however often it is called.
+   */
+  recordIteration(record: IterationRecord, expiresAt: number): Promise<void>;
+  listIterations(jobId: string): Promise<IterationRecord[]>;
+}
+
+/** An owner's jobs: the listing, the active count, admission against the limit, client tokens. */
+export interface OwnerIndex {
   /** The owner's jobs, newest first, one page at a time. */
   listByOwner(owner: string, query: JobListQuery): Promise<JobPage>;
-  /** Jobs of the owner not yet ended (pending or running). */
+  /** Jobs of the owner not yet ended (isActive). */
   countActive(owner: string): Promise<number>;
   /**
    * Admits a job among its owner's active ones if fewer than `limit` are, in one conditional write,
-   * however many starts arrive at once; when full, entries of jobs that ended or were never created
-   * (a start or an end that crashed half-way) are cleared first. A transition to an ended status
-   * takes the job out again. `at` is epoch ms.
+   * however many starts arrive at once; when full, stale entries (isStaleAdmission) are cleared
+   * first. A transition to an ended status takes the job out again. `at` is epoch ms.
    */
   admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission>;
   /** Takes back the admission of a job that will not be created. */
@@ -47,6 +62,30 @@ export interface JobStore {
    * so a retried start cannot create a second job.
    */
   claimClientToken(claim: ClientTokenClaim): Promise<ClientTokenClaim>;
+}
+
+/**
+ * The three job ports together, as the composition roots wire them: DynamoDB keeps them in one
+ * table (lambdas/adapters/dynamodb-job-store.ts), tests in memory (test/support).
+ */
+export type JobStore = JobRecords & IterationLedger & OwnerIndex;
+
+/**
+ * What the embedded stack does for itself that DynamoDB's TTL and Step Functions' durability do
+ * in AWS (local/maintenance.ts).
+ */
+export interface JobHousekeeping {
+  /** Every job not yet ended, of every owner. */
+  activeJobs(): Promise<JobRecord[]>;
+  /** The jobs whose expiry has passed at `nowSeconds`. */
+  expiredJobs(nowSeconds: number): Promise<string[]>;
+  /** Deletes the job with all its items; how many items went. */
+  deleteJob(jobId: string): Promise<number>;
+  /**
+   * Deletes every other item expired at `nowSeconds`, but not an iteration of a job still kept
+   * (it goes with its job); how many went.
+   */
+  deleteExpiredItems(nowSeconds: number): Promise<number>;
 }
 
 export type Admission = { admitted: true } | { admitted: false; active: number };

@@ -1,46 +1,17 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  paginateQuery,
-  paginateScan,
-} from '@aws-sdk/lib-dynamodb';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
 import { workflowInput } from '../core/plan.ts';
-import type { Orchestrator } from '../core/ports.ts';
-import { ITERATION_SK_PREFIX, JOB_SK, jobPk } from '../lambdas/adapters/jobs-table.ts';
+import type { JobHousekeeping, JobRecords, Orchestrator } from '../core/ports.ts';
 
 /**
  * Work the embedded stack does for itself that AWS does for the deployed one: Step Functions
  * survives restarts and DynamoDB expires items by TTL; dynalite and an in-process workflow do not.
  */
 export interface MaintenanceDeps {
-  db: DynamoDBDocumentClient;
+  housekeeping: JobHousekeeping;
+  jobs: Pick<JobRecords, 'get'>;
   s3: S3Client;
-  tableName: string;
   bucketName: string;
-}
-
-async function scanAll(
-  deps: MaintenanceDeps,
-  filter: string,
-  values: Record<string, unknown>,
-  names?: Record<string, string>,
-) {
-  const items: Record<string, unknown>[] = [];
-  const pages = paginateScan(
-    { client: deps.db },
-    {
-      TableName: deps.tableName,
-      FilterExpression: filter,
-      ExpressionAttributeValues: values,
-      ExpressionAttributeNames: names,
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) items.push(...(page.Items ?? []));
-  return items;
 }
 
 /** Starts the workflow again for every job a stop or crash left pending or running. */
@@ -49,88 +20,33 @@ export async function resumeUnfinishedJobs(
   orchestrator: Orchestrator,
   concurrency: number,
 ): Promise<string[]> {
-  const jobs = await scanAll(
-    deps,
-    'sk = :job AND #status IN (:pending, :running)',
-    { ':job': JOB_SK, ':pending': 'pending', ':running': 'running' },
-    { '#status': 'status' },
-  );
+  const jobs = await deps.housekeeping.activeJobs();
   for (const job of jobs) {
-    const params = job.params as { n_iter: number };
     // Finished iterations are skipped by the generate task, so a resumed job only does what is left.
-    await orchestrator.start(
-      String(job.job_id),
-      workflowInput(String(job.job_id), params.n_iter, concurrency),
-    );
+    await orchestrator.start(job.job_id, workflowInput(job.job_id, job.params.n_iter, concurrency));
   }
-  return jobs.map((j) => String(j.job_id));
+  return jobs.map((j) => j.job_id);
 }
 
 /**
  * Deletes every item whose TTL has passed, and with an expired job all of its items, images and
- * inputs. A job that has not ended has no TTL (see DynamoDbJobStore.transition), so it is never
- * swept; its iterations wait for it, so nothing of a live job goes.
+ * inputs. A job that has not ended never expires; its iterations wait for it, so nothing of a
+ * live job goes.
  */
 export async function sweepExpired(
   deps: MaintenanceDeps,
   nowSeconds: number,
 ): Promise<{ items: number; objects: number }> {
-  const expired = await scanAll(deps, '#ttl <= :now', { ':now': nowSeconds }, { '#ttl': 'ttl' });
-  const jobs = new Set(expired.filter((item) => item.sk === JOB_SK).map((item) => String(item.job_id)));
-  const doomed: Record<string, unknown>[] = [];
+  let items = 0;
   let objects = 0;
-  for (const jobId of jobs) {
-    doomed.push(...(await itemsOf(deps, jobId)));
+  for (const jobId of await deps.housekeeping.expiredJobs(nowSeconds)) {
     for (const prefix of [`${IMAGE_PREFIX}${jobId}/`, `${INPUT_PREFIX}${jobId}/`, contactSheetKey(jobId)])
       objects += await deletePrefix(deps, prefix);
+    items += await deps.housekeeping.deleteJob(jobId);
   }
-  for (const item of expired) {
-    if (item.sk === JOB_SK || jobs.has(String(item.job_id))) continue;
-    // An iteration goes with its job, not before it.
-    if (String(item.sk).startsWith(ITERATION_SK_PREFIX) && (await jobExists(deps, String(item.job_id))))
-      continue;
-    doomed.push(item);
-  }
+  items += await deps.housekeeping.deleteExpiredItems(nowSeconds);
   for (const prefix of [IMAGE_PREFIX, INPUT_PREFIX]) objects += await sweepOrphans(deps, prefix, nowSeconds);
-  for (let i = 0; i < doomed.length; i += 25) {
-    const chunk = doomed.slice(i, i + 25);
-    await deps.db.send(
-      new BatchWriteCommand({
-        RequestItems: {
-          [deps.tableName]: chunk.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
-        },
-      }),
-    );
-  }
-  return { items: doomed.length, objects };
-}
-
-/** Every item of the job: the job itself and its iterations. */
-async function itemsOf(deps: MaintenanceDeps, jobId: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  const pages = paginateQuery(
-    { client: deps.db },
-    {
-      TableName: deps.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': jobPk(jobId) },
-      ProjectionExpression: 'pk, sk',
-      ConsistentRead: true,
-    },
-  );
-  for await (const page of pages) items.push(...(page.Items ?? []));
-  return items;
-}
-
-async function jobExists(deps: MaintenanceDeps, jobId: string): Promise<boolean> {
-  const { Item } = await deps.db.send(
-    new GetCommand({
-      TableName: deps.tableName,
-      Key: { pk: jobPk(jobId), sk: JOB_SK },
-      ConsistentRead: true,
-    }),
-  );
-  return Item !== undefined;
+  return { items, objects };
 }
 
 async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<number> {
@@ -171,7 +87,7 @@ async function sweepOrphans(deps: MaintenanceDeps, prefix: string, nowSeconds: n
   } while (token);
   let deleted = 0;
   for (const [jobId, at] of newest) {
-    if (at < nowSeconds - 3600 && !(await jobExists(deps, jobId)))
+    if (at < nowSeconds - 3600 && !(await deps.jobs.get(jobId)))
       deleted += await deletePrefix(deps, `${prefix}${jobId}/`);
   }
   return deleted;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
+import { DynamoDbJobHousekeeping } from '../lambdas/adapters/dynamodb-job-housekeeping.ts';
 import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
@@ -240,10 +241,11 @@ async function startServices(
       },
     },
   };
+  const db = documentClient(stores.clients);
   const maintenance: MaintenanceDeps = {
-    db: documentClient(stores.clients),
+    housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),
+    jobs: deps.jobs,
     s3: s3Client(stores.clients),
-    tableName: stores.tableName,
     bucketName: stores.bucketName,
   };
   const sweep = () =>
@@ -257,7 +259,7 @@ async function startServices(
   await workers.pool.clearLeases();
   const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
 
-  const tokens = new DynamoDbTokenStore(maintenance.db, stores.tableName);
+  const tokens = new DynamoDbTokenStore(db, stores.tableName);
   const port = (server.address() as AddressInfo).port;
   const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
   const names = [...new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])];

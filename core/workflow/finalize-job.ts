@@ -1,6 +1,7 @@
 import { JobNotFoundError } from '../errors.ts';
 import type { JobRecord, JobStatus } from '../job.ts';
-import type { HostPool, JobStore } from '../ports.ts';
+import { sourcesOf } from '../job-status.ts';
+import type { HostPool, JobRecords } from '../ports.ts';
 import type { JobTaskInput } from './task-io.ts';
 
 /** How a job ended, from its counters: all images, some, or none. */
@@ -11,13 +12,17 @@ export function finalStatus(job: Pick<JobRecord, 'completed_images' | 'total_ima
 
 export async function finalizeJob(
   input: JobTaskInput,
-  deps: { jobs: JobStore; pool: Pick<HostPool, 'dropWaiters'>; now: () => Date },
+  deps: {
+    jobs: Pick<JobRecords, 'get' | 'transition'>;
+    pool: Pick<HostPool, 'dropWaiters'>;
+    now: () => Date;
+  },
 ) {
   const job = await deps.jobs.get(input.job_id);
   if (!job) throw new JobNotFoundError(input.job_id);
   const status = finalStatus(job);
   // A cancelled job keeps its status: the transition only applies to a job still in flight.
-  await deps.jobs.transition(job.job_id, ['pending', 'running'], status, deps.now().toISOString());
+  await deps.jobs.transition(job.job_id, sourcesOf(status), status, deps.now().toISOString());
   // Its runners are all done: a place left in the GPU queue (a runner that died waiting) goes.
   await deps.pool.dropWaiters(job.job_id);
   return { job_id: job.job_id, status };

@@ -1,8 +1,13 @@
 import { JobNotFoundError } from '../errors.ts';
 import type { JobRecord } from '../job.ts';
 import { runnerIterations } from '../plan.ts';
-import type { JobStore } from '../ports.ts';
+import type { IterationLedger, JobRecords } from '../ports.ts';
 import type { FailedRunInput } from './task-io.ts';
+
+type FailureDeps = {
+  jobs: Pick<JobRecords, 'get'> & Pick<IterationLedger, 'recordIteration'>;
+  now: () => Date;
+};
 
 export interface FailureReason {
   type: string;
@@ -26,7 +31,7 @@ export async function recordFailedIteration(
   job: JobRecord,
   iteration: number,
   reason: FailureReason,
-  deps: { jobs: JobStore; now: () => Date },
+  deps: FailureDeps,
 ): Promise<void> {
   await deps.jobs.recordIteration(
     {
@@ -46,7 +51,7 @@ export async function recordFailedIteration(
  * The Catch of a generate task whose retries ran out: every iteration of that runner not yet
  * finished is recorded as failed, with the task's error. Finished ones keep their images.
  */
-export async function recordFailedRun(input: FailedRunInput, deps: { jobs: JobStore; now: () => Date }) {
+export async function recordFailedRun(input: FailedRunInput, deps: FailureDeps) {
   const job = await deps.jobs.get(input.job_id);
   if (!job) throw new JobNotFoundError(input.job_id);
   const reason = failureReason(input.error);

@@ -1,11 +1,11 @@
 import { JobNotFoundError } from '../errors.ts';
 import { contactSheetKey } from '../image-key.ts';
 import type { ContactSheet } from '../job.ts';
-import type { ContactSheetRenderer, ImageStore, JobStore } from '../ports.ts';
+import type { ContactSheetRenderer, ImageStore, IterationLedger, JobRecords } from '../ports.ts';
 import type { JobTaskInput } from './task-io.ts';
 
 export interface ContactSheetDeps {
-  jobs: JobStore;
+  jobs: Pick<JobRecords, 'get' | 'setContactSheet'> & Pick<IterationLedger, 'listIterations'>;
   images: ImageStore;
   render: ContactSheetRenderer;
   now: () => Date;

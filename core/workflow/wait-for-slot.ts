@@ -1,11 +1,11 @@
 import { TaskGoneError } from '../errors.ts';
 import { isTerminal } from '../job.ts';
-import type { HostPool, JobStore, TaskCallbacks } from '../ports.ts';
+import type { HostPool, JobRecords, TaskCallbacks } from '../ports.ts';
 import { jobClaim } from './job-claim.ts';
 import type { WaitTaskInput } from './task-io.ts';
 
 export interface WaitDeps {
-  jobs: JobStore;
+  jobs: Pick<JobRecords, 'get'>;
   pool: HostPool;
   callbacks: TaskCallbacks;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTerminal, JobStatus } from '../../core/job.ts';
+import { isTerminal, JobStatus, sourcesOf } from '../../core/job-status.ts';
 import type { ToolContext } from '../deps.ts';
 import { safely, toolResult } from '../tool-result.ts';
 import { getOwnedJob } from './owned-job.ts';
@@ -52,7 +52,7 @@ export async function cancelJob(ctx: ToolContext, jobId: string): Promise<Cancel
   const job = await getOwnedJob(ctx, jobId);
   const moved =
     !isTerminal(job.status) &&
-    (await deps.jobs.transition(jobId, ['pending', 'running'], 'cancelled', deps.now().toISOString()));
+    (await deps.jobs.transition(jobId, sourcesOf('cancelled'), 'cancelled', deps.now().toISOString()));
   if (!moved) {
     const now = (await deps.jobs.get(jobId)) ?? job;
     const message = `${jobId} had already ended (${now.status}); nothing changed.`;

@@ -1,6 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectGateway } from '../../cli/gateway-client.ts';
+import { isTerminal, JobStatus } from '../../core/job-status.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
@@ -57,7 +58,8 @@ export const TOOL_NAMES = [
   'sdreforge_presets',
 ];
 
-export const TERMINAL_STATUSES = ['completed', 'partial', 'failed', 'cancelled'];
+/** The statuses a job ends in, from the core's transition table. */
+export const TERMINAL_STATUSES: string[] = JobStatus.options.filter(isTerminal);
 
 /** Polls sdreforge_batch_status until the job ends; throws after `timeoutMs`. */
 export async function waitForTerminal<T extends { status: string }>(
