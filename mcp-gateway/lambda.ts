@@ -21,7 +21,6 @@ import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
 import { oauthVerifier } from './auth/oauth.ts';
 import { coalesceJobReads } from './coalesced-reads.ts';
-import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
 import { hostRateReaders } from './recent-read.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });
@@ -103,11 +102,11 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: config[ENV.secondsPerStep] },
         urlTtlSeconds: config[ENV.urlTtlSeconds],
         limits: {
-          maxImagesPerJob: config[ENV.maxImagesPerJob] ?? DEFAULT_LIMITS.maxImagesPerJob,
-          maxActiveJobsPerCaller: config[ENV.maxActiveJobs] ?? DEFAULT_LIMITS.maxActiveJobsPerCaller,
-          maxPromptChars: config[ENV.maxPromptChars] ?? DEFAULT_LIMITS.maxPromptChars,
-          maxRequestBytes: config[ENV.maxRequestBytes] ?? DEFAULT_LIMITS.maxRequestBytes,
-        } satisfies GatewayLimits,
+          maxImagesPerJob: config[ENV.maxImagesPerJob],
+          maxActiveJobsPerCaller: config[ENV.maxActiveJobs],
+          maxPromptChars: config[ENV.maxPromptChars],
+          maxRequestBytes: config[ENV.maxRequestBytes],
+        },
       },
     },
     verifyToken: tokenVerifier(token, tokens),
