@@ -52,8 +52,11 @@ export const SETTINGS = {
   port: int(0, 65_535),
 } as const;
 
-/** The defaults, for code that builds settings without a loader (tests, benchmarks). */
-export const DEFAULT_SETTINGS = z.object(SETTINGS).omit({ port: true }).parse({});
+const SharedSettings = z.object(SETTINGS).omit({ port: true });
+export type SharedSettings = z.infer<typeof SharedSettings>;
+
+/** Every default, for code that needs one without reading a loader's names. */
+export const DEFAULT_SETTINGS = SharedSettings.parse({});
 
 /** One message naming every bad value, as the loaders throw it. */
 export const describeIssues = (error: z.ZodError, separator: string, indent = ''): string =>
