@@ -53,19 +53,28 @@ export interface PoolHost extends SdWebUiHost {
 }
 
 /** A host's id is its host:port: the same on every worker and across restarts. */
-export const hostId = (baseUrl: string): string => new URL(baseUrl).host;
+const hostId = (baseUrl: string): string => new URL(baseUrl).host;
 
-export const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
+const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
   hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
 
 /** Where the stores are: the table, the bucket, and the clients' endpoints (the embedded stores' or AWS's). */
-export interface StoresSetup {
+interface StoresSetup {
   tableName: string;
   bucketName: string;
   clients?: ClientOptions;
 }
 
-export interface WorkerSetup extends StoresSetup {
+/** The stores both sides use: the one place that picks the job store, image store and catalog adapters. */
+function createStores(setup: StoresSetup) {
+  const db = documentClient(setup.clients);
+  const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
+  const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
+  const catalog: CheckpointCatalog = new DynamoDbCheckpointCatalog(db, setup.tableName);
+  return { db, jobs, images, catalog };
+}
+
+interface WorkerSetup extends StoresSetup {
   /** One host (the common case) or a pool. */
   sdHost?: PoolHost;
   sdHosts?: PoolHost[];
@@ -87,13 +96,11 @@ export interface WorkerSetup extends StoresSetup {
 export function createWorkerDeps(
   setup: WorkerSetup,
 ): WorkerDeps & GatewayStores & { pool: DynamoDbHostPool; catalog: CheckpointCatalog } {
-  const db = documentClient(setup.clients);
   const pool = [...(setup.sdHosts ?? []), ...(setup.sdHost ? [setup.sdHost] : [])];
   if (pool.length === 0) throw new Error('Worker configuration: at least one SD WebUI host is needed');
-  const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
-  const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
+  const { db, jobs, images, catalog } = createStores(setup);
   const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
-  const calibration = { secondsPerStep: setup.secondsPerStep ?? 0.05 };
+  const calibration = { secondsPerStep: setup.secondsPerStep ?? DEFAULT_SETTINGS.secondsPerStep };
   return {
     jobs,
     images,
@@ -105,7 +112,7 @@ export function createWorkerDeps(
     callbacks: setup.callbacks,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
-    catalog: new DynamoDbCheckpointCatalog(db, setup.tableName),
+    catalog,
     now: () => new Date(),
     progressPollMs: setup.progressPollMs ?? 1000,
     progressWriteMs: setup.progressWriteMs ?? PROGRESS_WRITE_MS,
@@ -184,13 +191,11 @@ export interface GatewayStores {
 
 /** The gateway's stores on their own (the gateway Lambda, which builds no workers). */
 export function createGatewayStores(setup: StoresSetup): GatewayStores & { tokens: DynamoDbTokenStore } {
-  const db = documentClient(setup.clients);
+  const { db, ...stores } = createStores(setup);
   return {
-    jobs: new DynamoDbJobStore(db, setup.tableName),
-    images: new S3ImageStore(s3Client(setup.clients), setup.bucketName),
+    ...stores,
     // No hosts: only the measured rates and the leases are read.
     pool: new DynamoDbHostPool(db, setup.tableName, []),
-    catalog: new DynamoDbCheckpointCatalog(db, setup.tableName),
     // Only its start-time check: the gateway refuses a URL no worker could fetch.
     fetcher: new GuardedImageFetcher(),
     tokens: new DynamoDbTokenStore(db, setup.tableName),

@@ -7,7 +7,7 @@ import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } f
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
 
-export const logger = new Logger({ serviceName: 'sdbatch' });
+const logger = new Logger({ serviceName: 'sdbatch' });
 
 /**
  * The workers' dependencies from the Lambda environment. Runs at cold start (top-level await in
