@@ -61,3 +61,22 @@ export const DEFAULT_SETTINGS = SharedSettings.parse({});
 /** One message naming every bad value, as the loaders throw it. */
 export const describeIssues = (error: z.ZodError, separator: string, indent = ''): string =>
   error.issues.map((i) => `${indent}${i.path.join('.')}: ${i.message}`).join(separator);
+
+type SettingKey = keyof typeof SETTINGS;
+type Names = Partial<Record<SettingKey, string>>;
+
+/**
+ * A loader's names for the shared settings it reads: `shape` checks them under those names (with
+ * the schema's defaults and bounds), `pick` hands the values back under the settings' own names.
+ */
+export function namedSettings<const N extends Names>(names: N) {
+  type Shape = { [K in keyof N as N[K] & string]: (typeof SETTINGS)[K & SettingKey] };
+  type Values = { [K in keyof N & SettingKey]: z.output<(typeof SETTINGS)[K]> };
+  const entries = Object.entries(names) as [SettingKey, string][];
+  return {
+    shape: Object.fromEntries(entries.map(([key, name]) => [name, SETTINGS[key]])) as Shape,
+    names: entries.map(([, name]) => name),
+    pick: (values: Record<string, unknown>): Values =>
+      Object.fromEntries(entries.map(([key, name]) => [key, values[name]])) as Values,
+  };
+}

@@ -1,9 +1,25 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { commaList, describeIssues, SETTINGS, sdWebUiUrls } from '../core/settings.ts';
+import { commaList, describeIssues, namedSettings, SETTINGS, sdWebUiUrls } from '../core/settings.ts';
 import { faultsFromEnv } from './simulator/faults.ts';
 
-/** The embedded stack's environment variables: local ones here, shared ones from core/settings.ts. */
+/** The shared settings (core/settings.ts) the embedded stack reads, by variable name. */
+const SHARED = namedSettings({
+  hostDepth: 'SDBATCH_HOST_DEPTH',
+  concurrency: 'SDBATCH_CONCURRENCY',
+  simStepMs: 'SDBATCH_SIM_STEP_MS',
+  retentionDays: 'SDBATCH_RETENTION_DAYS',
+  urlTtlSeconds: 'SDBATCH_URL_TTL_SECONDS',
+  maxImagesPerJob: 'SDBATCH_MAX_IMAGES_PER_JOB',
+  maxActiveJobs: 'SDBATCH_MAX_ACTIVE_JOBS',
+  maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
+  maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
+});
+
+/** The shared settings' values, under their own names. */
+export const sharedSettingsOf = (config: LocalConfig) => SHARED.pick(config);
+
+/** The embedded stack's environment variables: its own here, the shared ones by name above. */
 const LocalConfig = z.object({
   SDBATCH_PORT: SETTINGS.port.default(8787),
   SDBATCH_HOST: z.string().min(1).default('127.0.0.1'),
@@ -17,7 +33,6 @@ const LocalConfig = z.object({
   /** One SD WebUI or a comma-separated pool; user:password@ in a URL becomes HTTP Basic auth. */
   SD_WEBUI_URL: sdWebUiUrls(/^https?$/, 'each entry must be an http(s) URL').optional(),
   SDBATCH_SIM_HOSTS: z.coerce.number().int().min(1).max(16).default(1),
-  SDBATCH_HOST_DEPTH: SETTINGS.hostDepth,
   SDBATCH_PRESETS_DIR: z
     .string()
     .min(1)
@@ -35,15 +50,8 @@ const LocalConfig = z.object({
         return z.NEVER;
       }
     }),
-  SDBATCH_SIM_STEP_MS: SETTINGS.simStepMs,
-  SDBATCH_CONCURRENCY: SETTINGS.concurrency,
-  SDBATCH_RETENTION_DAYS: SETTINGS.retentionDays,
-  SDBATCH_MAX_IMAGES_PER_JOB: SETTINGS.maxImagesPerJob,
-  SDBATCH_MAX_ACTIVE_JOBS: SETTINGS.maxActiveJobs,
-  SDBATCH_MAX_PROMPT_CHARS: SETTINGS.maxPromptChars,
-  SDBATCH_MAX_REQUEST_BYTES: SETTINGS.maxRequestBytes,
   SDBATCH_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
-  SDBATCH_URL_TTL_SECONDS: SETTINGS.urlTtlSeconds,
+  ...SHARED.shape,
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 

@@ -17,7 +17,7 @@ import {
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
-import type { LocalConfig } from './config.ts';
+import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
@@ -211,15 +211,10 @@ async function startServices(
     orchestrator,
     presets,
     gatewaySettings({
+      ...sharedSettingsOf(config),
       concurrency,
       gpuHosts: sdHosts.length,
-      retentionDays: config.SDBATCH_RETENTION_DAYS,
       calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
-      urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
-      maxImagesPerJob: config.SDBATCH_MAX_IMAGES_PER_JOB,
-      maxActiveJobs: config.SDBATCH_MAX_ACTIVE_JOBS,
-      maxPromptChars: config.SDBATCH_MAX_PROMPT_CHARS,
-      maxRequestBytes: config.SDBATCH_MAX_REQUEST_BYTES,
     }),
     images,
   );

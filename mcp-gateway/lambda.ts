@@ -10,7 +10,7 @@ import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
 import { createGatewayDeps, createGatewayStores, gatewaySettings } from '../lambdas/composition.ts';
-import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
+import { ENV, GATEWAY_SETTINGS, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
 import { oauthVerifier } from './auth/oauth.ts';
@@ -69,16 +69,11 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         return { settings, verify: oauthVerifier(settings) };
       })()
     : undefined;
+  const shared = GATEWAY_SETTINGS.pick(config);
   const settings = gatewaySettings({
+    ...shared,
     concurrency: config[ENV.concurrency],
-    gpuHosts: config[ENV.gpuHosts],
-    retentionDays: config[ENV.retentionDays],
-    calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: config[ENV.secondsPerStep] },
-    urlTtlSeconds: config[ENV.urlTtlSeconds],
-    maxImagesPerJob: config[ENV.maxImagesPerJob],
-    maxActiveJobs: config[ENV.maxActiveJobs],
-    maxPromptChars: config[ENV.maxPromptChars],
-    maxRequestBytes: config[ENV.maxRequestBytes],
+    calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: shared.secondsPerStep },
   });
   const orchestrator = new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]);
   return {

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { commaList, DEFAULT_SETTINGS, describeIssues, SETTINGS, sdWebUiUrls } from '../../core/settings.ts';
+import {
+  commaList,
+  DEFAULT_SETTINGS,
+  describeIssues,
+  namedSettings,
+  SETTINGS,
+  sdWebUiUrls,
+} from '../../core/settings.ts';
 
 /**
  * Every environment variable the Lambdas read, named once: the CDK app sets them by these
@@ -43,20 +50,25 @@ const WorkerConfig = StoresConfig.extend({
   [ENV.hostDepth]: SETTINGS.hostDepth,
 });
 
+/** The shared settings the gateway reads (core/settings.ts), by variable name. */
+export const GATEWAY_SETTINGS = namedSettings({
+  gpuHosts: ENV.gpuHosts,
+  retentionDays: ENV.retentionDays,
+  secondsPerStep: ENV.secondsPerStep,
+  urlTtlSeconds: ENV.urlTtlSeconds,
+  maxImagesPerJob: ENV.maxImagesPerJob,
+  maxActiveJobs: ENV.maxActiveJobs,
+  maxPromptChars: ENV.maxPromptChars,
+  maxRequestBytes: ENV.maxRequestBytes,
+});
+
 const GatewayConfig = StoresConfig.extend({
   [ENV.stateMachineArn]: z.string().min(1),
   [ENV.tokenSecretArn]: z.string().min(1),
   // The CDK app always sets it (hosts x depth); unset, one host at the default depth.
   [ENV.concurrency]: SETTINGS.concurrency.default(DEFAULT_SETTINGS.gpuHosts * DEFAULT_SETTINGS.hostDepth),
-  [ENV.gpuHosts]: SETTINGS.gpuHosts,
-  [ENV.retentionDays]: SETTINGS.retentionDays,
-  [ENV.secondsPerStep]: SETTINGS.secondsPerStep,
-  [ENV.urlTtlSeconds]: SETTINGS.urlTtlSeconds,
+  ...GATEWAY_SETTINGS.shape,
   [ENV.presetsDir]: z.string().min(1).optional(),
-  [ENV.maxImagesPerJob]: SETTINGS.maxImagesPerJob,
-  [ENV.maxActiveJobs]: SETTINGS.maxActiveJobs,
-  [ENV.maxPromptChars]: SETTINGS.maxPromptChars,
-  [ENV.maxRequestBytes]: SETTINGS.maxRequestBytes,
   // OAuth resource-server mode when an issuer is set; the audience is this gateway's MCP URL.
   [ENV.oauthIssuer]: z.url().optional(),
   [ENV.oauthAudience]: z.url().optional(),
