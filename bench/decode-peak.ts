@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { SdWebUiClient } from '../lambdas/adapters/sd-webui-client.ts';
 import { SfnTaskCallbacks } from '../lambdas/adapters/sfn-task-callbacks.ts';
-import { createWorkerDeps } from '../lambdas/worker-deps.ts';
+import { createWorkerDeps } from '../lambdas/composition.ts';
 
 const [mode, url] = process.argv.slice(2) as ['stream' | 'whole', string];
 const hwmMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;

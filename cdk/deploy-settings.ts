@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { commaList, describeIssues, SETTINGS } from '../core/settings.ts';
 
 /** An EC2 id such as `subnet-0abc…`: the prefix, then 8 or 17 hex digits. */
 const ec2Id = (prefix: string) =>
@@ -31,11 +32,9 @@ const secretArn = z
 
 const Common = z.object({
   sdWebUiAuthSecretArn: secretArn.optional(),
-  retentionDays: z.coerce.number().int().min(1).max(3650).default(7),
-  /** Calls each GPU host holds at once: 2 keeps the next one queued while the last one uploads. */
-  hostDepth: z.coerce.number().int().min(1).max(8).default(2),
-  /** SD WebUI calls of one job in flight at once; default every slot of the pool (hosts x depth). */
-  concurrency: z.coerce.number().int().min(1).max(256).optional(),
+  retentionDays: SETTINGS.retentionDays,
+  hostDepth: SETTINGS.hostDepth,
+  concurrency: SETTINGS.concurrency,
   /**
    * The generate task's memory. It is billed while the task waits for the GPU; 256 MB holds the
    * largest answer a call may bring (8 images at 2048x2048) with a little room: raise it if such
@@ -55,7 +54,8 @@ const Common = z.object({
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),
-  oauthScope: z.string().min(1).optional(),
+  /** Unset, the gateway's default scope applies. */
+  oauthScope: SETTINGS.oauthScope.unwrap().optional(),
   oauthJwksUrl: z.url({ protocol: /^https$/ }).optional(),
   /** "cognito": create a Cognito user pool as the authorization server. */
   oauth: z.literal('cognito').optional(),
@@ -67,12 +67,7 @@ const Common = z.object({
   oauthCallbackUrls: z
     .string()
     .default('https://claude.ai/api/mcp/auth_callback')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((u) => u.trim())
-        .filter(Boolean),
-    )
+    .transform(commaList)
     .pipe(z.array(z.url({ protocol: /^https$/ })).min(1)),
 });
 
@@ -120,7 +115,7 @@ export const DeploySettings = z
     path: ['oauthAudience'],
   })
   .transform((s) => {
-    const gpuHosts = s.sdWebUiUrl.split(',').filter((u) => u.trim()).length;
+    const gpuHosts = commaList(s.sdWebUiUrl).length;
     return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth };
   });
 export type DeploySettings = z.infer<typeof DeploySettings>;
@@ -169,6 +164,5 @@ export function readDeploySettings(node: Node): DeploySettings {
   }
   const result = DeploySettings.safeParse({ ...raw, mode: raw.vpcId === undefined ? 'tunnel' : 'vpc' });
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-  throw new Error(`Invalid context values:\n${problems.join('\n')}`);
+  throw new Error(`Invalid context values:\n${describeIssues(result.error, '\n', '  ')}`);
 }

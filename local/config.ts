@@ -1,52 +1,44 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { commaList, describeIssues, namedSettings, SETTINGS, sdWebUiUrls } from '../core/settings.ts';
 import { faultsFromEnv } from './simulator/faults.ts';
 
-const port = z.coerce.number().int().min(0).max(65_535);
+/** The shared settings (core/settings.ts) the embedded stack reads, by variable name. */
+const SHARED = namedSettings({
+  hostDepth: 'SDBATCH_HOST_DEPTH',
+  concurrency: 'SDBATCH_CONCURRENCY',
+  simStepMs: 'SDBATCH_SIM_STEP_MS',
+  retentionDays: 'SDBATCH_RETENTION_DAYS',
+  urlTtlSeconds: 'SDBATCH_URL_TTL_SECONDS',
+  maxImagesPerJob: 'SDBATCH_MAX_IMAGES_PER_JOB',
+  maxActiveJobs: 'SDBATCH_MAX_ACTIVE_JOBS',
+  maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
+  maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
+});
 
-/** The embedded stack's environment variables, with their defaults (see README, Configuration). */
+/** The shared settings' values, under their own names. */
+export const sharedSettingsOf = (config: LocalConfig) => SHARED.pick(config);
+
+/** The embedded stack's environment variables: its own here, the shared ones by name above. */
 const LocalConfig = z.object({
-  SDBATCH_PORT: port.default(8787),
+  SDBATCH_PORT: SETTINGS.port.default(8787),
   SDBATCH_HOST: z.string().min(1).default('127.0.0.1'),
   /** Extra Host names the gateway answers to (besides loopback and SDBATCH_HOST), e.g. a LAN name. */
   SDBATCH_ALLOWED_HOSTS: z
     .string()
     .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    ),
+    .transform((v) => commaList(v.toLowerCase())),
   SDBATCH_DATA_DIR: z.string().min(1).default('./.sdbatch'),
   SDBATCH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** One SD WebUI or a comma-separated pool; user:password@ in a URL becomes HTTP Basic auth. */
-  SD_WEBUI_URL: z
-    .string()
-    .optional()
-    .transform((raw) =>
-      raw
-        ?.split(',')
-        .map((u) => u.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'each entry must be an http(s) URL' })).optional()),
+  SD_WEBUI_URL: sdWebUiUrls(/^https?$/, 'each entry must be an http(s) URL').optional(),
   SDBATCH_SIM_HOSTS: z.coerce.number().int().min(1).max(16).default(1),
-  SDBATCH_HOST_DEPTH: z.coerce.number().int().min(1).max(8).default(2),
   SDBATCH_PRESETS_DIR: z
     .string()
     .min(1)
     .default(fileURLToPath(new URL('../presets', import.meta.url))),
   /** host:port list exempt from the ControlNet URL fetch rules (https, public addresses). */
-  SDBATCH_FETCH_ALLOW_HOSTS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim())
-        .filter(Boolean),
-    ),
+  SDBATCH_FETCH_ALLOW_HOSTS: z.string().default('').transform(commaList),
   SDBATCH_SIM_FAULTS: z
     .string()
     .optional()
@@ -58,21 +50,8 @@ const LocalConfig = z.object({
         return z.NEVER;
       }
     }),
-  SDBATCH_SIM_STEP_MS: z.coerce.number().min(0).max(60_000).default(50),
-  /** Iterations of one job in flight; default: every slot of the pool (hosts x depth). */
-  SDBATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).optional(),
-  SDBATCH_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
-  SDBATCH_MAX_IMAGES_PER_JOB: z.coerce.number().int().min(1).max(800).default(800),
-  SDBATCH_MAX_ACTIVE_JOBS: z.coerce.number().int().min(1).max(1000).default(10),
-  SDBATCH_MAX_PROMPT_CHARS: z.coerce.number().int().min(1).max(8000).default(8000),
-  SDBATCH_MAX_REQUEST_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(64 * 1024 * 1024)
-    .default(8 * 1024 * 1024),
   SDBATCH_SWEEP_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
-  SDBATCH_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
+  ...SHARED.shape,
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
@@ -91,6 +70,5 @@ export function loadLocalConfig(env: Record<string, string | undefined>): LocalC
     }
     return result.data;
   }
-  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-  throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  throw new Error(`Invalid configuration:\n${describeIssues(result.error, '\n', '  ')}`);
 }

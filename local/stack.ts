@@ -8,18 +8,17 @@ import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts'
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
-import { createFinalizeJobHandler } from '../lambdas/finalize-job.ts';
-import { createGenerateImagesHandler } from '../lambdas/generate-images.ts';
-import { createRecordFailedIterationHandler } from '../lambdas/record-failed-iteration.ts';
-import { createRenderContactSheetHandler } from '../lambdas/render-contact-sheet.ts';
-import { createWaitForSlotHandler } from '../lambdas/wait-for-slot.ts';
-import { createWorkerDeps, type PoolHost } from '../lambdas/worker-deps.ts';
+import {
+  createGatewayDeps,
+  createWorkerDeps,
+  gatewaySettings,
+  type PoolHost,
+  taskHandlers,
+} from '../lambdas/composition.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
-import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
-import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
-import type { LocalConfig } from './config.ts';
+import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
 import type { EmbeddedStores } from './embedded-stores.ts';
@@ -178,13 +177,8 @@ async function startServices(
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
   });
-  const handlers: TaskHandlers = {
-    'Generate images': createGenerateImagesHandler(workers),
-    'Wait for a GPU slot': createWaitForSlotHandler(workers),
-    'Record failed iterations': createRecordFailedIterationHandler(workers),
-    'Render contact sheet': createRenderContactSheetHandler({ ...workers, render: renderContactSheet }),
-    'Finalize job': createFinalizeJobHandler(workers),
-  };
+  const images = { renderContactSheet, shrinkImage: shrinkToJpeg };
+  const handlers: TaskHandlers = taskHandlers(workers, images);
   const { metrics } = overrides;
   const orchestrator = new LocalOrchestrator({
     tokens: taskTokens,
@@ -203,44 +197,28 @@ async function startServices(
   // The hosts' checkpoint lists, read now so the gateway can refuse a start naming one that no
   // host has from the first job on (the workers keep them fresh). Best effort: a host down now
   // only leaves its list unknown.
-  if (catalog) {
-    const reads = Promise.all(
-      [...workers.hosts].map(([id, sd]) =>
-        sd
-          .checkpoints()
-          .then((list) => catalog.record(id, list))
-          .catch(() => undefined),
-      ),
-    );
-    // A host that does not answer must not hold up the start.
-    await Promise.race([reads, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-  }
-  const deps: GatewayDeps = {
-    jobs: coalesceJobReads(workers.jobs),
-    presets,
-    renderContactSheet,
-    images: workers.images,
+  const reads = Promise.all(
+    [...workers.hosts].map(([id, sd]) =>
+      sd
+        .checkpoints()
+        .then((list) => catalog.record(id, list))
+        .catch(() => undefined),
+    ),
+  );
+  // A host that does not answer must not hold up the start.
+  await Promise.race([reads, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  const deps = createGatewayDeps(
+    workers,
     orchestrator,
-    now: () => new Date(),
-    ...hostRateReaders(() => workers.pool.hostRates()),
-    callsInFlight: (jobId) => workers.pool.callsOf(jobId),
-    ...(catalog ? { hostCheckpoints: () => catalog.read() } : {}),
-    checkImageUrl: (url) => workers.fetcher.check(url),
-    shrinkImage: shrinkToJpeg,
-    settings: {
+    presets,
+    gatewaySettings({
+      ...sharedSettingsOf(config),
       concurrency,
-      hosts: sdHosts.length,
-      retentionSeconds: config.SDBATCH_RETENTION_DAYS * 86_400,
+      gpuHosts: sdHosts.length,
       calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
-      urlTtlSeconds: config.SDBATCH_URL_TTL_SECONDS,
-      limits: {
-        maxImagesPerJob: config.SDBATCH_MAX_IMAGES_PER_JOB,
-        maxActiveJobsPerCaller: config.SDBATCH_MAX_ACTIVE_JOBS,
-        maxPromptChars: config.SDBATCH_MAX_PROMPT_CHARS,
-        maxRequestBytes: config.SDBATCH_MAX_REQUEST_BYTES,
-      },
-    },
-  };
+    }),
+    images,
+  );
   const db = documentClient(stores.clients);
   const maintenance: MaintenanceDeps = {
     housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),

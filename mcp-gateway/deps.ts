@@ -2,6 +2,7 @@ import type { HostCheckpoints } from '../core/checkpoints.ts';
 import type { Calibration, HostRate } from '../core/estimate.ts';
 import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
+import { DEFAULT_SETTINGS } from '../core/settings.ts';
 
 export interface GatewaySettings {
   /** SD WebUI calls of one job in flight at once (GPU hosts x depth); runnerCount turns it into generate tasks. */
@@ -23,11 +24,10 @@ export interface GatewayLimits {
 }
 
 export const DEFAULT_LIMITS: GatewayLimits = {
-  maxImagesPerJob: 800,
-  maxActiveJobsPerCaller: 10,
-  maxPromptChars: 8000,
-  // Two data-URL control images of 2 MiB each, base64-encoded, plus the rest.
-  maxRequestBytes: 8 * 1024 * 1024,
+  maxImagesPerJob: DEFAULT_SETTINGS.maxImagesPerJob,
+  maxActiveJobsPerCaller: DEFAULT_SETTINGS.maxActiveJobs,
+  maxPromptChars: DEFAULT_SETTINGS.maxPromptChars,
+  maxRequestBytes: DEFAULT_SETTINGS.maxRequestBytes,
 };
 
 /** What the tools need; the Lambda entry and the embedded stack each build one. */

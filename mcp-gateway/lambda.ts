@@ -4,25 +4,16 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
-import { documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
-import { DynamoDbCheckpointCatalog } from '../lambdas/adapters/dynamodb-checkpoint-catalog.ts';
-import { DynamoDbHostPool } from '../lambdas/adapters/dynamodb-host-pool.ts';
-import { DynamoDbJobStore } from '../lambdas/adapters/dynamodb-job-store.ts';
-import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
-import { GuardedImageFetcher } from '../lambdas/adapters/guarded-fetcher.ts';
 import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
-import { S3ImageStore } from '../lambdas/adapters/s3-image-store.ts';
 import { readSecretString } from '../lambdas/adapters/secrets.ts';
 import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
 import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
-import { ENV, loadGatewayConfig } from '../lambdas/config/env.ts';
+import { createGatewayDeps, createGatewayStores, gatewaySettings } from '../lambdas/composition.ts';
+import { ENV, GATEWAY_SETTINGS, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
 import { tokenVerifier } from './auth/bearer.ts';
 import { oauthVerifier } from './auth/oauth.ts';
-import { coalesceJobReads } from './coalesced-reads.ts';
-import { DEFAULT_LIMITS, type GatewayLimits } from './deps.ts';
-import { hostRateReaders } from './recent-read.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });
 
@@ -61,13 +52,10 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
     config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets/', import.meta.url)),
   );
   for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
-  const db = documentClient();
-  const tokens = new DynamoDbTokenStore(db, config[ENV.tableName]);
-  // Read-only use of the workers' pool records: the hosts' measured rates, for estimates.
-  const pool = new DynamoDbHostPool(db, config[ENV.tableName], []);
-  const checkpoints = new DynamoDbCheckpointCatalog(db, config[ENV.tableName]);
-  // Only its start-time check: the gateway refuses a URL no worker could fetch.
-  const fetcher = new GuardedImageFetcher();
+  const { tokens, ...stores } = createGatewayStores({
+    tableName: config[ENV.tableName],
+    bucketName: config[ENV.bucketName],
+  });
   const issuer = config[ENV.oauthIssuer];
   const oauth = issuer
     ? (() => {
@@ -81,35 +69,20 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
         return { settings, verify: oauthVerifier(settings) };
       })()
     : undefined;
+  const shared = GATEWAY_SETTINGS.pick(config);
+  const settings = gatewaySettings({
+    ...shared,
+    concurrency: config[ENV.concurrency],
+    calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: shared.secondsPerStep },
+  });
+  const orchestrator = new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]);
   return {
     tokens,
     oauth,
-    deps: {
-      jobs: coalesceJobReads(new DynamoDbJobStore(db, config[ENV.tableName])),
-      images: new S3ImageStore(s3Client(), config[ENV.bucketName]),
-      orchestrator: new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
-      presets,
+    deps: createGatewayDeps(stores, orchestrator, presets, settings, {
       renderContactSheet,
-      now: () => new Date(),
-      ...hostRateReaders(() => pool.hostRates()),
-      callsInFlight: (jobId) => pool.callsOf(jobId),
-      hostCheckpoints: () => checkpoints.read(),
-      checkImageUrl: (url) => fetcher.check(url),
       shrinkImage: shrinkToJpeg,
-      settings: {
-        concurrency: config[ENV.concurrency],
-        hosts: config[ENV.gpuHosts],
-        retentionSeconds: config[ENV.retentionDays] * 86_400,
-        calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: config[ENV.secondsPerStep] },
-        urlTtlSeconds: config[ENV.urlTtlSeconds],
-        limits: {
-          maxImagesPerJob: config[ENV.maxImagesPerJob] ?? DEFAULT_LIMITS.maxImagesPerJob,
-          maxActiveJobsPerCaller: config[ENV.maxActiveJobs] ?? DEFAULT_LIMITS.maxActiveJobsPerCaller,
-          maxPromptChars: config[ENV.maxPromptChars] ?? DEFAULT_LIMITS.maxPromptChars,
-          maxRequestBytes: config[ENV.maxRequestBytes] ?? DEFAULT_LIMITS.maxRequestBytes,
-        } satisfies GatewayLimits,
-      },
-    },
+    }),
     verifyToken: tokenVerifier(token, tokens),
     // No Origin allow-list: browsers never hold the token, and every request must carry it.
   };

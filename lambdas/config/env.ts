@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import {
+  commaList,
+  DEFAULT_SETTINGS,
+  describeIssues,
+  namedSettings,
+  SETTINGS,
+  sdWebUiUrls,
+} from '../../core/settings.ts';
 
 /**
  * Every environment variable the Lambdas read, named once: the CDK app sets them by these
@@ -29,22 +37,7 @@ export const ENV = {
   oauthClientIds: 'SDBATCH_OAUTH_CLIENT_IDS',
 } as const;
 
-/** A comma-separated list of SD WebUI base URLs: one GPU host, or a pool. */
-export const sdWebUiUrlList = (protocol: RegExp, message: string) =>
-  z
-    .string()
-    .transform((raw) =>
-      raw
-        .split(',')
-        .map((u) => u.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.url({ protocol, message })).min(1, 'name at least one SD WebUI URL'));
-
 type Env = Record<string, string | undefined>;
-
-const positiveInt = z.coerce.number().int().positive();
-const positiveNumber = z.coerce.number().positive();
 
 const StoresConfig = z.object({
   [ENV.tableName]: z.string().min(1),
@@ -52,51 +45,58 @@ const StoresConfig = z.object({
 });
 
 const WorkerConfig = StoresConfig.extend({
-  [ENV.sdWebUiUrl]: sdWebUiUrlList(/^https?$/, 'each SD WebUI URL must be http(s)'),
+  [ENV.sdWebUiUrl]: sdWebUiUrls(/^https?$/, 'each SD WebUI URL must be http(s)'),
   [ENV.sdWebUiAuthSecretArn]: z.string().min(1).optional(),
-  [ENV.hostDepth]: positiveInt.max(8).default(2),
+  [ENV.hostDepth]: SETTINGS.hostDepth,
+});
+
+/** The shared settings the gateway reads (core/settings.ts), by variable name. */
+export const GATEWAY_SETTINGS = namedSettings({
+  gpuHosts: ENV.gpuHosts,
+  retentionDays: ENV.retentionDays,
+  secondsPerStep: ENV.secondsPerStep,
+  urlTtlSeconds: ENV.urlTtlSeconds,
+  maxImagesPerJob: ENV.maxImagesPerJob,
+  maxActiveJobs: ENV.maxActiveJobs,
+  maxPromptChars: ENV.maxPromptChars,
+  maxRequestBytes: ENV.maxRequestBytes,
 });
 
 const GatewayConfig = StoresConfig.extend({
   [ENV.stateMachineArn]: z.string().min(1),
   [ENV.tokenSecretArn]: z.string().min(1),
-  [ENV.concurrency]: positiveInt.default(2),
-  [ENV.gpuHosts]: positiveInt.default(1),
-  [ENV.retentionDays]: positiveInt.default(7),
-  [ENV.secondsPerStep]: positiveNumber.default(0.05),
-  [ENV.urlTtlSeconds]: positiveInt.max(43_200).default(3600),
+  // The CDK app always sets it (hosts x depth); unset, one host at the default depth.
+  [ENV.concurrency]: SETTINGS.concurrency.default(DEFAULT_SETTINGS.gpuHosts * DEFAULT_SETTINGS.hostDepth),
+  ...GATEWAY_SETTINGS.shape,
   [ENV.presetsDir]: z.string().min(1).optional(),
-  // Unset: the gateway's DEFAULT_LIMITS apply.
-  [ENV.maxImagesPerJob]: positiveInt.optional(),
-  [ENV.maxActiveJobs]: positiveInt.optional(),
-  [ENV.maxPromptChars]: positiveInt.optional(),
-  [ENV.maxRequestBytes]: positiveInt.optional(),
   // OAuth resource-server mode when an issuer is set; the audience is this gateway's MCP URL.
   [ENV.oauthIssuer]: z.url().optional(),
   [ENV.oauthAudience]: z.url().optional(),
-  [ENV.oauthScope]: z.string().min(1).default('sdbatch/tools'),
+  [ENV.oauthScope]: SETTINGS.oauthScope,
   [ENV.oauthJwksUrl]: z.url().optional(),
   // Cognito's access tokens carry client_id instead of aud: the app clients that stand in for it.
   [ENV.oauthClientIds]: z
     .string()
     .optional()
-    .transform((v) =>
-      v
-        ?.split(',')
-        .map((id) => id.trim())
-        .filter(Boolean),
-    ),
+    .transform((v) => (v === undefined ? v : commaList(v))),
 }).refine((c) => !c[ENV.oauthIssuer] || c[ENV.oauthAudience] || c[ENV.oauthClientIds]?.length, {
   message: `${ENV.oauthAudience} (this gateway's MCP URL) or ${ENV.oauthClientIds} is required with ${ENV.oauthIssuer}`,
   path: [ENV.oauthAudience],
 });
 
+/** The variables a loader reads, and whether it needs them set: what the CDK app must set. */
+const variables = (schema: z.ZodObject) =>
+  Object.entries(schema.shape).map(([name, value]) => ({
+    name,
+    required: !value.safeParse(undefined).success,
+  }));
+export const LOADER_VARIABLES = { worker: variables(WorkerConfig), gateway: variables(GatewayConfig) };
+
 /** Fails at cold start with every missing or bad variable named, not at the first request. */
 function load<T>(schema: z.ZodType<T>, env: Env, who: string): T {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-  throw new Error(`${who} configuration is invalid: ${problems}`);
+  throw new Error(`${who} configuration is invalid: ${describeIssues(result.error, '; ')}`);
 }
 
 export const loadWorkerConfig = (env: Env) => load(WorkerConfig, env, 'Worker');

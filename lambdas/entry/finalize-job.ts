@@ -1,8 +1,4 @@
-import { createFinalizeJobHandler } from '../finalize-job.ts';
-import { lambdaTask, workerDepsFromEnv } from './worker-runtime.ts';
-
-// Cold start: configuration and clients once per container; a bad setting fails here, by name.
-const deps = await workerDepsFromEnv(process.env);
+import { lambdaTaskFromEnv } from './worker-runtime.ts';
 
 /** The "Finalize job" Task state's Lambda. */
-export const handler = lambdaTask('Finalize job', createFinalizeJobHandler(deps));
+export const handler = await lambdaTaskFromEnv('Finalize job');

@@ -3,11 +3,11 @@ import type { Context } from 'aws-lambda';
 import type { TaskStateName } from '../../cdk/workflow/definition.ts';
 import { readSecretString, type SecretReader } from '../adapters/secrets.ts';
 import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
+import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
-import { createWorkerDeps, type WorkerDeps } from '../worker-deps.ts';
 
-export const logger = new Logger({ serviceName: 'sdbatch' });
+const logger = new Logger({ serviceName: 'sdbatch' });
 
 /**
  * The workers' dependencies from the Lambda environment. Runs at cold start (top-level await in
@@ -67,4 +67,13 @@ export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
       logger.resetKeys();
     }
   };
+}
+
+/**
+ * A Task state's Lambda handler, its dependencies read from the environment. Each entry awaits
+ * it at the top level, so configuration, clients and secrets load once per container, at cold
+ * start, where a bad setting fails by name.
+ */
+export async function lambdaTaskFromEnv(state: TaskStateName, images?: Partial<ImageAdapters>) {
+  return lambdaTask(state, taskHandlers(await workerDepsFromEnv(process.env), images)[state]);
 }

@@ -1,6 +1,24 @@
+import { z } from 'zod';
+import { describeIssues, SETTINGS } from '../../core/settings.ts';
 import { type Flavour, PROFILES } from './flavour.ts';
 
 /** The environment of `npm run sim`, read and checked in one place. */
+const SimulatorEnv = z.object({
+  SDBATCH_SIM_PORT: SETTINGS.port.default(7861),
+  SDBATCH_SIM_HOST: z
+    .string()
+    .trim()
+    .default('127.0.0.1')
+    .refine((host) => !/[\s/]/.test(host), 'must be a host name or IP address'),
+  SDBATCH_SIM_STEP_MS: SETTINGS.simStepMs,
+  SDBATCH_SIM_FLAVOUR: z
+    .string()
+    .trim()
+    .default('reforge')
+    .refine((f): f is Flavour => Object.hasOwn(PROFILES, f), {
+      message: `must be one of ${Object.keys(PROFILES).join(', ')}`,
+    }),
+});
 
 export interface SimulatorConfig {
   port: number;
@@ -9,46 +27,16 @@ export interface SimulatorConfig {
   flavour: Flavour;
 }
 
-export const SIM_ENV = {
-  port: 'SDBATCH_SIM_PORT',
-  host: 'SDBATCH_SIM_HOST',
-  stepMs: 'SDBATCH_SIM_STEP_MS',
-  flavour: 'SDBATCH_SIM_FLAVOUR',
-} as const;
-
-function readNumber(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  valid: (n: number) => boolean,
-  what: string,
-) {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!valid(n)) throw new Error(`${name} must be ${what}, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-/** Throws an Error naming the variable when a value is bad. */
+/** Throws an Error naming every bad variable. */
 export function readSimulatorConfig(env: NodeJS.ProcessEnv): SimulatorConfig {
-  const isPort = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
-  const port = readNumber(env, SIM_ENV.port, 7861, isPort, 'an integer port from 0 to 65535');
-  const stepMs = readNumber(
-    env,
-    SIM_ENV.stepMs,
-    50,
-    (n) => Number.isFinite(n) && n >= 0,
-    'a number of ms >= 0',
-  );
-  const host = env[SIM_ENV.host]?.trim() || '127.0.0.1';
-  if (/[\s/]/.test(host))
-    throw new Error(`${SIM_ENV.host} must be a host name or IP address, got ${JSON.stringify(host)}`);
-  const flavour = env[SIM_ENV.flavour]?.trim() || 'reforge';
-  if (!Object.hasOwn(PROFILES, flavour)) {
-    throw new Error(
-      `${SIM_ENV.flavour} must be one of ${Object.keys(PROFILES).join(', ')}, got ${JSON.stringify(flavour)}`,
-    );
-  }
-  return { port, host, stepMs, flavour: flavour as Flavour };
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v?.trim() !== ''));
+  const result = SimulatorEnv.safeParse(blankless);
+  if (!result.success) throw new Error(describeIssues(result.error, '; '));
+  const { SDBATCH_SIM_PORT, SDBATCH_SIM_HOST, SDBATCH_SIM_STEP_MS, SDBATCH_SIM_FLAVOUR } = result.data;
+  return {
+    port: SDBATCH_SIM_PORT,
+    host: SDBATCH_SIM_HOST,
+    stepMs: SDBATCH_SIM_STEP_MS,
+    flavour: SDBATCH_SIM_FLAVOUR as Flavour,
+  };
 }

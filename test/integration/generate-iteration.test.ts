@@ -11,7 +11,7 @@ import { generateRun } from '../../core/workflow/generate-run.ts';
 import { jobClaim } from '../../core/workflow/job-claim.ts';
 import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
-import { createWorkerDeps, type WorkerDeps } from '../../lambdas/worker-deps.ts';
+import { createWorkerDeps, type WorkerDeps } from '../../lambdas/composition.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';

@@ -1,0 +1,228 @@
+import type { Context } from 'aws-lambda';
+import type { TaskStateName } from '../cdk/workflow/definition.ts';
+import type { CheckpointCatalog } from '../core/checkpoints.ts';
+import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
+import type { HostSpec } from '../core/pool/host-pool.ts';
+import type {
+  ContactSheetRenderer,
+  HostPool,
+  ImageFetcher,
+  ImageStore,
+  JobStore,
+  Orchestrator,
+  SdWebUi,
+  TaskCallbacks,
+} from '../core/ports.ts';
+import type { PresetCatalog } from '../core/presets/catalog.ts';
+import { DEFAULT_SETTINGS, type SharedSettings } from '../core/settings.ts';
+import type { RunDeps } from '../core/workflow/generate-run.ts';
+import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
+import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
+import type { GatewayDeps, GatewaySettings } from '../mcp-gateway/deps.ts';
+import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
+import { type ClientOptions, documentClient, s3Client } from './adapters/aws-clients.ts';
+import { DynamoDbCheckpointCatalog } from './adapters/dynamodb-checkpoint-catalog.ts';
+import { DynamoDbHostPool } from './adapters/dynamodb-host-pool.ts';
+import { DynamoDbJobStore } from './adapters/dynamodb-job-store.ts';
+import { DynamoDbTokenStore } from './adapters/dynamodb-token-store.ts';
+import { type FetchPolicy, GuardedImageFetcher } from './adapters/guarded-fetcher.ts';
+import { S3ImageStore } from './adapters/s3-image-store.ts';
+import { SdWebUiClient, type SdWebUiHost } from './adapters/sd-webui-client.ts';
+import { createFinalizeJobHandler } from './finalize-job.ts';
+import { createGenerateImagesHandler } from './generate-images.ts';
+import { createRecordFailedIterationHandler } from './record-failed-iteration.ts';
+import { createRenderContactSheetHandler } from './render-contact-sheet.ts';
+import { createWaitForSlotHandler } from './wait-for-slot.ts';
+
+/*
+ * The one composition: the workers' and the gateway's dependencies from settings and adapters.
+ * The Lambda entries and the embedded stack only choose the endpoints and the orchestrator.
+ */
+
+/** Everything the workflow's task handlers need; built once per Lambda instance (or per embedded stack). */
+export type WorkerDeps = RunDeps & {
+  /** How long a generate task may run where no Lambda context says so (the embedded stack). */
+  runBudgetMs: number;
+  /** Ends the waits of runners queued for a GPU slot (Step Functions' SendTaskSuccess). */
+  callbacks: TaskCallbacks;
+};
+
+/** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
+export interface PoolHost extends SdWebUiHost {
+  depth?: number;
+}
+
+/** A host's id is its host:port: the same on every worker and across restarts. */
+const hostId = (baseUrl: string): string => new URL(baseUrl).host;
+
+const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
+  hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
+
+/** Where the stores are: the table, the bucket, and the clients' endpoints (the embedded stores' or AWS's). */
+interface StoresSetup {
+  tableName: string;
+  bucketName: string;
+  clients?: ClientOptions;
+}
+
+/** The stores both sides use: the one place that picks the job store, image store and catalog adapters. */
+function createStores(setup: StoresSetup) {
+  const db = documentClient(setup.clients);
+  const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
+  const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
+  const catalog: CheckpointCatalog = new DynamoDbCheckpointCatalog(db, setup.tableName);
+  return { db, jobs, images, catalog };
+}
+
+interface WorkerSetup extends StoresSetup {
+  /** One host (the common case) or a pool. */
+  sdHost?: PoolHost;
+  sdHosts?: PoolHost[];
+  /** Step Functions' SendTask* calls, or the embedded orchestrator's. */
+  callbacks: TaskCallbacks;
+  progressPollMs?: number;
+  progressWriteMs?: number;
+  /** Seconds one sampling step of a 512x512 image takes on the GPU host, for call deadlines. */
+  secondsPerStep?: number;
+  fetchPolicy?: Partial<FetchPolicy>;
+  /** Back-off between tries of an iteration whose host failed; tests shorten it. */
+  retryFirstDelayMs?: number;
+  /** Embedded stack only: a generate task's time before it pauses (a Lambda reads its own). */
+  runBudgetMs?: number;
+  /** How long a failing host rests (REST_MS by default); tests shorten it. */
+  hostRestMs?: number;
+}
+
+export function createWorkerDeps(
+  setup: WorkerSetup,
+): WorkerDeps & GatewayStores & { pool: DynamoDbHostPool; catalog: CheckpointCatalog } {
+  const pool = [...(setup.sdHosts ?? []), ...(setup.sdHost ? [setup.sdHost] : [])];
+  if (pool.length === 0) throw new Error('Worker configuration: at least one SD WebUI host is needed');
+  const { db, jobs, images, catalog } = createStores(setup);
+  const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
+  const calibration = { secondsPerStep: setup.secondsPerStep ?? DEFAULT_SETTINGS.secondsPerStep };
+  return {
+    jobs,
+    images,
+    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
+      callbacks: setup.callbacks,
+      restMs: setup.hostRestMs,
+      calibration,
+    }),
+    callbacks: setup.callbacks,
+    hosts,
+    fetcher: new GuardedImageFetcher(setup.fetchPolicy),
+    catalog,
+    now: () => new Date(),
+    progressPollMs: setup.progressPollMs ?? 1000,
+    progressWriteMs: setup.progressWriteMs ?? PROGRESS_WRITE_MS,
+    // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
+    callTimeoutMs: (params) => 1000 * callDeadlineSeconds(params, calibration, 840),
+    // 1 + 3 tries, 2 s doubling to at most 30 s: what the state machine's Retry did per iteration.
+    iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
+    // The Lambda's 900 s less the margin its handler keeps back.
+    runBudgetMs: setup.runBudgetMs ?? 870_000,
+  };
+}
+
+type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
+
+/**
+ * The image adapters (sharp): passed in rather than imported here, so only the bundles that draw
+ * (the gateway's, the contact sheet task's) carry sharp.
+ */
+export interface ImageAdapters {
+  renderContactSheet: ContactSheetRenderer;
+  shrinkImage: NonNullable<GatewayDeps['shrinkImage']>;
+}
+
+const noRenderer = async (): Promise<never> => {
+  throw new Error('This function has no contact sheet renderer');
+};
+
+/** Each Task state's handler, by state name: the Lambda entries and the embedded orchestrator both run these. */
+export const taskHandlers = (
+  workers: WorkerDeps,
+  images: Partial<ImageAdapters> = {},
+): Record<TaskStateName, TaskHandler> => {
+  const render = images.renderContactSheet;
+  return {
+    'Generate images': createGenerateImagesHandler(workers),
+    'Wait for a GPU slot': createWaitForSlotHandler(workers),
+    'Record failed iterations': createRecordFailedIterationHandler(workers),
+    'Render contact sheet': render ? createRenderContactSheetHandler({ ...workers, render }) : noRenderer,
+    'Finalize job': createFinalizeJobHandler(workers),
+  };
+};
+
+/** The gateway's view of the settings. */
+export const gatewaySettings = (
+  settings: Pick<
+    SharedSettings,
+    | 'retentionDays'
+    | 'urlTtlSeconds'
+    | 'maxImagesPerJob'
+    | 'maxActiveJobs'
+    | 'maxPromptChars'
+    | 'maxRequestBytes'
+  > & { concurrency: number; gpuHosts: number; calibration: Calibration },
+): GatewaySettings => ({
+  concurrency: settings.concurrency,
+  hosts: settings.gpuHosts,
+  retentionSeconds: settings.retentionDays * 86_400,
+  calibration: settings.calibration,
+  urlTtlSeconds: settings.urlTtlSeconds,
+  limits: {
+    maxImagesPerJob: settings.maxImagesPerJob,
+    maxActiveJobsPerCaller: settings.maxActiveJobs,
+    maxPromptChars: settings.maxPromptChars,
+    maxRequestBytes: settings.maxRequestBytes,
+  },
+});
+
+/** The stores the gateway reads and writes; the pool and the checkpoint catalog are the workers' records, read only. */
+export interface GatewayStores {
+  jobs: JobStore;
+  images: ImageStore;
+  pool: Pick<HostPool, 'hostRates' | 'callsOf'>;
+  catalog: Pick<CheckpointCatalog, 'read'>;
+  fetcher: Pick<ImageFetcher, 'check'>;
+}
+
+/** The gateway's stores on their own (the gateway Lambda, which builds no workers). */
+export function createGatewayStores(setup: StoresSetup): GatewayStores & { tokens: DynamoDbTokenStore } {
+  const { db, ...stores } = createStores(setup);
+  return {
+    ...stores,
+    // No hosts: only the measured rates and the leases are read.
+    pool: new DynamoDbHostPool(db, setup.tableName, []),
+    // Only its start-time check: the gateway refuses a URL no worker could fetch.
+    fetcher: new GuardedImageFetcher(),
+    tokens: new DynamoDbTokenStore(db, setup.tableName),
+  };
+}
+
+/** What the tools need, from the stores, the orchestrator that starts jobs, the presets and the settings. */
+export function createGatewayDeps(
+  stores: GatewayStores,
+  orchestrator: Orchestrator,
+  presets: PresetCatalog,
+  settings: GatewaySettings,
+  images: ImageAdapters,
+): GatewayDeps {
+  const { pool, catalog, fetcher } = stores;
+  return {
+    jobs: coalesceJobReads(stores.jobs),
+    images: stores.images,
+    orchestrator,
+    presets,
+    renderContactSheet: images.renderContactSheet,
+    now: () => new Date(),
+    ...hostRateReaders(() => pool.hostRates()),
+    callsInFlight: (jobId) => pool.callsOf(jobId),
+    hostCheckpoints: () => catalog.read(),
+    checkImageUrl: (url) => fetcher.check(url),
+    shrinkImage: images.shrinkImage,
+    settings,
+  };
+}
