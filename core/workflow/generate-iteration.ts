@@ -1,4 +1,5 @@
 import type { CheckpointCatalog } from '../checkpoints.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
@@ -38,6 +39,8 @@ export interface GenerateDeps {
   /** Where the hosts' checkpoint lists are left for the gateway; absent = not kept. */
   catalog?: CheckpointCatalog;
   now: () => Date;
+  /** Timers and elapsed time of the calls and the runner; the system clock by default. */
+  clock?: Clock;
   progressPollMs: number;
   progressWriteMs: number;
   /** How often a sampling call looks for a cancel of its job; CANCEL_CHECK_MS unless shortened. */
@@ -221,6 +224,7 @@ async function generateOnHost(
     steps: prepared.params.steps,
     write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
+    ...(deps.clock ? { clock: deps.clock } : {}),
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
     cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
@@ -237,9 +241,9 @@ async function generateOnHost(
   try {
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
     await reporter.ready;
-    sentAt = Date.now();
+    sentAt = (deps.clock ?? systemClock).now();
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
-    endedAt = Date.now();
+    endedAt = (deps.clock ?? systemClock).now();
     call.run = result.jobTimestamp ?? call.run;
   } catch (error) {
     // The runner retries elsewhere if it can: it needs to know which host failed.

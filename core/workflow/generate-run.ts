@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.ts';
 import {
   JobNotFoundError,
   NoSlotAvailableError,
@@ -75,6 +76,7 @@ export async function generateRun(
   deadline: number,
 ): Promise<RunTaskOutput> {
   const { job_id: jobId, runner, runners } = input;
+  const clock = deps.clock ?? systemClock;
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
@@ -122,7 +124,7 @@ export async function generateRun(
         latest.job = current;
         if (current.counted?.has(item.iteration)) return;
         if (await deps.pool.isHeld(`${jobId}#${item.iteration}`)) {
-          queue.push(lookAgain(item));
+          queue.push(lookAgain(item, clock.now()));
           return;
         }
       }
@@ -140,7 +142,7 @@ export async function generateRun(
       });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
-        if (!item.stolen) queue.push(lookAgain(item));
+        if (!item.stolen) queue.push(lookAgain(item, clock.now()));
       } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;
@@ -165,7 +167,7 @@ export async function generateRun(
         queue.push({
           iteration: item.iteration,
           attempt: tries,
-          notBefore: Date.now() + backoffMs(tries - 1, deps),
+          notBefore: clock.now() + backoffMs(tries - 1, deps),
           ...(avoid.size > 0 ? { avoidHosts: [...avoid] } : {}),
           ...(item.stolen ? { stolen: true } : {}),
         });
@@ -188,10 +190,9 @@ export async function generateRun(
 
   // While this runner lives it sweeps the pool's queue now and then: waiters get their heartbeat,
   // and a wake-up a crashed worker never sent is sent.
-  const sweeper = setInterval(() => {
+  const stopSweeping = clock.every(HEARTBEAT_EVERY_MS, () => {
     deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
-  }, HEARTBEAT_EVERY_MS);
-  sweeper.unref?.();
+  });
   let asking = false;
   try {
     for (;;) {
@@ -206,9 +207,9 @@ export async function generateRun(
             break;
           }
         }
-        const next = takeReady(queue);
+        const next = takeReady(queue, clock.now());
         if (!next) break;
-        if (Date.now() + callMs > deadline) {
+        if (clock.now() + callMs > deadline) {
           queue.unshift(next);
           outOfTime = true;
           break;
@@ -230,8 +231,8 @@ export async function generateRun(
             : undefined;
         const woke = await Promise.race<unknown>([
           ...inFlight,
-          ...(busy ? [recheckAfter(BUSY_RECHECK_MS)] : []),
-          ...(later !== undefined ? [recheckAfter(later - Date.now())] : []),
+          ...(busy ? [recheckAfter(clock, BUSY_RECHECK_MS)] : []),
+          ...(later !== undefined ? [recheckAfter(clock, later - clock.now())] : []),
         ]);
         if (woke === RECHECK && busy) refusal = undefined;
         continue;
@@ -241,8 +242,7 @@ export async function generateRun(
       if (refusal?.restingUntil !== undefined && refusal.restingUntil + callMs <= deadline) {
         // Every host rests after failures, for seconds: nobody will free a slot, so no one would wake
         // a waiter; waiting here for the rest to end is short and bounded.
-        const restMs = Math.max(0, refusal.restingUntil - Date.now());
-        await new Promise((resolve) => setTimeout(resolve, restMs).unref?.());
+        await clock.sleep(refusal.restingUntil - clock.now());
         refusal = undefined;
         continue;
       }
@@ -253,15 +253,14 @@ export async function generateRun(
         );
       }
       // Only retries in back-off, and iterations another runner is making, are left.
-      const wait = (firstReadyAt(queue) ?? 0) - Date.now();
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+      await clock.sleep((firstReadyAt(queue) ?? 0) - clock.now());
     }
   } catch (error) {
     // Refused: its place stays, for the Wait state to register at. Paused: it asks again at once.
     asking = error instanceof NoSlotAvailableError || error instanceof RunPausedError;
     throw error;
   } finally {
-    clearInterval(sweeper);
+    stopSweeping();
     // Both end the task: neither waits for the other.
     await Promise.all([releaseSpares(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
   }
@@ -294,17 +293,19 @@ function pending(job: JobRecord, iteration: number): Pending {
   };
 }
 
-const lookAgain = (item: Pending): Pending => ({ ...item, taken: true, notBefore: Date.now() + RECHECK_MS });
+const lookAgain = (item: Pending, now: number): Pending => ({
+  ...item,
+  taken: true,
+  notBefore: now + RECHECK_MS,
+});
 
 const firstReadyAt = (queue: Pending[]) =>
   queue.length === 0 ? undefined : Math.min(...queue.map((p) => p.notBefore));
 
 const RECHECK = Symbol('recheck');
-const recheckAfter = (ms: number) =>
-  new Promise<typeof RECHECK>((resolve) => setTimeout(() => resolve(RECHECK), Math.max(0, ms)).unref?.());
+const recheckAfter = (clock: Clock, ms: number) => clock.sleep(ms).then(() => RECHECK);
 
-function takeReady(queue: Pending[]): Pending | undefined {
-  const now = Date.now();
+function takeReady(queue: Pending[], now: number): Pending | undefined {
   const index = queue.findIndex((p) => p.notBefore <= now);
   return index < 0 ? undefined : queue.splice(index, 1)[0];
 }
