@@ -11,6 +11,7 @@ import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
 import { jobClaim } from './job-claim.ts';
+import { LeaseBook } from './lease-book.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
 
@@ -96,22 +97,20 @@ export async function generateRun(
   const inFlight = new Set<Promise<void>>();
   // Its calls to one host run in the order sent, and a cancel one of them sees stops them all.
   const shared = runnerCalls();
-  // Leases whose calls are over: the next call takes one over in a single write (see generateIteration).
-  const spares: FinishedLease[] = [];
-  const releaseSpares = () =>
-    Promise.all(spares.splice(0).map((s) => deps.pool.release(s.lease, s.measured)));
+  // Leases whose calls are over: the next call takes one over in a single write.
+  const leases = new LeaseBook(deps.pool);
   let refusal: NoSlotAvailableError | undefined;
   let ended = false;
   let outOfTime = false;
   // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
   let fatal: unknown;
 
-  // `done`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
-  const attempt = (item: Pending, done: FinishedLease | undefined): Promise<void> =>
-    tryIteration(item, done).catch((error) => {
+  // `handOver`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
+  const attempt = (item: Pending, handOver: FinishedLease | undefined): Promise<void> =>
+    tryIteration(item, handOver).catch((error) => {
       fatal ??= error;
     });
-  const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
+  const tryIteration = async (item: Pending, handOver: FinishedLease | undefined): Promise<void> => {
     try {
       if (item.taken) {
         // Counted by the runner that made it (it counts before it lets the lease go): done, no slot
@@ -137,8 +136,8 @@ export async function generateRun(
         shared,
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
-        done,
-        spares,
+        book: leases,
+        ...(handOver ? { handOver } : {}),
       });
       if (result.job_ended) ended = true;
       else if (result.running_elsewhere) {
@@ -214,13 +213,13 @@ export async function generateRun(
           outOfTime = true;
           break;
         }
-        const running: Promise<void> = attempt(next, next.taken ? undefined : spares.pop()).finally(() =>
+        const running: Promise<void> = attempt(next, next.taken ? undefined : leases.take()).finally(() =>
           inFlight.delete(running),
         );
         inFlight.add(running);
       }
       // A lease no call took over right away goes back to the pool, not kept idle.
-      if (spares.length > 0) await releaseSpares();
+      if (leases.size > 0) await leases.releaseAll();
       if (inFlight.size > 0) {
         const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
         // A free call and only iterations waiting for a later time (another runner's, or a back-off):
@@ -262,7 +261,7 @@ export async function generateRun(
   } finally {
     stopSweeping();
     // Both end the task: neither waits for the other.
-    await Promise.all([releaseSpares(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
+    await Promise.all([leases.releaseAll(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
   }
 }
 
