@@ -99,17 +99,17 @@ export async function generateRun(
   const shared = runnerCalls();
   // Leases whose calls are over: the next call takes one over in a single write.
   const leases = new LeaseBook(deps.pool);
+  // The pool's last refusal, until one of our slots frees: no call is launched meanwhile.
   let refusal: NoSlotAvailableError | undefined;
-  let ended = false;
-  let outOfTime = false;
-  // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
-  let fatal: unknown;
+  // Why no call is launched any more: the calls in flight finish, then the run ends that way.
+  let halt: Halt | undefined;
+  const haltFor = (next: Halt) => {
+    if (!halt || HALT_RANK[next.why] > HALT_RANK[halt.why]) halt = next;
+  };
 
   // `handOver`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
   const attempt = (item: Pending, handOver: FinishedLease | undefined): Promise<void> =>
-    tryIteration(item, handOver).catch((error) => {
-      fatal ??= error;
-    });
+    tryIteration(item, handOver).catch((error) => haltFor({ why: 'failed', error }));
   const tryIteration = async (item: Pending, handOver: FinishedLease | undefined): Promise<void> => {
     try {
       if (item.taken) {
@@ -117,7 +117,7 @@ export async function generateRun(
         // asked for. Still being made: look again later.
         const current = await deps.jobs.get(jobId);
         if (!current || isTerminal(current.status)) {
-          ended = true;
+          haltFor({ why: 'job-ended' });
           return;
         }
         latest.job = current;
@@ -139,7 +139,7 @@ export async function generateRun(
         book: leases,
         ...(handOver ? { handOver } : {}),
       });
-      if (result.job_ended) ended = true;
+      if (result.job_ended) haltFor({ why: 'job-ended' });
       else if (result.running_elsewhere) {
         if (!item.stolen) queue.push(lookAgain(item, clock.now()));
       } else if (!result.skipped) {
@@ -195,14 +195,14 @@ export async function generateRun(
   let asking = false;
   try {
     for (;;) {
-      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
+      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt) {
         if (!stealing && queue.every((p) => p.taken)) {
           // Own iterations all launched: help with the others' while a call of ours is free.
           stealing = true;
           try {
             queue.push(...(await othersLeft(deps, jobId, own)));
           } catch (error) {
-            fatal ??= error;
+            haltFor({ why: 'failed', error });
             break;
           }
         }
@@ -210,7 +210,7 @@ export async function generateRun(
         if (!next) break;
         if (clock.now() + callMs > deadline) {
           queue.unshift(next);
-          outOfTime = true;
+          haltFor({ why: 'out-of-time' });
           break;
         }
         const running: Promise<void> = attempt(next, next.taken ? undefined : leases.take()).finally(() =>
@@ -225,7 +225,7 @@ export async function generateRun(
         // A free call and only iterations waiting for a later time (another runner's, or a back-off):
         // wake for the first of them, not only when a call ends.
         const later =
-          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal
+          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt
             ? firstReadyAt(queue)
             : undefined;
         const woke = await Promise.race<unknown>([
@@ -236,8 +236,8 @@ export async function generateRun(
         if (woke === RECHECK && busy) refusal = undefined;
         continue;
       }
-      if (fatal) throw fatal;
-      if (ended || queue.length === 0) return out;
+      if (halt?.why === 'failed') throw halt.error;
+      if (halt?.why === 'job-ended' || queue.length === 0) return out;
       if (refusal?.restingUntil !== undefined && refusal.restingUntil + callMs <= deadline) {
         // Every host rests after failures, for seconds: nobody will free a slot, so no one would wake
         // a waiter; waiting here for the rest to end is short and bounded.
@@ -246,7 +246,7 @@ export async function generateRun(
         continue;
       }
       if (refusal !== undefined) throw refusal;
-      if (outOfTime) {
+      if (halt?.why === 'out-of-time') {
         throw new RunPausedError(
           `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
         );
@@ -264,6 +264,15 @@ export async function generateRun(
     await Promise.all([leases.releaseAll(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
   }
 }
+
+/**
+ * Why a runner launches no more calls. `failed`: a store that cannot even record a failure (the
+ * error is rethrown); `job-ended`: cancelled or finished elsewhere; `out-of-time`: the next call
+ * could outlive the task (it pauses). The first failure wins, and a failure over an ended job over
+ * a lack of time, as the run ends.
+ */
+type Halt = { why: 'failed'; error: unknown } | { why: 'job-ended' } | { why: 'out-of-time' };
+const HALT_RANK: Record<Halt['why'], number> = { 'out-of-time': 0, 'job-ended': 1, failed: 2 };
 
 /**
  * The job's iterations not yet counted and not this runner's, last first: the others do theirs
