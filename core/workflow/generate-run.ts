@@ -6,7 +6,7 @@ import {
   SdWebUiUnavailableError,
 } from '../errors.ts';
 import { isTerminal, type JobRecord } from '../job.ts';
-import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
+import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
@@ -88,8 +88,7 @@ export async function generateRun(
 
   // The job as last read, shared by this runner's calls (each refreshes it under its lease).
   const latest = { job };
-  const own = runnerIterations(runner, runners, job.params.n_iter);
-  const queue: Pending[] = own
+  const queue: Pending[] = runnerIterations(runner, runners, job.params.n_iter)
     .filter((i) => !job.counted?.has(i))
     .map((iteration) => pending(job, iteration));
   let stealing = runners === 1;
@@ -200,7 +199,7 @@ export async function generateRun(
           // Own iterations all launched: help with the others' while a call of ours is free.
           stealing = true;
           try {
-            queue.push(...(await othersLeft(deps, jobId, own)));
+            queue.push(...(await othersLeft(deps, jobId, runner, runners)));
           } catch (error) {
             haltFor({ why: 'failed', error });
             break;
@@ -278,14 +277,12 @@ const HALT_RANK: Record<Halt['why'], number> = { 'out-of-time': 0, 'job-ended': 
  * The job's iterations not yet counted and not this runner's, last first: the others do theirs
  * first to last. The job is marked as stealing before any is asked for (see generateIteration).
  */
-async function othersLeft(deps: RunDeps, jobId: string, own: number[]): Promise<Pending[]> {
+async function othersLeft(deps: RunDeps, jobId: string, runner: number, runners: number): Promise<Pending[]> {
   const job = await deps.jobs.get(jobId);
   if (!job || isTerminal(job.status)) return [];
-  const mine = new Set(own);
-  const left: Pending[] = [];
-  for (let i = job.params.n_iter - 1; i >= 0; i--) {
-    if (!mine.has(i) && !job.counted?.has(i)) left.push({ ...pending(job, i), stolen: true });
-  }
+  const left: Pending[] = othersIterations(runner, runners, job.params.n_iter)
+    .filter((i) => !job.counted?.has(i))
+    .map((i) => ({ ...pending(job, i), stolen: true }));
   if (left.length > 0 && !job.stealing) await deps.jobs.markStealing(jobId);
   return left;
 }
