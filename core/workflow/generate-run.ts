@@ -51,7 +51,7 @@ const RECHECK_MS = 25;
 const BUSY_RECHECK_MS = 50;
 
 /**
- * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
+ * One generate task: runner r of a job does its iterations (runnerIterations) with two calls in
  * flight, each on a slot it leases for that call alone. The second call waits inside SD WebUI
  * while the first samples, so the host never idles, and because both belong to this one
  * invocation the Lambda is billed for the GPU's time once rather than twice.

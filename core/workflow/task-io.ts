@@ -4,7 +4,7 @@ import { z } from 'zod';
 export const JobTaskInput = z.object({ job_id: z.string() });
 export type JobTaskInput = z.infer<typeof JobTaskInput>;
 
-/** One Map item: runner r of n does iterations r, r+n, r+2n... (see runnerIterations). */
+/** One Map item: runner r of n, which does its share of the job's iterations (runnerIterations). */
 const RunItem = z.object({
   job_id: z.string(),
   runner: z.number().int().nonnegative(),
