@@ -84,3 +84,14 @@ export function runnerIterations(runner: number, runners: number, nIter: number)
   for (let i = runner; i < nIter; i += runners) out.push(i);
   return out;
 }
+
+/**
+ * The iterations runner r helps with once its own are all launched: the other runners', last
+ * first, while they work through theirs from the first.
+ */
+export function othersIterations(runner: number, runners: number, nIter: number): number[] {
+  const mine = new Set(runnerIterations(runner, runners, nIter));
+  const out: number[] = [];
+  for (let i = nIter - 1; i >= 0; i--) if (!mine.has(i)) out.push(i);
+  return out;
+}

@@ -1,4 +1,5 @@
 import type { CheckpointCatalog } from '../checkpoints.ts';
+import { type Clock, systemClock } from '../clock.ts';
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
@@ -18,6 +19,7 @@ import type {
 } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import { prepareHostContext } from './host-context.ts';
+import type { LeaseBook } from './lease-book.ts';
 import {
   CANCEL_CHECK_MS,
   type CancelWatch,
@@ -26,7 +28,6 @@ import {
   startProgressReporter,
 } from './progress-reporter.ts';
 import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
-import type { IterationTaskInput, IterationTaskOutput } from './task-io.ts';
 
 export interface GenerateDeps {
   jobs: JobStore;
@@ -38,6 +39,8 @@ export interface GenerateDeps {
   /** Where the hosts' checkpoint lists are left for the gateway; absent = not kept. */
   catalog?: CheckpointCatalog;
   now: () => Date;
+  /** Timers and elapsed time of the calls and the runner; the system clock by default. */
+  clock?: Clock;
   progressPollMs: number;
   progressWriteMs: number;
   /** How often a sampling call looks for a cancel of its job; CANCEL_CHECK_MS unless shortened. */
@@ -46,32 +49,75 @@ export interface GenerateDeps {
   callTimeoutMs: (params: GenerationParams) => number;
 }
 
+/** One iteration of a job to make. */
+export interface IterationInput {
+  job_id: string;
+  iteration: number;
+}
+
+/** What became of an iteration. */
+export interface IterationOutcome {
+  iteration: number;
+  images: number;
+  skipped: boolean;
+  /** Set when the job had already ended (cancelled, most often): its runner stops there. */
+  job_ended?: boolean;
+  /** Set when another worker holds a live lease for this very iteration: it is being made. */
+  running_elsewhere?: boolean;
+}
+
+/** A runner's finished leases, and the one this call hands over (taken from the book at launch). */
+export interface RunnerLeases {
+  book: LeaseBook;
+  handOver?: FinishedLease;
+}
+
 /**
  * One iteration = one txt2img call of batch_size images on a leased GPU slot. Safe to run again:
  * an iteration already recorded is skipped, keys are a function of (job, iteration, index), and
  * counting is idempotent. Without a free slot it throws NoSlotAvailableError: the runner finishes
  * what it has in flight and waits in the state machine, not in a billed Lambda.
  *
- * With a hand-off (a runner's leases whose calls are over), the slot is asked for by handing
- * `done` over, and this call's lease goes to `spares` instead of being released: the next call
- * takes it over in one write. `done` goes back to `spares` if no slot was asked for. Whoever
- * passes `spares` releases what is left in it.
+ * With the runner's leases, the slot is asked for by handing `handOver` over (it goes back to the
+ * book if no slot was asked for), and this call's lease goes to the book instead of being
+ * released: the runner's next call takes it over in one write.
  */
 export async function generateIteration(
-  input: IterationTaskInput,
+  input: IterationInput,
   deps: GenerateDeps,
   asker: Asker,
-  handOff?: { done?: FinishedLease; spares: FinishedLease[] },
-): Promise<IterationTaskOutput> {
-  let done = handOff?.done;
+  leases?: RunnerLeases,
+): Promise<IterationOutcome> {
+  const putBack = () => {
+    if (leases?.handOver) leases.book.put(leases.handOver);
+  };
+  let slot: SlotAsk | IterationOutcome;
   try {
-    return await generateWithLease(input, deps, asker, handOff?.spares, () => {
-      const given = done;
-      done = undefined;
-      return given;
+    slot = await slotAsk(input, deps, asker);
+  } catch (error) {
+    putBack();
+    throw error;
+  }
+  if (!('ask' in slot)) {
+    putBack();
+    return slot;
+  }
+  // From here the hand-over lease is the pool's: its first answer hands it over or releases it.
+  const lease = await acquireSlot(slot.ask, slot.timeoutMs + 60_000, deps, leases?.handOver);
+  const { iteration } = input;
+  if ('wait' in lease) {
+    if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
+    throw new NoSlotAvailableError(lease.wait, lease);
+  }
+  // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
+  let measured: RateSample | undefined;
+  try {
+    return await generateUnderLease(input, lease, slot.timeoutMs, deps, asker, (m) => {
+      measured = m;
     });
   } finally {
-    if (done) handOff?.spares.push(done);
+    if (leases) leases.book.put({ lease, measured });
+    else await deps.pool.release(lease, measured);
   }
 }
 
@@ -99,19 +145,22 @@ export interface RunnerCalls {
 
 export const runnerCalls = (): RunnerCalls => ({ lastCall: new Map(), cancel: { cancelled: false } });
 
-async function generateWithLease(
-  input: IterationTaskInput,
+/** The pool ask for an iteration still to make, with its call's time-out. */
+interface SlotAsk {
+  ask: PoolAsk;
+  timeoutMs: number;
+}
+
+/** The pool ask for an iteration still to make, or why none is needed. */
+async function slotAsk(
+  input: IterationInput,
   deps: GenerateDeps,
   asker: Asker,
-  spares: FinishedLease[] | undefined,
-  takeDone: () => FinishedLease | undefined,
-): Promise<IterationTaskOutput> {
+): Promise<SlotAsk | IterationOutcome> {
   const { job_id: jobId, iteration } = input;
   const known = asker.latest?.job ?? (await read(jobId, deps));
   if (isTerminal(known.status)) return { iteration, images: 0, skipped: true, job_ended: true };
   if (known.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
-
-  const timeoutMs = deps.callTimeoutMs(known.params);
   // The lease outlives the call's deadline a little, so it is never lost while the call is alive.
   const ask = {
     claim: asker.claim(known),
@@ -119,44 +168,44 @@ async function generateWithLease(
     runner: asker.runner,
     ...(asker.avoidHosts?.length ? { avoidHosts: asker.avoidHosts } : {}),
   };
-  const lease = await acquireSlot(ask, timeoutMs + 60_000, deps, takeDone());
-  if ('wait' in lease) {
-    if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
-    throw new NoSlotAvailableError(lease.wait, lease);
-  }
-  // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
-  let measured: RateSample | undefined;
-  try {
-    // Read under the lease: another worker that made this iteration counted it before it let the
-    // lease go, so what it finished is seen here (read before the lease, it could be missed).
-    let job = asker.stolen ? undefined : await read(jobId, deps);
-    if (!job || job.stealing) {
-      // Runners take each other's iterations now, and two asks for one iteration that read the
-      // pool at the same moment can both win a slot. Each looks for the other's lease, then reads
-      // the job: of two racing asks at most one goes on (at worst neither, and the owner asks
-      // again), and a holder that let go meanwhile had counted first.
-      if (await deps.pool.heldElsewhere(lease)) {
-        return { iteration, images: 0, skipped: true, running_elsewhere: true };
-      }
-      job = await read(jobId, deps);
+  return { ask, timeoutMs: deps.callTimeoutMs(known.params) };
+}
+
+async function generateUnderLease(
+  input: IterationInput,
+  lease: Lease,
+  timeoutMs: number,
+  deps: GenerateDeps,
+  asker: Asker,
+  measure: (measured: RateSample | undefined) => void,
+): Promise<IterationOutcome> {
+  const { job_id: jobId, iteration } = input;
+  // Read under the lease: another worker that made this iteration counted it before it let the
+  // lease go, so what it finished is seen here (read before the lease, it could be missed).
+  let job = asker.stolen ? undefined : await read(jobId, deps);
+  if (!job || job.stealing) {
+    // Runners take each other's iterations now, and two asks for one iteration that read the
+    // pool at the same moment can both win a slot. Each looks for the other's lease, then reads
+    // the job: of two racing asks at most one goes on (at worst neither, and the owner asks
+    // again), and a holder that let go meanwhile had counted first.
+    if (await deps.pool.heldElsewhere(lease)) {
+      return { iteration, images: 0, skipped: true, running_elsewhere: true };
     }
-    if (asker.latest) asker.latest.job = job;
-    if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
-    // The job's set of counted iterations says which are finished: no read of the iteration on the
-    // way to the GPU. One stored but not yet counted (a crash between the two writes) is made
-    // again, to the same keys, and counted then.
-    if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
-    const sd = deps.hosts.get(lease.hostId);
-    if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
-    const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared);
-    if (!outcome) return { iteration, images: 0, skipped: true };
-    measured = outcome.measured;
-    const stored = await storeImages(job, iteration, outcome.result, deps);
-    return { iteration, images: stored, skipped: false };
-  } finally {
-    if (spares) spares.push({ lease, measured });
-    else await deps.pool.release(lease, measured);
+    job = await read(jobId, deps);
   }
+  if (asker.latest) asker.latest.job = job;
+  if (isTerminal(job.status)) return { iteration, images: 0, skipped: true, job_ended: true };
+  // The job's set of counted iterations says which are finished: no read of the iteration on the
+  // way to the GPU. One stored but not yet counted (a crash between the two writes) is made
+  // again, to the same keys, and counted then.
+  if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
+  const sd = deps.hosts.get(lease.hostId);
+  if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
+  const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared);
+  if (!outcome) return { iteration, images: 0, skipped: true };
+  measure(outcome.measured);
+  const stored = await storeImages(job, iteration, outcome.result, deps);
+  return { iteration, images: stored, skipped: false };
 }
 
 async function read(jobId: string, deps: GenerateDeps): Promise<JobRecord> {
@@ -169,7 +218,7 @@ async function countedAlready(
   jobId: string,
   iteration: number,
   deps: GenerateDeps,
-): Promise<IterationTaskOutput> {
+): Promise<IterationOutcome> {
   const done = await deps.jobs.getIteration(jobId, iteration);
   return { iteration, images: done?.images.length ?? 0, skipped: true };
 }
@@ -221,6 +270,7 @@ async function generateOnHost(
     steps: prepared.params.steps,
     write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
+    ...(deps.clock ? { clock: deps.clock } : {}),
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
     cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
@@ -237,9 +287,9 @@ async function generateOnHost(
   try {
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
     await reporter.ready;
-    sentAt = Date.now();
+    sentAt = (deps.clock ?? systemClock).now();
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
-    endedAt = Date.now();
+    endedAt = (deps.clock ?? systemClock).now();
     call.run = result.jobTimestamp ?? call.run;
   } catch (error) {
     // The runner retries elsewhere if it can: it needs to know which host failed.

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.ts';
 import {
   JobNotFoundError,
   NoSlotAvailableError,
@@ -5,11 +6,12 @@ import {
   SdWebUiUnavailableError,
 } from '../errors.ts';
 import { isTerminal, type JobRecord } from '../job.ts';
-import { CALLS_PER_RUNNER, runnerIterations } from '../plan.ts';
+import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
 import { jobClaim } from './job-claim.ts';
+import { LeaseBook } from './lease-book.ts';
 import { recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
 
@@ -49,7 +51,7 @@ const RECHECK_MS = 25;
 const BUSY_RECHECK_MS = 50;
 
 /**
- * One generate task: runner r of a job does its iterations (r, r+n, r+2n...) with two calls in
+ * One generate task: runner r of a job does its iterations (runnerIterations) with two calls in
  * flight, each on a slot it leases for that call alone. The second call waits inside SD WebUI
  * while the first samples, so the host never idles, and because both belong to this one
  * invocation the Lambda is billed for the GPU's time once rather than twice.
@@ -75,6 +77,7 @@ export async function generateRun(
   deadline: number,
 ): Promise<RunTaskOutput> {
   const { job_id: jobId, runner, runners } = input;
+  const clock = deps.clock ?? systemClock;
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
@@ -85,8 +88,7 @@ export async function generateRun(
 
   // The job as last read, shared by this runner's calls (each refreshes it under its lease).
   const latest = { job };
-  const own = runnerIterations(runner, runners, job.params.n_iter);
-  const queue: Pending[] = own
+  const queue: Pending[] = runnerIterations(runner, runners, job.params.n_iter)
     .filter((i) => !job.counted?.has(i))
     .map((iteration) => pending(job, iteration));
   let stealing = runners === 1;
@@ -94,35 +96,33 @@ export async function generateRun(
   const inFlight = new Set<Promise<void>>();
   // Its calls to one host run in the order sent, and a cancel one of them sees stops them all.
   const shared = runnerCalls();
-  // Leases whose calls are over: the next call takes one over in a single write (see generateIteration).
-  const spares: FinishedLease[] = [];
-  const releaseSpares = () =>
-    Promise.all(spares.splice(0).map((s) => deps.pool.release(s.lease, s.measured)));
+  // Leases whose calls are over: the next call takes one over in a single write.
+  const leases = new LeaseBook(deps.pool);
+  // The pool's last refusal, until one of our slots frees: no call is launched meanwhile.
   let refusal: NoSlotAvailableError | undefined;
-  let ended = false;
-  let outOfTime = false;
-  // A store that cannot even record a failure: stop launching, let the calls in flight finish, rethrow.
-  let fatal: unknown;
+  // Why no call is launched any more: the calls in flight finish, then the run ends that way.
+  let halt: Halt | undefined;
+  const haltFor = (next: Halt) => {
+    if (!halt || HALT_RANK[next.why] > HALT_RANK[halt.why]) halt = next;
+  };
 
-  // `done`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
-  const attempt = (item: Pending, done: FinishedLease | undefined): Promise<void> =>
-    tryIteration(item, done).catch((error) => {
-      fatal ??= error;
-    });
-  const tryIteration = async (item: Pending, done: FinishedLease | undefined): Promise<void> => {
+  // `handOver`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
+  const attempt = (item: Pending, handOver: FinishedLease | undefined): Promise<void> =>
+    tryIteration(item, handOver).catch((error) => haltFor({ why: 'failed', error }));
+  const tryIteration = async (item: Pending, handOver: FinishedLease | undefined): Promise<void> => {
     try {
       if (item.taken) {
         // Counted by the runner that made it (it counts before it lets the lease go): done, no slot
         // asked for. Still being made: look again later.
         const current = await deps.jobs.get(jobId);
         if (!current || isTerminal(current.status)) {
-          ended = true;
+          haltFor({ why: 'job-ended' });
           return;
         }
         latest.job = current;
         if (current.counted?.has(item.iteration)) return;
         if (await deps.pool.isHeld(`${jobId}#${item.iteration}`)) {
-          queue.push(lookAgain(item));
+          queue.push(lookAgain(item, clock.now()));
           return;
         }
       }
@@ -135,12 +135,12 @@ export async function generateRun(
         shared,
       };
       const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
-        done,
-        spares,
+        book: leases,
+        ...(handOver ? { handOver } : {}),
       });
-      if (result.job_ended) ended = true;
+      if (result.job_ended) haltFor({ why: 'job-ended' });
       else if (result.running_elsewhere) {
-        if (!item.stolen) queue.push(lookAgain(item));
+        if (!item.stolen) queue.push(lookAgain(item, clock.now()));
       } else if (!result.skipped) {
         out.iterations++;
         out.images += result.images;
@@ -165,7 +165,7 @@ export async function generateRun(
         queue.push({
           iteration: item.iteration,
           attempt: tries,
-          notBefore: Date.now() + backoffMs(tries - 1, deps),
+          notBefore: clock.now() + backoffMs(tries - 1, deps),
           ...(avoid.size > 0 ? { avoidHosts: [...avoid] } : {}),
           ...(item.stolen ? { stolen: true } : {}),
         });
@@ -188,97 +188,101 @@ export async function generateRun(
 
   // While this runner lives it sweeps the pool's queue now and then: waiters get their heartbeat,
   // and a wake-up a crashed worker never sent is sent.
-  const sweeper = setInterval(() => {
+  const stopSweeping = clock.every(HEARTBEAT_EVERY_MS, () => {
     deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
-  }, HEARTBEAT_EVERY_MS);
-  sweeper.unref?.();
+  });
   let asking = false;
   try {
     for (;;) {
-      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal) {
+      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt) {
         if (!stealing && queue.every((p) => p.taken)) {
           // Own iterations all launched: help with the others' while a call of ours is free.
           stealing = true;
           try {
-            queue.push(...(await othersLeft(deps, jobId, own)));
+            queue.push(...(await othersLeft(deps, jobId, runner, runners)));
           } catch (error) {
-            fatal ??= error;
+            haltFor({ why: 'failed', error });
             break;
           }
         }
-        const next = takeReady(queue);
+        const next = takeReady(queue, clock.now());
         if (!next) break;
-        if (Date.now() + callMs > deadline) {
+        if (clock.now() + callMs > deadline) {
           queue.unshift(next);
-          outOfTime = true;
+          haltFor({ why: 'out-of-time' });
           break;
         }
-        const running: Promise<void> = attempt(next, next.taken ? undefined : spares.pop()).finally(() =>
+        const running: Promise<void> = attempt(next, next.taken ? undefined : leases.take()).finally(() =>
           inFlight.delete(running),
         );
         inFlight.add(running);
       }
       // A lease no call took over right away goes back to the pool, not kept idle.
-      if (spares.length > 0) await releaseSpares();
+      if (leases.size > 0) await leases.releaseAll();
       if (inFlight.size > 0) {
         const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
         // A free call and only iterations waiting for a later time (another runner's, or a back-off):
         // wake for the first of them, not only when a call ends.
         const later =
-          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !ended && !outOfTime && !fatal
+          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt
             ? firstReadyAt(queue)
             : undefined;
         const woke = await Promise.race<unknown>([
           ...inFlight,
-          ...(busy ? [recheckAfter(BUSY_RECHECK_MS)] : []),
-          ...(later !== undefined ? [recheckAfter(later - Date.now())] : []),
+          ...(busy ? [recheckAfter(clock, BUSY_RECHECK_MS)] : []),
+          ...(later !== undefined ? [recheckAfter(clock, later - clock.now())] : []),
         ]);
         if (woke === RECHECK && busy) refusal = undefined;
         continue;
       }
-      if (fatal) throw fatal;
-      if (ended || queue.length === 0) return out;
+      if (halt?.why === 'failed') throw halt.error;
+      if (halt?.why === 'job-ended' || queue.length === 0) return out;
       if (refusal?.restingUntil !== undefined && refusal.restingUntil + callMs <= deadline) {
         // Every host rests after failures, for seconds: nobody will free a slot, so no one would wake
         // a waiter; waiting here for the rest to end is short and bounded.
-        const restMs = Math.max(0, refusal.restingUntil - Date.now());
-        await new Promise((resolve) => setTimeout(resolve, restMs).unref?.());
+        await clock.sleep(refusal.restingUntil - clock.now());
         refusal = undefined;
         continue;
       }
       if (refusal !== undefined) throw refusal;
-      if (outOfTime) {
+      if (halt?.why === 'out-of-time') {
         throw new RunPausedError(
           `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
         );
       }
       // Only retries in back-off, and iterations another runner is making, are left.
-      const wait = (firstReadyAt(queue) ?? 0) - Date.now();
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+      await clock.sleep((firstReadyAt(queue) ?? 0) - clock.now());
     }
   } catch (error) {
     // Refused: its place stays, for the Wait state to register at. Paused: it asks again at once.
     asking = error instanceof NoSlotAvailableError || error instanceof RunPausedError;
     throw error;
   } finally {
-    clearInterval(sweeper);
+    stopSweeping();
     // Both end the task: neither waits for the other.
-    await Promise.all([releaseSpares(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
+    await Promise.all([leases.releaseAll(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
   }
 }
+
+/**
+ * Why a runner launches no more calls. `failed`: a store that cannot even record a failure (the
+ * error is rethrown); `job-ended`: cancelled or finished elsewhere; `out-of-time`: the next call
+ * could outlive the task (it pauses). The first failure wins, and a failure over an ended job over
+ * a lack of time, as the run ends.
+ */
+type Halt = { why: 'failed'; error: unknown } | { why: 'job-ended' } | { why: 'out-of-time' };
+const HALT_RANK: Record<Halt['why'], number> = { 'out-of-time': 0, 'job-ended': 1, failed: 2 };
 
 /**
  * The job's iterations not yet counted and not this runner's, last first: the others do theirs
  * first to last. The job is marked as stealing before any is asked for (see generateIteration).
  */
-async function othersLeft(deps: RunDeps, jobId: string, own: number[]): Promise<Pending[]> {
+async function othersLeft(deps: RunDeps, jobId: string, runner: number, runners: number): Promise<Pending[]> {
   const job = await deps.jobs.get(jobId);
   if (!job || isTerminal(job.status)) return [];
-  const mine = new Set(own);
-  const left: Pending[] = [];
-  for (let i = job.params.n_iter - 1; i >= 0; i--) {
-    if (!mine.has(i) && !job.counted?.has(i)) left.push({ ...pending(job, i), stolen: true });
-  }
+  const left: Pending[] = othersIterations(runner, runners, job.params.n_iter)
+    .filter((i) => !job.counted?.has(i))
+    .map((i) => ({ ...pending(job, i), stolen: true }));
   if (left.length > 0 && !job.stealing) await deps.jobs.markStealing(jobId);
   return left;
 }
@@ -294,17 +298,19 @@ function pending(job: JobRecord, iteration: number): Pending {
   };
 }
 
-const lookAgain = (item: Pending): Pending => ({ ...item, taken: true, notBefore: Date.now() + RECHECK_MS });
+const lookAgain = (item: Pending, now: number): Pending => ({
+  ...item,
+  taken: true,
+  notBefore: now + RECHECK_MS,
+});
 
 const firstReadyAt = (queue: Pending[]) =>
   queue.length === 0 ? undefined : Math.min(...queue.map((p) => p.notBefore));
 
 const RECHECK = Symbol('recheck');
-const recheckAfter = (ms: number) =>
-  new Promise<typeof RECHECK>((resolve) => setTimeout(() => resolve(RECHECK), Math.max(0, ms)).unref?.());
+const recheckAfter = (clock: Clock, ms: number) => clock.sleep(ms).then(() => RECHECK);
 
-function takeReady(queue: Pending[]): Pending | undefined {
-  const now = Date.now();
+function takeReady(queue: Pending[], now: number): Pending | undefined {
   const index = queue.findIndex((p) => p.notBefore <= now);
   return index < 0 ? undefined : queue.splice(index, 1)[0];
 }

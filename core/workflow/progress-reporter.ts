@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.ts';
 import type { CurrentProgress } from '../job.ts';
 import type { SdProgress, SdWebUi } from '../ports.ts';
 import type { ProgressPoll } from './sampling-window.ts';
@@ -22,6 +23,8 @@ export interface ProgressReporterOptions {
   steps: number;
   write: (current: CurrentProgress) => Promise<void>;
   now: () => Date;
+  /** Timing of polls, writes and cancel checks; the system clock by default. */
+  clock?: Clock;
   pollMs: number;
   /** At most one write per this many ms: status reads are cheap, writes are not. */
   writeEveryMs: number;
@@ -87,6 +90,7 @@ const FIRST_POLL_WAIT_MS = 500;
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
   const { sd, iteration, steps, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
+  const clock = options.clock ?? systemClock;
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const cancel = options.cancel ?? { cancelled: false };
   const { previous } = options;
@@ -103,7 +107,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let seenOurs: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
-    setTimeout(resolve, FIRST_POLL_WAIT_MS).unref?.();
+    void clock.sleep(FIRST_POLL_WAIT_MS, controller.signal).then(resolve);
   });
   const seen = new Promise<void>((resolve) => {
     seenOurs = resolve;
@@ -118,16 +122,16 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     // Until the sampler has made a step, SD WebUI still shows the previous request's step count.
     const shown = p.step > 0 ? { step: p.step, steps: p.steps } : { step: 0, steps };
     const key = `${shown.step}/${shown.steps}`;
-    if (key === lastShown || Date.now() - lastWrite < writeEveryMs || stopped) return;
-    lastWrite = Date.now();
+    if (key === lastShown || clock.now() - lastWrite < writeEveryMs || stopped) return;
+    lastWrite = clock.now();
     lastShown = key;
     await write({ iteration, ...shown, updated_at: now().toISOString() });
   };
 
   const interruptIfCancelled = async () => {
     if (interruptedByUs || !isCancelled) return;
-    if (!cancel.cancelled && Date.now() - lastCancelCheck >= cancelCheckMs) {
-      lastCancelCheck = Date.now();
+    if (!cancel.cancelled && clock.now() - lastCancelCheck >= cancelCheckMs) {
+      lastCancelCheck = clock.now();
       if (await isCancelled()) cancel.cancelled = true;
     }
     if (cancel.cancelled && !stopped) {
@@ -144,9 +148,9 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     let beforeProgress = 0;
     while (!stopped) {
       try {
-        const sentAt = Date.now();
+        const sentAt = clock.now();
         const p = await sd.progress(AbortSignal.any([controller.signal, AbortSignal.timeout(5_000)]));
-        observe?.({ sentAt, receivedAt: Date.now(), progress: p });
+        observe?.({ sentAt, receivedAt: clock.now(), progress: p });
         if (before === undefined) {
           before = p.jobTimestamp;
           beforeProgress = p.progress;
@@ -174,7 +178,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
       }
       firstPolled();
       const waiting = ours === undefined && cancel.cancelled;
-      await sleep(waiting ? Math.min(pollMs, CANCELLED_POLL_MS) : pollMs, controller.signal);
+      await clock.sleep(waiting ? Math.min(pollMs, CANCELLED_POLL_MS) : pollMs, controller.signal);
     }
   })();
 
@@ -189,20 +193,4 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
       return { interruptedByUs, sawInterrupted, ...(ours === undefined ? {} : { ours }) };
     },
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  // stop() may land during a poll: its abort has then already fired and must not be waited for.
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

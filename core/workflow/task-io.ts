@@ -4,21 +4,7 @@ import { z } from 'zod';
 export const JobTaskInput = z.object({ job_id: z.string() });
 export type JobTaskInput = z.infer<typeof JobTaskInput>;
 
-export const IterationTaskInput = z.object({ job_id: z.string(), iteration: z.number().int().nonnegative() });
-export type IterationTaskInput = z.infer<typeof IterationTaskInput>;
-
-export const IterationTaskOutput = z.object({
-  iteration: z.number().int(),
-  images: z.number().int(),
-  skipped: z.boolean(),
-  /** Set when the job had already ended (cancelled, most often): its runner stops there. */
-  job_ended: z.boolean().optional(),
-  /** Set when another worker holds a live lease for this very iteration: it is being made. */
-  running_elsewhere: z.boolean().optional(),
-});
-export type IterationTaskOutput = z.infer<typeof IterationTaskOutput>;
-
-/** One Map item: runner r of n does iterations r, r+n, r+2n... (see runnerIterations). */
+/** One Map item: runner r of n, which does its share of the job's iterations (runnerIterations). */
 const RunItem = z.object({
   job_id: z.string(),
   runner: z.number().int().nonnegative(),

@@ -5,10 +5,13 @@ import type { ImageStore, PresignedUrl, PutImage } from '../../core/ports.ts';
 export class S3ImageStore implements ImageStore {
   private readonly s3: S3Client;
   private readonly bucket: string;
+  private readonly now: () => number;
 
-  constructor(s3: S3Client, bucket: string) {
+  /** `now` dates the presigned URLs (epoch ms): a test signs in the past rather than waiting. */
+  constructor(s3: S3Client, bucket: string, now: () => number = Date.now) {
     this.s3 = s3;
     this.bucket = bucket;
+    this.now = now;
   }
 
   async put(image: PutImage): Promise<void> {
@@ -41,12 +44,13 @@ export class S3ImageStore implements ImageStore {
 
   async presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl> {
     const credentials = await this.s3.config.credentials();
-    const now = Date.now();
+    const now = this.now();
     // A minute of margin: a URL that outlives its keys by a second is already dead.
     const keysLeft = credentials.expiration ? (credentials.expiration.getTime() - now) / 1000 - 60 : Infinity;
     const expiresIn = Math.max(1, Math.floor(Math.min(expiresInSeconds, keysLeft)));
     const url = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
       expiresIn,
+      signingDate: new Date(now),
     });
     return { url, expiresAt: new Date(now + expiresIn * 1000) };
   }

@@ -4,7 +4,7 @@ import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
-import type { SdWebUi } from '../../core/ports.ts';
+import type { JobStore, SdWebUi } from '../../core/ports.ts';
 import { mergeParams } from '../../core/presets/merge.ts';
 import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
@@ -63,16 +63,39 @@ afterAll(async () => {
   await dir.remove();
 });
 
+/**
+ * The worker deps' job store, telling when a call first writes its progress (its request is
+ * sampling) and when an iteration is recorded: a test acts on those, not after a guessed time.
+ */
+function watchedJobs() {
+  const waiting: Array<() => void> = [];
+  /** Settles when a call next writes its progress. */
+  const sampling = () => new Promise<void>((resolve) => waiting.push(resolve));
+  const recorded = new Set<number>();
+  const jobs: JobStore = Object.create(deps.jobs);
+  jobs.setCurrent = (jobId, current) => {
+    for (const resolve of waiting.splice(0)) resolve();
+    return deps.jobs.setCurrent(jobId, current);
+  };
+  jobs.recordIteration = async (record, expiresAt) => {
+    await deps.jobs.recordIteration(record, expiresAt);
+    recorded.add(record.iteration);
+  };
+  return { jobs, sampling, recorded };
+}
+
 /** Runner 0 of 1, asking with its job's claim. */
 const asker: Asker = { runner: 0, claim: (job) => jobClaim(job, 1) };
 
 describe('generateIteration leases', () => {
   const withPool = () => {
     const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const { jobs, sampling } = watchedJobs();
     return {
       pool,
+      sampling,
       run: (jobId: string, iteration = 0) =>
-        generateIteration({ job_id: jobId, iteration }, { ...deps, pool }, asker),
+        generateIteration({ job_id: jobId, iteration }, { ...deps, jobs, pool }, asker),
     };
   };
 
@@ -84,7 +107,7 @@ describe('generateIteration leases', () => {
   });
 
   it('releases the slot after a success, a host failure, a bad request and a cancel', async () => {
-    const { pool, run } = withPool();
+    const { pool, run, sampling } = withPool();
     const ok = await newJob();
     expect(await run(ok.job_id)).toMatchObject({ images: 1, skipped: false });
 
@@ -97,8 +120,9 @@ describe('generateIteration leases', () => {
     await expect(run(rejected.job_id)).rejects.toMatchObject({ name: 'SdWebUiRejectedError' });
 
     const cancelled = await newJob({ steps: 40 });
+    const started = sampling();
     const running = run(cancelled.job_id);
-    await new Promise((r) => setTimeout(r, 150));
+    await started;
     await deps.jobs.transition(cancelled.job_id, ['running'], 'cancelled', new Date().toISOString());
     expect(await running).toMatchObject({ skipped: true, images: 0 });
     expect((await deps.jobs.get(cancelled.job_id))?.completed_images).toBe(0);
@@ -209,10 +233,11 @@ describe('generateIteration leases', () => {
   });
 
   it('measures nothing when a cancel interrupted the call', async () => {
-    const { pool, run } = withPool();
+    const { pool, run, sampling } = withPool();
     const job = await newJob({ steps: 40 });
+    const started = sampling();
     const running = run(job.job_id);
-    await new Promise((r) => setTimeout(r, 150));
+    await started;
     await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
     await running;
     expect(pool.measured).toEqual([undefined]);
@@ -223,9 +248,12 @@ describe('generateRun: one generate task, two calls in flight', () => {
   const later = () => Date.now() + 600_000;
   const withPool = (capacity = 2) => {
     const pool = new RecordingPool(new URL(sim.url).host, capacity);
-    const runDeps = { ...deps, pool };
+    const { jobs, sampling, recorded } = watchedJobs();
+    const runDeps = { ...deps, jobs, pool };
     return {
       pool,
+      sampling,
+      recorded,
       run: (jobId: string, runner = 0, runners = 1, deadline = later()) =>
         generateRun({ job_id: jobId, runner, runners }, runDeps, deadline),
     };
@@ -247,11 +275,19 @@ describe('generateRun: one generate task, two calls in flight', () => {
   });
 
   it('leaves an iteration another runner is making to it, and makes it itself if that lease lapses', async () => {
-    const { pool, run } = withPool(3);
+    const { pool, run, recorded } = withPool(3);
     const job = await newJob({ n_iter: 3 });
     pool.held.add(`${job.job_id}#0`);
+    // The runner has made 1 and 2 and looks again at 0, which it still finds held.
+    const { promise: stoodBack, resolve: standingBack } = Promise.withResolvers<void>();
+    const isHeld = pool.isHeld.bind(pool);
+    pool.isHeld = async (holder) => {
+      const held = await isHeld(holder);
+      if (holder === `${job.job_id}#0` && held && recorded.has(1) && recorded.has(2)) standingBack();
+      return held;
+    };
     const running = run(job.job_id);
-    await new Promise((r) => setTimeout(r, 300));
+    await stoodBack;
     expect((await deps.jobs.get(job.job_id))?.counted).toEqual(new Set([1, 2]));
     // The other worker died: its lease is gone, and iteration 0 is still not counted.
     pool.held.delete(`${job.job_id}#0`);
@@ -400,10 +436,11 @@ describe('generateRun: one generate task, two calls in flight', () => {
   });
 
   it('stops launching once its job is cancelled', async () => {
-    const { pool, run } = withPool();
+    const { pool, run, sampling } = withPool();
     const job = await newJob({ n_iter: 10, steps: 20 });
+    const started = sampling();
     const running = run(job.job_id);
-    await new Promise((r) => setTimeout(r, 150));
+    await started;
     await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
     const out = await running;
     expect(out.iterations).toBeLessThan(10);

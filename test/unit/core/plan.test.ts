@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { JOB_ID_PATTERN, newJobId } from '../../../core/job-id.ts';
 import { StartInput } from '../../../core/params/generation.ts';
-import { iterationSeeds, planJob, runnerCount, runnerIterations } from '../../../core/plan.ts';
+import {
+  iterationSeeds,
+  othersIterations,
+  planJob,
+  runnerCount,
+  runnerIterations,
+} from '../../../core/plan.ts';
 import { mergeParams } from '../../../core/presets/merge.ts';
 import { buildTxt2ImgPayload, dropNullish } from '../../../core/txt2img-payload.ts';
 
@@ -123,5 +129,10 @@ describe('runners', () => {
       expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
     }
     expect(runnerIterations(1, 3, 7)).toEqual([1, 4]);
+  });
+
+  it('has a runner done with its own help with the others’ iterations, last first', () => {
+    expect(othersIterations(1, 3, 7)).toEqual([6, 5, 3, 2, 0]);
+    expect(othersIterations(0, 1, 3)).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readPng } from '../../../local/simulator/png.ts';
-import { type Simulator, startSimulator } from '../../../local/simulator/server.ts';
+import { type Simulator, type SimulatorStats, startSimulator } from '../../../local/simulator/server.ts';
 
 const NO_FAULTS = {
   errorRate: 0,
@@ -50,13 +50,13 @@ async function txt2img(body: Record<string, unknown>) {
 const progress = async (skip = true) =>
   (await (await fetch(`${sim.url}/sdapi/v1/progress?skip_current_image=${skip}`)).json()) as Progress;
 
+/** Polls /progress until it matches: each poll waits for the server's answer, nothing else. */
 async function until(check: (p: Progress) => boolean, skip = true): Promise<Progress> {
   const deadline = performance.now() + 5000;
   for (;;) {
     const p = await progress(skip);
     if (check(p)) return p;
     if (performance.now() > deadline) throw new Error(`progress never matched: ${JSON.stringify(p)}`);
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
@@ -369,7 +369,9 @@ describe('close', () => {
     const queued = call();
     const hungOutcome = expect(hung).rejects.toThrow();
     const queuedOutcome = expect(queued).rejects.toThrow();
-    while (own.stats().busyIntervals.length === 0) await new Promise((r) => setTimeout(r, 2));
+    // The hung request holds the GPU once /sim/stats shows it busy (asked over HTTP, as a client would).
+    const stats = async () => (await (await fetch(`${own.url}/sim/stats`)).json()) as SimulatorStats;
+    while ((await stats()).busyIntervals.length === 0);
     // A close that waited for the hung request would never return: the test's time-out fails it.
     await own.close();
     await hungOutcome;

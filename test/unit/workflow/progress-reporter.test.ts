@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CurrentProgress } from '../../../core/job.ts';
 import type { SdProgress, SdWebUi } from '../../../core/ports.ts';
 import { startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
@@ -26,9 +26,20 @@ const busy = (jobTimestamp: string, step: number): SdProgress => ({
   jobTimestamp,
   interrupted: false,
 });
-const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The reporter's polls run on fake timers: a test moves time on, it does not wait for it. */
+function onFakeTimers() {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 describe('progress reporter', () => {
+  onFakeTimers();
+
   it('ignores the request that was running when ours was sent and reports ours', async () => {
     const writes: CurrentProgress[] = [];
     const reporter = startProgressReporter({
@@ -47,7 +58,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 0,
     });
-    await wait(50);
+    await advance(50);
     await reporter.stop();
     expect(writes.map((w) => [w.iteration, w.step])).toEqual([
       [3, 2],
@@ -90,7 +101,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 10_000,
     });
-    await wait(50);
+    await advance(50);
     await reporter.stop();
     expect(calls).toBeGreaterThan(4);
     expect(writes).toHaveLength(1);
@@ -98,6 +109,8 @@ describe('progress reporter', () => {
 });
 
 describe('progress reporter observation', () => {
+  onFakeTimers();
+
   it('hands every answered poll to observe, with when it was sent and answered', async () => {
     const seen: Array<{ sentAt: number; receivedAt: number; jobTimestamp: string | null }> = [];
     const before = Date.now();
@@ -119,7 +132,7 @@ describe('progress reporter observation', () => {
           jobTimestamp: poll.progress.jobTimestamp,
         }),
     });
-    await wait(30);
+    await advance(30);
     await reporter.stop();
     expect(seen.length).toBeGreaterThan(2);
     expect(seen[0]?.jobTimestamp).toBeNull();
@@ -132,6 +145,8 @@ describe('progress reporter observation', () => {
 });
 
 describe('progress reporter readiness', () => {
+  onFakeTimers();
+
   it('is ready only once the first poll has answered, so our request is sent after it', async () => {
     let answer: (p: SdProgress) => void = () => {};
     const host = scriptedHost([]);
@@ -152,10 +167,10 @@ describe('progress reporter readiness', () => {
     void reporter.ready.then(() => {
       ready = true;
     });
-    await wait(20);
+    await advance(20);
     expect(ready).toBe(false);
     answer(busy('20261124100000', 1));
-    await wait(5);
+    await advance(5);
     expect(ready).toBe(true);
     answer(busy('20261124100000', 2));
     await reporter.stop();
