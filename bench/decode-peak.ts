@@ -7,8 +7,8 @@
  * figures include what a generate Lambda holds anyway; decodePeak runs it bundled, as deployed.
  */
 import { readFileSync } from 'node:fs';
-import { SdWebUiClient } from '../lambdas/adapters/sd-webui-client.ts';
-import { SfnTaskCallbacks } from '../lambdas/adapters/sfn-task-callbacks.ts';
+import { SdWebUiClient } from '../adapters/sd-webui-client.ts';
+import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
 import { createWorkerDeps } from '../lambdas/composition.ts';
 
 const [mode, url] = process.argv.slice(2) as ['stream' | 'whole', string];

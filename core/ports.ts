@@ -66,7 +66,7 @@ export interface OwnerIndex {
 
 /**
  * The three job ports together, as the composition roots wire them: DynamoDB keeps them in one
- * table (lambdas/adapters/dynamodb-job-store.ts), tests in memory (test/support).
+ * table (adapters/dynamodb-job-store.ts), tests in memory (test/support).
  */
 export type JobStore = JobRecords & IterationLedger & OwnerIndex;
 

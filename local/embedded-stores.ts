@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
-import type { ClientOptions } from '../lambdas/adapters/aws-clients.ts';
-import { createTableInput } from '../lambdas/adapters/jobs-table.ts';
+import type { ClientOptions } from '../adapters/aws-clients.ts';
+import { createTableInput } from '../adapters/jobs-table.ts';
 import { closeDynaliteIterators } from './dynalite-iterators.ts';
 
 export const TABLE_NAME = 'sdbatch-jobs';

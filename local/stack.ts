@@ -1,13 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-clients.ts';
+import { DynamoDbJobHousekeeping } from '../adapters/dynamodb-job-housekeeping.ts';
+import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
+import { loadPresetCatalog } from '../adapters/preset-files.ts';
+import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
+import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
-import { type ClientOptions, documentClient, s3Client } from '../lambdas/adapters/aws-clients.ts';
-import { DynamoDbJobHousekeeping } from '../lambdas/adapters/dynamodb-job-housekeeping.ts';
-import { DynamoDbTokenStore } from '../lambdas/adapters/dynamodb-token-store.ts';
-import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
-import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
-import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
 import {
   createGatewayDeps,
   createWorkerDeps,

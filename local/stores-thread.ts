@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import type { ClientOptions } from '../lambdas/adapters/aws-clients.ts';
+import type { ClientOptions } from '../adapters/aws-clients.ts';
 import { type EmbeddedStores, startEmbeddedStores } from './embedded-stores.ts';
 
 /** The stores thread's V8 young generation, MB. */

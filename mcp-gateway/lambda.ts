@@ -3,12 +3,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { loadPresetCatalog } from '../adapters/preset-files.ts';
+import { readSecretString } from '../adapters/secrets.ts';
+import { SfnOrchestrator } from '../adapters/sfn-orchestrator.ts';
+import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
+import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
-import { loadPresetCatalog } from '../lambdas/adapters/preset-files.ts';
-import { readSecretString } from '../lambdas/adapters/secrets.ts';
-import { SfnOrchestrator } from '../lambdas/adapters/sfn-orchestrator.ts';
-import { renderContactSheet } from '../lambdas/adapters/sharp-contact-sheet.ts';
-import { shrinkToJpeg } from '../lambdas/adapters/sharp-shrink.ts';
 import { createGatewayDeps, createGatewayStores, gatewaySettings } from '../lambdas/composition.ts';
 import { ENV, GATEWAY_SETTINGS, loadGatewayConfig } from '../lambdas/config/env.ts';
 import { type AppOptions, createApp } from './app.ts';
@@ -49,7 +49,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   if (token.length < 16) throw new Error(`The token secret ${config[ENV.tokenSecretArn]} is too short`);
   // The CDK bundle carries the presets beside index.mjs; the variable points elsewhere in tests.
   const presets = await loadPresetCatalog(
-    config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets/', import.meta.url)),
+    config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets', import.meta.url)),
   );
   for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
   const { tokens, ...stores } = createGatewayStores({

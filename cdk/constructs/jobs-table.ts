@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { JOBS_TABLE, POOL_PK_PREFIX, TOKEN_DIGEST_PK_PREFIX } from '../../lambdas/adapters/jobs-table.ts';
+import { JOBS_TABLE, POOL_PK_PREFIX, TOKEN_DIGEST_PK_PREFIX } from '../../adapters/jobs-table.ts';
 import { ENV } from '../../lambdas/config/env.ts';
 import type { NodeFunction } from './node-function.ts';
 

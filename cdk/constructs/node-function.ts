@@ -40,7 +40,7 @@ export interface NodeFunctionProps {
   unbundled?: UnbundledPackages;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * A Lambda function with sdbatch's runtime defaults: Node 24 on arm64, ESM bundled by the local

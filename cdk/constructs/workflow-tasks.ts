@@ -2,7 +2,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.ts';
-import type { TaskStateName } from '../workflow/definition.ts';
+import type { TaskStateName } from '../../workflow/definition.ts';
 import type { GpuConnection } from './gpu-connection.ts';
 import type { ImagesBucket } from './images-bucket.ts';
 import type { JobsTable } from './jobs-table.ts';

@@ -15,7 +15,7 @@ import {
   readDefinitionText,
   TASK_FUNCTIONS,
   type TaskStateName,
-} from '../workflow/definition.ts';
+} from '../../workflow/definition.ts';
 import type { NodeFunction } from './node-function.ts';
 
 export interface WorkflowProps {

@@ -1,4 +1,4 @@
-import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
+import { renderContactSheet } from '../../adapters/sharp-contact-sheet.ts';
 import { lambdaTaskFromEnv } from './worker-runtime.ts';
 
 /** The "Render contact sheet" Task state's Lambda: the one worker that draws. */

@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import type { TaskStateName } from '../../cdk/workflow/definition.ts';
-import { readSecretString, type SecretReader } from '../adapters/secrets.ts';
-import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
+import { readSecretString, type SecretReader } from '../../adapters/secrets.ts';
+import { SfnTaskCallbacks } from '../../adapters/sfn-task-callbacks.ts';
+import type { TaskStateName } from '../../workflow/definition.ts';
 import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';

@@ -1,10 +1,6 @@
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import {
-  type FunctionArnVariable,
-  substituteDefinition,
-  TASK_FUNCTIONS,
-} from '../../cdk/workflow/definition.ts';
 import type { Orchestrator, WorkflowInput } from '../../core/ports.ts';
+import { type FunctionArnVariable, substituteDefinition, TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import {
   clampMapConcurrency,
   type DefinitionJson,

@@ -8,7 +8,7 @@ import { type Answer, type Exchange, pollProgress, send } from './sd-webui-http.
  * the recording (real server) and the fixture-shape test (simulator).
  */
 
-export const FIXTURE_DIR = new URL('../fixtures/sd-webui-1.8/', import.meta.url).pathname;
+export const FIXTURE_DIR = new URL('../fixtures/sd-webui-1.8', import.meta.url).pathname;
 
 export interface ScenarioContext {
   /** A txt2img started first; the scenario waits until its first step is done. */

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client } from '../../lambdas/adapters/aws-clients.ts';
+import { s3Client } from '../../adapters/aws-clients.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import { callTool, jobItemCount, openTestStack, sleep } from '../support/embedded.ts';
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { CHECKPOINTS_PK } from '../../lambdas/adapters/jobs-table.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { CHECKPOINTS_PK } from '../../adapters/jobs-table.ts';
 import { encodePng, readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import {

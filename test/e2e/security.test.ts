@@ -67,7 +67,7 @@ describe('named tokens', () => {
     expect(listed.tokens.map((t) => t.name)).toContain('carol');
     expect(JSON.stringify(listed)).not.toContain(token);
     const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
-    const { documentClient } = await import('../../lambdas/adapters/aws-clients.ts');
+    const { documentClient } = await import('../../adapters/aws-clients.ts');
     const { Items = [] } = await documentClient(stack.stores.clients).send(
       new ScanCommand({ TableName: stack.stores.tableName }),
     );

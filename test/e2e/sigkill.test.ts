@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientOptions } from '../../lambdas/adapters/aws-clients.ts';
+import type { ClientOptions } from '../../adapters/aws-clients.ts';
 import { BUCKET_NAME } from '../../local/embedded-stores.ts';
 import { callTool, sleep, waitForTerminal } from '../support/embedded.ts';
 import {

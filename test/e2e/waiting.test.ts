@@ -1,7 +1,7 @@
 import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
+import { documentClient } from '../../adapters/aws-clients.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import type { Timers } from '../../local/step-functions/task-tokens.ts';
 import { callTool, openTestStack, sleep, waitForTerminal } from '../support/embedded.ts';

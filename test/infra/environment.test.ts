@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
 import { LOADER_VARIABLES } from '../../lambdas/config/env.ts';
+import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT, VPC_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, taskFunction } from './template-queries.ts';
 

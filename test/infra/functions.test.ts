@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
 import { ENV } from '../../lambdas/config/env.ts';
+import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, resources, roleIdOf, taskFunction } from './template-queries.ts';
 

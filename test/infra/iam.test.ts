@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
+import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import {
   actionsOf,
@@ -175,7 +175,7 @@ describe('table grants', () => {
   const sentBy = (...adapters: string[]) =>
     new Set(
       adapters.flatMap((adapter) => {
-        const source = readFileSync(new URL(`../../lambdas/adapters/${adapter}`, import.meta.url), 'utf8');
+        const source = readFileSync(new URL(`../../adapters/${adapter}`, import.meta.url), 'utf8');
         return [...source.matchAll(/new (\w+)Command\(/g)].map(
           (m) => `dynamodb:${asAction[m[1] ?? ''] ?? m[1]}`,
         );

@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTableInput } from '../../adapters/jobs-table.ts';
 import { IMAGE_PREFIX, INPUT_PREFIX, imageKey } from '../../core/image-key.ts';
-import { createTableInput } from '../../lambdas/adapters/jobs-table.ts';
 import { ENV } from '../../lambdas/config/env.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, resources, single } from './template-queries.ts';

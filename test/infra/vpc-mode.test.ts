@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_FUNCTIONS } from '../../cdk/workflow/definition.ts';
 import { ENV } from '../../lambdas/config/env.ts';
+import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import { AUTH_SECRET_ARN, nagViolations, type Synthesized, synthesize, VPC_CONTEXT } from './synth.ts';
 import {
   allActions,

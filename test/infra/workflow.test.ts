@@ -6,7 +6,7 @@ import {
   substituteDefinition,
   TASK_FUNCTIONS,
   type TaskStateName,
-} from '../../cdk/workflow/definition.ts';
+} from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import { resources, taskFunction } from './template-queries.ts';
 

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import type { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
 import { SdWebUiUnavailableError } from '../../core/errors.ts';
 import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
@@ -9,8 +11,6 @@ import { mergeParams } from '../../core/presets/merge.ts';
 import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
 import { jobClaim } from '../../core/workflow/job-claim.ts';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import type { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/composition.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';

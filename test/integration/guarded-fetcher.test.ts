@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GuardedImageFetcher, isPublicAddress } from '../../lambdas/adapters/guarded-fetcher.ts';
+import { GuardedImageFetcher, isPublicAddress } from '../../adapters/guarded-fetcher.ts';
 
 let server: Server;
 let origin: string;

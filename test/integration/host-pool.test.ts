@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
 import { nextRate } from '../../core/estimate.ts';
 import { HEARTBEAT_EVERY_MS, WAKE_GRACE_MS } from '../../core/pool/waiters.ts';
 import type { TaskCallbacks } from '../../core/ports.ts';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client } from '../../lambdas/adapters/aws-clients.ts';
-import { S3ImageStore } from '../../lambdas/adapters/s3-image-store.ts';
+import { s3Client } from '../../adapters/aws-clients.ts';
+import { S3ImageStore } from '../../adapters/s3-image-store.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { tempDir } from '../support/temp-dir.ts';
 

@@ -1,11 +1,11 @@
 import { CreateTableCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { documentClient } from '../../adapters/aws-clients.ts';
+import { DynamoDbJobHousekeeping } from '../../adapters/dynamodb-job-housekeeping.ts';
+import { DynamoDbJobStore } from '../../adapters/dynamodb-job-store.ts';
+import { createTableInput, JOBS_TABLE } from '../../adapters/jobs-table.ts';
 import type { JobRecord } from '../../core/job.ts';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
-import { DynamoDbJobHousekeeping } from '../../lambdas/adapters/dynamodb-job-housekeeping.ts';
-import { DynamoDbJobStore } from '../../lambdas/adapters/dynamodb-job-store.ts';
-import { createTableInput, JOBS_TABLE } from '../../lambdas/adapters/jobs-table.ts';
 import { closeDynaliteIterators } from '../../local/dynalite-iterators.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import {

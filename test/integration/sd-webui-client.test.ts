@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SdWebUiClient } from '../../adapters/sd-webui-client.ts';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
-import { SdWebUiClient } from '../../lambdas/adapters/sd-webui-client.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
 
 let sim: Simulator;

@@ -1,8 +1,8 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { documentClient } from '../../adapters/aws-clients.ts';
 import { callTool, connectGateway } from '../../cli/gateway-client.ts';
 import { isTerminal, JobStatus } from '../../core/job-status.ts';
-import { documentClient } from '../../lambdas/adapters/aws-clients.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
 import { tempDir } from './temp-dir.ts';

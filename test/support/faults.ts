@@ -1,5 +1,5 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { type ClientOptions, s3Client } from '../../lambdas/adapters/aws-clients.ts';
+import { type ClientOptions, s3Client } from '../../adapters/aws-clients.ts';
 
 /** Helpers shared by the fault, crash and hostile-input tests. */
 

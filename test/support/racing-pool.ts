@@ -1,5 +1,5 @@
+import { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
 import type { PoolSnapshot } from '../../core/pool/host-pool.ts';
-import { DynamoDbHostPool } from '../../lambdas/adapters/dynamodb-host-pool.ts';
 
 /**
  * A DynamoDB pool whose next `racers` reads of the pool all return only once every one of them

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { sleep } from './embedded.ts';
 
 /** The repository's root, where `npm start` runs. */
-export const REPO = new URL('../../', import.meta.url).pathname;
+export const REPO = new URL('../..', import.meta.url).pathname;
 /** `npm start`'s script file. */
 export const MAIN = new URL('../../local/main.ts', import.meta.url).pathname;
 

@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cachedSecretReader } from '../../../lambdas/adapters/secrets.ts';
+import { cachedSecretReader } from '../../../adapters/secrets.ts';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sdbatch-token-AbC123';
 const secretsMock = mockClient(SecretsManagerClient);

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CANCEL_ERROR, executionArn, SfnOrchestrator } from '../../../lambdas/adapters/sfn-orchestrator.ts';
+import { CANCEL_ERROR, executionArn, SfnOrchestrator } from '../../../adapters/sfn-orchestrator.ts';
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs-abc123';
 const JOB = 'job_20261124_7k2m9q4x';

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SfnTaskCallbacks } from '../../../adapters/sfn-task-callbacks.ts';
 import { TaskGoneError } from '../../../core/errors.ts';
-import { SfnTaskCallbacks } from '../../../lambdas/adapters/sfn-task-callbacks.ts';
 
 /** A stand-in for Step Functions' endpoint: records each request, answers as told. */
 const received: Array<{ headers: IncomingHttpHeaders; body: unknown }> = [];

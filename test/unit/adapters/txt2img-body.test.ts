@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readTxt2ImgBody } from '../../../lambdas/adapters/txt2img-body.ts';
+import { readTxt2ImgBody } from '../../../adapters/txt2img-body.ts';
 
 async function* chunks(text: string, cuts: number[]): AsyncIterable<Uint8Array> {
   const bytes = Buffer.from(text);

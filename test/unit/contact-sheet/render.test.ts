@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { renderContactSheet } from '../../../adapters/sharp-contact-sheet.ts';
 import { cellOrigin, sheetLayout } from '../../../core/contact-sheet/layout.ts';
-import { renderContactSheet } from '../../../lambdas/adapters/sharp-contact-sheet.ts';
 
 const png = (channels: 1 | 2 | 3 | 4, value: number) =>
   sharp(Buffer.alloc(40 * 40 * channels, value), { raw: { width: 40, height: 40, channels } })

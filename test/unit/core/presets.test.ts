@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadPresetCatalog, parsePreset } from '../../../adapters/preset-files.ts';
 import { mergeParams } from '../../../core/presets/merge.ts';
-import { loadPresetCatalog, parsePreset } from '../../../lambdas/adapters/preset-files.ts';
 
 const shipped = fileURLToPath(new URL('../../../presets', import.meta.url));
 

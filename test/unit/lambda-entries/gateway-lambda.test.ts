@@ -30,7 +30,7 @@ beforeAll(async () => {
     [ENV.stateMachineArn]: STATE_MACHINE,
     [ENV.tokenSecretArn]: TOKEN_SECRET,
     [ENV.concurrency]: '3',
-    [ENV.presetsDir]: fileURLToPath(new URL('../../../presets/', import.meta.url)),
+    [ENV.presetsDir]: fileURLToPath(new URL('../../../presets', import.meta.url)),
   });
   secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: `${TOKEN}\n` });
   ({ handler } = await import('../../../mcp-gateway/lambda.ts'));

@@ -11,8 +11,8 @@ import {
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JOB_SK, jobPk } from '../../../adapters/jobs-table.ts';
 import { JobRecord } from '../../../core/job.ts';
-import { JOB_SK, jobPk } from '../../../lambdas/adapters/jobs-table.ts';
 import { ENV } from '../../../lambdas/config/env.ts';
 import { type Simulator, startSimulator } from '../../../local/simulator/server.ts';
 

@@ -1,5 +1,5 @@
 import { type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import type { Orchestrator, WorkflowInput } from '../../core/ports.ts';
+import type { Orchestrator, WorkflowInput } from '../core/ports.ts';
 
 /** The error a cancelled job's execution stops with (Step Functions allows 256 characters). */
 export const CANCEL_ERROR = 'JobCancelled';

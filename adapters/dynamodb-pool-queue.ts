@@ -5,15 +5,15 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { TaskGoneError } from '../../core/errors.ts';
-import type { Calibration } from '../../core/estimate.ts';
+import { TaskGoneError } from '../core/errors.ts';
+import type { Calibration } from '../core/estimate.ts';
 import {
   freeSlotCount,
   type HostSpec,
   type PoolSnapshot,
   placerFor,
   poolContenders,
-} from '../../core/pool/host-pool.ts';
+} from '../core/pool/host-pool.ts';
 import {
   heartbeatsDue,
   type JobClaim,
@@ -22,8 +22,8 @@ import {
   WAKE_GRACE_MS,
   type Waiter,
   waiterState,
-} from '../../core/pool/waiters.ts';
-import type { TaskCallbacks } from '../../core/ports.ts';
+} from '../core/pool/waiters.ts';
+import type { TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { readPool, waiterPrefix, waiterSk } from './pool-items.ts';
 

@@ -2,9 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { type LoadedPreset, PresetCatalog, type PresetProblem } from '../../core/presets/catalog.ts';
-import { PresetFile } from '../../core/presets/preset.ts';
-import { presetSettings } from '../../core/presets/preset-settings.ts';
+import { type LoadedPreset, PresetCatalog, type PresetProblem } from '../core/presets/catalog.ts';
+import { PresetFile } from '../core/presets/preset.ts';
+import { presetSettings } from '../core/presets/preset-settings.ts';
 
 /** sdreforge's loader rule: *.yaml / *.yml, no hidden files, no templates or placeholders. */
 const isPresetFile = (name: string) =>

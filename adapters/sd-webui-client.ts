@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
-import { Checkpoint, type SdProgress, type SdWebUi, type Txt2ImgResult } from '../../core/ports.ts';
+import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../core/errors.ts';
+import { Checkpoint, type SdProgress, type SdWebUi, type Txt2ImgResult } from '../core/ports.ts';
 import { readTxt2ImgBody, type Txt2ImgBody } from './txt2img-body.ts';
 
 export interface SdWebUiHost {

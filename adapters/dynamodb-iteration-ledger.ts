@@ -5,8 +5,8 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { counterOf, FINAL_ITERATION_STATUS, IterationRecord } from '../../core/job.ts';
-import type { IterationLedger } from '../../core/ports.ts';
+import { counterOf, FINAL_ITERATION_STATUS, IterationRecord } from '../core/job.ts';
+import type { IterationLedger } from '../core/ports.ts';
 import { conditionally } from './conditional-write.ts';
 import { ITERATION_SK_PREFIX, iterationSk, JOB_SK, jobPk } from './jobs-table.ts';
 

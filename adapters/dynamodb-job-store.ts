@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord } from '../../core/job.ts';
-import type { JobStatus } from '../../core/job-status.ts';
-import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../../core/ports.ts';
+import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord } from '../core/job.ts';
+import type { JobStatus } from '../core/job-status.ts';
+import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../core/ports.ts';
 import { DynamoDbIterationLedger } from './dynamodb-iteration-ledger.ts';
 import { DynamoDbJobRecords } from './dynamodb-job-records.ts';
 import { DynamoDbOwnerIndex } from './dynamodb-owner-index.ts';

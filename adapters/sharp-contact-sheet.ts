@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import { digitLabel } from '../../core/contact-sheet/digits.ts';
-import { cellOrigin, SHEET_LIMITS, type SheetLayout, sheetLayout } from '../../core/contact-sheet/layout.ts';
-import type { ContactSheetRenderer } from '../../core/ports.ts';
+import { digitLabel } from '../core/contact-sheet/digits.ts';
+import { cellOrigin, SHEET_LIMITS, type SheetLayout, sheetLayout } from '../core/contact-sheet/layout.ts';
+import type { ContactSheetRenderer } from '../core/ports.ts';
 
 /** Bytes a model is handed inline; a larger sheet is drawn again at a smaller size. */
 export const MAX_SHEET_BYTES = 900 * 1024;

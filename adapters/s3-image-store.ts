@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ImageStore, PresignedUrl, PutImage } from '../../core/ports.ts';
+import type { ImageStore, PresignedUrl, PutImage } from '../core/ports.ts';
 
 export class S3ImageStore implements ImageStore {
   private readonly s3: S3Client;

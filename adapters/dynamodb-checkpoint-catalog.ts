@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { CheckpointCatalog, HostCheckpoints } from '../../core/checkpoints.ts';
-import type { Checkpoint } from '../../core/ports.ts';
+import type { CheckpointCatalog, HostCheckpoints } from '../core/checkpoints.ts';
+import type { Checkpoint } from '../core/ports.ts';
 import { CHECKPOINTS_PK } from './jobs-table.ts';
 
 /** How often one worker reads and records a host's list when no job names a checkpoint. */

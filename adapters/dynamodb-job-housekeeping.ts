@@ -5,9 +5,9 @@ import {
   paginateQuery,
   paginateScan,
 } from '@aws-sdk/lib-dynamodb';
-import { JobRecord } from '../../core/job.ts';
-import { ACTIVE_STATUSES } from '../../core/job-status.ts';
-import type { JobHousekeeping } from '../../core/ports.ts';
+import { JobRecord } from '../core/job.ts';
+import { ACTIVE_STATUSES } from '../core/job-status.ts';
+import type { JobHousekeeping } from '../core/ports.ts';
 import { ITERATION_SK_PREFIX, JOB_SK, jobPk } from './jobs-table.ts';
 
 type Item = Record<string, unknown>;

@@ -10,11 +10,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isStaleAdmission } from '../../core/admission.ts';
-import { InvalidRequestError } from '../../core/errors.ts';
-import { JobRecord } from '../../core/job.ts';
-import { ACTIVE_STATUSES } from '../../core/job-status.ts';
-import type { Admission, ClientTokenClaim, JobListQuery, JobPage, OwnerIndex } from '../../core/ports.ts';
+import { isStaleAdmission } from '../core/admission.ts';
+import { InvalidRequestError } from '../core/errors.ts';
+import { JobRecord } from '../core/job.ts';
+import { ACTIVE_STATUSES } from '../core/job-status.ts';
+import type { Admission, ClientTokenClaim, JobListQuery, JobPage, OwnerIndex } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import {
   ADMITTED_SK,

@@ -1,6 +1,6 @@
 import { AwsClient } from 'aws4fetch';
-import { TaskGoneError } from '../../core/errors.ts';
-import type { TaskCallbacks } from '../../core/ports.ts';
+import { TaskGoneError } from '../core/errors.ts';
+import type { TaskCallbacks } from '../core/ports.ts';
 
 /** What Step Functions answers for a token whose task no longer waits (or never did). */
 const GONE = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { PoolSnapshot } from '../../core/pool/host-pool.ts';
-import type { JobClaim } from '../../core/pool/waiters.ts';
+import type { PoolSnapshot } from '../core/pool/host-pool.ts';
+import type { JobClaim } from '../core/pool/waiters.ts';
 import { POOL_PK_PREFIX } from './jobs-table.ts';
 
 /** All of a pool's state in one partition, so one query reads it whole. */

@@ -1,13 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type ContactSheet,
-  type CurrentProgress,
-  expiryFrom,
-  JobRecord,
-  notesToDrop,
-} from '../../core/job.ts';
-import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../../core/job-status.ts';
-import type { JobRecords, OwnerIndex } from '../../core/ports.ts';
+import { type ContactSheet, type CurrentProgress, expiryFrom, JobRecord, notesToDrop } from '../core/job.ts';
+import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../core/job-status.ts';
+import type { JobRecords, OwnerIndex } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { JOB_SK, jobPk, ownerPk } from './jobs-table.ts';
 

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Calibration, type HostRate, nextRate, type RateSample } from '../../core/estimate.ts';
+import { type Calibration, type HostRate, nextRate, type RateSample } from '../core/estimate.ts';
 import {
   chooseSlot,
   type HostSpec,
@@ -11,9 +11,9 @@ import {
   type PoolSnapshot,
   placerFor,
   type SlotRefusal,
-} from '../../core/pool/host-pool.ts';
-import { ASKING_AFTER_GRANT_MS, type JobClaim } from '../../core/pool/waiters.ts';
-import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../../core/ports.ts';
+} from '../core/pool/host-pool.ts';
+import { ASKING_AFTER_GRANT_MS, type JobClaim } from '../core/pool/waiters.ts';
+import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
 import { healthSk, leaseClaimAttributes, poolPk, RATE_PREFIX, readPool, slotSk } from './pool-items.ts';

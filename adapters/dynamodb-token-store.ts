@@ -6,7 +6,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { TokenRecord, type TokenStore } from '../../core/tokens.ts';
+import { TokenRecord, type TokenStore } from '../core/tokens.ts';
 import { conditionally } from './conditional-write.ts';
 import { TOKEN_DIGEST_PK_PREFIX } from './jobs-table.ts';
 

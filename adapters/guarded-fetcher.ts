@@ -2,8 +2,8 @@ import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { ControlImageFetchError } from '../../core/errors.ts';
-import type { ImageFetcher } from '../../core/ports.ts';
+import { ControlImageFetchError } from '../core/errors.ts';
+import type { ImageFetcher } from '../core/ports.ts';
 
 export interface FetchPolicy {
   maxBytes: number;
