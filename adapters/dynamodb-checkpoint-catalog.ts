@@ -2,20 +2,18 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/
 import type { CheckpointCatalog, HostCheckpoints } from '../core/checkpoints.ts';
 import type { Checkpoint } from '../core/ports.ts';
 import { CHECKPOINTS_PK } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 /** How often one worker reads and records a host's list when no job names a checkpoint. */
 const REFRESH_MS = 10 * 60 * 1000;
 
 /** Each host's checkpoint list as one item of one small partition, read whole by the gateway. */
-export class DynamoDbCheckpointCatalog implements CheckpointCatalog {
+export class DynamoDbCheckpointCatalog extends TableAdapter implements CheckpointCatalog {
   private readonly recorded = new Map<string, { at: number; digest: string }>();
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
   private readonly now: () => number;
 
   constructor(db: DynamoDBDocumentClient, tableName: string, now: () => number = Date.now) {
-    this.db = db;
-    this.tableName = tableName;
+    super(db, tableName);
     this.now = now;
   }
 

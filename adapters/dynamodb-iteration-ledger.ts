@@ -1,25 +1,12 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { counterOf, FINAL_ITERATION_STATUS, IterationRecord } from '../core/job.ts';
 import type { IterationLedger } from '../core/ports.ts';
 import { conditionally } from './conditional-write.ts';
 import { ITERATION_SK_PREFIX, iterationSk, JOB_SK, jobPk } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 /** Iteration items beside their job item, each counted into the job once (the `counted` set). */
-export class DynamoDbIterationLedger implements IterationLedger {
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
-
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
-    this.db = db;
-    this.tableName = tableName;
-  }
-
+export class DynamoDbIterationLedger extends TableAdapter implements IterationLedger {
   async getIteration(jobId: string, iteration: number): Promise<IterationRecord | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({

@@ -1,14 +1,9 @@
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  paginateQuery,
-  paginateScan,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { JobRecord } from '../core/job.ts';
 import { ACTIVE_STATUSES } from '../core/job-status.ts';
 import type { JobHousekeeping } from '../core/ports.ts';
 import { ITERATION_SK_PREFIX, JOB_SK, jobPk } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 type Item = Record<string, unknown>;
 
@@ -17,15 +12,7 @@ type Item = Record<string, unknown>;
  * TTL, so the stack sweeps what DynamoDB would. A job that has not ended has no TTL (see
  * DynamoDbJobRecords.transition), so it never expires here.
  */
-export class DynamoDbJobHousekeeping implements JobHousekeeping {
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
-
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
-    this.db = db;
-    this.tableName = tableName;
-  }
-
+export class DynamoDbJobHousekeeping extends TableAdapter implements JobHousekeeping {
   async activeJobs(): Promise<JobRecord[]> {
     const items = await this.scan(
       `sk = :job AND #status IN (${ACTIVE_STATUSES.map((_, i) => `:s${i}`).join(', ')})`,

@@ -4,17 +4,15 @@ import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../co
 import type { JobRecords, OwnerIndex } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { JOB_SK, jobPk, ownerPk } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 /** The job item of the jobs table (see JOBS_TABLE): every change a conditional write. */
-export class DynamoDbJobRecords implements JobRecords {
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
+export class DynamoDbJobRecords extends TableAdapter implements JobRecords {
   private readonly owners: Pick<OwnerIndex, 'withdraw'>;
 
   /** `owners`: where an ended job leaves its owner's admitted jobs. */
   constructor(db: DynamoDBDocumentClient, tableName: string, owners: Pick<OwnerIndex, 'withdraw'>) {
-    this.db = db;
-    this.tableName = tableName;
+    super(db, tableName);
     this.owners = owners;
   }
 

@@ -1,7 +1,6 @@
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
-  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   paginateQuery,
@@ -25,6 +24,7 @@ import {
   jobPk,
   ownerPk,
 } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 const isMissingIndex = (error: unknown): boolean =>
   (error as Error).name === 'ValidationException' && /specified index/i.test((error as Error).message);
@@ -56,15 +56,7 @@ function decodeCursor(cursor: string, owner: string): Record<string, unknown> {
  * The owner's jobs through the table's two indexes (by owner, and the sparse active one), the
  * owner's admission item and the client-token items.
  */
-export class DynamoDbOwnerIndex implements OwnerIndex {
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
-
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
-    this.db = db;
-    this.tableName = tableName;
-  }
-
+export class DynamoDbOwnerIndex extends TableAdapter implements OwnerIndex {
   async admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission> {
     const key = { pk: ownerPk(owner), sk: ADMITTED_SK };
     // Three rounds at most: a full list cleared of stale entries, or a first list made by another start.

@@ -1,29 +1,15 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { TokenRecord, type TokenStore } from '../core/tokens.ts';
 import { conditionally } from './conditional-write.ts';
 import { TOKEN_DIGEST_PK_PREFIX } from './jobs-table.ts';
+import { TableAdapter } from './table-adapter.ts';
 
 /** Names in one partition (listing is one query); each live token also under its digest (checking is one read). */
 const NAMES_PK = 'TOKENS';
 const hashPk = (hash: string) => `${TOKEN_DIGEST_PK_PREFIX}${hash}`;
 const TOKEN_SK = 'TOKEN';
 
-export class DynamoDbTokenStore implements TokenStore {
-  private readonly db: DynamoDBDocumentClient;
-  private readonly tableName: string;
-
-  constructor(db: DynamoDBDocumentClient, tableName: string) {
-    this.db = db;
-    this.tableName = tableName;
-  }
-
+export class DynamoDbTokenStore extends TableAdapter implements TokenStore {
   async create(record: TokenRecord): Promise<boolean> {
     const named = await conditionally(
       this.db.send(
