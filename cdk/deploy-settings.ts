@@ -121,27 +121,10 @@ export const DeploySettings = z
 export type DeploySettings = z.infer<typeof DeploySettings>;
 export type VpcSettings = Extract<DeploySettings, { mode: 'vpc' }>;
 
-const KEYS = [
-  'sdWebUiUrl',
-  'sdWebUiAuthSecretArn',
-  'retentionDays',
-  'concurrency',
-  'hostDepth',
-  'generateMemoryMb',
-  'gatewayReservedConcurrency',
-  'oauthIssuer',
-  'oauthAudience',
-  'oauthScope',
-  'oauthJwksUrl',
-  'oauth',
-  'cognitoDomainPrefix',
-  'oauthCallbackUrls',
-  'vpcId',
-  'subnetIds',
-  'routeTableIds',
-  'securityGroupId',
-  'createVpcEndpoints',
-] as const;
+/** The context keys read: every field of either mode's schema (`mode` is derived, not read). */
+const KEYS = [...new Set([...Object.keys(Tunnel.shape), ...Object.keys(InVpc.shape)])].filter(
+  (key) => key !== 'mode',
+);
 
 /** The deployment's context values (`-c key=value` or cdk.json); VPC mode when `vpcId` is set. */
 export function readDeploySettings(node: Node): DeploySettings {
