@@ -1,4 +1,5 @@
 /** The real SD WebUI these tests run against (`npm run test:sd-webui`), and direct calls to it. */
+import { getProgress, send } from '../contract/sd-webui-http.ts';
 
 export function realSdWebUiUrl(): string {
   const url = process.env.SD_WEBUI_URL;
@@ -21,16 +22,7 @@ export interface HostState {
 }
 
 export async function hostState(url: string): Promise<HostState> {
-  const response = await fetch(`${url}/sdapi/v1/progress?skip_current_image=true`);
-  const { state } = (await response.json()) as {
-    state: {
-      job_count: number;
-      job_timestamp: string;
-      sampling_step: number;
-      sampling_steps: number;
-      interrupted: boolean;
-    };
-  };
+  const { state } = await getProgress(url);
   return {
     at: Date.now(),
     jobCount: state.job_count,
@@ -62,13 +54,9 @@ export async function directTxt2img(
   url: string,
   body: Record<string, unknown>,
 ): Promise<{ images: Buffer[]; info: { all_seeds: number[]; infotexts: string[]; job_timestamp: string } }> {
-  const response = await fetch(`${url}/sdapi/v1/txt2img`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 200)
-    throw new Error(`txt2img answered ${response.status}: ${await response.text()}`);
-  const answer = (await response.json()) as { images: string[]; info: string };
-  return { images: answer.images.map((b64) => Buffer.from(b64, 'base64')), info: JSON.parse(answer.info) };
+  const answer = await send(url, { method: 'POST', path: '/sdapi/v1/txt2img', body });
+  if (answer.status !== 200)
+    throw new Error(`txt2img answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  const { images, info } = answer.body as { images: string[]; info: string };
+  return { images: images.map((b64) => Buffer.from(b64, 'base64')), info: JSON.parse(info) };
 }

@@ -1,34 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { IterationRecord, JobRecord } from '../../core/job.ts';
 import type { JobHousekeeping, JobStore } from '../../core/ports.ts';
+import { generationParams, jobRecord } from './job-fixtures.ts';
 
 let counter = 0;
 /** A pending job of alice's with a fresh id: 3 iterations of 2 images. */
 export function newJob(): JobRecord {
   counter++;
-  return {
+  return jobRecord({
     job_id: `job_20261124_test${String(counter).padStart(6, 'a')}`,
-    owner: 'alice',
     status: 'pending',
     created_at: new Date().toISOString(),
-    params: {
+    params: generationParams({
       prompt: 'p',
-      negative_prompt: '',
       width: 64,
       height: 64,
       steps: 2,
-      cfg_scale: 7,
-      sampler_name: 'Euler a',
       seed: 10,
       batch_size: 2,
       n_iter: 3,
-    },
+    }),
     total_images: 6,
-    completed_images: 0,
-    failed_images: 0,
     estimated_seconds: 1,
     expires_at: 2_000_000_000,
-  };
+  });
 }
 
 export const succeeded = (job: JobRecord, iteration: number): IterationRecord => ({
