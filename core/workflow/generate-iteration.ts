@@ -262,8 +262,6 @@ async function generateOnHost(
     await deps.jobs.addNote(job.job_id, prepared.note);
   const polls: ProgressPoll[] = [];
   const call: HostCall = { done: false };
-  const previous = shared.lastCall.get(lease.hostId);
-  shared.lastCall.set(lease.hostId, call);
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -277,7 +275,6 @@ async function generateOnHost(
     isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
     cancel: shared.cancel,
     call,
-    ...(previous && !previous.done ? { previous } : {}),
     observe: (poll) => polls.push(poll),
   });
   let result: Txt2ImgResult;
@@ -288,6 +285,10 @@ async function generateOnHost(
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
     await reporter.ready;
     sentAt = (deps.clock ?? systemClock).now();
+    // The runner's calls to a host are ordered by when they go out, not by when they began: in
+    // the same tick as the send, so SD WebUI's queue has them in this order too.
+    reporter.sent(shared.lastCall.get(lease.hostId));
+    shared.lastCall.set(lease.hostId, call);
     result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
     endedAt = (deps.clock ?? systemClock).now();
     call.run = result.jobTimestamp ?? call.run;

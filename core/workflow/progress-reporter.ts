@@ -35,8 +35,6 @@ export interface ProgressReporterOptions {
   cancel?: CancelWatch;
   /** This call, filled in as the polls see its request. */
   call?: HostCall;
-  /** The runner's call sent to the same host just before this one, which SD WebUI runs first. */
-  previous?: HostCall;
   /** Sees every answered poll with its timing, e.g. to measure how long our request held the GPU. */
   observe?: (poll: ProgressPoll) => void;
 }
@@ -57,6 +55,12 @@ export interface ProgressReporter {
    * ahead, and the reporter would never know ours was running.
    */
   ready: Promise<void>;
+  /**
+   * Says our request goes out now (call it in the same tick as the send), after `previous`: the
+   * runner's call sent to the same host just before, which SD WebUI runs first. Until then no
+   * request is taken for ours.
+   */
+  sent: (previous?: HostCall) => void;
   /** Settles when the polls first see our request sampling (never, if they do not). */
   seen: Promise<void>;
   stop: () => Promise<ReporterOutcome>;
@@ -93,7 +97,8 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   const clock = options.clock ?? systemClock;
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const cancel = options.cancel ?? { cancelled: false };
-  const { previous } = options;
+  let sent = false;
+  let previous: HostCall | undefined;
   const call = options.call ?? { done: false };
   const controller = new AbortController();
   let stopped = false;
@@ -154,6 +159,10 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
         if (before === undefined) {
           before = p.jobTimestamp;
           beforeProgress = p.progress;
+        } else if (!sent) {
+          // Whatever runs before our request is out is somebody else's.
+          before = p.jobTimestamp;
+          beforeProgress = p.progress;
         } else if (ours === undefined && p.jobTimestamp !== null) {
           if (p.jobTimestamp === before && p.progress >= beforeProgress) beforeProgress = p.progress;
           else if (!isPrevious(p.jobTimestamp)) {
@@ -184,6 +193,10 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
 
   return {
     ready,
+    sent: (runBefore) => {
+      sent = true;
+      previous = runBefore && !runBefore.done ? runBefore : undefined;
+    },
     seen,
     stop: async () => {
       stopped = true;

@@ -4,13 +4,17 @@ import { readPng } from '../../local/simulator/png.ts';
 import { callTool, openTestStack, waitForTerminal } from '../support/embedded.ts';
 import { directTxt2img, type HostState, hostState, realSdWebUiUrl, watchHost } from './real-host.ts';
 
-// The embedded stack as `npm start` runs it against a real SD WebUI, polled at the Lambda's pace.
+// The embedded stack as `npm start` runs it against a real SD WebUI. Progress is written at every
+// step it changes (not every 5 s): a 6-step call on an idle machine is over within 5 s.
 const url = realSdWebUiUrl();
 let client: Awaited<ReturnType<typeof openTestStack>>['client'];
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ client, close } = await openTestStack({ SD_WEBUI_URL: url }, { progressPollMs: 250 }));
+  ({ client, close } = await openTestStack(
+    { SD_WEBUI_URL: url },
+    { progressPollMs: 250, progressWriteMs: 0 },
+  ));
 }, 180_000);
 afterAll(() => close?.());
 

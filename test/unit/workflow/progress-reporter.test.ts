@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CurrentProgress } from '../../../core/job.ts';
 import type { SdProgress, SdWebUi } from '../../../core/ports.ts';
-import { startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
+import { type HostCall, startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
 
 /** Replays a scripted sequence of /progress answers, then stays on the last one. */
 function scriptedHost(answers: SdProgress[]): SdWebUi {
@@ -58,6 +58,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 0,
     });
+    reporter.sent();
     await advance(50);
     await reporter.stop();
     expect(writes.map((w) => [w.iteration, w.step])).toEqual([
@@ -101,6 +102,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 10_000,
     });
+    reporter.sent();
     await advance(50);
     await reporter.stop();
     expect(calls).toBeGreaterThan(4);
@@ -132,6 +134,7 @@ describe('progress reporter observation', () => {
           jobTimestamp: poll.progress.jobTimestamp,
         }),
     });
+    reporter.sent();
     await advance(30);
     await reporter.stop();
     expect(seen.length).toBeGreaterThan(2);
@@ -163,6 +166,7 @@ describe('progress reporter readiness', () => {
       pollMs: 1,
       writeEveryMs: 0,
     });
+    reporter.sent();
     let ready = false;
     void reporter.ready.then(() => {
       ready = true;
@@ -215,7 +219,11 @@ const idleAfter = (last: string, interrupted = false): SdProgress => ({
   lastJobTimestamp: last,
 });
 
-function reporterOn(host: SdWebUi, extra: Partial<Parameters<typeof startProgressReporter>[0]> = {}) {
+function reporterOn(
+  host: SdWebUi,
+  extra: Partial<Parameters<typeof startProgressReporter>[0]> = {},
+  previous?: HostCall,
+) {
   const writes: Array<[number, number, number]> = [];
   const reporter = startProgressReporter({
     sd: host,
@@ -229,6 +237,8 @@ function reporterOn(host: SdWebUi, extra: Partial<Parameters<typeof startProgres
     writeEveryMs: 0,
     ...extra,
   });
+  // Our request goes out as soon as the reporter starts, as generateIteration sends it.
+  reporter.sent(previous);
   return { reporter, writes };
 }
 
@@ -261,17 +271,37 @@ describe('progress reporter: which request is ours', () => {
     // B: the previous call's, as its own reporter saw (its answer has not come yet).
     const previous = { run: 'B', done: false };
     const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1)]);
-    const { reporter, writes } = reporterOn(host, { previous });
+    const { reporter, writes } = reporterOn(host, {}, previous);
     await drained;
     const outcome = await reporter.stop();
     expect(outcome.ours).toBe('C');
     expect(writes).toEqual([[1, 1, 10]]);
   });
 
+  it('takes no request for ours before ours is sent: whatever runs until then is somebody else’s', async () => {
+    const { host, drained, interrupts } = playedHost([idleAfter('A'), at('B', 2), at('C', 1)]);
+    const reporter = startProgressReporter({
+      sd: host,
+      iteration: 1,
+      steps: 10,
+      write: async () => {
+        throw new Error('nothing is ours to show');
+      },
+      now: () => new Date('2026-11-27T10:00:00Z'),
+      pollMs: 1,
+      writeEveryMs: 0,
+      isCancelled: async () => true,
+      cancelCheckMs: 0,
+    });
+    await drained;
+    expect((await reporter.stop()).ours).toBeUndefined();
+    expect(interrupts).toEqual([]);
+  });
+
   it('waits while the previous call has shown nothing: the first new request is that call’s', async () => {
     const previous = { done: false };
     const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('C', 1)]);
-    const { reporter, writes } = reporterOn(host, { previous });
+    const { reporter, writes } = reporterOn(host, {}, previous);
     await drained;
     expect((await reporter.stop()).ours).toBeUndefined();
     expect(writes).toEqual([]);
@@ -280,7 +310,7 @@ describe('progress reporter: which request is ours', () => {
   it('takes the new request for ours once the previous call is done, even in the same second', async () => {
     const previous = { run: 'B', done: true };
     const { host, drained } = playedHost([at('B', 9), at('B', 1)]);
-    const { reporter } = reporterOn(host, { previous });
+    const { reporter } = reporterOn(host, {}, previous);
     await drained;
     expect((await reporter.stop()).ours).toBe('B');
   });
