@@ -23,10 +23,10 @@ import type { LeaseBook } from './lease-book.ts';
 import {
   CANCEL_CHECK_MS,
   type CancelWatch,
-  type HostCall,
   type ReporterOutcome,
   startProgressReporter,
 } from './progress-reporter.ts';
+import { HostCall } from './request-order.ts';
 import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 
 export interface GenerateDeps {
@@ -261,7 +261,7 @@ async function generateOnHost(
   if (prepared.note && !job.notes?.includes(prepared.note))
     await deps.jobs.addNote(job.job_id, prepared.note);
   const polls: ProgressPoll[] = [];
-  const call: HostCall = { done: false };
+  const call = new HostCall();
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -284,14 +284,23 @@ async function generateOnHost(
   try {
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
     await reporter.ready;
-    sentAt = (deps.clock ?? systemClock).now();
-    // The runner's calls to a host are ordered by when they go out, not by when they began: in
-    // the same tick as the send, so SD WebUI's queue has them in this order too.
-    reporter.sent(shared.lastCall.get(lease.hostId));
+    // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
+    // against the kit's A1111 1.8): the runner's next call to this host goes out only once this
+    // one is seen running, so the host's queue has them in the order the reporters assume.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const previous = shared.lastCall.get(lease.hostId);
     shared.lastCall.set(lease.hostId, call);
-    result = await sd.txt2img(payload, AbortSignal.timeout(timeoutMs));
+    if (previous) {
+      previous.followed = true;
+      await Promise.race([previous.placed, aborted(deadline)]);
+      // Cancelled meanwhile: nothing of ours is on the GPU yet, and nothing is sent.
+      if (shared.cancel.cancelled) return undefined;
+    }
+    sentAt = (deps.clock ?? systemClock).now();
+    reporter.sent(previous);
+    result = await sd.txt2img(payload, deadline);
     endedAt = (deps.clock ?? systemClock).now();
-    call.run = result.jobTimestamp ?? call.run;
+    call.end(result.jobTimestamp);
   } catch (error) {
     // The runner retries elsewhere if it can: it needs to know which host failed.
     if (error instanceof SdWebUiUnavailableError) error.hostId ??= lease.hostId;
@@ -303,7 +312,7 @@ async function generateOnHost(
     }
     throw error;
   } finally {
-    call.done = true;
+    call.end();
     outcome = await reporter.stop();
   }
   await deps.pool.reportHealth(lease, true);
@@ -319,6 +328,9 @@ async function generateOnHost(
   }
   return { result, measured: rateSample(job.params, samplingSeconds(polls, sentAt, endedAt)) };
 }
+
+const aborted = (signal: AbortSignal) =>
+  new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 
 /**
  * Whether our request was interrupted or skipped: a poll of it said so, or SD WebUI, idle since,

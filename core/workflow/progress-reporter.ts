@@ -1,19 +1,12 @@
 import { type Clock, systemClock } from '../clock.ts';
 import type { CurrentProgress } from '../job.ts';
 import type { SdProgress, SdWebUi } from '../ports.ts';
+import { HostCall, RequestOrder } from './request-order.ts';
 import type { ProgressPoll } from './sampling-window.ts';
 
 /** What one runner's calls share about their job: a cancel one of them saw is news to all. */
 export interface CancelWatch {
   cancelled: boolean;
-}
-
-/** One of a runner's calls to a host, as the runner's next call to that host needs to know it. */
-export interface HostCall {
-  /** SD WebUI's job_timestamp of its request, once the polls or its answer told. */
-  run?: string;
-  /** Its answer came (or it failed). */
-  done: boolean;
 }
 
 export interface ProgressReporterOptions {
@@ -50,15 +43,15 @@ export interface ReporterOutcome {
 
 export interface ProgressReporter {
   /**
-   * Settles once the first poll has been answered (or failed, or taken too long). Our request
-   * must be sent after it: a first poll that already saw our request would take it for the one
-   * ahead, and the reporter would never know ours was running.
+   * Settles once the first poll has been answered (or failed). Our request must be sent after it:
+   * a first poll that already saw our request would take it for the one ahead, and the reporter
+   * would never know ours was running.
    */
   ready: Promise<void>;
   /**
    * Says our request goes out now (call it in the same tick as the send), after `previous`: the
-   * runner's call sent to the same host just before, which SD WebUI runs first. Until then no
-   * request is taken for ours.
+   * runner's call sent to the same host just before and placed already (see HostCall), which SD
+   * WebUI runs first. Until then no request is taken for ours.
    */
   sent: (previous?: HostCall) => void;
   /** Settles when the polls first see our request sampling (never, if they do not). */
@@ -75,19 +68,20 @@ export const PROGRESS_WRITE_MS = 5_000;
 /** How often the job's status is read for a cancel while our call samples (a read is cheap). */
 export const CANCEL_CHECK_MS = 1_000;
 
-/** Poll pace once the job is known cancelled and our call waits in SD WebUI's queue. */
-const CANCELLED_POLL_MS = 50;
+/**
+ * Poll pace while our request waits in SD WebUI's queue and something waits on it: the job is
+ * cancelled (it is interrupted as soon as it samples), or the runner's next call is held until
+ * ours is seen running.
+ */
+const BRISK_POLL_MS = 50;
 
-/** A host slow to answer /progress delays the call by at most this much. */
-const FIRST_POLL_WAIT_MS = 500;
+/** A /progress answer slower than this counts as a failed poll. */
+const POLL_TIMEOUT_MS = 5_000;
 
 /**
- * Polls SD WebUI's /progress while our txt2img call waits and reports the step of *our* request.
- * /progress only shows the running request and has no id; requests run in FIFO order, so ours is
- * the first one whose job_timestamp differs from the one running when we sent it, unless it is
- * the runner's previous call to the same host (still unseen, or seen with that timestamp). The
- * reporter locks onto that timestamp: a later request is somebody else's, never shown or
- * interrupted as ours.
+ * Polls SD WebUI's /progress while our txt2img call waits and reports the step of *our* request,
+ * which RequestOrder picks out of the answers. The reporter locks onto its timestamp: a later
+ * request is somebody else's, never shown or interrupted as ours.
  *
  * A cancelled job's request is interrupted as soon as it samples, including one that waited in
  * SD WebUI's queue behind it: closing our HTTP call would not take it out of that queue.
@@ -98,8 +92,8 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const cancel = options.cancel ?? { cancelled: false };
   let sent = false;
-  let previous: HostCall | undefined;
-  const call = options.call ?? { done: false };
+  const order = new RequestOrder();
+  const call = options.call ?? new HostCall();
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = Number.NEGATIVE_INFINITY;
@@ -112,16 +106,10 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let seenOurs: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
-    void clock.sleep(FIRST_POLL_WAIT_MS, controller.signal).then(resolve);
   });
   const seen = new Promise<void>((resolve) => {
     seenOurs = resolve;
   });
-
-  // While the previous call is out, a new request not known to be another is that call's: it was
-  // sent first. Once it is done its request has ended, whatever the timestamps say.
-  const isPrevious = (run: string) =>
-    previous !== undefined && !previous.done && (previous.run === undefined || previous.run === run);
 
   const show = async (p: SdProgress) => {
     // Until the sampler has made a step, SD WebUI still shows the previous request's step count.
@@ -147,30 +135,24 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   };
 
   const loop = (async () => {
-    let before: string | null | undefined;
     let ended = false;
     let oursProgress = 0;
-    let beforeProgress = 0;
     while (!stopped) {
       try {
         const sentAt = clock.now();
-        const p = await sd.progress(AbortSignal.any([controller.signal, AbortSignal.timeout(5_000)]));
+        const p = await sd.progress(
+          AbortSignal.any([controller.signal, AbortSignal.timeout(POLL_TIMEOUT_MS)]),
+        );
         observe?.({ sentAt, receivedAt: clock.now(), progress: p });
-        if (before === undefined) {
-          before = p.jobTimestamp;
-          beforeProgress = p.progress;
-        } else if (!sent) {
-          // Whatever runs before our request is out is somebody else's.
-          before = p.jobTimestamp;
-          beforeProgress = p.progress;
-        } else if (ours === undefined && p.jobTimestamp !== null) {
-          if (p.jobTimestamp === before && p.progress >= beforeProgress) beforeProgress = p.progress;
-          else if (!isPrevious(p.jobTimestamp)) {
-            ours = p.jobTimestamp;
-            call.run = ours;
+        if (!sent) order.before(p);
+        else if (ours === undefined) {
+          const mine = order.after(p);
+          if (mine) {
+            ours = mine.ts;
+            call.seen(ours);
             seenOurs();
           }
-        } else if (ours === undefined) before = null; // idle: the next request is ours
+        }
         // job_timestamp has one-second resolution: a next request in the same second shows as
         // progress going back.
         if (ours !== undefined && (p.jobTimestamp !== ours || p.progress < oursProgress)) ended = true;
@@ -186,16 +168,16 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
         // Progress is decoration: a failed poll must never fail the generation.
       }
       firstPolled();
-      const waiting = ours === undefined && cancel.cancelled;
-      await clock.sleep(waiting ? Math.min(pollMs, CANCELLED_POLL_MS) : pollMs, controller.signal);
+      const brisk = sent && ours === undefined && (cancel.cancelled || call.followed);
+      await clock.sleep(brisk ? Math.min(pollMs, BRISK_POLL_MS) : pollMs, controller.signal);
     }
   })();
 
   return {
     ready,
-    sent: (runBefore) => {
+    sent: (previous) => {
       sent = true;
-      previous = runBefore && !runBefore.done ? runBefore : undefined;
+      order.sent(previous);
     },
     seen,
     stop: async () => {

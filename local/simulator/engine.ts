@@ -52,6 +52,8 @@ export interface SamplingResult {
   jobTimestamp: string;
   start: number;
   end: number;
+  /** Sampling steps run, all passes and batches together (fewer than planned after an interrupt). */
+  steps: number;
 }
 
 export class ClosedError extends Error {
@@ -88,6 +90,7 @@ export class Engine {
   #batch = 0;
   #preview: string | null = null;
   #previewStep = 0;
+  #stepsRun = 0;
 
   /** Runs fn when every earlier caller is done (FIFO); rejects with ClosedError once closed. */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -132,6 +135,7 @@ export class Engine {
     const start = this.#timeStart;
     this.#job = job;
     const batches: SamplingResult['batches'] = [];
+    this.#stepsRun = 0;
     await this.#wait(job.setupMs / 4);
     s.job_count = job.nIter * job.passes.length; // n_iter, ×2 with a hires pass
     await this.#wait(job.setupMs - job.setupMs / 4);
@@ -157,7 +161,7 @@ export class Engine {
       batches.push({ batch: n, pass, complete });
       this.#nextJob();
     }
-    return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now() };
+    return { batches, jobTimestamp: s.job_timestamp, start, end: performance.now(), steps: this.#stepsRun };
   }
 
   #wait(ms: number): Promise<void> {
@@ -174,6 +178,7 @@ export class Engine {
       if (s.interrupted || s.skipped) return false; // checked before each denoiser call
       await this.#wait(begin + k * stepMs - performance.now());
       s.sampling_step = k - 1; // k-diffusion's callback reports the 0-based index of the finished step
+      this.#stepsRun++;
     }
     return true;
   }

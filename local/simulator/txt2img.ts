@@ -17,8 +17,8 @@ export interface SimulatorStats {
   imagesReturned: number;
   /** The seed of each of those images, in order. */
   seedsReturned: number[];
-  /** performance.now() ms at the start and end of each sampling run. */
-  busyIntervals: Array<{ start: number; end: number }>;
+  /** performance.now() ms at the start and end of each sampling run, and the steps it ran. */
+  busyIntervals: Array<{ start: number; end: number; steps: number }>;
   /** The last request bodies received (at most 100), as parsed JSON, for tests of payload building. */
   received: unknown[];
 }
@@ -112,7 +112,7 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
           decodeMs: sim.timing.decodeMs * slow,
           preview: (batch) => preview(p, batch),
         });
-        sim.stats.busyIntervals.push({ start: r.start, end: r.end });
+        sim.stats.busyIntervals.push({ start: r.start, end: r.end, steps: r.steps });
         return [p, r] as const;
       } finally {
         sim.engine.end();

@@ -251,10 +251,10 @@ describe('generateIteration leases', () => {
 
 describe('generateRun: one generate task, two calls in flight', () => {
   const later = () => Date.now() + 600_000;
-  const withPool = (capacity = 2) => {
+  const withPool = (capacity = 2, hosts = deps.hosts) => {
     const pool = new RecordingPool(new URL(sim.url).host, capacity);
     const { jobs, sampling, recorded } = watchedJobs();
-    const runDeps = { ...deps, jobs, pool };
+    const runDeps = { ...deps, jobs, pool, hosts };
     return {
       pool,
       sampling,
@@ -309,13 +309,15 @@ describe('generateRun: one generate task, two calls in flight', () => {
     const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
     const { promise: gate, resolve: release } = Promise.withResolvers<void>();
     const { promise: started, resolve: sampling } = Promise.withResolvers<void>();
+    // Iteration 1's call stays out (its answer held) until the test releases it.
     const gated: SdWebUi = Object.assign(Object.create(sd), {
       txt2img: async (...args: Parameters<SdWebUi['txt2img']>) => {
+        const answer = await sd.txt2img(...args);
         if (args[0].seed === seed + 1) {
           sampling();
           await gate;
         }
-        return sd.txt2img(...args);
+        return answer;
       },
     });
     pool.held.add(`${job.job_id}#0`);
@@ -451,5 +453,47 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(out.iterations).toBeLessThan(10);
     expect(pool.grants).toBeLessThan(10);
     expect(pool.held.size).toBe(0);
+  });
+
+  it('stops its queued call too, though the host would take two calls sent together in either order', async () => {
+    // Like the real SD WebUI (5 of 12 pairs sent together came in swapped), this host lets a call
+    // sent just after another overtake it: the first request is held until the host has the
+    // second, or until 20 polls went by without one.
+    const [hostId, inner] = [...deps.hosts][0] as [string, SdWebUi];
+    let held: (() => void) | undefined;
+    let heldPolls = 0;
+    let sends = 0;
+    let received = 0;
+    const host: SdWebUi = Object.create(inner);
+    host.txt2img = async (payload, signal) => {
+      if (sends++ === 0) {
+        received = sim.stats().requests;
+        await new Promise<void>((resolve) => {
+          held = resolve;
+        });
+      }
+      return inner.txt2img(payload, signal);
+    };
+    host.progress = async (signal) => {
+      if (held && (sim.stats().requests > received || ++heldPolls >= 20)) {
+        held();
+        held = undefined;
+      }
+      return inner.progress(signal);
+    };
+    const { run, sampling } = withPool(2, new Map([[hostId, host]]));
+    const job = await newJob({ n_iter: 4, steps: 40 });
+    sim.resetStats();
+    const started = sampling();
+    const running = run(job.job_id);
+    await started;
+    await deps.jobs.transition(job.job_id, ['running'], 'cancelled', new Date().toISOString());
+    expect(await running).toMatchObject({ images: 0 });
+    // The call sampling at the cancel stopped short of its 40 steps; the one queued behind it
+    // was interrupted at its first step.
+    const [first, ...rest] = sim.stats().busyIntervals.map((run) => run.steps);
+    expect(first).toBeLessThan(40);
+    expect(rest.length).toBeGreaterThan(0);
+    for (const steps of rest) expect(steps).toBeLessThanOrEqual(1);
   });
 });

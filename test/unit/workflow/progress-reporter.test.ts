@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CurrentProgress } from '../../../core/job.ts';
 import type { SdProgress, SdWebUi } from '../../../core/ports.ts';
-import { type HostCall, startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
+import { startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
+import { HostCall } from '../../../core/workflow/request-order.ts';
 
 /** Replays a scripted sequence of /progress answers, then stays on the last one. */
 function scriptedHost(answers: SdProgress[]): SdWebUi {
@@ -58,6 +59,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 0,
     });
+    await reporter.ready;
     reporter.sent();
     await advance(50);
     await reporter.stop();
@@ -102,6 +104,7 @@ describe('progress reporter', () => {
       pollMs: 1,
       writeEveryMs: 10_000,
     });
+    await reporter.ready;
     reporter.sent();
     await advance(50);
     await reporter.stop();
@@ -134,6 +137,7 @@ describe('progress reporter observation', () => {
           jobTimestamp: poll.progress.jobTimestamp,
         }),
     });
+    await reporter.ready;
     reporter.sent();
     await advance(30);
     await reporter.stop();
@@ -219,7 +223,7 @@ const idleAfter = (last: string, interrupted = false): SdProgress => ({
   lastJobTimestamp: last,
 });
 
-function reporterOn(
+async function reporterOn(
   host: SdWebUi,
   extra: Partial<Parameters<typeof startProgressReporter>[0]> = {},
   previous?: HostCall,
@@ -237,15 +241,24 @@ function reporterOn(
     writeEveryMs: 0,
     ...extra,
   });
-  // Our request goes out as soon as the reporter starts, as generateIteration sends it.
+  // Our request goes out once the first poll has answered, as generateIteration sends it.
+  await reporter.ready;
   reporter.sent(previous);
   return { reporter, writes };
+}
+
+/** The runner's previous call to the host: seen running as `run`, and answered if `done`. */
+function callOf(run: string, done = false) {
+  const call = new HostCall();
+  if (done) call.end(run);
+  else call.seen(run);
+  return call;
 }
 
 describe('progress reporter: which request is ours', () => {
   it('shows our own step count until the sampler has made a step (SD WebUI still shows the last one)', async () => {
     const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 3, 10)]);
-    const { reporter, writes } = reporterOn(host);
+    const { reporter, writes } = await reporterOn(host);
     await drained;
     await reporter.stop();
     expect(writes).toEqual([
@@ -256,7 +269,7 @@ describe('progress reporter: which request is ours', () => {
 
   it('locks onto our request: the one after it is somebody else’s, never shown or interrupted', async () => {
     const { host, drained, interrupts } = playedHost([idleAfter('A'), at('B', 4), at('C', 2), at('C', 6)]);
-    const { reporter, writes } = reporterOn(host, {
+    const { reporter, writes } = await reporterOn(host, {
       isCancelled: async () => true,
       cancelCheckMs: 0,
     });
@@ -269,9 +282,9 @@ describe('progress reporter: which request is ours', () => {
 
   it('leaves the request of the runner’s previous call to that host to it, and takes the next', async () => {
     // B: the previous call's, as its own reporter saw (its answer has not come yet).
-    const previous = { run: 'B', done: false };
+    const previous = callOf('B');
     const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1)]);
-    const { reporter, writes } = reporterOn(host, {}, previous);
+    const { reporter, writes } = await reporterOn(host, {}, previous);
     await drained;
     const outcome = await reporter.stop();
     expect(outcome.ours).toBe('C');
@@ -299,18 +312,18 @@ describe('progress reporter: which request is ours', () => {
   });
 
   it('waits while the previous call has shown nothing: the first new request is that call’s', async () => {
-    const previous = { done: false };
+    const previous = new HostCall();
     const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('C', 1)]);
-    const { reporter, writes } = reporterOn(host, {}, previous);
+    const { reporter, writes } = await reporterOn(host, {}, previous);
     await drained;
     expect((await reporter.stop()).ours).toBeUndefined();
     expect(writes).toEqual([]);
   });
 
   it('takes the new request for ours once the previous call is done, even in the same second', async () => {
-    const previous = { run: 'B', done: true };
+    const previous = callOf('B', true);
     const { host, drained } = playedHost([at('B', 9), at('B', 1)]);
-    const { reporter } = reporterOn(host, {}, previous);
+    const { reporter } = await reporterOn(host, {}, previous);
     await drained;
     expect((await reporter.stop()).ours).toBe('B');
   });
@@ -318,7 +331,7 @@ describe('progress reporter: which request is ours', () => {
   it('interrupts a cancelled job’s queued request as soon as it samples, from a cancel another call saw', async () => {
     const cancel = { cancelled: true };
     const { host, drained, interrupts } = playedHost([at('A', 3), at('A', 4), at('B', 0)]);
-    const { reporter } = reporterOn(host, { cancel, isCancelled: async () => false });
+    const { reporter } = await reporterOn(host, { cancel, isCancelled: async () => false });
     await drained;
     expect((await reporter.stop()).interruptedByUs).toBe(true);
     expect(interrupts).toEqual([2]);
@@ -326,17 +339,17 @@ describe('progress reporter: which request is ours', () => {
 
   it('notices our request was interrupted by someone else, while it ran or once idle', async () => {
     const running = playedHost([idleAfter('A'), at('B', 2), at('B', 3, 10, true)]);
-    const seen = reporterOn(running.host);
+    const seen = await reporterOn(running.host);
     await running.drained;
     expect(await seen.reporter.stop()).toMatchObject({ sawInterrupted: true, interruptedByUs: false });
 
     const afterwards = playedHost([idleAfter('A'), at('B', 2), idleAfter('B', true)]);
-    const late = reporterOn(afterwards.host);
+    const late = await reporterOn(afterwards.host);
     await afterwards.drained;
     expect((await late.reporter.stop()).sawInterrupted).toBe(true);
 
     const clean = playedHost([idleAfter('A'), at('B', 2), idleAfter('B')]);
-    const fine = reporterOn(clean.host);
+    const fine = await reporterOn(clean.host);
     await clean.drained;
     expect((await fine.reporter.stop()).sawInterrupted).toBe(false);
   });
