@@ -76,191 +76,257 @@ export async function generateRun(
   deps: RunDeps,
   deadline: number,
 ): Promise<RunTaskOutput> {
-  const { job_id: jobId, runner, runners } = input;
-  const clock = deps.clock ?? systemClock;
+  const { job_id: jobId, runner } = input;
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
-  const out: RunTaskOutput = { runner, images: 0, iterations: 0, failed: 0 };
-  if (isTerminal(job.status)) return out;
+  if (isTerminal(job.status)) return { runner, images: 0, iterations: 0, failed: 0 };
   // The first runner to start marks the job running (a job cancelled before that stays cancelled).
   if (job.status === 'pending')
     await deps.jobs.transition(jobId, ['pending'], 'running', deps.now().toISOString());
+  return new Runner(input, deps, deadline, job).run();
+}
 
-  // The job as last read, shared by this runner's calls (each refreshes it under its lease).
-  const latest = { job };
-  const queue: Pending[] = runnerIterations(runner, runners, job.params.n_iter)
-    .filter((i) => !job.counted?.has(i))
-    .map((iteration) => pending(job, iteration));
-  let stealing = runners === 1;
-  const callMs = deps.callTimeoutMs(job.params);
-  const inFlight = new Set<Promise<void>>();
-  // Its calls to one host run in the order sent, and a cancel one of them sees stops them all.
-  const shared = runnerCalls();
-  // Leases whose calls are over: the next call takes one over in a single write.
-  const leases = new LeaseBook(deps.pool);
-  // The pool's last refusal, until one of our slots frees: no call is launched meanwhile.
-  let refusal: NoSlotAvailableError | undefined;
-  // Why no call is launched any more: the calls in flight finish, then the run ends that way.
-  let halt: Halt | undefined;
-  const haltFor = (next: Halt) => {
-    if (!halt || HALT_RANK[next.why] > HALT_RANK[halt.why]) halt = next;
-  };
+/** One generate task at work: what it has left, in flight and learnt, and a method per step. */
+class Runner {
+  readonly #out: RunTaskOutput;
+  readonly #jobId: string;
+  readonly #runner: number;
+  readonly #runners: number;
+  readonly #deps: RunDeps;
+  readonly #deadline: number;
+  readonly #clock: Clock;
+  readonly #callMs: number;
+  /** The job as this task found it: what a failure is recorded against. */
+  readonly #job: JobRecord;
+  /** The job as last read, shared by this runner's calls (each refreshes it under its lease). */
+  readonly #latest: { job: JobRecord };
+  readonly #queue: Pending[];
+  #stealing: boolean;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Its calls to one host run in the order sent, and a cancel one of them sees stops them all. */
+  readonly #shared = runnerCalls();
+  /** Leases whose calls are over: the next call takes one over in a single write. */
+  readonly #leases: LeaseBook;
+  /** The pool's last refusal, until one of our slots frees: no call is launched meanwhile. */
+  #refusal: NoSlotAvailableError | undefined;
+  /** Why no call is launched any more: the calls in flight finish, then the run ends that way. */
+  #halt: Halt | undefined;
 
-  // `handOver`: a lease whose call is over, taken at launch (synchronously, so it is not released meanwhile).
-  const attempt = (item: Pending, handOver: FinishedLease | undefined): Promise<void> =>
-    tryIteration(item, handOver).catch((error) => haltFor({ why: 'failed', error }));
-  const tryIteration = async (item: Pending, handOver: FinishedLease | undefined): Promise<void> => {
+  constructor(input: RunTaskInput, deps: RunDeps, deadline: number, job: JobRecord) {
+    this.#jobId = input.job_id;
+    this.#runner = input.runner;
+    this.#runners = input.runners;
+    this.#deps = deps;
+    this.#deadline = deadline;
+    this.#clock = deps.clock ?? systemClock;
+    this.#callMs = deps.callTimeoutMs(job.params);
+    this.#out = { runner: input.runner, images: 0, iterations: 0, failed: 0 };
+    this.#job = job;
+    this.#latest = { job };
+    this.#queue = runnerIterations(input.runner, input.runners, job.params.n_iter)
+      .filter((i) => !job.counted?.has(i))
+      .map((iteration) => pending(job, iteration));
+    this.#stealing = input.runners === 1;
+    this.#leases = new LeaseBook(deps.pool);
+  }
+
+  async run(): Promise<RunTaskOutput> {
+    // While this runner lives it sweeps the pool's queue now and then: waiters get their
+    // heartbeat, and a wake-up a crashed worker never sent is sent.
+    const stopSweeping = this.#clock.every(HEARTBEAT_EVERY_MS, () => {
+      this.#deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
+    });
+    let asking = false;
     try {
-      if (item.taken) {
-        // Counted by the runner that made it (it counts before it lets the lease go): done, no slot
-        // asked for. Still being made: look again later.
-        const current = await deps.jobs.get(jobId);
-        if (!current || isTerminal(current.status)) {
-          haltFor({ why: 'job-ended' });
-          return;
-        }
-        latest.job = current;
-        if (current.counted?.has(item.iteration)) return;
-        if (await deps.pool.isHeld(`${jobId}#${item.iteration}`)) {
-          queue.push(lookAgain(item, clock.now()));
-          return;
-        }
+      for (;;) {
+        await this.#launch();
+        // A lease no call took over right away goes back to the pool, not kept idle.
+        if (this.#leases.size > 0) await this.#leases.releaseAll();
+        if (this.#inFlight.size > 0) await this.#awaitCall();
+        else if (await this.#finished()) return this.#out;
       }
-      const asker = {
-        runner,
-        claim: (current: typeof job) => jobClaim(current, runners),
-        ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
-        ...(item.stolen ? { stolen: true } : {}),
-        latest,
-        shared,
-      };
-      const result = await generateIteration({ job_id: jobId, iteration: item.iteration }, deps, asker, {
-        book: leases,
-        ...(handOver ? { handOver } : {}),
-      });
-      if (result.job_ended) haltFor({ why: 'job-ended' });
-      else if (result.running_elsewhere) {
-        if (!item.stolen) queue.push(lookAgain(item, clock.now()));
-      } else if (!result.skipped) {
-        out.iterations++;
-        out.images += result.images;
-      }
-      // One of our slots is free again: the pool may say yes to the next ask.
-      refusal = undefined;
     } catch (error) {
-      if (error instanceof NoSlotAvailableError) {
-        queue.unshift(item);
-        refusal = error;
+      // Refused: its place stays, for the Wait state to register at. Paused: it asks again at once.
+      asking = error instanceof NoSlotAvailableError || error instanceof RunPausedError;
+      throw error;
+    } finally {
+      stopSweeping();
+      // Both end the task: neither waits for the other.
+      await Promise.all([
+        this.#leases.releaseAll(),
+        asking ? undefined : this.#deps.pool.leaveQueue(this.#jobId, this.#runner),
+      ]);
+    }
+  }
+
+  #haltFor(next: Halt) {
+    if (!this.#halt || HALT_RANK[next.why] > HALT_RANK[this.#halt.why]) this.#halt = next;
+  }
+
+  /** Launches calls while one of the two is free, the pool has not refused, and nothing halts. */
+  async #launch() {
+    while (this.#inFlight.size < CALLS_PER_RUNNER && this.#refusal === undefined && !this.#halt) {
+      if (!this.#stealing && this.#queue.every((p) => p.taken)) {
+        // Own iterations all launched: help with the others' while a call of ours is free.
+        this.#stealing = true;
+        try {
+          this.#queue.push(...(await othersLeft(this.#deps, this.#jobId, this.#runner, this.#runners)));
+        } catch (error) {
+          this.#haltFor({ why: 'failed', error });
+          return;
+        }
+      }
+      const next = takeReady(this.#queue, this.#clock.now());
+      if (!next) return;
+      if (this.#clock.now() + this.#callMs > this.#deadline) {
+        this.#queue.unshift(next);
+        this.#haltFor({ why: 'out-of-time' });
         return;
       }
-      const unavailable = error instanceof SdWebUiUnavailableError ? error : undefined;
-      const tries = unavailable
-        ? await deps.jobs.recordAttempt(jobId, item.iteration, unavailable.hostId)
-        : 0;
-      if (unavailable && tries < deps.iterationRetry.attempts) {
-        const avoid = new Set([
-          ...(item.avoidHosts ?? []),
-          ...(unavailable.hostId ? [unavailable.hostId] : []),
-        ]);
-        queue.push({
-          iteration: item.iteration,
-          attempt: tries,
-          notBefore: clock.now() + backoffMs(tries - 1, deps),
-          ...(avoid.size > 0 ? { avoidHosts: [...avoid] } : {}),
-          ...(item.stolen ? { stolen: true } : {}),
-        });
-        refusal = undefined;
-      } else {
-        // Retrying cannot help (a 422, a missing checkpoint) or the tries ran out: record it, go on.
-        const { name, message } = error instanceof Error ? error : new Error(String(error));
-        await recordFailedIteration(
-          job,
-          item.iteration,
-          { type: name, message: message.slice(0, 1000) },
-          deps,
-        );
-        out.iterations++;
-        out.failed++;
-        refusal = undefined;
-      }
+      // The lease handed over is taken now, synchronously, so it is not released meanwhile.
+      const handOver = next.taken ? undefined : this.#leases.take();
+      const running: Promise<void> = this.#attempt(next, handOver)
+        .catch((error) => this.#haltFor({ why: 'failed', error }))
+        .finally(() => this.#inFlight.delete(running));
+      this.#inFlight.add(running);
     }
-  };
+  }
 
-  // While this runner lives it sweeps the pool's queue now and then: waiters get their heartbeat,
-  // and a wake-up a crashed worker never sent is sent.
-  const stopSweeping = clock.every(HEARTBEAT_EVERY_MS, () => {
-    deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
-  });
-  let asking = false;
-  try {
-    for (;;) {
-      while (inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt) {
-        if (!stealing && queue.every((p) => p.taken)) {
-          // Own iterations all launched: help with the others' while a call of ours is free.
-          stealing = true;
-          try {
-            queue.push(...(await othersLeft(deps, jobId, runner, runners)));
-          } catch (error) {
-            haltFor({ why: 'failed', error });
-            break;
-          }
-        }
-        const next = takeReady(queue, clock.now());
-        if (!next) break;
-        if (clock.now() + callMs > deadline) {
-          queue.unshift(next);
-          haltFor({ why: 'out-of-time' });
-          break;
-        }
-        const running: Promise<void> = attempt(next, next.taken ? undefined : leases.take()).finally(() =>
-          inFlight.delete(running),
-        );
-        inFlight.add(running);
-      }
-      // A lease no call took over right away goes back to the pool, not kept idle.
-      if (leases.size > 0) await leases.releaseAll();
-      if (inFlight.size > 0) {
-        const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
-        // A free call and only iterations waiting for a later time (another runner's, or a back-off):
-        // wake for the first of them, not only when a call ends.
-        const later =
-          inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !halt
-            ? firstReadyAt(queue)
-            : undefined;
-        const woke = await Promise.race<unknown>([
-          ...inFlight,
-          ...(busy ? [recheckAfter(clock, BUSY_RECHECK_MS)] : []),
-          ...(later !== undefined ? [recheckAfter(clock, later - clock.now())] : []),
-        ]);
-        if (woke === RECHECK && busy) refusal = undefined;
-        continue;
-      }
-      if (halt?.why === 'failed') throw halt.error;
-      if (halt?.why === 'job-ended' || queue.length === 0) return out;
-      if (refusal?.restingUntil !== undefined && refusal.restingUntil + callMs <= deadline) {
-        // Every host rests after failures, for seconds: nobody will free a slot, so no one would wake
-        // a waiter; waiting here for the rest to end is short and bounded.
-        await clock.sleep(refusal.restingUntil - clock.now());
-        refusal = undefined;
-        continue;
-      }
-      if (refusal !== undefined) throw refusal;
-      if (halt?.why === 'out-of-time') {
-        throw new RunPausedError(
-          `runner ${runner} of ${jobId} paused with ${queue.length} iterations left: its time is nearly up`,
-        );
-      }
-      // Only retries in back-off, and iterations another runner is making, are left.
-      await clock.sleep((firstReadyAt(queue) ?? 0) - clock.now());
+  /**
+   * Waits for a call to end, or sooner: to ask again for the second slot when every slot was busy,
+   * or when the first iteration waiting for a later time (another runner's, a back-off) is due.
+   */
+  async #awaitCall() {
+    const refusal = this.#refusal;
+    const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
+    const later =
+      this.#inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !this.#halt
+        ? firstReadyAt(this.#queue)
+        : undefined;
+    const woke = await Promise.race<unknown>([
+      ...this.#inFlight,
+      ...(busy ? [recheckAfter(this.#clock, BUSY_RECHECK_MS)] : []),
+      ...(later !== undefined ? [recheckAfter(this.#clock, later - this.#clock.now())] : []),
+    ]);
+    if (woke === RECHECK && busy) this.#refusal = undefined;
+  }
+
+  /**
+   * With nothing in flight: true when the run is over; otherwise it waits out a rest or a back-off
+   * here, or throws for the state machine to wait (refused) or start it again (out of time).
+   */
+  async #finished(): Promise<boolean> {
+    const halt = this.#halt;
+    const refusal = this.#refusal;
+    if (halt?.why === 'failed') throw halt.error;
+    if (halt?.why === 'job-ended' || this.#queue.length === 0) return true;
+    if (refusal?.restingUntil !== undefined && refusal.restingUntil + this.#callMs <= this.#deadline) {
+      // Every host rests after failures, for seconds: nobody will free a slot, so no one would
+      // wake a waiter; waiting here for the rest to end is short and bounded.
+      await this.#clock.sleep(refusal.restingUntil - this.#clock.now());
+      this.#refusal = undefined;
+      return false;
     }
-  } catch (error) {
-    // Refused: its place stays, for the Wait state to register at. Paused: it asks again at once.
-    asking = error instanceof NoSlotAvailableError || error instanceof RunPausedError;
-    throw error;
-  } finally {
-    stopSweeping();
-    // Both end the task: neither waits for the other.
-    await Promise.all([leases.releaseAll(), asking ? undefined : deps.pool.leaveQueue(jobId, runner)]);
+    if (refusal !== undefined) throw refusal;
+    if (halt?.why === 'out-of-time') {
+      throw new RunPausedError(
+        `runner ${this.#runner} of ${this.#jobId} paused with ${this.#queue.length} iterations left: its time is nearly up`,
+      );
+    }
+    // Only retries in back-off, and iterations another runner is making, are left.
+    await this.#clock.sleep((firstReadyAt(this.#queue) ?? 0) - this.#clock.now());
+    return false;
+  }
+
+  /** One iteration: made, left to the runner making it, or its failure retried or recorded. */
+  async #attempt(item: Pending, handOver: FinishedLease | undefined): Promise<void> {
+    try {
+      if (item.taken && !(await this.#stillToMake(item))) return;
+      const asker = {
+        runner: this.#runner,
+        claim: (current: JobRecord) => jobClaim(current, this.#runners),
+        ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
+        ...(item.stolen ? { stolen: true } : {}),
+        latest: this.#latest,
+        shared: this.#shared,
+      };
+      const result = await generateIteration(
+        { job_id: this.#jobId, iteration: item.iteration },
+        this.#deps,
+        asker,
+        { book: this.#leases, ...(handOver ? { handOver } : {}) },
+      );
+      if (result.job_ended) this.#haltFor({ why: 'job-ended' });
+      else if (result.running_elsewhere) {
+        if (!item.stolen) this.#queue.push(lookAgain(item, this.#clock.now()));
+      } else if (!result.skipped) {
+        this.#out.iterations++;
+        this.#out.images += result.images;
+      }
+      // One of our slots is free again: the pool may say yes to the next ask.
+      this.#refusal = undefined;
+    } catch (error) {
+      if (error instanceof NoSlotAvailableError) {
+        this.#queue.unshift(item);
+        this.#refusal = error;
+        return;
+      }
+      await this.#failed(item, error);
+      this.#refusal = undefined;
+    }
+  }
+
+  /**
+   * Whether our own iteration another runner took is still to make: not once that runner counted
+   * it (it counts before it lets the lease go), nor once the job ended. While it is being made, it
+   * is looked at again later.
+   */
+  async #stillToMake(item: Pending): Promise<boolean> {
+    const current = await this.#deps.jobs.get(this.#jobId);
+    if (!current || isTerminal(current.status)) {
+      this.#haltFor({ why: 'job-ended' });
+      return false;
+    }
+    this.#latest.job = current;
+    if (current.counted?.has(item.iteration)) return false;
+    if (await this.#deps.pool.isHeld(`${this.#jobId}#${item.iteration}`)) {
+      this.#queue.push(lookAgain(item, this.#clock.now()));
+      return false;
+    }
+    return true;
+  }
+
+  /** A failed call: tried again after a back-off on another host, or recorded as failed. */
+  async #failed(item: Pending, error: unknown) {
+    const deps = this.#deps;
+    const unavailable = error instanceof SdWebUiUnavailableError ? error : undefined;
+    const tries = unavailable
+      ? await deps.jobs.recordAttempt(this.#jobId, item.iteration, unavailable.hostId)
+      : 0;
+    if (unavailable && tries < deps.iterationRetry.attempts) {
+      const avoid = new Set([
+        ...(item.avoidHosts ?? []),
+        ...(unavailable.hostId ? [unavailable.hostId] : []),
+      ]);
+      this.#queue.push({
+        iteration: item.iteration,
+        attempt: tries,
+        notBefore: this.#clock.now() + backoffMs(tries - 1, deps),
+        ...(avoid.size > 0 ? { avoidHosts: [...avoid] } : {}),
+        ...(item.stolen ? { stolen: true } : {}),
+      });
+      return;
+    }
+    // Retrying cannot help (a 422, a missing checkpoint) or the tries ran out: record it, go on.
+    const { name, message } = error instanceof Error ? error : new Error(String(error));
+    await recordFailedIteration(
+      this.#job,
+      item.iteration,
+      { type: name, message: message.slice(0, 1000) },
+      deps,
+    );
+    this.#out.iterations++;
+    this.#out.failed++;
   }
 }
 
