@@ -1,8 +1,15 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { ImageStore, PresignedUrl, PutImage } from '../core/ports.ts';
+import type { ImageHousekeeping, ImageStore, PresignedUrl, PutImage } from '../core/ports.ts';
 
-export class S3ImageStore implements ImageStore {
+export class S3ImageStore implements ImageStore, ImageHousekeeping {
   private readonly s3: S3Client;
   private readonly bucket: string;
   private readonly now: () => number;
@@ -53,5 +60,40 @@ export class S3ImageStore implements ImageStore {
       signingDate: new Date(now),
     });
     return { url, expiresAt: new Date(now + expiresIn * 1000) };
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let deleted = 0;
+    for await (const page of this.pages(prefix)) {
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key as string }));
+      if (keys.length === 0) continue;
+      // At most 1,000 keys a page, and DeleteObjects takes up to 1,000.
+      await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys } }));
+      deleted += keys.length;
+    }
+    return deleted;
+  }
+
+  async newestUnder(prefix: string): Promise<Map<string, number>> {
+    const newest = new Map<string, number>();
+    for await (const page of this.pages(prefix)) {
+      for (const o of page.Contents ?? []) {
+        const name = String(o.Key).slice(prefix.length).split('/')[0] as string;
+        const at = (o.LastModified?.getTime() ?? 0) / 1000;
+        newest.set(name, Math.max(newest.get(name) ?? 0, at));
+      }
+    }
+    return newest;
+  }
+
+  private async *pages(prefix: string) {
+    let token: string | undefined;
+    do {
+      const page = await this.s3.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      yield page;
+      token = page.NextContinuationToken;
+    } while (token);
   }
 }

@@ -6,7 +6,7 @@ export type JobStatus = z.infer<typeof JobStatus>;
 /**
  * Which status may follow which: the one table of a job's life. A status nothing may follow has
  * ended the job; every other one is active (counted against its owner's limit, resumed after a
- * restart, never expired).
+ * restart). Only a running job never expires (see hasExpired).
  */
 const NEXT: Record<JobStatus, readonly JobStatus[]> = {
   pending: ['running', 'completed', 'partial', 'failed', 'cancelled'],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTerminal, JobStatus } from './job-status.ts';
+import { JobStatus, PROGRESS_STATUS } from './job-status.ts';
 import { GenerationParams } from './params/generation.ts';
 
 export { isTerminal, JobStatus } from './job-status.ts';
@@ -37,6 +37,8 @@ export const JobRecord = z.object({
   attempts: z.record(z.string(), z.number().int()).optional(),
   /** The hosts each iteration's failed calls were made on, by iteration number: its retries go elsewhere. */
   failed_on: z.record(z.string(), z.array(z.string())).optional(),
+  /** Generate tasks its execution runs, decided once when it is planned (runnerCount). */
+  runners: z.number().int().positive().optional(),
   /**
    * Set once a runner takes other runners' iterations (the job's end): from then on a call checks,
    * once it holds its slot, that no other worker holds one for the same iteration.
@@ -73,9 +75,14 @@ export const retentionOf = (job: Pick<JobRecord, 'created_at' | 'expires_at'>): 
 export const expiryFrom = (job: Pick<JobRecord, 'created_at' | 'expires_at'>, nowMs: number): number =>
   Math.floor(nowMs / 1000) + retentionOf(job);
 
-/** Whether the job has expired at `nowMs`: only an ended job does. */
+/**
+ * Whether the job has expired at `nowMs`. A running job never does. A pending one does once its
+ * retention has passed: its execution never began (a start that died between storing the job and
+ * starting it), and it must not count against its owner's active jobs for ever. The stores' TTL
+ * follows the same rule (planTransition: lifted when a job starts, set again when it ends).
+ */
 export const hasExpired = (job: Pick<JobRecord, 'status' | 'expires_at'>, nowMs: number): boolean =>
-  isTerminal(job.status) && job.expires_at * 1000 <= nowMs;
+  job.status !== PROGRESS_STATUS && job.expires_at * 1000 <= nowMs;
 export type ContactSheet = NonNullable<JobRecord['contact_sheet']>;
 
 /** Notes a job keeps for status, the newest: status stays small however much happens. */

@@ -2,13 +2,24 @@ import { type Calibration, estimateJobSeconds, type HostRate } from './estimate.
 import type { GenerationParams, JobRecord } from './job.ts';
 import type { WorkflowInput } from './ports.ts';
 
+/**
+ * The GPU pool a job is planned for: the hosts its estimate spreads over, and the slots its
+ * runners fill (hosts x depth, or the operator's SDBATCH_CONCURRENCY). Every configured slot
+ * counts, a resting host's too: a runner waiting for a slot costs no Lambda time, and a host back
+ * from its rest gets work at once.
+ */
+export interface PoolSize {
+  hosts: number;
+  slots: number;
+}
+
 export interface PlanContext {
   jobId: string;
   owner: string;
   now: Date;
   retentionSeconds: number;
   calibration: Calibration;
-  parallelHosts: number;
+  pool: PoolSize;
   /** Each GPU host's measured rates, when the pool could be read: they beat the calibration. */
   hostRates?: readonly HostRate[];
   preset?: string;
@@ -28,10 +39,11 @@ export function planJob(params: GenerationParams, ctx: PlanContext): JobRecord {
     failed_images: 0,
     attempts: {},
     failed_on: {},
+    runners: runnerCount(params.n_iter, ctx.pool.slots),
     // Whole seconds, never 0: any job takes at least its round trips.
     estimated_seconds: Math.max(
       1,
-      Math.ceil(estimateJobSeconds(params, ctx.calibration, ctx.parallelHosts, ctx.hostRates)),
+      Math.ceil(estimateJobSeconds(params, ctx.calibration, ctx.pool.hosts, ctx.hostRates)),
     ),
     expires_at: Math.floor(ctx.now.getTime() / 1000) + ctx.retentionSeconds,
   };
@@ -67,12 +79,14 @@ export function runnerCount(nIter: number, slots: number): number {
 }
 
 /**
- * What a job's execution starts with: its id, and its runners (the Map state's items: runner r of
- * n is item r). Identifiers only, never images or prompts.
+ * What a job's execution starts with, from its plan: its id, and its runners (the Map state's
+ * items: runner r of n is item r). Identifiers only, never images or prompts. The same for a
+ * resumed execution as for the first, so each runner keeps its iterations.
  */
-export function workflowInput(jobId: string, nIter: number, concurrency: number): WorkflowInput {
-  const runners = runnerCount(nIter, concurrency);
-  return { job_id: jobId, runners, runner_ids: Array.from({ length: runners }, (_, r) => r) };
+export function workflowInput(job: Pick<JobRecord, 'job_id' | 'runners'>): WorkflowInput {
+  // A job stored before plans had runners resumes with one, which makes every iteration left.
+  const runners = job.runners ?? 1;
+  return { job_id: job.job_id, runners, runner_ids: Array.from({ length: runners }, (_, r) => r) };
 }
 
 /**

@@ -136,6 +136,17 @@ export interface ImageStore {
   presignGet(key: string, expiresInSeconds: number): Promise<PresignedUrl>;
 }
 
+/**
+ * What clean-up needs of the image bucket besides the ImageStore: the embedded stack's sweeps (in
+ * AWS a lifecycle rule expires the objects).
+ */
+export interface ImageHousekeeping {
+  /** Deletes every object whose key starts with `prefix`; how many went. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** Each name right after `prefix` in the keys under it (a job id), with its newest object's epoch seconds. */
+  newestUnder(prefix: string): Promise<Map<string, number>>;
+}
+
 /** Starts and stops the workflow of a job. Step Functions in AWS, aws-local-stepfunctions locally. */
 export interface Orchestrator {
   start(jobId: string, input: WorkflowInput): Promise<void>;

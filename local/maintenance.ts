@@ -1,7 +1,7 @@
-import { DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { contactSheetKey, IMAGE_PREFIX, INPUT_PREFIX } from '../core/image-key.ts';
+import { hasExpired } from '../core/job.ts';
 import { workflowInput } from '../core/plan.ts';
-import type { JobHousekeeping, JobRecords, Orchestrator } from '../core/ports.ts';
+import type { ImageHousekeeping, JobHousekeeping, JobRecords, Orchestrator } from '../core/ports.ts';
 
 /**
  * Work the embedded stack does for itself that AWS does for the deployed one: Step Functions
@@ -10,27 +10,29 @@ import type { JobHousekeeping, JobRecords, Orchestrator } from '../core/ports.ts
 export interface MaintenanceDeps {
   housekeeping: JobHousekeeping;
   jobs: Pick<JobRecords, 'get'>;
-  s3: S3Client;
-  bucketName: string;
+  images: ImageHousekeeping;
 }
 
-/** Starts the workflow again for every job a stop or crash left pending or running. */
+/**
+ * Starts the workflow again for every job a stop or crash left pending or running, except a
+ * pending one past its retention: it has expired (hasExpired), and the sweep deletes it.
+ */
 export async function resumeUnfinishedJobs(
   deps: MaintenanceDeps,
   orchestrator: Orchestrator,
-  concurrency: number,
+  nowMs: number,
 ): Promise<string[]> {
-  const jobs = await deps.housekeeping.activeJobs();
+  const jobs = (await deps.housekeeping.activeJobs()).filter((job) => !hasExpired(job, nowMs));
   for (const job of jobs) {
     // Finished iterations are skipped by the generate task, so a resumed job only does what is left.
-    await orchestrator.start(job.job_id, workflowInput(job.job_id, job.params.n_iter, concurrency));
+    await orchestrator.start(job.job_id, workflowInput(job));
   }
   return jobs.map((j) => j.job_id);
 }
 
 /**
  * Deletes every item whose TTL has passed, and with an expired job all of its items, images and
- * inputs. A job that has not ended never expires; its iterations wait for it, so nothing of a
+ * inputs. A running job never expires; its iterations wait for it, so nothing of a
  * live job goes.
  */
 export async function sweepExpired(
@@ -41,29 +43,12 @@ export async function sweepExpired(
   let objects = 0;
   for (const jobId of await deps.housekeeping.expiredJobs(nowSeconds)) {
     for (const prefix of [`${IMAGE_PREFIX}${jobId}/`, `${INPUT_PREFIX}${jobId}/`, contactSheetKey(jobId)])
-      objects += await deletePrefix(deps, prefix);
+      objects += await deps.images.deletePrefix(prefix);
     items += await deps.housekeeping.deleteJob(jobId);
   }
   items += await deps.housekeeping.deleteExpiredItems(nowSeconds);
   for (const prefix of [IMAGE_PREFIX, INPUT_PREFIX]) objects += await sweepOrphans(deps, prefix, nowSeconds);
   return { items, objects };
-}
-
-async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<number> {
-  let deleted = 0;
-  let token: string | undefined;
-  do {
-    const page = await deps.s3.send(
-      new ListObjectsV2Command({ Bucket: deps.bucketName, Prefix: prefix, ContinuationToken: token }),
-    );
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key as string }));
-    if (keys.length > 0) {
-      await deps.s3.send(new DeleteObjectsCommand({ Bucket: deps.bucketName, Delete: { Objects: keys } }));
-      deleted += keys.length;
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return deleted;
 }
 
 /**
@@ -72,23 +57,10 @@ async function deletePrefix(deps: MaintenanceDeps, prefix: string): Promise<numb
  * is an hour old, so a start still storing its job keeps its inputs.
  */
 async function sweepOrphans(deps: MaintenanceDeps, prefix: string, nowSeconds: number): Promise<number> {
-  const newest = new Map<string, number>();
-  let token: string | undefined;
-  do {
-    const page = await deps.s3.send(
-      new ListObjectsV2Command({ Bucket: deps.bucketName, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) {
-      const jobId = String(o.Key).slice(prefix.length).split('/')[0] as string;
-      const at = (o.LastModified?.getTime() ?? 0) / 1000;
-      newest.set(jobId, Math.max(newest.get(jobId) ?? 0, at));
-    }
-    token = page.NextContinuationToken;
-  } while (token);
   let deleted = 0;
-  for (const [jobId, at] of newest) {
+  for (const [jobId, at] of await deps.images.newestUnder(prefix)) {
     if (at < nowSeconds - 3600 && !(await deps.jobs.get(jobId)))
-      deleted += await deletePrefix(deps, `${prefix}${jobId}/`);
+      deleted += await deps.images.deletePrefix(`${prefix}${jobId}/`);
   }
   return deleted;
 }

@@ -5,6 +5,7 @@ import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-cl
 import { DynamoDbJobHousekeeping } from '../adapters/dynamodb-job-housekeeping.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
 import { loadPresetCatalog } from '../adapters/preset-files.ts';
+import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
@@ -223,8 +224,7 @@ async function startServices(
   const maintenance: MaintenanceDeps = {
     housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),
     jobs: deps.jobs,
-    s3: s3Client(stores.clients),
-    bucketName: stores.bucketName,
+    images: new S3ImageStore(s3Client(stores.clients), stores.bucketName),
   };
   const sweep = () =>
     sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
@@ -235,7 +235,7 @@ async function startServices(
   sweeper.unref();
   // This process is the pool's only user: leases still held are a killed predecessor's.
   await workers.pool.clearLeases();
-  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, concurrency);
+  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
 
   const tokens = new DynamoDbTokenStore(db, stores.tableName);
   const port = (server.address() as AddressInfo).port;

@@ -122,7 +122,7 @@ export async function startJob(
       now,
       retentionSeconds: deps.settings.retentionSeconds,
       calibration: deps.settings.calibration,
-      parallelHosts: deps.settings.hosts,
+      pool: { hosts: deps.settings.hosts, slots: deps.settings.concurrency },
       hostRates: await hostRates,
       preset: preset.name,
     });
@@ -139,10 +139,7 @@ export async function startJob(
     throw new Error(`job ${job.job_id} exists but cannot be read`);
   }
   try {
-    await deps.orchestrator.start(
-      job.job_id,
-      workflowInput(job.job_id, job.params.n_iter, deps.settings.concurrency),
-    );
+    await deps.orchestrator.start(job.job_id, workflowInput(job));
   } catch (error) {
     // The job exists but will never run: say so in its record rather than leave it pending.
     await deps.jobs.transition(job.job_id, ['pending'], 'failed', deps.now().toISOString());
@@ -157,10 +154,7 @@ export async function startJob(
  */
 async function resume(ctx: ToolContext, job: JobRecord): Promise<{ job: JobRecord; reused: boolean }> {
   if (job.status === 'pending') {
-    await ctx.deps.orchestrator.start(
-      job.job_id,
-      workflowInput(job.job_id, job.params.n_iter, ctx.deps.settings.concurrency),
-    );
+    await ctx.deps.orchestrator.start(job.job_id, workflowInput(job));
   }
   return { job, reused: true };
 }

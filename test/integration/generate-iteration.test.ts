@@ -35,7 +35,7 @@ async function newJob(args: Record<string, unknown> = {}): Promise<JobRecord> {
     now: new Date(),
     retentionSeconds: 3600,
     calibration: { secondsPerStep: 0.01 },
-    parallelHosts: 1,
+    pool: { hosts: 1, slots: 2 },
   });
   await deps.jobs.create(job);
   await deps.jobs.transition(job.job_id, ['pending'], 'running', new Date().toISOString());

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIVE_STATUSES, isTerminal, planTransition, sourcesOf } from '../../../core/job-status.ts';
+import { hasExpired } from '../../../core/job.ts';
+import {
+  ACTIVE_STATUSES,
+  isTerminal,
+  type JobStatus,
+  planTransition,
+  sourcesOf,
+} from '../../../core/job-status.ts';
 
 describe('the transition table', () => {
   it('has pending and running active, every other status ended', () => {
@@ -28,5 +35,26 @@ describe('the transition table', () => {
     });
     expect(() => planTransition(['running'], 'pending', at)).toThrow(/cannot go from running to pending/);
     expect(() => planTransition([], 'cancelled', at)).toThrow(/cannot go from nothing/);
+  });
+});
+
+describe('expiry', () => {
+  const expiresAt = Date.parse('2026-11-24T11:00:00Z') / 1000;
+  const after = Date.parse('2026-11-24T11:00:01Z');
+  const before = Date.parse('2026-11-24T10:59:59Z');
+
+  it('never comes to a running job, and comes to an ended or never started one once its retention passed', () => {
+    const at = (status: JobStatus, now: number) => hasExpired({ status, expires_at: expiresAt }, now);
+    expect(at('running', after)).toBe(false);
+    for (const status of ['pending', 'completed', 'partial', 'failed', 'cancelled'] as const) {
+      expect(at(status, after), status).toBe(true);
+      expect(at(status, before), status).toBe(false);
+    }
+  });
+
+  it('matches the stores’ TTL: lifted when a job starts, set when it ends', () => {
+    const at = '2026-11-24T10:00:00.000Z';
+    expect(planTransition(['pending'], 'running', at).starts).toBe(true);
+    expect(planTransition(['running'], 'completed', at).ends).toBe(true);
   });
 });

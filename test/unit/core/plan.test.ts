@@ -7,6 +7,7 @@ import {
   planJob,
   runnerCount,
   runnerIterations,
+  workflowInput,
 } from '../../../core/plan.ts';
 import { mergeParams } from '../../../core/presets/merge.ts';
 import { buildTxt2ImgPayload, dropNullish } from '../../../core/txt2img-payload.ts';
@@ -17,7 +18,7 @@ const ctx = {
   now: new Date('2026-11-24T10:00:00Z'),
   retentionSeconds: 3600,
   calibration: { secondsPerStep: 0.1 },
-  parallelHosts: 1,
+  pool: { hosts: 1, slots: 2 },
 };
 const params = (input: StartInput) => mergeParams({}, input, () => 1234);
 
@@ -107,6 +108,15 @@ describe('start input limits', () => {
 });
 
 describe('runners', () => {
+  it('are decided once, in the plan, from the pool’s slots; every start of the execution uses them', () => {
+    const job = planJob(params({ prompt: 'x', n_iter: 12 }), { ...ctx, pool: { hosts: 4, slots: 8 } });
+    expect(job.runners).toBe(4);
+    expect(workflowInput(job)).toEqual({ job_id: ctx.jobId, runners: 4, runner_ids: [0, 1, 2, 3] });
+    // A record from before plans had runners resumes with one runner, which makes everything left.
+    const { runners: _, ...older } = job;
+    expect(workflowInput(older)).toMatchObject({ runners: 1, runner_ids: [0] });
+  });
+
   it('gets one generate task per two slots, never more than the iterations', () => {
     expect(runnerCount(100, 2)).toBe(1);
     expect(runnerCount(100, 8)).toBe(4);
