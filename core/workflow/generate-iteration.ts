@@ -257,11 +257,23 @@ async function generateOnHost(
   deps: GenerateDeps,
   shared: RunnerCalls = runnerCalls(),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
-  const prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
-  if (prepared.note && !job.notes?.includes(prepared.note))
-    await deps.jobs.addNote(job.job_id, prepared.note);
-  const polls: ProgressPoll[] = [];
+  // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
+  // against the kit's A1111 1.8). The runner's calls to a host go out in the order they got their
+  // slot on it, each once the one before is seen running there: the host's queue then has them in
+  // the order the reporters assume, and the job's iterations sample in order.
   const call = new HostCall();
+  const previous = shared.lastCall.get(lease.hostId);
+  shared.lastCall.set(lease.hostId, call);
+  let prepared: Awaited<ReturnType<typeof prepareHostContext>>;
+  try {
+    prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
+    if (prepared.note && !job.notes?.includes(prepared.note))
+      await deps.jobs.addNote(job.job_id, prepared.note);
+  } catch (error) {
+    call.end();
+    throw error;
+  }
+  const polls: ProgressPoll[] = [];
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -284,12 +296,7 @@ async function generateOnHost(
   try {
     const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
     await reporter.ready;
-    // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
-    // against the kit's A1111 1.8): the runner's next call to this host goes out only once this
-    // one is seen running, so the host's queue has them in the order the reporters assume.
     const deadline = AbortSignal.timeout(timeoutMs);
-    const previous = shared.lastCall.get(lease.hostId);
-    shared.lastCall.set(lease.hostId, call);
     if (previous) {
       previous.followed = true;
       await Promise.race([previous.placed, aborted(deadline)]);

@@ -455,6 +455,30 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(pool.held.size).toBe(0);
   });
 
+  it('sends its calls to a host in the order they got their slots, whichever is ready to send first', async () => {
+    // The first call's first /progress poll is answered only after the second call's.
+    const [hostId, inner] = [...deps.hosts][0] as [string, SdWebUi];
+    let polls = 0;
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const host: SdWebUi = Object.create(inner);
+    host.progress = async (signal) => {
+      const n = polls++;
+      if (n === 0) await firstHeld;
+      const answer = await inner.progress(signal);
+      if (n === 1) releaseFirst();
+      return answer;
+    };
+    const { run } = withPool(2, new Map([[hostId, host]]));
+    const job = await newJob({ n_iter: 2, steps: 2, seed: 3000 });
+    sim.resetStats();
+    expect(await run(job.job_id)).toMatchObject({ images: 2 });
+    const order = (sim.stats().received as Array<{ seed: number }>).map((b) => b.seed - 3000);
+    expect(order).toEqual([0, 1]);
+  });
+
   it('stops its queued call too, though the host would take two calls sent together in either order', async () => {
     // Like the real SD WebUI (5 of 12 pairs sent together came in swapped), this host lets a call
     // sent just after another overtake it: the first request is held until the host has the
