@@ -298,7 +298,7 @@ async function generateOnHost(
     await reporter.ready;
     const deadline = AbortSignal.timeout(timeoutMs);
     if (previous) {
-      previous.followed = true;
+      previous.follow();
       await Promise.race([previous.placed, aborted(deadline)]);
       // Cancelled meanwhile: nothing of ours is on the GPU yet, and nothing is sent.
       if (shared.cancel.cancelled) return undefined;

@@ -107,6 +107,9 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
   });
+  // A next call starting to wait on ours cuts the current pause short: ours is looked for briskly.
+  let wake = new AbortController();
+  call.whenFollowed(() => wake.abort());
   const seen = new Promise<void>((resolve) => {
     seenOurs = resolve;
   });
@@ -169,7 +172,11 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
       }
       firstPolled();
       const brisk = sent && ours === undefined && (cancel.cancelled || call.followed);
-      await clock.sleep(brisk ? Math.min(pollMs, BRISK_POLL_MS) : pollMs, controller.signal);
+      await clock.sleep(
+        brisk ? Math.min(pollMs, BRISK_POLL_MS) : pollMs,
+        AbortSignal.any([controller.signal, wake.signal]),
+      );
+      if (wake.signal.aborted) wake = new AbortController();
     }
   })();
 

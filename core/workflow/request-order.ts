@@ -15,11 +15,23 @@ export class HostCall {
   followed = false;
   readonly placed: Promise<void>;
   #place: () => void = () => {};
+  #onFollowed: () => void = () => {};
 
   constructor() {
     this.placed = new Promise((resolve) => {
       this.#place = resolve;
     });
+  }
+
+  /** The runner's next call to this host now waits for this one to be placed. */
+  follow() {
+    this.followed = true;
+    this.#onFollowed();
+  }
+
+  /** Called when a next call starts to wait (the polls wake up to look briskly). */
+  whenFollowed(listener: () => void) {
+    this.#onFollowed = listener;
   }
 
   /** The polls saw its request begin. */

@@ -185,6 +185,46 @@ describe('progress reporter readiness', () => {
   });
 });
 
+describe('progress reporter pace', () => {
+  onFakeTimers();
+
+  it('looks for our request briskly as soon as the runner’s next call waits on it', async () => {
+    let polls = 0;
+    const host = scriptedHost([]);
+    host.progress = async () => {
+      polls++;
+      return {
+        progress: 0,
+        step: 0,
+        steps: 0,
+        jobTimestamp: null,
+        interrupted: false,
+        lastJobTimestamp: 'A',
+      };
+    };
+    const call = new HostCall();
+    const reporter = startProgressReporter({
+      sd: host,
+      iteration: 0,
+      write: async () => {},
+      now: () => new Date(),
+      steps: 10,
+      pollMs: 10_000,
+      writeEveryMs: 0,
+      call,
+    });
+    await reporter.ready;
+    reporter.sent();
+    await advance(1_000);
+    expect(polls).toBe(1);
+    // The next call waits: the 10 s pause is cut short, and polls come every 50 ms until ours shows.
+    call.follow();
+    await advance(120);
+    expect(polls).toBeGreaterThanOrEqual(3);
+    await reporter.stop();
+  });
+});
+
 /** A host that plays the answers in order and says when it has played them all. */
 function playedHost(answers: SdProgress[]) {
   let i = 0;
