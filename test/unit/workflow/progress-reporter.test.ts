@@ -113,23 +113,30 @@ describe('progress reporter', () => {
   });
 });
 
+/** A reporter for iteration 0 whose writes go nowhere: for tests of when it polls. */
+const silentReporter = (sd: SdWebUi, extra: Partial<Parameters<typeof startProgressReporter>[0]> = {}) =>
+  startProgressReporter({
+    sd,
+    iteration: 0,
+    write: async () => {},
+    now: () => new Date(),
+    steps: 10,
+    pollMs: 1,
+    writeEveryMs: 0,
+    ...extra,
+  });
+
 describe('progress reporter observation', () => {
   onFakeTimers();
 
   it('hands every answered poll to observe, with when it was sent and answered', async () => {
     const seen: Array<{ sentAt: number; receivedAt: number; jobTimestamp: string | null }> = [];
     const before = Date.now();
-    const reporter = startProgressReporter({
-      sd: scriptedHost([
-        { progress: 0, step: 0, steps: 0, jobTimestamp: null, interrupted: false },
-        busy('20261124100007', 2),
-      ]),
-      iteration: 0,
-      write: async () => {},
-      now: () => new Date(),
-      steps: 10,
-      pollMs: 1,
-      writeEveryMs: 0,
+    const host = scriptedHost([
+      { progress: 0, step: 0, steps: 0, jobTimestamp: null, interrupted: false },
+      busy('20261124100007', 2),
+    ]);
+    const reporter = silentReporter(host, {
       observe: (poll) =>
         seen.push({
           sentAt: poll.sentAt,
@@ -161,15 +168,7 @@ describe('progress reporter readiness', () => {
       new Promise<SdProgress>((resolve) => {
         answer = resolve;
       });
-    const reporter = startProgressReporter({
-      sd: host,
-      iteration: 0,
-      write: async () => {},
-      now: () => new Date(),
-      steps: 10,
-      pollMs: 1,
-      writeEveryMs: 0,
-    });
+    const reporter = silentReporter(host);
     reporter.sent();
     let ready = false;
     void reporter.ready.then(() => {
@@ -203,16 +202,7 @@ describe('progress reporter pace', () => {
       };
     };
     const call = new HostCall();
-    const reporter = startProgressReporter({
-      sd: host,
-      iteration: 0,
-      write: async () => {},
-      now: () => new Date(),
-      steps: 10,
-      pollMs: 10_000,
-      writeEveryMs: 0,
-      call,
-    });
+    const reporter = silentReporter(host, { pollMs: 10_000, call });
     await reporter.ready;
     reporter.sent();
     await advance(1_000);
