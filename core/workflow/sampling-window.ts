@@ -63,11 +63,11 @@ function requestsSeen(polls: readonly ProgressPoll[]): { firstIdle: boolean; run
  * the next request's sampling. That is the GPU time one iteration costs the host, which is what
  * an estimate of the pool needs. Each boundary is placed halfway between the polls around it.
  *
- * Ours is the first request seen when the GPU was idle at the first poll (the call went straight
- * to it), else the second: requests run in arrival order and the first poll went out just before
- * the call. When a sibling sent at the same moment wins the lock, the request measured is that
- * sibling, of the same job and size: the same time, which is all the estimate needs. Without
- * polls that tell ours apart, the call's wall time (an upper bound).
+ * The polls counted start with the last one answered before the call was sent (a call may poll
+ * long before, while the runner's previous call to the host gets going). Ours is the first request
+ * seen when the GPU was idle at that poll (the call went straight to it), else the second:
+ * requests run in arrival order. Without polls that tell ours apart, the call's wall time (an
+ * upper bound).
  */
 export function samplingSeconds(
   polls: readonly ProgressPoll[],
@@ -75,7 +75,8 @@ export function samplingSeconds(
   callEndedAt: number,
 ): number {
   const callSeconds = (callEndedAt - callSentAt) / 1000;
-  const answered = polls.filter((p) => p.sentAt < callEndedAt);
+  const lastBefore = polls.findLastIndex((p) => p.receivedAt <= callSentAt);
+  const answered = polls.slice(Math.max(0, lastBefore)).filter((p) => p.sentAt < callEndedAt);
   if (answered.length === 0) return callSeconds;
   const { firstIdle, runs } = requestsSeen(answered);
   const oursIndex = firstIdle ? 0 : 1;

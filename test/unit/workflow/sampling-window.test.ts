@@ -26,6 +26,13 @@ describe('sampling window', () => {
     expect(samplingSeconds(seen, 5, 500)).toBeCloseTo((500 - 255) / 1000);
   });
 
+  it('counts from the last poll before the send: a previous call’s request seen earlier is not ours', () => {
+    // Idle at first; the runner's previous call (A) ran, ours went out at 250, began between the
+    // poll sent at 300 and the one answered at 410, and was answered at 600.
+    const seen = polls(idle, busy('A', 0.3), busy('A', 0.6), busy('A', 0.9), busy('B', 0.2), busy('B', 0.6));
+    expect(samplingSeconds(seen, 250, 600)).toBeCloseTo((600 - 355) / 1000);
+  });
+
   it('tells two requests of the same second apart by progress going back', () => {
     const seen = polls(busy('A', 0.5), busy('A', 0.9), busy('A', 0.2), busy('A', 0.6));
     expect(samplingSeconds(seen, 5, 400)).toBeCloseTo((400 - 155) / 1000);
