@@ -54,8 +54,6 @@ export interface ProgressReporter {
    * WebUI runs first. Until then no request is taken for ours.
    */
   sent: (previous?: HostCall) => void;
-  /** Settles when the polls first see our request sampling (never, if they do not). */
-  seen: Promise<void>;
   stop: () => Promise<ReporterOutcome>;
 }
 
@@ -103,16 +101,12 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let sawInterrupted = false;
   let ours: string | undefined;
   let firstPolled: () => void = () => {};
-  let seenOurs: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
   });
   // A next call starting to wait on ours cuts the current pause short: ours is looked for briskly.
   let wake = new AbortController();
   call.whenFollowed(() => wake.abort());
-  const seen = new Promise<void>((resolve) => {
-    seenOurs = resolve;
-  });
 
   const show = async (p: SdProgress) => {
     // Until the sampler has made a step, SD WebUI still shows the previous request's step count.
@@ -138,8 +132,6 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   };
 
   const loop = (async () => {
-    let ended = false;
-    let oursProgress = 0;
     while (!stopped) {
       try {
         const sentAt = clock.now();
@@ -153,14 +145,9 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
           if (mine) {
             ours = mine.ts;
             call.seen(ours);
-            seenOurs();
           }
         }
-        // job_timestamp has one-second resolution: a next request in the same second shows as
-        // progress going back.
-        if (ours !== undefined && (p.jobTimestamp !== ours || p.progress < oursProgress)) ended = true;
-        else if (ours !== undefined) oursProgress = p.progress;
-        if (ours !== undefined && !ended) {
+        if (order.running(p)) {
           if (p.interrupted) sawInterrupted = true;
           await show(p);
           await interruptIfCancelled();
@@ -186,12 +173,10 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
       sent = true;
       order.sent(previous);
     },
-    seen,
     stop: async () => {
       stopped = true;
       controller.abort();
       await loop;
-      seenOurs();
       return { interruptedByUs, sawInterrupted, ...(ours === undefined ? {} : { ours }) };
     },
   };

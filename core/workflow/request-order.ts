@@ -79,6 +79,8 @@ export class RequestOrder {
   #last: (SeenRequest & { previous?: boolean }) | undefined;
   #primed = false;
   #previous: HostCall | undefined;
+  /** Ours, as the polls last saw it, once found. */
+  #ours: SeenRequest | undefined;
 
   /** An answer to a poll asked before our request went out: what it shows is not ours. */
   before(p: SdProgress) {
@@ -114,7 +116,21 @@ export class RequestOrder {
       this.#last = { ...now, previous: true };
       return undefined;
     }
+    this.#ours = now;
     return now;
+  }
+
+  /** Whether an answer shows our request still running; once it has ended, none does again. */
+  running(p: SdProgress): boolean {
+    const ours = this.#ours;
+    if (!ours || ours.ended) return false;
+    const now = seenRequest(p);
+    if (now && !now.ended && sameRequest(ours, now)) {
+      this.#ours = now;
+      return true;
+    }
+    ours.ended = true;
+    return false;
   }
 
   #isPrevious(now: SeenRequest) {
