@@ -2,8 +2,8 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
+  paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -86,14 +86,7 @@ export class S3ImageStore implements ImageStore, ImageHousekeeping {
     return newest;
   }
 
-  private async *pages(prefix: string) {
-    let token: string | undefined;
-    do {
-      const page = await this.s3.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      yield page;
-      token = page.NextContinuationToken;
-    } while (token);
+  private pages(prefix: string) {
+    return paginateListObjectsV2({ client: this.s3 }, { Bucket: this.bucket, Prefix: prefix });
   }
 }

@@ -273,6 +273,7 @@ async function generateOnHost(
     call.end();
     throw error;
   }
+  const clock = deps.clock ?? systemClock;
   const polls: ProgressPoll[] = [];
   const reporter = startProgressReporter({
     sd,
@@ -280,7 +281,7 @@ async function generateOnHost(
     steps: prepared.params.steps,
     write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
-    ...(deps.clock ? { clock: deps.clock } : {}),
+    clock,
     pollMs: deps.progressPollMs,
     writeEveryMs: deps.progressWriteMs,
     cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
@@ -303,10 +304,10 @@ async function generateOnHost(
       // Cancelled meanwhile: nothing of ours is on the GPU yet, and nothing is sent.
       if (shared.cancel.cancelled) return undefined;
     }
-    sentAt = (deps.clock ?? systemClock).now();
+    sentAt = clock.now();
     reporter.sent(previous);
     result = await sd.txt2img(payload, deadline);
-    endedAt = (deps.clock ?? systemClock).now();
+    endedAt = clock.now();
     call.end(result.jobTimestamp);
   } catch (error) {
     // The runner retries elsewhere if it can: it needs to know which host failed.
