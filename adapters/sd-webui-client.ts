@@ -34,9 +34,17 @@ const ProgressResponse = z.object({
     .optional(),
 });
 
+/**
+ * How long the sampler and scheduler lists are reused: they change only when SD WebUI restarts or
+ * an extension is installed, and a job with a scheduler (the default preset's "Automatic") would
+ * otherwise ask for them before every call.
+ */
+const NAME_LISTS_MS = 10 * 60_000;
+
 /** SD WebUI's HTTP API, with its failures sorted into "try again" and "this request is wrong". */
 export class SdWebUiClient implements SdWebUi {
   private readonly host: SdWebUiHost;
+  private readonly lists = new Map<string, { at: number; answer: Promise<unknown> }>();
 
   constructor(host: SdWebUiHost) {
     this.host = { ...host, baseUrl: host.baseUrl.replace(/\/+$/, '') };
@@ -101,12 +109,30 @@ export class SdWebUiClient implements SdWebUi {
     return parseOrUnavailable(CheckpointsResponse, body, 'checkpoint list');
   }
 
-  async samplers(): Promise<string[]> {
-    const body = await this.call('GET', '/sdapi/v1/samplers', undefined, AbortSignal.timeout(30_000));
-    return parseOrUnavailable(NamesResponse, body, 'sampler list').map((s) => s.name);
+  samplers(): Promise<string[]> {
+    return this.remembered('samplers', async () => {
+      const body = await this.call('GET', '/sdapi/v1/samplers', undefined, AbortSignal.timeout(30_000));
+      return parseOrUnavailable(NamesResponse, body, 'sampler list').map((s) => s.name);
+    });
   }
 
-  async schedulers(): Promise<string[] | undefined> {
+  schedulers(): Promise<string[] | undefined> {
+    return this.remembered('schedulers', () => this.fetchSchedulers());
+  }
+
+  /** One answer per NAME_LISTS_MS, shared by the calls that ask meanwhile; a failure is not kept. */
+  private remembered<T>(name: string, load: () => Promise<T>): Promise<T> {
+    const kept = this.lists.get(name);
+    if (kept && Date.now() - kept.at < NAME_LISTS_MS) return kept.answer as Promise<T>;
+    const answer = load();
+    this.lists.set(name, { at: Date.now(), answer });
+    answer.catch(() => {
+      if (this.lists.get(name)?.answer === answer) this.lists.delete(name);
+    });
+    return answer;
+  }
+
+  private async fetchSchedulers(): Promise<string[] | undefined> {
     let body: unknown;
     try {
       body = await this.call('GET', '/sdapi/v1/schedulers', undefined, AbortSignal.timeout(30_000));

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SdWebUiClient } from '../../adapters/sd-webui-client.ts';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../../core/errors.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
@@ -36,6 +36,27 @@ describe('SdWebUiClient against the simulator', () => {
     sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0, ...faults });
     await expect(client.txt2img(payload)).rejects.toBeInstanceOf(errorClass);
     sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
+  });
+
+  it('asks for the sampler and scheduler lists once in a while, not before every call; a failure is not kept', async () => {
+    const asked = vi.spyOn(globalThis, 'fetch');
+    try {
+      const fresh = new SdWebUiClient({ baseUrl: sim.url });
+      const [first, second] = await Promise.all([fresh.schedulers(), fresh.schedulers()]);
+      expect(second).toEqual(first);
+      expect(await fresh.samplers()).toEqual(await fresh.samplers());
+      const paths = asked.mock.calls.map(([url]) => new URL(String(url)).pathname);
+      expect(paths.filter((p) => p === '/sdapi/v1/schedulers')).toHaveLength(1);
+      expect(paths.filter((p) => p === '/sdapi/v1/samplers')).toHaveLength(1);
+
+      asked.mockClear();
+      const down = new SdWebUiClient({ baseUrl: 'http://127.0.0.1:1' });
+      await expect(down.samplers()).rejects.toBeInstanceOf(SdWebUiUnavailableError);
+      await expect(down.samplers()).rejects.toBeInstanceOf(SdWebUiUnavailableError);
+      expect(asked).toHaveBeenCalledTimes(2);
+    } finally {
+      asked.mockRestore();
+    }
   });
 
   it('reports a real 422 with the field that was wrong', async () => {
