@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
+import { FUNCTION_SIZING } from '../workflow/function-sizing.ts';
 import type { AwsRequestCount, TaskRecord } from './metrics.ts';
 
 export const PRICES = {
@@ -21,15 +22,12 @@ export const PRICES = {
 export const GPU = { dollarsPerHour: 1, secondsPerImage: 5 } as const;
 export const gpuCostPerImage = (GPU.dollarsPerHour / 3600) * GPU.secondsPerImage;
 
-/** Memory (MB) of each function, read from the CDK constructs so the model follows the deployment. */
+/** Memory (MB) of each function, as CDK deploys it: the tasks' from FUNCTION_SIZING, the gateway's from its construct. */
 export function functionMemory(): { tasks: Record<string, number>; gateway: number } {
-  const tasksSource = readFileSync(new URL('../cdk/constructs/workflow-tasks.ts', import.meta.url), 'utf8');
-  const tasks: Record<string, number> = {};
-  for (const m of tasksSource.matchAll(/'([^']+)': \{[^}]*?memorySize: (\d+)/g))
-    tasks[m[1] as string] = Number(m[2]);
+  const tasks = Object.fromEntries(Object.entries(FUNCTION_SIZING).map(([state, s]) => [state, s.memoryMb]));
   const gatewaySource = readFileSync(new URL('../cdk/constructs/gateway.ts', import.meta.url), 'utf8');
   const gateway = Number(/memorySize: (\d+)/.exec(gatewaySource)?.[1]);
-  if (!tasks['Generate images'] || !gateway) throw new Error('cannot read memorySize from cdk/constructs');
+  if (!gateway) throw new Error('cannot read memorySize from cdk/constructs/gateway.ts');
   return { tasks, gateway };
 }
 

@@ -3,6 +3,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.ts';
 import type { TaskStateName } from '../../workflow/definition.ts';
+import { FUNCTION_SIZING } from '../../workflow/function-sizing.ts';
 import type { GpuConnection } from './gpu-connection.ts';
 import type { ImagesBucket } from './images-bucket.ts';
 import type { JobsTable } from './jobs-table.ts';
@@ -11,8 +12,6 @@ import { NodeFunction, type UnbundledPackages } from './node-function.ts';
 interface TaskSizing {
   id: string;
   entry: string;
-  memorySize: number;
-  timeout: Duration;
   unbundled?: UnbundledPackages;
 }
 
@@ -27,60 +26,27 @@ export const SHARP: UnbundledPackages = {
   copied: ['sharp', '@img/colour', '@img/sharp-wasm32', 'tslib', 'detect-libc', 'semver'],
 };
 
-/**
- * Memory and time-out per task. Each function's time-out is below its state's TimeoutSeconds
- * (definition.asl.json), so a stuck call ends as the function's own error, not a state time-out.
- */
-const SIZING: Record<TaskStateName, TaskSizing> = {
-  // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
-  // could outlive that), so its memory is billed for GPU time: keep it small. SD WebUI's answer is
-  // read as a stream, one base64 image at a time, so the peak is the bundle (~85 MiB) plus one
-  // call's PNG bytes (up to ~56 MiB for 8 at 2048x2048) and the chunks not yet collected, which
-  // the young generation sized to the function (function-runtime.ts) keeps few: `npm run bench`
-  // measures the largest answer's peak.
-  'Generate images': {
-    id: 'GenerateImages',
-    entry: 'lambdas/entry/generate-images.ts',
-    memorySize: 256,
-    timeout: Duration.seconds(900),
-  },
-  // Called by the callback task with its token: a GetItem, the queue write, one pool read and
-  // maybe one SendTaskSuccess, then it returns; the wait itself bills nothing.
-  'Wait for a GPU slot': {
-    id: 'WaitForSlot',
-    entry: 'lambdas/entry/wait-for-slot.ts',
-    memorySize: 256,
-    timeout: Duration.seconds(30),
-  },
-  // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).
+/** Each task's entry; its memory and time-out are FUNCTION_SIZING's (workflow/function-sizing.ts). */
+const TASKS: Record<TaskStateName, TaskSizing> = {
+  'Generate images': { id: 'GenerateImages', entry: 'lambdas/entry/generate-images.ts' },
+  'Wait for a GPU slot': { id: 'WaitForSlot', entry: 'lambdas/entry/wait-for-slot.ts' },
   'Record failed iterations': {
     id: 'RecordFailedIteration',
     entry: 'lambdas/entry/record-failed-iteration.ts',
-    memorySize: 256,
-    timeout: Duration.seconds(30),
   },
-  // sharp thumbnails up to 800 images, eight at a time, keeping only the thumbnails: 1 GB gives
-  // libvips room and CPU; 280 s stays below the state's 300 s.
   'Render contact sheet': {
     id: 'RenderContactSheet',
     entry: 'lambdas/entry/render-contact-sheet.ts',
-    memorySize: 1024,
-    timeout: Duration.seconds(280),
     unbundled: SHARP,
   },
-  'Finalize job': {
-    id: 'FinalizeJob',
-    entry: 'lambdas/entry/finalize-job.ts',
-    memorySize: 256,
-    timeout: Duration.seconds(30),
-  },
+  'Finalize job': { id: 'FinalizeJob', entry: 'lambdas/entry/finalize-job.ts' },
 };
 
 export interface WorkflowTasksProps {
   table: JobsTable;
   images: ImagesBucket;
   gpu: GpuConnection;
-  /** The generate task's memory (MB), when the deployment sets one; SIZING's otherwise. */
+  /** The generate task's memory (MB), when the deployment sets one; FUNCTION_SIZING's otherwise. */
   generateMemoryMb?: number;
   /** The state machine's name: the tasks that wake waiting runners may answer its tasks only. */
   stateMachineName: string;
@@ -93,11 +59,13 @@ export class WorkflowTasks extends Construct {
   constructor(scope: Construct, id: string, props: WorkflowTasksProps) {
     super(scope, id);
     const make = (state: TaskStateName) => {
-      const { id: taskId, ...sizing } = SIZING[state];
-      const memorySize = (state === 'Generate images' && props.generateMemoryMb) || sizing.memorySize;
+      const { id: taskId, ...task } = TASKS[state];
+      const { memoryMb, timeoutSeconds } = FUNCTION_SIZING[state];
+      const memorySize = (state === 'Generate images' && props.generateMemoryMb) || memoryMb;
       return new NodeFunction(this, taskId, {
-        ...sizing,
+        ...task,
         memorySize,
+        timeout: Duration.seconds(timeoutSeconds),
         description: `sdbatch Step Functions task "${state}"`,
         placement: state === 'Generate images' ? props.gpu.placement : undefined,
       });

@@ -1,7 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config/env.ts';
-import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
+import { TASK_FUNCTIONS, type TaskStateName } from '../../workflow/definition.ts';
+import { FUNCTION_SIZING } from '../../workflow/function-sizing.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, resources, roleIdOf, taskFunction } from './template-queries.ts';
 
@@ -50,6 +51,15 @@ describe('functions', () => {
       });
     }
     expect(gatewayFunction(synth.template)[1].Properties).toMatchObject({ MemorySize: 1024, Timeout: 30 });
+  });
+
+  it('take memory and time-out from FUNCTION_SIZING, the time-outs the embedded orchestrator enforces', () => {
+    for (const [state, sizing] of Object.entries(FUNCTION_SIZING)) {
+      expect(taskFunction(synth.template, state as TaskStateName)[1].Properties, state).toMatchObject({
+        MemorySize: sizing.memoryMb,
+        Timeout: sizing.timeoutSeconds,
+      });
+    }
   });
 
   it('reserve the gateway 10 concurrent executions, which also cap it; no workflow function is capped', () => {

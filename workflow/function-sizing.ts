@@ -1,0 +1,31 @@
+import type { TaskStateName } from './definition.ts';
+
+/** Memory (MB) and time-out (s) of a Task state's Lambda function. */
+export interface FunctionSizing {
+  memoryMb: number;
+  timeoutSeconds: number;
+}
+
+/**
+ * Memory and time-out per task: the one home CDK deploys (cdk/constructs/workflow-tasks.ts), the
+ * embedded orchestrator enforces (a handler past its time-out fails with Sandbox.Timedout, as
+ * Lambda's does) and the benchmark prices. Each time-out is below its state's TimeoutSeconds
+ * (definition.asl.json), so a stuck call ends as the function's own error, not a state time-out.
+ */
+export const FUNCTION_SIZING: Record<TaskStateName, FunctionSizing> = {
+  // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
+  // could outlive that), so its memory is billed for GPU time: keep it small. Each image of SD
+  // WebUI's answer goes on to the image store as soon as it is decoded, so the peak is the bundle
+  // (~85 MiB) plus about one image in flight, not a call's PNGs (up to ~56 MiB for 8 at
+  // 2048x2048): `npm run bench` measures the largest answer's peak against this memory.
+  'Generate images': { memoryMb: 256, timeoutSeconds: 900 },
+  // Called by the callback task with its token: a GetItem, the queue write, one pool read and
+  // maybe one SendTaskSuccess, then it returns; the wait itself bills nothing.
+  'Wait for a GPU slot': { memoryMb: 256, timeoutSeconds: 30 },
+  // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).
+  'Record failed iterations': { memoryMb: 256, timeoutSeconds: 30 },
+  // sharp thumbnails up to 800 images, eight at a time, keeping only the thumbnails: 1 GB gives
+  // libvips room and CPU; 280 s stays below the state's 300 s.
+  'Render contact sheet': { memoryMb: 1024, timeoutSeconds: 280 },
+  'Finalize job': { memoryMb: 256, timeoutSeconds: 30 },
+};
