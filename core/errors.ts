@@ -25,6 +25,15 @@ export class ControlImageFetchError extends Error {
   }
 }
 
+/**
+ * A store (DynamoDB, S3) stayed throttled or unreachable through the SDK's own retries: nothing is
+ * wrong with the work, so it is not recorded as failed. The task ends with this error and the
+ * state machine runs it again after a back-off (its Retry names it).
+ */
+export class TransientAwsError extends Error {
+  override readonly name = 'TransientAwsError';
+}
+
 /** A job the caller cannot see: unknown, expired or someone else's. */
 export class JobNotFoundError extends Error {
   override readonly name = 'JobNotFoundError';

@@ -4,6 +4,7 @@ import {
   NoSlotAvailableError,
   RunPausedError,
   SdWebUiUnavailableError,
+  TransientAwsError,
 } from '../errors.ts';
 import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
@@ -298,6 +299,10 @@ class Runner {
 
   /** A failed call: tried again after a back-off on another host, or recorded as failed. */
   async #failed(item: Pending, error: unknown) {
+    // A store still throttled or unreachable after the SDK's retries says nothing of this
+    // iteration: the run ends with it (its calls in flight finish first) and the state machine
+    // starts the runner again after a back-off, which goes on where this one was.
+    if (error instanceof TransientAwsError) throw error;
     const deps = this.#deps;
     const unavailable = error instanceof SdWebUiUnavailableError ? error : undefined;
     const tries = unavailable
@@ -331,8 +336,8 @@ class Runner {
 }
 
 /**
- * Why a runner launches no more calls. `failed`: a store that cannot even record a failure (the
- * error is rethrown); `job-ended`: cancelled or finished elsewhere; `out-of-time`: the next call
+ * Why a runner launches no more calls. `failed`: a store that cannot even record a failure, or
+ * that stays unavailable (TransientAwsError; the error is rethrown); `job-ended`: cancelled or finished elsewhere; `out-of-time`: the next call
  * could outlive the task (it pauses). The first failure wins, and a failure over an ended job over
  * a lack of time, as the run ends.
  */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../adapters/aws-clients.ts';
 import type { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
-import { SdWebUiUnavailableError } from '../../core/errors.ts';
+import { SdWebUiUnavailableError, TransientAwsError } from '../../core/errors.ts';
 import { secondsPerImage } from '../../core/estimate.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
@@ -440,6 +440,31 @@ describe('generateRun: one generate task, two calls in flight', () => {
     }
     expect(sim.stats().requests - before).toBe(1);
     expect((await deps.jobs.get(job.job_id))?.attempts).toEqual({ 0: 4 });
+  });
+
+  it('ends with TransientAwsError when a store stays throttled, recording nothing failed; started again, it makes the rest', async () => {
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    // The bucket answers SlowDown past the SDK's retries once: what the S3 client then throws.
+    let throttled = 1;
+    const images = Object.assign(Object.create(deps.images), {
+      put: (image: Parameters<typeof deps.images.put>[0]) =>
+        throttled-- > 0
+          ? Promise.reject(
+              new TransientAwsError("S3 PutObjectCommand failed after the SDK's retries: SlowDown"),
+            )
+          : deps.images.put(image),
+    });
+    const job = await newJob({ n_iter: 3 });
+    const run = () =>
+      generateRun({ job_id: job.job_id, runner: 0, runners: 1 }, { ...deps, pool, images }, later());
+    await expect(run()).rejects.toMatchObject({ name: 'TransientAwsError' });
+    const after = await deps.jobs.get(job.job_id);
+    expect(after?.failed_images ?? 0).toBe(0);
+    expect((await deps.jobs.listIterations(job.job_id)).filter((r) => r.status === 'failed')).toEqual([]);
+    expect(pool.held.size).toBe(0);
+    // The state machine's Retry starts the runner again: it goes on where the last one was.
+    expect(await run()).toMatchObject({ failed: 0 });
+    expect((await deps.jobs.get(job.job_id))?.completed_images).toBe(3);
   });
 
   it('stops launching once its job is cancelled', async () => {
