@@ -125,7 +125,10 @@ export function createWorkerDeps(
   };
 }
 
-type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
+/** What a task handler reads of its invocation: Lambda's context, or the embedded orchestrator's. */
+export type TaskContext = Pick<Context, 'getRemainingTimeInMillis'>;
+
+type TaskHandler = (event: unknown, context?: TaskContext) => Promise<unknown>;
 
 /**
  * The image adapters (sharp): passed in rather than imported here, so only the bundles that draw

@@ -29,6 +29,7 @@ import { type Simulator, startSimulator } from './simulator/server.ts';
 import { StartRefused } from './start-refused.ts';
 import {
   LocalOrchestrator,
+  type TaskContext,
   type TaskHandlers,
   type WorkflowEvent,
 } from './step-functions/local-orchestrator.ts';
@@ -82,19 +83,21 @@ export interface StackMetrics {
 }
 
 function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>): TaskHandlers {
-  const wrap = (state: string, handler: TaskHandlers[keyof TaskHandlers]) => async (input: unknown) => {
-    const startedAt = performance.timeOrigin + performance.now();
-    const done = (error?: unknown) =>
-      report(state, input, startedAt, performance.timeOrigin + performance.now() - startedAt, error);
-    try {
-      const output = await handler(input);
-      done();
-      return output;
-    } catch (error) {
-      done(error);
-      throw error;
-    }
-  };
+  const wrap =
+    (state: string, handler: TaskHandlers[keyof TaskHandlers]) =>
+    async (input: unknown, context?: TaskContext) => {
+      const startedAt = performance.timeOrigin + performance.now();
+      const done = (error?: unknown) =>
+        report(state, input, startedAt, performance.timeOrigin + performance.now() - startedAt, error);
+      try {
+        const output = await handler(input, context);
+        done();
+        return output;
+      } catch (error) {
+        done(error);
+        throw error;
+      }
+    };
   return Object.fromEntries(Object.entries(handlers).map(([s, h]) => [s, wrap(s, h)])) as TaskHandlers;
 }
 

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { Orchestrator, WorkflowInput } from '../../core/ports.ts';
 import { type FunctionArnVariable, substituteDefinition, TASK_FUNCTIONS } from '../../workflow/definition.ts';
+import { FUNCTION_SIZING } from '../../workflow/function-sizing.ts';
 import {
   clampMapConcurrency,
   type DefinitionJson,
@@ -10,10 +12,15 @@ import {
 } from './definition-facts.ts';
 import { HistoryCount } from './history.ts';
 import { checkPayload, QUOTAS, StatesError } from './quotas.ts';
-import { TaskTokens } from './task-tokens.ts';
+import { realTimers, TaskTokens, type Timers } from './task-tokens.ts';
+
+/** What a handler learns of its invocation, as Lambda's context tells it: the time it has left. */
+export interface TaskContext {
+  getRemainingTimeInMillis(): number;
+}
 
 /** A Task state's work, by state name: a function's handler, or the function a callback task invokes. */
-export type TaskHandlers = Record<string, (input: unknown) => Promise<unknown>>;
+export type TaskHandlers = Record<string, (input: unknown, context?: TaskContext) => Promise<unknown>>;
 
 /** Placeholder ARNs: each Task state is bound to its in-process handler by state name instead. */
 const localArns = Object.fromEntries(
@@ -39,6 +46,14 @@ export interface LocalOrchestratorOptions {
   onExecutionEnd?: (jobId: string, outcome: ExecutionOutcome, error?: unknown) => void;
   /** Optional instrumentation (the benchmark counts state transitions): every event of every execution. */
   onEvent?: (jobId: string, event: WorkflowEvent) => void;
+  /**
+   * Each Task state's function time-out in seconds, by state name; FUNCTION_SIZING's for the
+   * project's definition. A handler still running then fails its task with Sandbox.Timedout.
+   */
+  functionTimeouts?: Record<string, number>;
+  /** The timers and clock of those time-outs; the tests fire them by hand. */
+  timers?: Timers;
+  now?: () => number;
 }
 
 /** The fields of aws-local-stepfunctions' event logs that instrumentation reads. */
@@ -64,6 +79,9 @@ interface Running {
   stopped: boolean;
 }
 
+/** The error Step Functions sees from a Lambda function that ran past its time-out. */
+export const LAMBDA_TIMEOUT = 'Sandbox.Timedout';
+
 /** Ended executions remembered for historyOf (tests and the benchmark read them after the end). */
 const ENDED_REMEMBERED = 1000;
 
@@ -79,6 +97,9 @@ export class LocalOrchestrator implements Orchestrator {
   private readonly options: LocalOrchestratorOptions;
   private readonly facts: Map<string, TaskStateFacts>;
   private readonly mapPaths: Map<string, string>;
+  private readonly functionTimeouts: Record<string, number>;
+  private readonly timers: Timers;
+  private readonly now: () => number;
   private readonly running = new Map<string, Running>();
   private readonly ended = new Map<string, ExecutionRecord>();
 
@@ -91,6 +112,13 @@ export class LocalOrchestrator implements Orchestrator {
       if (!options.handlers[state]) throw new Error(`No handler for the Task state "${state}"`);
     }
     this.mapPaths = mapConcurrencyPaths(definition);
+    this.functionTimeouts =
+      options.functionTimeouts ??
+      (options.definition
+        ? {}
+        : Object.fromEntries(Object.entries(FUNCTION_SIZING).map(([state, s]) => [state, s.timeoutSeconds])));
+    this.timers = options.timers ?? realTimers;
+    this.now = options.now ?? Date.now;
     this.machine = new StateMachine(clampMapConcurrency(definition) as unknown as StateMachineDefinition, {
       validationOptions: { checkArn: true, checkPaths: true },
     });
@@ -249,16 +277,17 @@ export class LocalOrchestrator implements Orchestrator {
     if (run.stopped) throw new StatesError('ExecutionStopped', `the execution was stopped before "${state}"`);
     const tooLarge = checkPayload(`the input of "${state}"`, input);
     if (tooLarge) throw tooLarge;
-    if (facts.kind === 'function') return checked(state, await handler(input));
+    const invoke = (event: unknown) => this.invoke(state, handler, event);
+    if (facts.kind === 'function') return checked(state, await invoke(input));
     const { Payload } = input as { Payload?: unknown };
     if (facts.kind === 'integration') {
-      return checked(state, { ExecutedVersion: '$LATEST', Payload: await handler(Payload), StatusCode: 200 });
+      return checked(state, { ExecutedVersion: '$LATEST', Payload: await invoke(Payload), StatusCode: 200 });
     }
     const { token, result } = this.tokens.mint(jobId, facts);
     // The task fails with whatever the invocation throws; the token dies with it.
     void result.catch(() => {});
     try {
-      await handler(withToken(Payload, token));
+      await invoke(withToken(Payload, token));
     } catch (error) {
       try {
         this.tokens.sendTaskFailure(token, (error as Error).name, (error as Error).message);
@@ -269,6 +298,41 @@ export class LocalOrchestrator implements Orchestrator {
     }
     run.history.submitted();
     return result;
+  }
+
+  /**
+   * One invocation of a state's function, held to its time-out as Lambda holds it: the handler is
+   * told the time it has left (a generate run pauses before it), and one still running then fails
+   * with Lambda's error and message, which the state's Retry and Catch see. What it does after
+   * that is ignored, as a Lambda's frozen environment would not answer any more.
+   */
+  private invoke(state: string, handler: TaskHandlers[string], event: unknown): Promise<unknown> {
+    const seconds = this.functionTimeouts[state];
+    if (seconds === undefined) return handler(event);
+    const startedAt = this.now();
+    const endsAt = startedAt + seconds * 1000;
+    const work = handler(event, { getRemainingTimeInMillis: () => Math.max(0, endsAt - this.now()) });
+    return new Promise((resolve, reject) => {
+      const timer = this.timers.set(() => {
+        const elapsed = ((this.now() - startedAt) / 1000).toFixed(2);
+        reject(
+          new StatesError(
+            LAMBDA_TIMEOUT,
+            `RequestId: ${randomUUID()} Error: Task timed out after ${elapsed} seconds`,
+          ),
+        );
+      }, seconds * 1000);
+      work.then(
+        (output) => {
+          this.timers.clear(timer);
+          resolve(output);
+        },
+        (error: unknown) => {
+          this.timers.clear(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   private remember(jobId: string, record: ExecutionRecord): void {

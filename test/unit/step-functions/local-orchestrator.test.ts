@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { DefinitionJson } from '../../../local/step-functions/definition-facts.ts';
 import { LocalOrchestrator, type TaskHandlers } from '../../../local/step-functions/local-orchestrator.ts';
 import { QUOTAS } from '../../../local/step-functions/quotas.ts';
-import { TaskTokens, type Timers } from '../../../local/step-functions/task-tokens.ts';
+import { TaskTokens } from '../../../local/step-functions/task-tokens.ts';
+import { manualTimers } from '../../support/manual-timers.ts';
 
 /**
  * The embedded orchestrator against small definitions whose Step Functions histories are known
@@ -11,28 +12,6 @@ import { TaskTokens, type Timers } from '../../../local/step-functions/task-toke
 
 const FN = 'arn:aws:lambda:us-east-1:000000000000:function:work';
 const CALLBACK = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
-
-/** Timers the test fires by hand: a heartbeat lapses when the test says so, not after a sleep. */
-function manualTimers() {
-  const pending = new Map<number, { run: () => void; ms: number }>();
-  let next = 0;
-  const timers: Timers = {
-    set: (run, ms) => {
-      pending.set(++next, { run, ms });
-      return next;
-    },
-    clear: (handle) => pending.delete(handle as number),
-  };
-  const fire = (ms: number) => {
-    for (const [id, timer] of [...pending]) {
-      if (timer.ms === ms) {
-        pending.delete(id);
-        timer.run();
-      }
-    }
-  };
-  return { timers, fire, pending };
-}
 
 async function run(
   definition: DefinitionJson,
