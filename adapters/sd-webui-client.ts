@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { SdWebUiRejectedError, SdWebUiUnavailableError } from '../core/errors.ts';
-import { Checkpoint, type SdProgress, type SdWebUi, type Txt2ImgResult } from '../core/ports.ts';
+import {
+  Checkpoint,
+  type ImageSink,
+  type SdProgress,
+  type SdWebUi,
+  type Txt2ImgResult,
+} from '../core/ports.ts';
 import { readTxt2ImgBody, type Txt2ImgBody } from './txt2img-body.ts';
 
 export interface SdWebUiHost {
@@ -50,14 +56,28 @@ export class SdWebUiClient implements SdWebUi {
     this.host = { ...host, baseUrl: host.baseUrl.replace(/\/+$/, '') };
   }
 
-  async txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult> {
+  async txt2img(
+    payload: Record<string, unknown>,
+    signal?: AbortSignal,
+    sink?: ImageSink,
+  ): Promise<Txt2ImgResult> {
     const path = '/sdapi/v1/txt2img';
     const response = await this.send('POST', path, payload, signal);
     let body: Txt2ImgBody;
+    // The sink's own failure (the image store's) is its error, not a bad answer from the host.
+    let sinkFailure: { error: unknown } | undefined;
+    const guarded: ImageSink | undefined =
+      sink &&
+      ((image, position) =>
+        sink(image, position).catch((error: unknown) => {
+          sinkFailure ??= { error };
+          throw error;
+        }));
     try {
       // Streamed: the images are the bulk of the answer and are decoded one at a time.
-      body = await readTxt2ImgBody(response.body ?? emptyBody());
+      body = await readTxt2ImgBody(response.body ?? emptyBody(), guarded);
     } catch (error) {
+      if (sinkFailure) throw sinkFailure.error;
       throw new SdWebUiUnavailableError(
         `POST ${path}: the answer was malformed or cut off: ${reasonOf(error)}`,
         {
@@ -70,14 +90,15 @@ export class SdWebUiClient implements SdWebUi {
     const info = parseOrUnavailable(Txt2ImgInfo, safeJson(body.info), 'txt2img info');
     const first = info.index_of_first_image ?? 0;
     // The real images sit after an optional grid and before extras such as ControlNet maps.
-    const images = body.images.slice(first, first + info.all_seeds.length);
-    if (images.length === 0) throw new SdWebUiUnavailableError('SD WebUI answered 200 without images');
+    const count = Math.max(0, Math.min(info.all_seeds.length, body.count - first));
+    if (count === 0) throw new SdWebUiUnavailableError('SD WebUI answered 200 without images');
     const infotexts = info.infotexts ?? [];
     return {
-      images,
-      seeds: info.all_seeds.slice(0, images.length),
-      subseeds: (info.all_subseeds ?? []).slice(0, images.length),
-      infotexts: infotexts.slice(first, first + images.length),
+      images: body.images.slice(first, first + count),
+      ...(first !== 0 ? { firstImage: first } : {}),
+      seeds: info.all_seeds.slice(0, count),
+      subseeds: (info.all_subseeds ?? []).slice(0, count),
+      infotexts: infotexts.slice(first, first + count),
       ...(info.job_timestamp ? { jobTimestamp: info.job_timestamp } : {}),
     };
   }

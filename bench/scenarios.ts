@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { build } from 'esbuild';
 import { BUNDLE_TARGET, CREATE_REQUIRE_BANNER, MAIN_FIELDS, nodeFlags } from '../cdk/function-runtime.ts';
+import type { PeakMode } from './decode-peak.ts';
 import type { StackHost } from './host.ts';
 import { call, connect, jobArgs, type ResultAnswer, type StartAnswer, type StatusAnswer } from './mcp.ts';
 import type { ExecutionRecord, MetricsSnapshot, TaskRecord } from './metrics.ts';
@@ -372,10 +373,11 @@ export function awsDelta(before: MetricsSnapshot, after: MetricsSnapshot) {
 
 /**
  * The generate task's memory for the largest answer a call may bring (8 images at 2048x2048,
- * LIMITS.pixelsPerCall): the peak RSS of a worker process reading it streamed, as it does, and
- * read whole, as it did, each in a fresh process bundled and started as the function of
- * `memoryMb` is. The PNGs are incompressible bytes of a photographic 2048x2048 PNG's size, so the
- * answer is as large as a real one.
+ * LIMITS.pixelsPerCall): the peak RSS of a worker process storing each image on to S3 as it is
+ * decoded, as it does, holding them all, as it did, and reading the answer whole, as it did
+ * before that, each in a fresh process bundled and started as the function of `memoryMb` is. The
+ * PNGs are incompressible bytes of a photographic 2048x2048 PNG's size, so the answer is as large
+ * as a real one; the same local server takes the S3 PUTs.
  */
 const PEAK_RUNS = 3;
 
@@ -391,6 +393,8 @@ export async function decodePeak(pngBytes: number, images: number, memoryMb: num
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
+      // An S3 PutObject: taken and dropped.
+      if (req.method === 'PUT') return void res.writeHead(200, { etag: '"probe"' }).end();
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
       // In socket-sized pieces, as SD WebUI's server sends a large answer.
       let at = 0;
@@ -422,7 +426,7 @@ export async function decodePeak(pngBytes: number, images: number, memoryMb: num
     minify: true,
     logLevel: 'warning',
   });
-  const run = async (mode: 'stream' | 'whole') => {
+  const run = async (mode: PeakMode) => {
     const child = spawn(process.execPath, [...nodeFlags(memoryMb), probe, mode, `http://127.0.0.1:${port}`], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -432,19 +436,23 @@ export async function decodePeak(pngBytes: number, images: number, memoryMb: num
     });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     if (code !== 0) throw new Error(`decode-peak ${mode} exited ${code}`);
-    return JSON.parse(out) as { loaded: number; peak: number; images: number; bytes: number };
+    const result = JSON.parse(out) as { loaded: number; peak: number; images: number; bytes: number };
+    if (result.images !== images)
+      throw new Error(`decode-peak ${mode} read ${result.images} of ${images} images`);
+    return result;
   };
   // A peak depends on when the collector happens to run: the worst of a few fresh processes.
-  const worst = async (mode: 'stream' | 'whole') => {
+  const worst = async (mode: PeakMode) => {
     const runs = [];
     for (let i = 0; i < PEAK_RUNS; i++) runs.push(await run(mode));
     const top = runs.reduce((a, b) => (b.peak > a.peak ? b : a));
     return { ...top, peaks: runs.map((r) => r.peak) };
   };
   try {
-    const stream = await worst('stream');
+    const store = await worst('store');
+    const hold = await worst('hold');
     const whole = await worst('whole');
-    return { bodyMiB: body.length / 2 ** 20, flags: nodeFlags(memoryMb), stream, whole };
+    return { bodyMiB: body.length / 2 ** 20, flags: nodeFlags(memoryMb), memoryMb, store, hold, whole };
   } finally {
     server.close();
     await rm(bundleDir, { recursive: true, force: true });

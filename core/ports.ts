@@ -163,7 +163,14 @@ export interface WorkflowInput {
 }
 
 export interface Txt2ImgResult {
+  /** The images' bytes, in order; empty when each went to the caller's ImageSink as it arrived. */
   images: Uint8Array[];
+  /**
+   * Where the real images begin among those the answer carried: 1 after a grid (which a request
+   * with save_images false never gets), 0 or absent otherwise.
+   */
+  firstImage?: number;
+  /** One per real image: how many the call made. */
   seeds: number[];
   subseeds: number[];
   infotexts: string[];
@@ -187,9 +194,17 @@ export interface SdProgress {
   lastJobTimestamp?: string;
 }
 
+/**
+ * Takes each image of a txt2img answer as it is decoded, with its position in the answer (a grid
+ * first if any, then the images, then extras such as ControlNet maps), so a call's images need
+ * not all be held at once. The answer is read on once it has taken the one before.
+ */
+export type ImageSink = (image: Uint8Array, position: number) => Promise<void>;
+
 /** A GPU host running SD WebUI. */
 export interface SdWebUi {
-  txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult>;
+  /** With a sink, the images go to it as they arrive and the result's `images` is empty. */
+  txt2img(payload: Record<string, unknown>, signal?: AbortSignal, sink?: ImageSink): Promise<Txt2ImgResult>;
   progress(signal?: AbortSignal): Promise<SdProgress>;
   interrupt(): Promise<void>;
   /** Titles of the installed txt2img scripts (alwayson ones included), as /sdapi/v1/scripts lists them. */

@@ -15,9 +15,10 @@ export interface FunctionSizing {
 export const FUNCTION_SIZING: Record<TaskStateName, FunctionSizing> = {
   // Waits for the GPU for most of its life (the state allows 900 s; a run pauses before a call
   // could outlive that), so its memory is billed for GPU time: keep it small. Each image of SD
-  // WebUI's answer goes on to the image store as soon as it is decoded, so the peak is the bundle
-  // (~85 MiB) plus about one image in flight, not a call's PNGs (up to ~56 MiB for 8 at
-  // 2048x2048): `npm run bench` measures the largest answer's peak against this memory.
+  // WebUI's answer is decoded piece by piece, never as a string, and goes on to the image store
+  // at once, so the peak is the bundle (~87 MiB) plus about two images on their way, not a call's
+  // PNGs (up to ~56 MiB for 8 at 2048x2048): `npm run bench:memory` measures the largest answer's
+  // peak against this memory, which must be at least 1.5x it.
   'Generate images': { memoryMb: 256, timeoutSeconds: 900 },
   // Called by the callback task with its token: a GetItem, the queue write, one pool read and
   // maybe one SendTaskSuccess, then it returns; the wait itself bills nothing.

@@ -1,6 +1,11 @@
 import type { CheckpointCatalog } from '../checkpoints.ts';
 import { type Clock, systemClock } from '../clock.ts';
-import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
+import {
+  JobNotFoundError,
+  NoSlotAvailableError,
+  SdWebUiRejectedError,
+  SdWebUiUnavailableError,
+} from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
@@ -11,6 +16,7 @@ import type {
   FinishedLease,
   HostPool,
   ImageFetcher,
+  ImageSink,
   ImageStore,
   JobStore,
   PoolAsk,
@@ -201,10 +207,11 @@ async function generateUnderLease(
   if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
   const sd = deps.hosts.get(lease.hostId);
   if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
-  const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared);
+  const storer = imageStorer(job, iteration, deps);
+  const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, storer.take, asker.shared);
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
-  const stored = await storeImages(job, iteration, outcome.result, deps);
+  const stored = await recordImages(job, iteration, outcome.result, storer, deps);
   return { iteration, images: stored, skipped: false };
 }
 
@@ -255,6 +262,7 @@ async function generateOnHost(
   lease: Lease,
   timeoutMs: number,
   deps: GenerateDeps,
+  sink: ImageSink,
   shared: RunnerCalls = runnerCalls(),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
@@ -306,7 +314,7 @@ async function generateOnHost(
     }
     sentAt = clock.now();
     reporter.sent(previous);
-    result = await sd.txt2img(payload, deadline);
+    result = await sd.txt2img(payload, deadline, sink);
     endedAt = clock.now();
     call.end(result.jobTimestamp);
   } catch (error) {
@@ -359,29 +367,66 @@ async function interruptedElsewhere(
   }
 }
 
-async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {
+/**
+ * Stores each image of a call as SD WebUI's answer brings it (the answer lists the images before
+ * their info), under its key, so a call's PNGs are never all held at once: a generate function's
+ * memory is billed while it waits for the GPU, and 8 images at 2048x2048 are ~56 MiB. What the
+ * iteration's record needs of each image (its size) is kept. Images after the batch's (extras
+ * such as ControlNet maps) are not results. A call that ends badly after some were stored leaves
+ * them unrecorded; its retry writes the same keys.
+ */
+function imageStorer(job: JobRecord, iteration: number, deps: GenerateDeps) {
   const { params } = job;
+  const sizes = new Map<number, { width: number; height: number }>();
+  let expiresAt: number | undefined;
   // A retention from now: a job running past its first expiry keeps what it makes.
-  const expiresAt = expiryFrom(job, deps.now().getTime());
-  const stored: StoredImage[] = result.images.map((bytes, index) => ({
+  const expiry = () => {
+    expiresAt ??= expiryFrom(job, deps.now().getTime());
+    return expiresAt;
+  };
+  const take: ImageSink = async (bytes, index) => {
+    if (index >= params.batch_size) return;
+    // Hires fix and upscalers change the size: record what SD WebUI actually made.
+    sizes.set(index, pngSize(bytes) ?? { width: params.width, height: params.height });
+    await deps.images.put({
+      key: imageKey(job.job_id, iteration, index),
+      body: bytes,
+      contentType: 'image/png',
+      expiresAt: expiry(),
+    });
+  };
+  return { take, sizes, expiry };
+}
+
+type ImageStorer = ReturnType<typeof imageStorer>;
+
+/** The iteration's record, once its images are stored: keys, seeds, sizes and infotexts. */
+async function recordImages(
+  job: JobRecord,
+  iteration: number,
+  result: Txt2ImgResult,
+  storer: ImageStorer,
+  deps: GenerateDeps,
+) {
+  const { params } = job;
+  if ((result.firstImage ?? 0) !== 0) {
+    // Stored by their place in the answer: a grid first would have shifted every key by one.
+    throw new SdWebUiRejectedError(
+      `SD WebUI answered with a grid before the images (index_of_first_image ${result.firstImage}) although the request had save_images false; this host's answers cannot be stored`,
+    );
+  }
+  // Images a client held rather than handing them on as they came.
+  await Promise.all(result.images.map((bytes, index) => storer.take(bytes, index)));
+  const count = Math.min(result.seeds.length, params.batch_size);
+  const stored: StoredImage[] = Array.from({ length: count }, (_, index) => ({
     key: imageKey(job.job_id, iteration, index),
     index,
     seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
     subseed: result.subseeds[index],
-    // Hires fix and upscalers change the size: record what SD WebUI actually made.
-    ...(pngSize(bytes) ?? { width: params.width, height: params.height }),
+    ...(storer.sizes.get(index) ?? { width: params.width, height: params.height }),
     infotext: result.infotexts[index],
   }));
-  await Promise.all(
-    stored.map((image, index) =>
-      deps.images.put({
-        key: image.key,
-        body: result.images[index] as Uint8Array,
-        contentType: 'image/png',
-        expiresAt,
-      }),
-    ),
-  );
+  const expiresAt = storer.expiry();
   await deps.jobs.recordIteration(
     {
       job_id: job.job_id,

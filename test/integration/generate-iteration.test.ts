@@ -426,6 +426,42 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(pool.held.size).toBe(0);
   });
 
+  it('stores each image as the answer brings it, and refuses an answer with a grid first rather than store it shifted', async () => {
+    const { pool } = withPool();
+    const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
+    const handedOn: number[] = [];
+    let firstImage = 0;
+    const host: SdWebUi = Object.assign(Object.create(sd), {
+      txt2img: async (...[payload, signal, sink]: Parameters<SdWebUi['txt2img']>) => {
+        const result = await sd.txt2img(payload, signal, async (image, position) => {
+          handedOn.push(position);
+          await sink?.(image, position);
+        });
+        return { ...result, ...(firstImage ? { firstImage } : {}) };
+      },
+    });
+    const run = (jobId: string) =>
+      generateRun(
+        { job_id: jobId, runner: 0, runners: 1 },
+        { ...deps, pool, hosts: new Map([[hostId, host]]) },
+        later(),
+      );
+    const job = await newJob({ n_iter: 1, batch_size: 3 });
+    expect(await run(job.job_id)).toMatchObject({ images: 3, failed: 0 });
+    expect(handedOn).toEqual([0, 1, 2]);
+    const [record] = await deps.jobs.listIterations(job.job_id);
+    for (const image of record?.images ?? []) expect(await deps.images.exists(image.key)).toBe(true);
+
+    firstImage = 1;
+    const grid = await newJob({ n_iter: 1, batch_size: 2 });
+    expect(await run(grid.job_id)).toMatchObject({ images: 0, failed: 1 });
+    const [failed] = await deps.jobs.listIterations(grid.job_id);
+    expect(failed?.error).toMatchObject({
+      type: 'SdWebUiRejectedError',
+      message: expect.stringContaining('grid'),
+    });
+  });
+
   it('continues the failed-call count a runner before it left in the job', async () => {
     const { run } = withPool();
     const job = await newJob({ n_iter: 1 });

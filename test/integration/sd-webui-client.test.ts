@@ -26,6 +26,24 @@ describe('SdWebUiClient against the simulator', () => {
     expect(await client.scriptTitles()).toContain('adetailer');
   });
 
+  it('hands the images to a sink as they arrive instead of holding them; the sink’s failure stays its own', async () => {
+    sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
+    const taken: Array<[number, number]> = [];
+    const result = await client.txt2img(payload, undefined, async (image, position) => {
+      taken.push([position, image.length]);
+    });
+    expect(result.images).toEqual([]);
+    expect(result.seeds).toEqual([10, 11]);
+    expect(taken.map(([position]) => position)).toEqual([0, 1]);
+    // PNG bytes, not base64 text.
+    expect(taken.every(([, bytes]) => bytes > 0)).toBe(true);
+    const full = await client.txt2img(payload);
+    expect(taken.map(([, bytes]) => bytes)).toEqual(full.images.map((b) => b.length));
+
+    const throttled = new Error('SlowDown');
+    await expect(client.txt2img(payload, undefined, () => Promise.reject(throttled))).rejects.toBe(throttled);
+  });
+
   it.each([
     ['a 5xx', { errorRate: 1 }, SdWebUiUnavailableError],
     ['a dropped connection', { dropRate: 1 }, SdWebUiUnavailableError],

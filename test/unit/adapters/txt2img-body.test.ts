@@ -50,10 +50,82 @@ describe('readTxt2ImgBody', () => {
     );
   });
 
+  it('reads escaped slashes in an image, and refuses an image that is not base64', async () => {
+    const bytes = new Uint8Array([0xff, 0xff, 0xfe, 0xfb, 0xef, 0xbe]);
+    const b64 = Buffer.from(bytes).toString('base64');
+    expect(b64).toContain('/');
+    const escaped = `{"images": ["${b64.replaceAll('/', '\\/')}"], "info": "{}"}`;
+    for (const cuts of [[], [12], [13, 14, 15]]) {
+      expect([...((await readTxt2ImgBody(chunks(escaped, cuts))).images[0] ?? [])]).toEqual([...bytes]);
+    }
+    await expect(readTxt2ImgBody(chunks('{"images": ["ab$d"], "info": "{}"}', []))).rejects.toThrow(
+      /not base64/,
+    );
+    await expect(readTxt2ImgBody(chunks('{"images": ["abc"], "info": "{}"}', []))).rejects.toThrow(
+      /cut short/,
+    );
+  });
+
   it('reads an answer without images or info as such; the client decides what that means', async () => {
     expect(await readTxt2ImgBody(chunks('{"images": null, "parameters": {}}', [5]))).toEqual({
       images: [],
+      count: 0,
       info: undefined,
     });
+  });
+});
+
+/** A sink whose takes end when the test says: what it was given, and how many it had at once. */
+function heldSink() {
+  const given: Array<[number[], number]> = [];
+  const open: Array<() => void> = [];
+  let most = 0;
+  const sink = (image: Uint8Array, position: number) => {
+    given.push([[...image], position]);
+    most = Math.max(most, open.length + 1);
+    return new Promise<void>((resolve) => open.push(resolve));
+  };
+  const release = () => {
+    for (const resolve of open.splice(0)) resolve();
+  };
+  return { sink, given, release, most: () => most };
+}
+
+describe('readTxt2ImgBody with a sink', () => {
+  it('hands each image on with its position as it is decoded, holding none itself', async () => {
+    const images = [1, 2, 3, 4, 5].map((n) => new Uint8Array([n, n, n]));
+    const { sink, given, release, most } = heldSink();
+    // Every image in its own chunk, so the reader would run ahead of a slow sink if it could.
+    const text = answer(images);
+    const cuts = images.map(
+      (_, i) =>
+        text.indexOf('"', text.indexOf(Buffer.from(images[i] as Uint8Array).toString('base64')) + 1) + 1,
+    );
+    const reading = readTxt2ImgBody(chunks(text, cuts), sink);
+    // The sink answers only when asked to: the reader must wait for it.
+    while (given.length < images.length) {
+      await new Promise((resolve) => setImmediate(resolve));
+      release();
+    }
+    release();
+    const body = await reading;
+    expect(given).toEqual(images.map((b, i) => [[...b], i]));
+    expect(body).toEqual({ images: [], count: 5, info: JSON.parse(text).info });
+    // Two at most on their way at once: the answer is not read on past them.
+    expect(most()).toBeLessThanOrEqual(2);
+  });
+
+  it('fails with the sink’s own error, with nothing handed on left running', async () => {
+    const failure = new Error('SlowDown');
+    let running = 0;
+    const sink = async () => {
+      running++;
+      await Promise.resolve();
+      running--;
+      throw failure;
+    };
+    const text = answer([1, 2, 3].map((n) => new Uint8Array([n])));
+    await expect(readTxt2ImgBody(chunks(text, [10, 20, 30, 40]), sink)).rejects.toBe(failure);
+    expect(running).toBe(0);
   });
 });
