@@ -1,3 +1,10 @@
+/** An image string being read: its decoded pieces, and the base64 characters not yet decoded. */
+interface ImageInProgress {
+  pieces: Buffer[];
+  bytes: number;
+  tail: string;
+}
+
 /**
  * Takes the base64 strings of a txt2img answer's top-level `images` array out of the byte stream
  * as it passes, decoding each into bytes piece by piece, and leaves `""` in their place for the
@@ -9,13 +16,6 @@
  * It follows only what it must to know where it is: strings (with their escapes), nesting, and
  * the key of each top-level member.
  */
-/** An image string being read: its decoded pieces, and the base64 characters not yet decoded. */
-interface ImageInProgress {
-  pieces: Buffer[];
-  bytes: number;
-  tail: string;
-}
-
 export class ImageStrings {
   readonly #onImage: (image: Buffer) => void;
   /** Open containers, outermost first: '{' or '['. */
@@ -49,10 +49,18 @@ export class ImageStrings {
           imageFrom = i + 1;
           continue;
         }
+        if (c !== BACKSLASH && c !== QUOTE) {
+          // Skip to the string's next quote or escape: an image is megabytes of plain base64.
+          const quote = chunk.indexOf(QUOTE, i);
+          const backslash = chunk.indexOf(BACKSLASH, i);
+          const next = Math.min(quote < 0 ? chunk.length : quote, backslash < 0 ? chunk.length : backslash);
+          i = next - 1;
+          continue;
+        }
         if (c === BACKSLASH) {
           this.#decode(chunk.subarray(imageFrom, i));
           this.#escaped = true;
-        } else if (c === QUOTE) {
+        } else {
           this.#decode(chunk.subarray(imageFrom, i));
           this.#endImage();
           // The parser sees the string's closing quote right after its opening one.
