@@ -125,8 +125,11 @@ export function createWorkerDeps(
   };
 }
 
-/** What a task handler reads of its invocation: Lambda's context, or the embedded orchestrator's. */
-export type TaskContext = Pick<Context, 'getRemainingTimeInMillis'>;
+/**
+ * What a task handler reads of its invocation: Lambda's context, or the embedded orchestrator's,
+ * whose `signal` aborts when it times the handler out (Lambda freezes the handler instead).
+ */
+export type TaskContext = Pick<Context, 'getRemainingTimeInMillis'> & { signal?: AbortSignal };
 
 type TaskHandler = (event: unknown, context?: TaskContext) => Promise<unknown>;
 

@@ -13,5 +13,5 @@ const STORE_MARGIN_MS = 30_000;
 export const createGenerateImagesHandler = (deps: WorkerDeps) => (event: unknown, context?: TaskContext) => {
   const left = context ? context.getRemainingTimeInMillis() - STORE_MARGIN_MS : Number.POSITIVE_INFINITY;
   const budget = Math.min(left, deps.runBudgetMs);
-  return generateRun(RunTaskInput.parse(event), deps, Date.now() + budget);
+  return generateRun(RunTaskInput.parse(event), deps, Date.now() + budget, context?.signal);
 };

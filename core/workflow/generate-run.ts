@@ -76,6 +76,8 @@ export async function generateRun(
   input: RunTaskInput,
   deps: RunDeps,
   deadline: number,
+  /** Aborted when the task's time is up before `deadline` (the embedded orchestrator timed it out): no call is launched after. */
+  stop?: AbortSignal,
 ): Promise<RunTaskOutput> {
   const { job_id: jobId, runner } = input;
   const job = await deps.jobs.get(jobId);
@@ -84,7 +86,7 @@ export async function generateRun(
   // The first runner to start marks the job running (a job cancelled before that stays cancelled).
   if (job.status === 'pending')
     await deps.jobs.transition(jobId, ['pending'], 'running', deps.now().toISOString());
-  return new Runner(input, deps, deadline, job).run();
+  return new Runner(input, deps, deadline, job, stop).run();
 }
 
 /** One generate task at work: what it has left, in flight and learnt, and a method per step. */
@@ -95,6 +97,7 @@ class Runner {
   readonly #runners: number;
   readonly #deps: RunDeps;
   readonly #deadline: number;
+  readonly #stop: AbortSignal | undefined;
   readonly #clock: Clock;
   readonly #callMs: number;
   /** The job as this task found it: what a failure is recorded against. */
@@ -113,12 +116,13 @@ class Runner {
   /** Why no call is launched any more: the calls in flight finish, then the run ends that way. */
   #halt: Halt | undefined;
 
-  constructor(input: RunTaskInput, deps: RunDeps, deadline: number, job: JobRecord) {
+  constructor(input: RunTaskInput, deps: RunDeps, deadline: number, job: JobRecord, stop?: AbortSignal) {
     this.#jobId = input.job_id;
     this.#runner = input.runner;
     this.#runners = input.runners;
     this.#deps = deps;
     this.#deadline = deadline;
+    this.#stop = stop;
     this.#clock = deps.clock ?? systemClock;
     this.#callMs = deps.callTimeoutMs(job.params);
     this.#out = { runner: input.runner, images: 0, iterations: 0, failed: 0 };
@@ -179,7 +183,7 @@ class Runner {
       }
       const next = takeReady(this.#queue, this.#clock.now());
       if (!next) return;
-      if (this.#clock.now() + this.#callMs > this.#deadline) {
+      if (this.#clock.now() + this.#callMs > this.#deadline || this.#stop?.aborted) {
         this.#queue.unshift(next);
         this.#haltFor({ why: 'out-of-time' });
         return;

@@ -14,9 +14,14 @@ import { HistoryCount } from './history.ts';
 import { checkPayload, QUOTAS, StatesError } from './quotas.ts';
 import { realTimers, TaskTokens, type Timers } from './task-tokens.ts';
 
-/** What a handler learns of its invocation, as Lambda's context tells it: the time it has left. */
+/**
+ * What a handler learns of its invocation, as Lambda's context tells it: the time it has left;
+ * and, since here a timed-out handler is not frozen as Lambda's would be, a signal that aborts
+ * then, so it can stop its work.
+ */
 export interface TaskContext {
   getRemainingTimeInMillis(): number;
+  signal: AbortSignal;
 }
 
 /** A Task state's work, by state name: a function's handler, or the function a callback task invokes. */
@@ -303,17 +308,23 @@ export class LocalOrchestrator implements Orchestrator {
   /**
    * One invocation of a state's function, held to its time-out as Lambda holds it: the handler is
    * told the time it has left (a generate run pauses before it), and one still running then fails
-   * with Lambda's error and message, which the state's Retry and Catch see. What it does after
-   * that is ignored, as a Lambda's frozen environment would not answer any more.
+   * with Lambda's error and message, which the state's Retry and Catch see, and its signal aborts
+   * (a generate run launches no call after it). What it does after that is ignored, as a Lambda's
+   * frozen environment would not answer any more.
    */
   private invoke(state: string, handler: TaskHandlers[string], event: unknown): Promise<unknown> {
     const seconds = this.functionTimeouts[state];
     if (seconds === undefined) return handler(event);
     const startedAt = this.now();
     const endsAt = startedAt + seconds * 1000;
-    const work = handler(event, { getRemainingTimeInMillis: () => Math.max(0, endsAt - this.now()) });
+    const stop = new AbortController();
+    const work = handler(event, {
+      getRemainingTimeInMillis: () => Math.max(0, endsAt - this.now()),
+      signal: stop.signal,
+    });
     return new Promise((resolve, reject) => {
       const timer = this.timers.set(() => {
+        stop.abort();
         const elapsed = ((this.now() - startedAt) / 1000).toFixed(2);
         reject(
           new StatesError(

@@ -383,6 +383,18 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(await run(job.job_id)).toMatchObject({ images: 4, iterations: 4 });
   });
 
+  it('launches no call once its invocation is told to stop (timed out), pausing with what it made', async () => {
+    const { pool } = withPool();
+    const job = await newJob({ n_iter: 2 });
+    const before = sim.stats().requests;
+    const stop = AbortSignal.abort();
+    await expect(
+      generateRun({ job_id: job.job_id, runner: 0, runners: 1 }, { ...deps, pool }, later(), stop),
+    ).rejects.toMatchObject({ name: 'RunPausedError' });
+    expect(sim.stats().requests - before).toBe(0);
+    expect(pool.held.size).toBe(0);
+  });
+
   it('retries a host failure within the run and records an iteration the host rejects', async () => {
     const { pool } = withPool();
     // The host fails the first call only: the run tries that iteration again itself.

@@ -78,7 +78,10 @@ describe('a function past its time-out', () => {
     await work.invoked();
     // Told the time it has left, as Lambda's context tells it.
     expect(work.calls[0]?.getRemainingTimeInMillis()).toBe(3000);
+    expect(work.calls[0]?.signal.aborted).toBe(false);
     fire(3000);
+    // Told to stop, since here nothing freezes it.
+    expect(work.calls[0]?.signal.aborted).toBe(true);
     await orchestrator.drain(false);
     work.finish({ late: true });
     expect(reported).toEqual([
