@@ -1,20 +1,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-clients.ts';
-import { DynamoDbJobHousekeeping } from '../adapters/dynamodb-job-housekeeping.ts';
-import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
+import type { ClientOptions } from '../adapters/aws-clients.ts';
 import { loadPresetCatalog } from '../adapters/preset-files.ts';
-import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import {
+  createEmbeddedFunctions,
   createGatewayDeps,
-  createWorkerDeps,
   gatewaySettings,
   type PoolHost,
-  taskHandlers,
+  type StatesAuthorizer,
 } from '../lambdas/composition.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
@@ -22,7 +19,7 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import type { EmbeddedStores } from './embedded-stores.ts';
+import { type EmbeddedStores, storeClients } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
@@ -34,6 +31,8 @@ import {
 } from './step-functions/local-orchestrator.ts';
 import { LocalTaskCallbacks } from './step-functions/local-task-callbacks.ts';
 import { TaskTokens, type Timers } from './step-functions/task-tokens.ts';
+import type { Authorize } from './store-front/front.ts';
+import { LOCAL_ACCOUNT, LOCAL_STATES_ARNS } from './store-front/requested-actions.ts';
 import { startStoresThread } from './stores-thread.ts';
 import { resolveToken } from './token-file.ts';
 
@@ -70,6 +69,12 @@ export interface StackOverrides {
   taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
+  /**
+   * A module whose `createAuthorizer()` evaluates each function role's requests to the stores and
+   * to Step Functions against the policies the CDK app synthesizes (the tests name one). Without
+   * it every request must still be signed with a role's keys, but no policy is applied.
+   */
+  iamAuthorizerModule?: string;
 }
 
 export interface StackMetrics {
@@ -143,7 +148,9 @@ async function startServices(
   lock: DataDirLock,
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
-  const stores = await startStoresThread(config.SDBATCH_DATA_DIR);
+  const stores = await startStoresThread(config.SDBATCH_DATA_DIR, {
+    authorizerModule: overrides.iamAuthorizerModule,
+  });
   const simulators = config.SD_WEBUI_URL
     ? []
     : await Promise.all(
@@ -162,24 +169,33 @@ async function startServices(
 
   // The orchestrator's open callback tasks: the workers answer them as Lambdas answer Step Functions.
   const taskTokens = new TaskTokens(overrides.taskTimers);
-  const workers = createWorkerDeps({
-    callbacks: new LocalTaskCallbacks(taskTokens),
-    tableName: stores.tableName,
-    bucketName: stores.bucketName,
-    sdHosts,
-    clients: overrides.metrics?.instrumentClient
-      ? { ...stores.clients, instrument: overrides.metrics.instrumentClient }
-      : stores.clients,
-    progressPollMs: overrides.progressPollMs,
-    progressWriteMs: overrides.progressWriteMs,
-    retryFirstDelayMs: overrides.retryFirstDelayMs,
-    runBudgetMs: overrides.runBudgetMs,
-    hostRestMs: overrides.hostRestMs,
-    fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
-    secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
-  });
+  const instrument = overrides.metrics?.instrumentClient;
+  const functions = createEmbeddedFunctions(
+    {
+      tableName: stores.tableName,
+      bucketName: stores.bucketName,
+      clientsFor: (role) => ({ ...storeClients(stores, role), ...(instrument ? { instrument } : {}) }),
+    },
+    {
+      callbacks: new LocalTaskCallbacks(taskTokens),
+      sdHosts,
+      progressPollMs: overrides.progressPollMs,
+      progressWriteMs: overrides.progressWriteMs,
+      retryFirstDelayMs: overrides.retryFirstDelayMs,
+      runBudgetMs: overrides.runBudgetMs,
+      hostRestMs: overrides.hostRestMs,
+      fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
+      secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
+    },
+    overrides.iamAuthorizerModule
+      ? {
+          authorize: statesAuthorizer(await loadAuthorizer(overrides.iamAuthorizerModule)),
+          arns: LOCAL_STATES_ARNS,
+        }
+      : undefined,
+  );
   const images = { renderContactSheet, shrinkImage: shrinkToJpeg };
-  const handlers: TaskHandlers = taskHandlers(workers, images);
+  const handlers: TaskHandlers = functions.handlers(images);
   const { metrics } = overrides;
   const orchestrator = new LocalOrchestrator({
     tokens: taskTokens,
@@ -194,12 +210,12 @@ async function startServices(
       `preset ${problem.file}${problem.line ? `:${problem.line}` : ''} skipped: ${problem.message}`,
     );
   }
-  const { catalog } = workers;
+  const { catalog, hosts } = functions.workers['Generate images'];
   // The hosts' checkpoint lists, read now so the gateway can refuse a start naming one that no
   // host has from the first job on (the workers keep them fresh). Best effort: a host down now
   // only leaves its list unknown.
   const reads = Promise.all(
-    [...workers.hosts].map(([id, sd]) =>
+    [...hosts].map(([id, sd]) =>
       sd
         .checkpoints()
         .then((list) => catalog.record(id, list))
@@ -209,8 +225,8 @@ async function startServices(
   // A host that does not answer must not hold up the start.
   await Promise.race([reads, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   const deps = createGatewayDeps(
-    workers,
-    orchestrator,
+    functions.gateway,
+    functions.gatewayOrchestrator(orchestrator),
     presets,
     gatewaySettings({
       ...sharedSettingsOf(config),
@@ -220,12 +236,7 @@ async function startServices(
     }),
     images,
   );
-  const db = documentClient(stores.clients);
-  const maintenance: MaintenanceDeps = {
-    housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),
-    jobs: deps.jobs,
-    images: new S3ImageStore(s3Client(stores.clients), stores.bucketName),
-  };
+  const maintenance: MaintenanceDeps = functions.maintenance;
   const sweep = () =>
     sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
       console.error('sweep failed', error),
@@ -234,10 +245,10 @@ async function startServices(
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
   // This process is the pool's only user: leases still held are a killed predecessor's.
-  await workers.pool.clearLeases();
+  await functions.maintenance.pool.clearLeases();
   const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
 
-  const tokens = new DynamoDbTokenStore(db, stores.tableName);
+  const { tokens } = functions;
   const port = (server.address() as AddressInfo).port;
   const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
   const names = [...new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])];
@@ -272,6 +283,21 @@ async function startServices(
       await stores.close();
       await lock.release();
     },
+  };
+}
+
+async function loadAuthorizer(module: string): Promise<Authorize> {
+  return ((await import(module)) as { createAuthorizer(): Authorize }).createAuthorizer();
+}
+
+/** A Step Functions call refused as AWS refuses it: AccessDeniedException, naming role, action and resource. */
+function statesAuthorizer(authorize: Authorize): StatesAuthorizer {
+  return async (role, action, resource) => {
+    if (await authorize(role, { action, resource, context: {} })) return;
+    const who = `arn:${LOCAL_ACCOUNT.partition}:sts::${LOCAL_ACCOUNT.accountId}:assumed-role/${role}/sdbatch`;
+    const error = new Error(`User: ${who} is not authorized to perform: ${action} on resource: ${resource}`);
+    error.name = 'AccessDeniedException';
+    throw error;
   };
 }
 
