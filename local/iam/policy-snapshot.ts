@@ -109,17 +109,17 @@ function statementsOf(template: CfnTemplate, role: FunctionRole): unknown[] {
     (r) => r.Type === 'AWS::Lambda::Function' && r.Properties?.Description === DESCRIPTIONS[role],
   );
   if (!fn) throw new Error(`No function described "${DESCRIPTIONS[role]}"`);
-  const roleId = (fn.Properties?.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  const roleId = (fn.Properties?.Role as { 'Fn::GetAtt': [string] } | undefined)?.['Fn::GetAtt'][0];
   return Object.values(template.Resources)
     .filter(
       (r) =>
         r.Type === 'AWS::IAM::Policy' &&
-        (r.Properties?.Roles as { Ref?: string }[]).some((ref) => ref.Ref === roleId),
+        ((r.Properties?.Roles ?? []) as { Ref?: string }[]).some((ref) => ref.Ref === roleId),
     )
-    .flatMap((p) => (p.Properties?.PolicyDocument as { Statement: unknown[] }).Statement);
+    .flatMap((p) => (p.Properties?.PolicyDocument as { Statement: unknown[] } | undefined)?.Statement ?? []);
 }
 
-/** Every function role's identity policy, resolved: the snapshot committed beside this file (policies.snapshot.json). */
+/** Every function role's identity policy, resolved: the snapshot (policies.snapshot.json) beside this file. */
 export function policySnapshot(template: CfnTemplate, names: LocalNames): PolicySnapshot {
   return Object.fromEntries(
     FUNCTION_ROLES.map((role) => [

@@ -39,7 +39,12 @@ describe('the embedded stores behind their front', () => {
 
   it('refuse unsigned S3 requests: GET, PUT over an image, DELETE and listing', async () => {
     const images = new S3ImageStore(s3Client(stores.clients), stores.bucketName);
-    await images.put({ key: KEY, body: new Uint8Array([1, 2, 3]), contentType: 'image/png', expiresAt: Date.now() });
+    await images.put({
+      key: KEY,
+      body: new Uint8Array([1, 2, 3]),
+      contentType: 'image/png',
+      expiresAt: Date.now(),
+    });
     const object = `${stores.clients.s3Endpoint}/${stores.bucketName}/${KEY}`;
     expect(await status(object)).toBe(403);
     expect(await status(object, { method: 'PUT', body: 'overwritten' })).toBe(403);
