@@ -44,12 +44,13 @@ const Common = z.object({
   /**
    * Concurrent executions reserved for the gateway, which also caps it: a flood of requests to its
    * public URL, authenticated or not, cannot take the account's concurrency from the workflow's
-   * functions. "none" reserves nothing (an account whose concurrency quota is too small to set
-   * any aside: Lambda keeps 100 unreserved).
+   * functions. None by default: Lambda keeps 100 of the account's concurrency unreserved, so a
+   * reservation of n needs a concurrent-executions quota of at least n + 100, and a new account
+   * has less (README, "Account quotas"). "none" is the default spelled out.
    */
   gatewayReservedConcurrency: z
     .union([z.literal('none'), z.coerce.number().int().min(1).max(1000)])
-    .default(10)
+    .optional()
     .transform((v) => (v === 'none' ? undefined : v)),
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),

@@ -13,7 +13,6 @@ describe('readDeploySettings', () => {
       retentionDays: 7,
       hostDepth: 2,
       generateMemoryMb: 256,
-      gatewayReservedConcurrency: 10,
       concurrency: 2,
       gpuHosts: 1,
       oauthCallbackUrls: ['https://claude.ai/api/mcp/auth_callback'],
