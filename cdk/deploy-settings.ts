@@ -97,6 +97,11 @@ const InVpc = Common.extend({
   securityGroupId: ec2Id('sg'),
   /** false when the VPC already has S3/DynamoDB gateway endpoints on those route tables. */
   createVpcEndpoints: flag.default(true),
+  /**
+   * true when the subnets route to the internet (a NAT gateway): only then can the workers fetch a
+   * caller's ControlNet image_url. Not stated, they cannot, and the gateway refuses such a start.
+   */
+  vpcInternetAccess: flag.default(false),
 });
 
 export const DeploySettings = z
@@ -117,7 +122,9 @@ export const DeploySettings = z
   })
   .transform((s) => {
     const gpuHosts = commaList(s.sdWebUiUrl).length;
-    return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth };
+    // Tunnel mode's workers run in Lambda's own network, which reaches the internet.
+    const workersReachInternet = s.mode === 'tunnel' || s.vpcInternetAccess;
+    return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth, workersReachInternet };
   });
 export type DeploySettings = z.infer<typeof DeploySettings>;
 export type VpcSettings = Extract<DeploySettings, { mode: 'vpc' }>;
@@ -140,9 +147,13 @@ export function readDeploySettings(node: Node): DeploySettings {
         '-c vpcId=… -c subnetIds=… -c routeTableIds=… -c securityGroupId=… for VPC mode (README, "Deploy to AWS").',
     );
   }
-  const vpcOnly = ['subnetIds', 'routeTableIds', 'securityGroupId', 'createVpcEndpoints'].filter(
-    (k) => k in raw,
-  );
+  const vpcOnly = [
+    'subnetIds',
+    'routeTableIds',
+    'securityGroupId',
+    'createVpcEndpoints',
+    'vpcInternetAccess',
+  ].filter((k) => k in raw);
   if (raw.vpcId === undefined && vpcOnly.length > 0) {
     throw new Error(`${vpcOnly.join(', ')} only apply in VPC mode: set vpcId as well, or drop them.`);
   }

@@ -165,7 +165,7 @@ export const gatewaySettings = (
     | 'maxActiveJobs'
     | 'maxPromptChars'
     | 'maxRequestBytes'
-  > & { concurrency: number; gpuHosts: number; calibration: Calibration },
+  > & { concurrency: number; gpuHosts: number; calibration: Calibration; workersReachInternet?: boolean },
 ): GatewaySettings => ({
   concurrency: settings.concurrency,
   hosts: settings.gpuHosts,
@@ -178,6 +178,7 @@ export const gatewaySettings = (
     maxPromptChars: settings.maxPromptChars,
     maxRequestBytes: settings.maxRequestBytes,
   },
+  workersReachInternet: settings.workersReachInternet,
 });
 
 /** The stores the gateway reads and writes; the pool and the checkpoint catalog are the workers' records, read only. */

@@ -13,6 +13,8 @@ export interface GatewaySettings {
   calibration: Calibration;
   urlTtlSeconds: number;
   limits: GatewayLimits;
+  /** false where the workers have no route to the internet (VPC mode without NAT); absent = they have. */
+  workersReachInternet?: boolean;
 }
 
 /** Caps a caller meets with a clear error; nothing is created past one. */

@@ -73,6 +73,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   const settings = gatewaySettings({
     ...shared,
     concurrency: config[ENV.concurrency],
+    workersReachInternet: config[ENV.workersReachInternet],
     calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: shared.secondsPerStep },
   });
   const orchestrator = new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]);

@@ -65,9 +65,7 @@ describe('functions', () => {
           state,
         ).toBeUndefined();
       }
-      expect(
-        gatewayFunction(spelledOut.template)[1].Properties.ReservedConcurrentExecutions,
-      ).toBeUndefined();
+      expect(gatewayFunction(spelledOut.template)[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
     } finally {
       tight.dispose();
       spelledOut.dispose();
@@ -75,7 +73,9 @@ describe('functions', () => {
   });
 
   it("derive a job's concurrency from the hosts in sdWebUiUrl and their depth: cdk.json pins neither", () => {
-    const pool = synthesize({ sdWebUiUrl: 'https://gpu1.example.com,https://gpu2.example.com,https://gpu3.example.com' });
+    const pool = synthesize({
+      sdWebUiUrl: 'https://gpu1.example.com,https://gpu2.example.com,https://gpu3.example.com',
+    });
     try {
       expect(envOf(gatewayFunction(pool.template)[1])).toMatchObject({
         [ENV.concurrency]: '6',
