@@ -9,6 +9,7 @@ import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts';
 import type { CheckpointCatalog } from '../core/checkpoints.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
+import { type Metrics, NO_METRICS } from '../core/metrics.ts';
 import type { HostSpec } from '../core/pool/host-pool.ts';
 import type {
   ContactSheetRenderer,
@@ -30,6 +31,7 @@ import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import type { TaskStateName } from '../workflow/definition.ts';
 import { createFinalizeJobHandler } from './finalize-job.ts';
 import { createGenerateImagesHandler } from './generate-images.ts';
+import { meteredImages, meteredPool } from './metered-ports.ts';
 import { createRecordFailedIterationHandler } from './record-failed-iteration.ts';
 import { createRenderContactSheetHandler } from './render-contact-sheet.ts';
 import { createWaitForSlotHandler } from './wait-for-slot.ts';
@@ -45,6 +47,8 @@ export type WorkerDeps = RunDeps & {
   runBudgetMs: number;
   /** Ends the waits of runners queued for a GPU slot (Step Functions' SendTaskSuccess). */
   callbacks: TaskCallbacks;
+  /** Where the handlers put what they measured (core/metrics.ts). */
+  metrics: Metrics;
 };
 
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
@@ -91,6 +95,8 @@ interface WorkerSetup extends StoresSetup {
   runBudgetMs?: number;
   /** How long a failing host rests (REST_MS by default); tests shorten it. */
   hostRestMs?: number;
+  /** CloudWatch in a Lambda; nowhere by default. */
+  metrics?: Metrics;
 }
 
 export function createWorkerDeps(
@@ -101,15 +107,20 @@ export function createWorkerDeps(
   const { db, jobs, images, catalog } = createStores(setup);
   const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
   const calibration = { secondsPerStep: setup.secondsPerStep ?? DEFAULT_SETTINGS.secondsPerStep };
+  const metrics = setup.metrics ?? NO_METRICS;
   return {
     jobs,
-    images,
-    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
-      callbacks: setup.callbacks,
-      restMs: setup.hostRestMs,
-      calibration,
-    }),
+    images: meteredImages(images, metrics),
+    pool: meteredPool(
+      new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
+        callbacks: setup.callbacks,
+        restMs: setup.hostRestMs,
+        calibration,
+      }),
+      metrics,
+    ),
     callbacks: setup.callbacks,
+    metrics,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     catalog,
@@ -210,6 +221,7 @@ export function createGatewayDeps(
   presets: PresetCatalog,
   settings: GatewaySettings,
   images: ImageAdapters,
+  metrics: Metrics = NO_METRICS,
 ): GatewayDeps {
   const { pool, catalog, fetcher } = stores;
   return {
@@ -225,5 +237,6 @@ export function createGatewayDeps(
     checkImageUrl: (url) => fetcher.check(url),
     shrinkImage: images.shrinkImage,
     settings,
+    metrics,
   };
 }

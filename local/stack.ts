@@ -9,6 +9,7 @@ import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
+import type { Metrics } from '../core/metrics.ts';
 import {
   createGatewayDeps,
   createWorkerDeps,
@@ -79,6 +80,8 @@ export interface StackMetrics {
   task?: (state: string, input: unknown, startedAt: number, ms: number, error?: unknown) => void;
   /** Each AWS SDK client the workers and the gateway use, to add middleware. */
   instrumentClient?: ClientOptions['instrument'];
+  /** The operational metrics the handlers emit (in AWS, to CloudWatch; here nowhere by default). */
+  emitted?: Metrics;
 }
 
 function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>): TaskHandlers {
@@ -177,6 +180,7 @@ async function startServices(
     hostRestMs: overrides.hostRestMs,
     fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
     secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
+    metrics: overrides.metrics?.emitted,
   });
   const images = { renderContactSheet, shrinkImage: shrinkToJpeg };
   const handlers: TaskHandlers = taskHandlers(workers, images);
@@ -219,6 +223,7 @@ async function startServices(
       calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
     }),
     images,
+    metrics?.emitted,
   );
   const db = documentClient(stores.clients);
   const maintenance: MaintenanceDeps = {

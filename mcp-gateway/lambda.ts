@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { PowertoolsMetrics } from '../adapters/powertools-metrics.ts';
 import { loadPresetCatalog } from '../adapters/preset-files.ts';
 import { readSecretString } from '../adapters/secrets.ts';
 import { SfnOrchestrator } from '../adapters/sfn-orchestrator.ts';
@@ -80,10 +81,14 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   return {
     tokens,
     oauth,
-    deps: createGatewayDeps(stores, orchestrator, presets, settings, {
-      renderContactSheet,
-      shrinkImage: shrinkToJpeg,
-    }),
+    deps: createGatewayDeps(
+      stores,
+      orchestrator,
+      presets,
+      settings,
+      { renderContactSheet, shrinkImage: shrinkToJpeg },
+      new PowertoolsMetrics(),
+    ),
     verifyToken: tokenVerifier(token, tokens),
     // No Origin allow-list: browsers never hold the token, and every request must carry it.
   };
