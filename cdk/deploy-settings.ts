@@ -52,6 +52,8 @@ const Common = z.object({
     .union([z.literal('none'), z.coerce.number().int().min(1).max(1000)])
     .optional()
     .transform((v) => (v === 'none' ? undefined : v)),
+  /** Where the alarms are mailed (SNS asks the address to confirm first); unset, the topic has no subscriber. */
+  alarmEmail: z.email({ message: 'expected an e-mail address' }).optional(),
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),

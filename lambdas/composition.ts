@@ -10,7 +10,7 @@ import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts'
 import type { CheckpointCatalog } from '../core/checkpoints.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
 import { type Metrics, NO_METRICS } from '../core/metrics.ts';
-import type { HostSpec } from '../core/pool/host-pool.ts';
+import { type HostSpec, hostIdOf as hostId } from '../core/pool/host-pool.ts';
 import type {
   ContactSheetRenderer,
   HostPool,
@@ -55,9 +55,6 @@ export type WorkerDeps = RunDeps & {
 export interface PoolHost extends SdWebUiHost {
   depth?: number;
 }
-
-/** A host's id is its host:port: the same on every worker and across restarts. */
-const hostId = (baseUrl: string): string => new URL(baseUrl).host;
 
 const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
   hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
