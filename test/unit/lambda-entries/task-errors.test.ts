@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { NoSlotAvailableError, RunPausedError, SdWebUiUnavailableError } from '../../../core/errors.ts';
 import { DIMENSION, METRIC, MemoryMetrics } from '../../../core/metrics.ts';
-import { lambdaTask } from '../../../lambdas/entry/worker-runtime.ts';
+import type { lambdaTask as LambdaTask } from '../../../lambdas/entry/worker-runtime.ts';
+
+let lambdaTask: typeof LambdaTask;
+// The entry's logger reads its level at import: the failures these tests throw stay out of the output.
+beforeAll(async () => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  ({ lambdaTask } = await import('../../../lambdas/entry/worker-runtime.ts'));
+});
 
 const failing = (error: Error) => async () => {
   throw error;
