@@ -272,6 +272,8 @@ export interface HostPool {
   resting(): Promise<string[]>;
   /** Each host's measured speed and health, for estimates: one read of the pool. */
   hostRates(): Promise<HostRate[]>;
+  /** Runners waiting in the queue for a slot, registered and not yet woken (the metric): one read. */
+  waitingRunners(): Promise<number>;
 }
 
 /** One ask for a slot (see SlotAsk); whether the asker hands a lease over is the pool's to see. */

@@ -10,7 +10,8 @@ import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts';
 import type { CheckpointCatalog } from '../core/checkpoints.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
-import type { HostSpec } from '../core/pool/host-pool.ts';
+import { type Metrics, NO_METRICS } from '../core/metrics.ts';
+import { type HostSpec, hostIdOf as hostId } from '../core/pool/host-pool.ts';
 import type {
   ContactSheetRenderer,
   HostPool,
@@ -32,6 +33,7 @@ import { TASK_FUNCTIONS, type TaskStateName } from '../workflow/definition.ts';
 import { createFinalizeJobHandler } from './finalize-job.ts';
 import { type FunctionRole, STACK_ROLE, type StoreRole, TASK_ROLES } from './function-roles.ts';
 import { createGenerateImagesHandler } from './generate-images.ts';
+import { meteredImages, meteredPool } from './metered-ports.ts';
 import { createRecordFailedIterationHandler } from './record-failed-iteration.ts';
 import { createRenderContactSheetHandler } from './render-contact-sheet.ts';
 import { createWaitForSlotHandler } from './wait-for-slot.ts';
@@ -47,15 +49,14 @@ export type WorkerDeps = RunDeps & {
   runBudgetMs: number;
   /** Ends the waits of runners queued for a GPU slot (Step Functions' SendTaskSuccess). */
   callbacks: TaskCallbacks;
+  /** Where the handlers put what they measured (core/metrics.ts). */
+  metrics: Metrics;
 };
 
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
 export interface PoolHost extends SdWebUiHost {
   depth?: number;
 }
-
-/** A host's id is its host:port: the same on every worker and across restarts. */
-const hostId = (baseUrl: string): string => new URL(baseUrl).host;
 
 const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
   hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
@@ -93,6 +94,8 @@ interface WorkerSetup extends StoresSetup {
   runBudgetMs?: number;
   /** How long a failing host rests (REST_MS by default); tests shorten it. */
   hostRestMs?: number;
+  /** CloudWatch in a Lambda; nowhere by default. */
+  metrics?: Metrics;
 }
 
 export function createWorkerDeps(
@@ -103,15 +106,20 @@ export function createWorkerDeps(
   const { db, jobs, images, catalog } = createStores(setup);
   const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
   const calibration = { secondsPerStep: setup.secondsPerStep ?? DEFAULT_SETTINGS.secondsPerStep };
+  const metrics = setup.metrics ?? NO_METRICS;
   return {
     jobs,
-    images,
-    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
-      callbacks: setup.callbacks,
-      restMs: setup.hostRestMs,
-      calibration,
-    }),
+    images: meteredImages(images, metrics),
+    pool: meteredPool(
+      new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
+        callbacks: setup.callbacks,
+        restMs: setup.hostRestMs,
+        calibration,
+      }),
+      metrics,
+    ),
     callbacks: setup.callbacks,
+    metrics,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     catalog,
@@ -184,7 +192,7 @@ export const gatewaySettings = (
     | 'maxActiveJobs'
     | 'maxPromptChars'
     | 'maxRequestBytes'
-  > & { concurrency: number; gpuHosts: number; calibration: Calibration },
+  > & { concurrency: number; gpuHosts: number; calibration: Calibration; workersReachInternet?: boolean },
 ): GatewaySettings => ({
   concurrency: settings.concurrency,
   hosts: settings.gpuHosts,
@@ -197,6 +205,7 @@ export const gatewaySettings = (
     maxPromptChars: settings.maxPromptChars,
     maxRequestBytes: settings.maxRequestBytes,
   },
+  workersReachInternet: settings.workersReachInternet,
 });
 
 /** The stores the gateway reads and writes; the pool and the checkpoint catalog are the workers' records, read only. */
@@ -228,6 +237,7 @@ export function createGatewayDeps(
   presets: PresetCatalog,
   settings: GatewaySettings,
   images: ImageAdapters,
+  metrics: Metrics = NO_METRICS,
 ): GatewayDeps {
   const { pool, catalog, fetcher } = stores;
   return {
@@ -243,6 +253,7 @@ export function createGatewayDeps(
     checkImageUrl: (url) => fetcher.check(url),
     shrinkImage: images.shrinkImage,
     settings,
+    metrics,
   };
 }
 

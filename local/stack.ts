@@ -6,6 +6,7 @@ import { loadPresetCatalog } from '../adapters/preset-files.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
+import type { Metrics } from '../core/metrics.ts';
 import {
   createEmbeddedFunctions,
   createGatewayDeps,
@@ -84,6 +85,8 @@ export interface StackMetrics {
   task?: (state: string, input: unknown, startedAt: number, ms: number, error?: unknown) => void;
   /** Each AWS SDK client the workers and the gateway use, to add middleware. */
   instrumentClient?: ClientOptions['instrument'];
+  /** The operational metrics the handlers emit (in AWS, to CloudWatch; here nowhere by default). */
+  emitted?: Metrics;
 }
 
 function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>): TaskHandlers {
@@ -186,6 +189,7 @@ async function startServices(
       hostRestMs: overrides.hostRestMs,
       fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
       secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
+      metrics: overrides.metrics?.emitted,
     },
     overrides.iamAuthorizerModule
       ? {
@@ -235,6 +239,7 @@ async function startServices(
       calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
     }),
     images,
+    metrics?.emitted,
   );
   const maintenance: MaintenanceDeps = functions.maintenance;
   const sweep = () =>

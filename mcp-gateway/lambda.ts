@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { handle, type LambdaEvent } from 'hono/aws-lambda';
+import { PowertoolsMetrics } from '../adapters/powertools-metrics.ts';
 import { loadPresetCatalog } from '../adapters/preset-files.ts';
 import { readSecretString } from '../adapters/secrets.ts';
 import { SfnOrchestrator } from '../adapters/sfn-orchestrator.ts';
@@ -73,16 +74,21 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
   const settings = gatewaySettings({
     ...shared,
     concurrency: config[ENV.concurrency],
+    workersReachInternet: config[ENV.workersReachInternet],
     calibration: { ...DEFAULT_CALIBRATION, secondsPerStep: shared.secondsPerStep },
   });
   const orchestrator = new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]);
   return {
     tokens,
     oauth,
-    deps: createGatewayDeps(stores, orchestrator, presets, settings, {
-      renderContactSheet,
-      shrinkImage: shrinkToJpeg,
-    }),
+    deps: createGatewayDeps(
+      stores,
+      orchestrator,
+      presets,
+      settings,
+      { renderContactSheet, shrinkImage: shrinkToJpeg },
+      new PowertoolsMetrics(),
+    ),
     verifyToken: tokenVerifier(token, tokens),
     // No Origin allow-list: browsers never hold the token, and every request must carry it.
   };

@@ -1,7 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { PowertoolsMetrics } from '../../adapters/powertools-metrics.ts';
 import { readSecretString, type SecretReader } from '../../adapters/secrets.ts';
 import { SfnTaskCallbacks } from '../../adapters/sfn-task-callbacks.ts';
+import { NoSlotAvailableError, RunPausedError } from '../../core/errors.ts';
+import { DIMENSION, METRIC, type Metrics, NO_METRICS } from '../../core/metrics.ts';
 import type { TaskStateName } from '../../workflow/definition.ts';
 import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
@@ -16,6 +19,7 @@ const logger = new Logger({ serviceName: 'sdbatch' });
 export async function workerDepsFromEnv(
   env: Record<string, string | undefined>,
   readSecret: SecretReader = readSecretString,
+  metrics: Metrics = new PowertoolsMetrics(),
 ): Promise<WorkerDeps> {
   const config = loadWorkerConfig(env);
   const authSecretArn = config[ENV.sdWebUiAuthSecretArn];
@@ -34,6 +38,7 @@ export async function workerDepsFromEnv(
         sessionToken: env.AWS_SESSION_TOKEN,
       },
     }),
+    metrics,
   });
 }
 
@@ -46,11 +51,16 @@ interface TaskEvent {
   error?: { Error?: unknown };
 }
 
+/** What a generate task throws to hand its wait to the state machine: the workflow going on, not a failure. */
+const isHandOff = (error: unknown) =>
+  error instanceof NoSlotAvailableError || error instanceof RunPausedError;
+
 /**
  * A task handler as a Lambda handler: every log line of the invocation carries the state, job id
- * and runner. Errors are rethrown untouched: their `name` is what the Retry and Catch match.
+ * and runner. Errors are rethrown untouched: their `name` is what the Retry and Catch match; those
+ * that are failures are counted (METRIC.taskErrors).
  */
-export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
+export function lambdaTask<T>(state: TaskStateName, task: Task<T>, metrics: Metrics = NO_METRICS) {
   return async (event: unknown, context?: Context): Promise<T> => {
     if (context) logger.addContext(context);
     const { job_id, runner, error } = (event ?? {}) as TaskEvent;
@@ -62,6 +72,7 @@ export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
       return result;
     } catch (failure) {
       logger.error('task failed', failure as Error);
+      if (!isHandOff(failure)) metrics.add(METRIC.taskErrors, 'Count', 1, { [DIMENSION.state]: state });
       throw failure;
     } finally {
       logger.resetKeys();
@@ -75,5 +86,6 @@ export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
  * start, where a bad setting fails by name.
  */
 export async function lambdaTaskFromEnv(state: TaskStateName, images?: Partial<ImageAdapters>) {
-  return lambdaTask(state, taskHandlers(await workerDepsFromEnv(process.env), images)[state]);
+  const deps = await workerDepsFromEnv(process.env);
+  return lambdaTask(state, taskHandlers(deps, images)[state], deps.metrics);
 }
