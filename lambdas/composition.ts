@@ -2,7 +2,6 @@ import type { Context } from 'aws-lambda';
 import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-clients.ts';
 import { DynamoDbCheckpointCatalog } from '../adapters/dynamodb-checkpoint-catalog.ts';
 import { DynamoDbHostPool } from '../adapters/dynamodb-host-pool.ts';
-import { DynamoDbJobHousekeeping } from '../adapters/dynamodb-job-housekeeping.ts';
 import { DynamoDbJobStore } from '../adapters/dynamodb-job-store.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
 import { type FetchPolicy, GuardedImageFetcher } from '../adapters/guarded-fetcher.ts';
@@ -31,7 +30,6 @@ import type { GatewayDeps, GatewaySettings } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
 import { TASK_FUNCTIONS, type TaskStateName } from '../workflow/definition.ts';
 import { createFinalizeJobHandler } from './finalize-job.ts';
-import { type FunctionRole, STACK_ROLE, type StoreRole, TASK_ROLES } from './function-roles.ts';
 import { createGenerateImagesHandler } from './generate-images.ts';
 import { meteredImages, meteredPool } from './metered-ports.ts';
 import { createRecordFailedIterationHandler } from './record-failed-iteration.ts';
@@ -62,7 +60,7 @@ const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
   hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
 
 /** Where the stores are: the table, the bucket, and the clients' endpoints (the embedded stores' or AWS's). */
-interface StoresSetup {
+export interface StoresSetup {
   tableName: string;
   bucketName: string;
   clients?: ClientOptions;
@@ -77,7 +75,7 @@ function createStores(setup: StoresSetup) {
   return { db, jobs, images, catalog };
 }
 
-interface WorkerSetup extends StoresSetup {
+export interface WorkerSetup extends StoresSetup {
   /** One host (the common case) or a pool. */
   sdHost?: PoolHost;
   sdHosts?: PoolHost[];
@@ -135,7 +133,7 @@ export function createWorkerDeps(
   };
 }
 
-type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
+export type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
 
 /**
  * The image adapters (sharp): passed in rather than imported here, so only the bundles that draw
@@ -254,105 +252,5 @@ export function createGatewayDeps(
     shrinkImage: images.shrinkImage,
     settings,
     metrics,
-  };
-}
-
-/** The embedded stores: where they are, and each role's client options (its own keys). */
-export interface RoleStores {
-  tableName: string;
-  bucketName: string;
-  clientsFor(role: StoreRole): ClientOptions;
-}
-
-/** A Step Functions call's IAM check for a function role (the tests evaluate the synthesized policy). */
-export type StatesAuthorizer = (role: FunctionRole, action: string, resource: string) => Promise<void>;
-
-/** The state machine's ARN and its executions' in the embedded stack's account (what the policies name). */
-export interface StatesArns {
-  stateMachine: string;
-  execution(jobId: string): string;
-}
-
-type EmbeddedWorkerSetup = Omit<WorkerSetup, keyof StoresSetup>;
-
-/**
- * The embedded stack's functions, each as AWS runs it: its own clients signed with its own role's
- * keys (so the stores' front can hold it to that role's policy), and its Step Functions calls
- * checked against that policy too. Also the stack's own maintenance, which stands in for what AWS
- * does itself (TTL, lifecycle, durable executions), under the stack's role.
- */
-export function createEmbeddedFunctions(
-  stores: RoleStores,
-  setup: EmbeddedWorkerSetup,
-  states?: { authorize: StatesAuthorizer; arns: StatesArns },
-) {
-  const on = (role: StoreRole): StoresSetup => ({
-    tableName: stores.tableName,
-    bucketName: stores.bucketName,
-    clients: stores.clientsFor(role),
-  });
-  const workers = Object.fromEntries(
-    (Object.keys(TASK_ROLES) as TaskStateName[]).map((state) => {
-      const role = TASK_ROLES[state];
-      const callbacks = states ? authorizedCallbacks(setup.callbacks, role, states) : setup.callbacks;
-      return [state, createWorkerDeps({ ...setup, ...on(role), callbacks })];
-    }),
-  ) as Record<TaskStateName, ReturnType<typeof createWorkerDeps>>;
-  const { tokens, ...gateway } = createGatewayStores(on('Gateway'));
-  const own = on(STACK_ROLE);
-  const db = documentClient(own.clients);
-  return {
-    workers,
-    handlers: (images: Partial<ImageAdapters>) =>
-      Object.fromEntries(
-        (Object.keys(workers) as TaskStateName[]).map((state) => [
-          state,
-          taskHandler(state, workers[state], images),
-        ]),
-      ) as Record<TaskStateName, TaskHandler>,
-    gateway,
-    tokens,
-    /** The gateway's orchestrator, held to the gateway role's Step Functions grants. */
-    gatewayOrchestrator: (orchestrator: Orchestrator): Orchestrator =>
-      states ? authorizedOrchestrator(orchestrator, states) : orchestrator,
-    maintenance: {
-      housekeeping: new DynamoDbJobHousekeeping(db, own.tableName),
-      jobs: new DynamoDbJobStore(db, own.tableName),
-      images: new S3ImageStore(s3Client(own.clients), own.bucketName),
-      pool: new DynamoDbHostPool(db, own.tableName, []),
-    },
-  };
-}
-
-function authorizedCallbacks(
-  callbacks: TaskCallbacks,
-  role: FunctionRole,
-  { authorize, arns }: { authorize: StatesAuthorizer; arns: StatesArns },
-): TaskCallbacks {
-  return {
-    succeed: async (token, output) => {
-      await authorize(role, 'states:SendTaskSuccess', arns.stateMachine);
-      return callbacks.succeed(token, output);
-    },
-    heartbeat: async (token) => {
-      await authorize(role, 'states:SendTaskHeartbeat', arns.stateMachine);
-      return callbacks.heartbeat(token);
-    },
-  };
-}
-
-function authorizedOrchestrator(
-  orchestrator: Orchestrator,
-  { authorize, arns }: { authorize: StatesAuthorizer; arns: StatesArns },
-): Orchestrator {
-  return {
-    start: async (jobId, input) => {
-      await authorize('Gateway', 'states:StartExecution', arns.stateMachine);
-      return orchestrator.start(jobId, input);
-    },
-    stop: async (jobId, cause) => {
-      await authorize('Gateway', 'states:StopExecution', arns.execution(jobId));
-      return orchestrator.stop(jobId, cause);
-    },
   };
 }

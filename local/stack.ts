@@ -7,13 +7,8 @@ import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import type { Metrics } from '../core/metrics.ts';
-import {
-  createEmbeddedFunctions,
-  createGatewayDeps,
-  gatewaySettings,
-  type PoolHost,
-  type StatesAuthorizer,
-} from '../lambdas/composition.ts';
+import { createGatewayDeps, gatewaySettings, type PoolHost } from '../lambdas/composition.ts';
+import { createEmbeddedFunctions, type StatesAuthorizer } from '../lambdas/composition-embedded.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';

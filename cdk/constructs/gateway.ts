@@ -59,7 +59,7 @@ export class Gateway extends Construct {
     });
 
     this.function = new NodeFunction(this, 'Function', {
-      entry: 'mcp-gateway/lambda.ts',
+      entry: 'lambdas/entry/gateway.ts',
       description: 'sdbatch MCP gateway (Streamable HTTP, stateless)',
       // A user-facing path: the MCP SDK and zod schemas load at cold start, and CPU scales with
       // memory. Each call is a few DynamoDB requests or presignings; 30 s is far above that. A

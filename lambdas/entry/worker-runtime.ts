@@ -2,11 +2,11 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { PowertoolsMetrics } from '../../adapters/powertools-metrics.ts';
 import { readSecretString, type SecretReader } from '../../adapters/secrets.ts';
-import { SfnTaskCallbacks } from '../../adapters/sfn-task-callbacks.ts';
 import { NoSlotAvailableError, RunPausedError } from '../../core/errors.ts';
 import { DIMENSION, METRIC, type Metrics, NO_METRICS } from '../../core/metrics.ts';
 import type { TaskStateName } from '../../workflow/definition.ts';
-import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
+import { type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
+import { lambdaWorkerDeps } from '../composition-lambda.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
 
@@ -24,22 +24,7 @@ export async function workerDepsFromEnv(
   const config = loadWorkerConfig(env);
   const authSecretArn = config[ENV.sdWebUiAuthSecretArn];
   const headers = authSecretArn ? sdHostHeaders(await readSecret(authSecretArn)) : undefined;
-  return createWorkerDeps({
-    tableName: config[ENV.tableName],
-    bucketName: config[ENV.bucketName],
-    // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
-    sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({ baseUrl, headers, depth: config[ENV.hostDepth] })),
-    // Lambda gives every function its role's credentials and region in the environment.
-    callbacks: new SfnTaskCallbacks({
-      region: env.AWS_REGION ?? '',
-      credentials: {
-        accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
-        sessionToken: env.AWS_SESSION_TOKEN,
-      },
-    }),
-    metrics,
-  });
+  return lambdaWorkerDeps(config, headers, env, metrics);
 }
 
 type Task<T> = (event: unknown, context?: Context) => Promise<T>;

@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
-import type { handler as Handler } from '../../../mcp-gateway/lambda.ts';
+import type { handler as Handler } from '../../../lambdas/entry/gateway.ts';
 import { functionUrlEvent, mcpHeaders } from './function-url-event.ts';
 
 const TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
@@ -32,7 +32,7 @@ beforeAll(async () => {
     [ENV.workersReachInternet]: 'false',
   });
   secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: TOKEN });
-  ({ handler } = await import('../../../mcp-gateway/lambda.ts'));
+  ({ handler } = await import('../../../lambdas/entry/gateway.ts'));
 });
 
 const start = (controlnet: Record<string, string>[]) =>
