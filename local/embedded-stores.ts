@@ -25,8 +25,17 @@ export interface EmbeddedStores {
   close(): Promise<void>;
 }
 
+/** Where the stores listen on loopback; 0 takes a free port. */
+export interface StorePorts {
+  dynamoDb: number;
+  s3: number;
+}
+
 /** dynalite and s3rver on loopback, persisted under `dataDir`, reached through the real SDK. */
-export async function startEmbeddedStores(dataDir: string): Promise<EmbeddedStores> {
+export async function startEmbeddedStores(
+  dataDir: string,
+  ports: StorePorts = { dynamoDb: 0, s3: 0 },
+): Promise<EmbeddedStores> {
   await mkdir(join(dataDir, 'dynamodb'), { recursive: true });
   await mkdir(join(dataDir, 's3'), { recursive: true });
   closeDynaliteIterators();
@@ -34,13 +43,13 @@ export async function startEmbeddedStores(dataDir: string): Promise<EmbeddedStor
   const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => {
     dynamo.once('error', reject);
-    dynamo.listen(0, '127.0.0.1', () => resolve());
+    dynamo.listen(ports.dynamoDb, '127.0.0.1', () => resolve());
   });
   const dynamoPort = (dynamo.address() as AddressInfo).port;
 
   const s3 = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: ports.s3,
     directory: join(dataDir, 's3'),
     silent: true,
     vhostBuckets: false,
