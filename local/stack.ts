@@ -22,7 +22,6 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import type { EmbeddedStores } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
@@ -34,7 +33,7 @@ import {
 } from './step-functions/local-orchestrator.ts';
 import { LocalTaskCallbacks } from './step-functions/local-task-callbacks.ts';
 import { TaskTokens, type Timers } from './step-functions/task-tokens.ts';
-import { startStoresThread } from './stores-thread.ts';
+import { type SupervisedStores, type SupervisionOptions, superviseStores } from './stores-supervisor.ts';
 import { resolveToken } from './token-file.ts';
 
 export interface EmbeddedStack {
@@ -47,9 +46,11 @@ export interface EmbeddedStack {
   simulators: Simulator[];
   orchestrator: LocalOrchestrator;
   deps: GatewayDeps;
-  stores: EmbeddedStores;
+  stores: SupervisedStores;
   /** Jobs found unfinished at start and started again. */
   resumed: string[];
+  /** Settles with a one-line reason if the stores stopped and cannot be brought back: `npm start` exits 1. */
+  gaveUp: Promise<string>;
   /** One sweep as the timer makes it; `nowSeconds` lets a test look days ahead. */
   sweep(nowSeconds?: number): Promise<{ items: number; objects: number }>;
   stop(): Promise<void>;
@@ -70,6 +71,8 @@ export interface StackOverrides {
   taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
+  /** How the stores are watched and restarted; tests inject the thread's faults, the free space and the timer. */
+  storesSupervision?: SupervisionOptions;
 }
 
 export interface StackMetrics {
@@ -143,7 +146,16 @@ async function startServices(
   lock: DataDirLock,
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
-  const stores = await startStoresThread(config.SDBATCH_DATA_DIR);
+  const stores = await superviseStores(config.SDBATCH_DATA_DIR, overrides.storesSupervision);
+  // Every client of the stack answers with the stores' stop, while they are stopped.
+  const { instrumentClient } = overrides.metrics ?? {};
+  const clients: ClientOptions = {
+    ...stores.clients,
+    instrument: (service, client) => {
+      stores.health.guard(client);
+      instrumentClient?.(service, client);
+    },
+  };
   const simulators = config.SD_WEBUI_URL
     ? []
     : await Promise.all(
@@ -167,9 +179,7 @@ async function startServices(
     tableName: stores.tableName,
     bucketName: stores.bucketName,
     sdHosts,
-    clients: overrides.metrics?.instrumentClient
-      ? { ...stores.clients, instrument: overrides.metrics.instrumentClient }
-      : stores.clients,
+    clients,
     progressPollMs: overrides.progressPollMs,
     progressWriteMs: overrides.progressWriteMs,
     retryFirstDelayMs: overrides.retryFirstDelayMs,
@@ -220,22 +230,30 @@ async function startServices(
     }),
     images,
   );
-  const db = documentClient(stores.clients);
+  const db = documentClient(clients);
   const maintenance: MaintenanceDeps = {
     housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),
     jobs: deps.jobs,
-    images: new S3ImageStore(s3Client(stores.clients), stores.bucketName),
+    images: new S3ImageStore(s3Client(clients), stores.bucketName),
   };
-  const sweep = () =>
-    sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
+  // While the stores are stopped their one line has said why; a sweep would only fail again.
+  const sweep = async () => {
+    if (stores.health.down) return;
+    await sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
       console.error('sweep failed', error),
     );
+  };
   await sweep();
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
-  // This process is the pool's only user: leases still held are a killed predecessor's.
-  await workers.pool.clearLeases();
-  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  const resume = async () => {
+    // This process is the pool's only user: leases still held are a killed predecessor's.
+    await workers.pool.clearLeases();
+    return resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  };
+  const resumed = await resume();
+  // A stop of the stores ends the executions as a crash would, and their return resumes as a start does.
+  stores.attach({ pause: () => orchestrator.drain(true), resume });
 
   const tokens = new DynamoDbTokenStore(db, stores.tableName);
   const port = (server.address() as AddressInfo).port;
@@ -262,6 +280,7 @@ async function startServices(
     deps,
     stores,
     resumed,
+    gaveUp: stores.gaveUp,
     sweep: (nowSeconds = Math.floor(Date.now() / 1000)) => sweepExpired(maintenance, nowSeconds),
     stop: async () => {
       clearInterval(sweeper);

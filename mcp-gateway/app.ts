@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { StoresUnavailableError } from '../core/errors.ts';
 import type { TokenStore } from '../core/tokens.ts';
 import { adminRoutes } from './admin-routes.ts';
 import type { TokenVerifier } from './auth/bearer.ts';
@@ -91,6 +92,8 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
 
   app.get('/health', (c) => c.json({ ok: true }));
   app.onError((error, c) => {
+    // A named token is looked up in the stores: while they are stopped, say why.
+    if (error instanceof StoresUnavailableError) return c.json({ error: error.message }, 503);
     // Logged for the operator; the caller gets no internals.
     console.error('gateway error', error);
     return c.json({ error: 'internal error' }, 500);
