@@ -13,6 +13,8 @@ export interface StoresWork {
 }
 
 export interface SupervisionOptions {
+  /** What every stores thread is started with (the IAM authorizer the tests name). */
+  threadOptions?: Pick<StoresThreadOptions, 'authorizerModule'>;
   /** Starts a stores thread on `dataDir` (startStoresThread); tests put a fake in. */
   startThread?: (dataDir: string, options: StoresThreadOptions) => Promise<StoresThread>;
   /** Bytes free for the data dir (statfs); tests say how full it is. */
@@ -58,6 +60,7 @@ export async function superviseStores(
   options: SupervisionOptions = {},
 ): Promise<SupervisedStores> {
   const {
+    threadOptions = {},
     startThread = startStoresThread,
     freeBytes = async (dir: string) => {
       const stats = await statfs(dir);
@@ -100,7 +103,7 @@ export async function superviseStores(
     stopProbe ??= clock.every(probeMs, () => probe());
   };
 
-  let thread = await startThread(dataDir, { onFailure: failed });
+  let thread = await startThread(dataDir, { ...threadOptions, onFailure: failed });
   const ports: StorePorts = {
     dynamoDb: portOf(thread.clients.dynamoDbEndpoint),
     s3: portOf(thread.clients.s3Endpoint),
@@ -112,7 +115,7 @@ export async function superviseStores(
     try {
       if (isOutOfSpace(cause) && (await freeBytes(dataDir)) < minFreeBytes) return;
       try {
-        thread = await startThread(dataDir, { ports, onFailure: failed });
+        thread = await startThread(dataDir, { ...threadOptions, ports, onFailure: failed });
       } catch (error) {
         cause = error;
         if (!bearable(error)) giveUp(error);
@@ -139,6 +142,8 @@ export async function superviseStores(
 
   return {
     clients: thread.clients,
+    // Kept in the data dir: a restarted thread has the same keys.
+    credentials: thread.credentials,
     tableName: thread.tableName,
     bucketName: thread.bucketName,
     health,

@@ -2,12 +2,19 @@ import { once } from 'node:events';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ClientOptions } from '../adapters/aws-clients.ts';
 import { type EmbeddedStores, type StorePorts, startEmbeddedStores } from './embedded-stores.ts';
+import type { RoleCredentials } from './store-credentials.ts';
+import type { Authorize } from './store-front/front.ts';
 
 /** The stores thread's V8 young generation, MB. */
 const STORES_YOUNG_GENERATION_MB = 16;
 
 export interface StoresThreadOptions {
-  /** The ports to listen on: a restart takes its predecessor's, so every client built for it still reaches it. */
+  /**
+   * A module whose `createAuthorizer()` returns the IAM evaluation the front applies: loaded in the
+   * thread, since a function cannot be passed to it. The tests name one; `npm start` none.
+   */
+  authorizerModule?: string;
+  /** The front's ports: a restart takes its predecessor's, so every client built for it still reaches it. */
   ports?: StorePorts;
   /**
    * Called once if the thread ends after it was ready and before close(): with what it died of
@@ -23,13 +30,9 @@ export interface StoresThread extends EmbeddedStores {
   injectFault(error: { message: string; code?: string }): void;
 }
 
-interface WorkerData {
-  dataDir: string;
-  ports?: StorePorts;
-}
-
 interface Ready {
   clients: ClientOptions;
+  credentials: RoleCredentials;
   tableName: string;
   bucketName: string;
 }
@@ -45,7 +48,11 @@ export async function startStoresThread(
   options: StoresThreadOptions = {},
 ): Promise<StoresThread> {
   const worker = new Worker(new URL(import.meta.url), {
-    workerData: { dataDir, ports: options.ports } satisfies WorkerData,
+    workerData: {
+      dataDir,
+      authorizerModule: options.authorizerModule,
+      ports: options.ports,
+    } satisfies ThreadData,
     // The emulators hold little (about 30 MB) but allocate fast, per request: left alone, V8 grew
     // this isolate's heap over the first jobs to 160-210 MB, mostly young generation, for some
     // 30 MB of live data. A small nursery keeps it near what it holds; its collections stay cheap,
@@ -86,12 +93,19 @@ export async function startStoresThread(
   };
 }
 
-if (!isMainThread && parentPort && (workerData as Partial<WorkerData> | undefined)?.dataDir) {
+interface ThreadData extends Pick<StoresThreadOptions, 'authorizerModule' | 'ports'> {
+  dataDir: string;
+}
+
+if (!isMainThread && parentPort && (workerData as ThreadData | undefined)?.dataDir) {
   const port = parentPort;
-  const data = workerData as WorkerData;
-  const stores = await startEmbeddedStores(data.dataDir, data.ports);
-  const { clients, tableName, bucketName } = stores;
-  port.postMessage({ clients, tableName, bucketName } satisfies Ready);
+  const { dataDir, authorizerModule, ports } = workerData as ThreadData;
+  const authorize = authorizerModule
+    ? ((await import(authorizerModule)) as { createAuthorizer(): Authorize }).createAuthorizer()
+    : undefined;
+  const stores = await startEmbeddedStores(dataDir, { authorize, ports });
+  const { clients, credentials, tableName, bucketName } = stores;
+  port.postMessage({ clients, credentials, tableName, bucketName } satisfies Ready);
   port.on('message', async (message: 'close' | { fault: { message: string; code?: string } }) => {
     if (message === 'close') {
       await stores.close();

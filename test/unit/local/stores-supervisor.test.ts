@@ -35,6 +35,7 @@ class FakeThreads {
         dynamoDbEndpoint: `http://127.0.0.1:${ports.dynamoDb}`,
         s3Endpoint: `http://127.0.0.1:${ports.s3}`,
       },
+      credentials: {} as StoresThread['credentials'],
       tableName: 'jobs',
       bucketName: 'images',
       heap: async () => ({ used: 1, total: 2 }),
