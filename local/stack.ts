@@ -276,6 +276,7 @@ async function startServices(
     tokens,
     allowedHosts: names.map((name) => `${name}:${port}`.toLowerCase()),
     allowedOrigins: names.map((name) => `http://${name}:${port}`.toLowerCase()),
+    storesDown: () => stores.health.down,
   });
   openGateway(likeFunctionUrl(app.fetch));
   const mcpUrl = `http://${host}:${port}/mcp`;

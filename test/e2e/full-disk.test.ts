@@ -111,6 +111,9 @@ describe('a data dir that fills up mid-job', () => {
       (error: Error) => error.message,
     );
     expect(task).toContain(`the data dir ${dir.path} is full (ENOSPC`);
+    const health = await fetch(new URL('/health', stack.mcpUrl));
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ ok: false, error: said[0]?.[0] });
 
     // Still full: nothing restarts.
     free.bytes = 15 * MIB;
@@ -124,6 +127,7 @@ describe('a data dir that fills up mid-job', () => {
     expect(stderr.mock.calls.map(([line]) => String(line))).toContain(
       `sdbatch's stores are back; resumed 1 unfinished job(s): ${jobId}.`,
     );
+    expect((await fetch(new URL('/health', stack.mcpUrl))).status).toBe(200);
     const end = await waitForTerminal<StatusData>(client, jobId, { timeoutMs: 30_000, pollMs: 50 });
     expect(end).toMatchObject({ status: 'completed', completed_images: TOTAL, failed_images: 0 });
 
