@@ -26,9 +26,9 @@ export interface SupervisionOptions {
   /** Free space a full data dir needs before the stores start again on it (16 MiB). */
   minFreeBytes?: number;
   /**
-   * Troubles (a stop or a failed restart) for a reason other than space, in a row, that the stack
-   * tries to get over by restarting the stores (3); one more and it gives up. A resume that went
-   * through ends a row.
+   * Troubles (a stop, or a failed restart) for a reason other than space the stack gets over by
+   * restarting the stores (3); at the next it gives up. They are not forgotten: stores that stop
+   * again and again for a reason no one has named would otherwise be restarted forever.
    */
   maxTroubles?: number;
   /** Where the one-line reports go (stderr). */
@@ -127,7 +127,6 @@ export async function superviseStores(
       // Up before the resume: it reads and writes through the guarded clients.
       health.markUp();
       const resumed = (await work?.resume()) ?? [];
-      troubles = 0;
       log(
         `sdbatch's stores are back${resumed.length > 0 ? `; resumed ${resumed.length} unfinished job(s): ${resumed.join(', ')}` : ''}.`,
       );

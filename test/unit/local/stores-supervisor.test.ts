@@ -166,6 +166,21 @@ describe('the supervised stores', () => {
     expect(gaveUp).toBeDefined();
   });
 
+  it('give up on stores that keep stopping for a reason other than space, however often they restart', async () => {
+    const { stores, threads, timer } = await supervised({ maxTroubles: 2 });
+    stores.injectFault({ message: 'the stores thread exited with code 1' });
+    await timer.fire();
+    stores.injectFault({ message: 'the stores thread exited with code 1' });
+    await timer.fire();
+    expect(stores.health.down).toBeUndefined();
+    stores.injectFault({ message: 'the stores thread exited with code 1' });
+    expect(await stores.gaveUp).toMatch(
+      /^sdbatch cannot bring its stores back \(the stores thread exited with code 1\)/,
+    );
+    expect(timer.running).toBe(false);
+    expect(threads.started).toHaveLength(3);
+  });
+
   it('wait for space again when a restart finds the data dir still full, without giving up', async () => {
     const { stores, threads, timer, free } = await supervised({ maxTroubles: 1 });
     stores.injectFault(ENOSPC);
