@@ -34,7 +34,6 @@ export class SdbatchStack extends Stack {
       images: this.images,
       gpu,
       generateMemoryMb: settings.generateMemoryMb,
-      stateMachineName,
     });
     this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState, stateMachineName });
     this.userPool =
