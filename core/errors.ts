@@ -66,3 +66,12 @@ export class RunPausedError extends Error {
 export class TaskGoneError extends Error {
   override readonly name = 'TaskGoneError';
 }
+
+/**
+ * The job and image stores cannot serve at all (the embedded stack's stopped, for lack of space
+ * say): the message names the cause and what will bring them back, so a caller is not told to
+ * retry a request that cannot succeed until then.
+ */
+export class StoresUnavailableError extends Error {
+  override readonly name = 'StoresUnavailableError';
+}

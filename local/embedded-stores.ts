@@ -42,9 +42,17 @@ export const storeClients = (
   credentials: stores.credentials[role],
 });
 
+/** Where the stores' front listens on loopback; 0 takes a free port. */
+export interface StorePorts {
+  dynamoDb: number;
+  s3: number;
+}
+
 export interface StoresOptions {
   /** Evaluates each role's requests against its IAM policy (the tests pass one). */
   authorize?: Authorize;
+  /** The front's ports: a restart takes its predecessor's, so clients built for it still reach it. */
+  ports?: StorePorts;
 }
 
 /**
@@ -82,7 +90,11 @@ export async function startEmbeddedStores(
 
   const front = await startStoreFront(
     { dynamodb: join(sockets, 'dynamodb.sock'), s3: join(sockets, 's3.sock') },
-    { credentials, authorize: options.authorize },
+    {
+      credentials,
+      authorize: options.authorize,
+      ports: options.ports && { dynamodb: options.ports.dynamoDb, s3: options.ports.s3 },
+    },
   );
   const clients: ClientOptions = {
     region: LOCAL_ACCOUNT.region,

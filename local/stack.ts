@@ -15,7 +15,7 @@ import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import { type EmbeddedStores, storeClients } from './embedded-stores.ts';
+import { storeClients } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
@@ -29,7 +29,7 @@ import { LocalTaskCallbacks } from './step-functions/local-task-callbacks.ts';
 import { TaskTokens, type Timers } from './step-functions/task-tokens.ts';
 import type { Authorize } from './store-front/front.ts';
 import { LOCAL_ACCOUNT, LOCAL_STATES_ARNS } from './store-front/requested-actions.ts';
-import { startStoresThread } from './stores-thread.ts';
+import { type SupervisedStores, type SupervisionOptions, superviseStores } from './stores-supervisor.ts';
 import { resolveToken } from './token-file.ts';
 
 export interface EmbeddedStack {
@@ -42,9 +42,11 @@ export interface EmbeddedStack {
   simulators: Simulator[];
   orchestrator: LocalOrchestrator;
   deps: GatewayDeps;
-  stores: EmbeddedStores;
+  stores: SupervisedStores;
   /** Jobs found unfinished at start and started again. */
   resumed: string[];
+  /** Settles with a one-line reason if the stores stopped and cannot be brought back: `npm start` exits 1. */
+  gaveUp: Promise<string>;
   /** One sweep as the timer makes it; `nowSeconds` lets a test look days ahead. */
   sweep(nowSeconds?: number): Promise<{ items: number; objects: number }>;
   stop(): Promise<void>;
@@ -71,6 +73,8 @@ export interface StackOverrides {
    * it every request must still be signed with a role's keys, but no policy is applied.
    */
   iamAuthorizerModule?: string;
+  /** How the stores are watched and restarted; tests inject the thread's faults, the free space and the timer. */
+  storesSupervision?: SupervisionOptions;
 }
 
 export interface StackMetrics {
@@ -146,8 +150,9 @@ async function startServices(
   lock: DataDirLock,
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
-  const stores = await startStoresThread(config.SDBATCH_DATA_DIR, {
-    authorizerModule: overrides.iamAuthorizerModule,
+  const stores = await superviseStores(config.SDBATCH_DATA_DIR, {
+    ...overrides.storesSupervision,
+    threadOptions: { authorizerModule: overrides.iamAuthorizerModule },
   });
   const simulators = config.SD_WEBUI_URL
     ? []
@@ -167,12 +172,17 @@ async function startServices(
 
   // The orchestrator's open callback tasks: the workers answer them as Lambdas answer Step Functions.
   const taskTokens = new TaskTokens(overrides.taskTimers);
-  const instrument = overrides.metrics?.instrumentClient;
+  const instrumentClient = overrides.metrics?.instrumentClient;
+  // Every client of the stack answers with the stores' stop, while they are stopped.
+  const instrument: NonNullable<ClientOptions['instrument']> = (service, client) => {
+    stores.health.guard(client);
+    instrumentClient?.(service, client);
+  };
   const functions = createEmbeddedFunctions(
     {
       tableName: stores.tableName,
       bucketName: stores.bucketName,
-      clientsFor: (role) => ({ ...storeClients(stores, role), ...(instrument ? { instrument } : {}) }),
+      clientsFor: (role) => ({ ...storeClients(stores, role), instrument }),
     },
     {
       callbacks: new LocalTaskCallbacks(taskTokens),
@@ -237,16 +247,24 @@ async function startServices(
     metrics?.emitted,
   );
   const maintenance: MaintenanceDeps = functions.maintenance;
-  const sweep = () =>
-    sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
+  // While the stores are stopped their one line has said why; a sweep would only fail again.
+  const sweep = async () => {
+    if (stores.health.down) return;
+    await sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
       console.error('sweep failed', error),
     );
+  };
   await sweep();
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
-  // This process is the pool's only user: leases still held are a killed predecessor's.
-  await functions.maintenance.pool.clearLeases();
-  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  const resume = async () => {
+    // This process is the pool's only user: leases still held are a killed predecessor's.
+    await functions.maintenance.pool.clearLeases();
+    return resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  };
+  const resumed = await resume();
+  // A stop of the stores ends the executions as a crash would, and their return resumes as a start does.
+  stores.attach({ pause: () => orchestrator.drain(true), resume });
 
   const { tokens } = functions;
   const port = (server.address() as AddressInfo).port;
@@ -258,6 +276,7 @@ async function startServices(
     tokens,
     allowedHosts: names.map((name) => `${name}:${port}`.toLowerCase()),
     allowedOrigins: names.map((name) => `http://${name}:${port}`.toLowerCase()),
+    storesDown: () => stores.health.down,
   });
   openGateway(likeFunctionUrl(app.fetch));
   const mcpUrl = `http://${host}:${port}/mcp`;
@@ -273,6 +292,7 @@ async function startServices(
     deps,
     stores,
     resumed,
+    gaveUp: stores.gaveUp,
     sweep: (nowSeconds = Math.floor(Date.now() / 1000)) => sweepExpired(maintenance, nowSeconds),
     stop: async () => {
       clearInterval(sweeper);

@@ -31,6 +31,8 @@ export interface StoreFrontOptions {
   /** Evaluates each request against its role's policies; without it, any signed request passes. */
   authorize?: Authorize;
   now?: () => number;
+  /** The ports to listen on (a restarted front takes its predecessor's); 0 or none: free ones. */
+  ports?: Record<keyof Upstreams, number>;
 }
 
 /** Where the emulators listen: Unix sockets in a folder only this user can enter. */
@@ -65,6 +67,7 @@ export async function startStoreFront(upstreams: Upstreams, options: StoreFrontO
   const servers = await Promise.all(
     (['dynamodb', 's3'] as const).map((service) =>
       listen(
+        options.ports?.[service] ?? 0,
         createServer((req, res) => {
           handle(service, req, res).catch((error) => {
             const denied =
@@ -231,10 +234,10 @@ async function readBody(req: IncomingMessage, limit: number, service: string): P
   return Buffer.concat(chunks);
 }
 
-const listen = (server: Server) =>
+const listen = (port: number, server: Server) =>
   new Promise<Server>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
 
 const endpoint = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
