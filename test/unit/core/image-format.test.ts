@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UnsupportedImageError } from '../../../core/errors.ts';
 import { exifUserComment } from '../../../core/image-format/exif.ts';
+import { formatOfKey } from '../../../core/image-format/formats.ts';
 import { identifyImage } from '../../../core/image-format/identify.ts';
+import { contactSheetKey, downloadName, imageKey } from '../../../core/image-key.ts';
 import { encodePng } from '../../../local/simulator/png.ts';
 import { loadFixture } from '../../contract/fixtures.ts';
 
@@ -161,5 +163,25 @@ describe('exifUserComment', () => {
     const whole = tiff(false, Buffer.concat([code('ASCII'), Buffer.from('long enough')]));
     expect(exifUserComment(whole.subarray(0, 44))).toBeUndefined();
     expect(exifUserComment(Buffer.from('not a tiff block at all'))).toBeUndefined();
+  });
+});
+
+describe('keys and names', () => {
+  it('gives each image a key with its format’s extension, which readers map back to its type', () => {
+    const keys = (['png', 'jpeg', 'webp'] as const).map((f) => imageKey('job_20261207_abc', 3, 1, f));
+    expect(keys).toEqual([
+      'jobs/job_20261207_abc/003-1.png',
+      'jobs/job_20261207_abc/003-1.jpg',
+      'jobs/job_20261207_abc/003-1.webp',
+    ]);
+    expect(keys.map((k) => formatOfKey(k)?.contentType)).toEqual(['image/png', 'image/jpeg', 'image/webp']);
+    expect(formatOfKey('jobs/x/000-0.gif')).toBeUndefined();
+    expect(formatOfKey(contactSheetKey('job_20261207_abc'))?.contentType).toBe('image/png');
+  });
+
+  it('names a download after its iteration, index and seed, with its key’s extension', () => {
+    const file = { iteration: 3, index: 1, seed: 1234, key: 'jobs/job_20261207_abc/003-1.webp' };
+    expect(downloadName(file)).toBe('003-1-seed1234.webp');
+    expect(downloadName({ ...file, key: 'jobs/job_20261207_abc/003-1.jpg' })).toBe('003-1-seed1234.jpg');
   });
 });
