@@ -75,3 +75,12 @@ export class TaskGoneError extends Error {
 export class StoresUnavailableError extends Error {
   override readonly name = 'StoresUnavailableError';
 }
+
+/**
+ * SD WebUI answered an image sdbatch does not store (not PNG, JPEG or WebP, or cut short): the
+ * iteration fails with this reason, nothing of it stored. Not retried: the host answers in the
+ * format its settings say, so another try there would answer the same.
+ */
+export class UnsupportedImageError extends Error {
+  override readonly name = 'UnsupportedImageError';
+}

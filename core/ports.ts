@@ -123,7 +123,7 @@ export interface PutImage {
   expiresAt: number;
 }
 
-/** PNGs and presigned downloads. One implementation: S3 (s3rver locally). */
+/** Images (PNG, JPEG, WebP) and presigned downloads. One implementation: S3 (s3rver locally). */
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
   get(key: string): Promise<Uint8Array>;

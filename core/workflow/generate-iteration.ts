@@ -2,9 +2,9 @@ import type { CheckpointCatalog } from '../checkpoints.ts';
 import { type Clock, systemClock } from '../clock.ts';
 import { JobNotFoundError, NoSlotAvailableError, SdWebUiUnavailableError } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
+import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
-import { pngSize } from '../png-size.ts';
 import type { Lease } from '../pool/host-pool.ts';
 import type { JobClaim } from '../pool/waiters.ts';
 import type {
@@ -204,7 +204,7 @@ async function generateUnderLease(
   const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared);
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
-  const stored = await storeImages(job, iteration, outcome.result, deps);
+  const stored = await storeImages(job, iteration, outcome.result, lease.hostId, deps);
   return { iteration, images: stored, skipped: false };
 }
 
@@ -359,29 +359,39 @@ async function interruptedElsewhere(
   }
 }
 
-async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {
+async function storeImages(
+  job: JobRecord,
+  iteration: number,
+  result: Txt2ImgResult,
+  hostId: string,
+  deps: GenerateDeps,
+) {
   const { params } = job;
   // A retention from now: a job running past its first expiry keeps what it makes.
   const expiresAt = expiryFrom(job, deps.now().getTime());
-  const stored: StoredImage[] = result.images.map((bytes, index) => ({
-    key: imageKey(job.job_id, iteration, index),
-    index,
-    seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
-    subseed: result.subseeds[index],
-    // Hires fix and upscalers change the size: record what SD WebUI actually made.
-    ...(pngSize(bytes) ?? { width: params.width, height: params.height }),
-    infotext: result.infotexts[index],
-  }));
+  // Every image is identified before any is stored: an answer with one that is no PNG, JPEG or
+  // WebP fails the iteration (UnsupportedImageError) and stores nothing.
+  const made = result.images.map((body, index) => {
+    const kind = identifyImage(body, `image ${index} of GPU host ${hostId}'s answer`);
+    const image: StoredImage = {
+      key: imageKey(job.job_id, iteration, index, kind.format),
+      index,
+      seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
+      subseed: result.subseeds[index],
+      // Hires fix and upscalers change the size: record what SD WebUI actually made.
+      width: kind.width,
+      height: kind.height,
+      // What the stored file says of itself, else what the answer's info says.
+      infotext: kind.infotext ?? result.infotexts[index],
+    };
+    return { image, body, contentType: kind.contentType };
+  });
   await Promise.all(
-    stored.map((image, index) =>
-      deps.images.put({
-        key: image.key,
-        body: result.images[index] as Uint8Array,
-        contentType: 'image/png',
-        expiresAt,
-      }),
+    made.map(({ image, body, contentType }) =>
+      deps.images.put({ key: image.key, body, contentType, expiresAt }),
     ),
   );
+  const stored = made.map((m) => m.image);
   await deps.jobs.recordIteration(
     {
       job_id: job.job_id,
