@@ -12,7 +12,7 @@ import {
   placerFor,
   type SlotRefusal,
 } from '../core/pool/host-pool.ts';
-import { ASKING_AFTER_GRANT_MS, type JobClaim } from '../core/pool/waiters.ts';
+import { ASKING_AFTER_GRANT_MS, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
@@ -338,6 +338,11 @@ export class DynamoDbHostPool implements HostPool {
 
   async hostRates(): Promise<HostRate[]> {
     return hostRatesOf(this.hosts, await this.snapshot(), this.clock());
+  }
+
+  async waitingRunners(): Promise<number> {
+    const now = this.clock();
+    return (await this.snapshot()).waiters.filter((w) => isWakeable(w, now)).length;
   }
 
   async resting(): Promise<string[]> {

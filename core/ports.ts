@@ -123,7 +123,7 @@ export interface PutImage {
   expiresAt: number;
 }
 
-/** PNGs and presigned downloads. One implementation: S3 (s3rver locally). */
+/** Images (PNG, JPEG, WebP) and presigned downloads. One implementation: S3 (s3rver locally). */
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
   get(key: string): Promise<Uint8Array>;
@@ -287,6 +287,8 @@ export interface HostPool {
   resting(): Promise<string[]>;
   /** Each host's measured speed and health, for estimates: one read of the pool. */
   hostRates(): Promise<HostRate[]>;
+  /** Runners waiting in the queue for a slot, registered and not yet woken (the metric): one read. */
+  waitingRunners(): Promise<number>;
 }
 
 /** One ask for a slot (see SlotAsk); whether the asker hands a lease over is the pool's to see. */

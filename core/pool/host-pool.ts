@@ -9,6 +9,9 @@ import {
   type Waiter,
 } from './waiters.ts';
 
+/** A host's id is its host:port: the same on every worker and across restarts (and its metrics' Host). */
+export const hostIdOf = (baseUrl: string): string => new URL(baseUrl).host;
+
 /** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
 export interface HostSpec {
   id: string;

@@ -7,9 +7,9 @@ import {
   SdWebUiUnavailableError,
 } from '../errors.ts';
 import { type RateSample, rateSample } from '../estimate.ts';
+import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
-import { pngSize } from '../png-size.ts';
 import type { Lease } from '../pool/host-pool.ts';
 import type { JobClaim } from '../pool/waiters.ts';
 import type {
@@ -207,7 +207,7 @@ async function generateUnderLease(
   if (job.counted?.has(iteration)) return countedAlready(jobId, iteration, deps);
   const sd = deps.hosts.get(lease.hostId);
   if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
-  const storer = imageStorer(job, iteration, deps);
+  const storer = imageStorer(job, iteration, lease.hostId, deps);
   const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, storer.take, asker.shared);
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
@@ -369,33 +369,44 @@ async function interruptedElsewhere(
 
 /**
  * Stores each image of a call as SD WebUI's answer brings it (the answer lists the images before
- * their info), under its key, so a call's PNGs are never all held at once: a generate function's
- * memory is billed while it waits for the GPU, and 8 images at 2048x2048 are ~56 MiB. What the
- * iteration's record needs of each image (its size) is kept. Images after the batch's (extras
- * such as ControlNet maps) are not results. A call that ends badly after some were stored leaves
- * them unrecorded; its retry writes the same keys.
+ * their info), so a call's images are never all held at once: a generate function's memory is
+ * billed while it waits for the GPU, and 8 PNGs at 2048x2048 are ~56 MiB. Each is identified
+ * before it is stored (its format decides its key and type): one that is no PNG, JPEG or WebP
+ * fails the iteration (UnsupportedImageError) and nothing is recorded; the images stored before
+ * it stay unrecorded, as do those of a call that ends badly, and expire with the job (a retry
+ * writes the same keys). What the record needs of each image is kept; images after the batch's
+ * (extras such as ControlNet maps) are not results.
  */
-function imageStorer(job: JobRecord, iteration: number, deps: GenerateDeps) {
+function imageStorer(job: JobRecord, iteration: number, hostId: string, deps: GenerateDeps) {
   const { params } = job;
-  const sizes = new Map<number, { width: number; height: number }>();
+  const kept = new Map<number, Pick<StoredImage, 'key' | 'width' | 'height' | 'infotext'>>();
   let expiresAt: number | undefined;
   // A retention from now: a job running past its first expiry keeps what it makes.
   const expiry = () => {
     expiresAt ??= expiryFrom(job, deps.now().getTime());
     return expiresAt;
   };
-  const take: ImageSink = async (bytes, index) => {
-    if (index >= params.batch_size) return;
-    // Hires fix and upscalers change the size: record what SD WebUI actually made.
-    sizes.set(index, pngSize(bytes) ?? { width: params.width, height: params.height });
-    await deps.images.put({
-      key: imageKey(job.job_id, iteration, index),
-      body: bytes,
-      contentType: 'image/png',
-      expiresAt: expiry(),
-    });
+  /** What an image is, before anything of it is stored: UnsupportedImageError if it is none of ours. */
+  const identify = (body: Uint8Array, index: number) => {
+    const kind = identifyImage(body, `image ${index} of GPU host ${hostId}'s answer`);
+    const key = imageKey(job.job_id, iteration, index, kind.format);
+    return { index, body, key, kind };
   };
-  return { take, sizes, expiry };
+  const store = async ({ index, body, key, kind }: ReturnType<typeof identify>) => {
+    // Hires fix and upscalers change the size: record what SD WebUI actually made, and what the
+    // stored file says of itself.
+    kept.set(index, { key, width: kind.width, height: kind.height, infotext: kind.infotext });
+    await deps.images.put({ key, body, contentType: kind.contentType, expiresAt: expiry() });
+  };
+  const take: ImageSink = async (body, index) => {
+    if (index < params.batch_size) await store(identify(body, index));
+  };
+  /** Images a client held rather than handing them on: all identified before any is stored. */
+  const takeHeld = async (images: Uint8Array[]) => {
+    const identified = images.slice(0, params.batch_size).map(identify);
+    await Promise.all(identified.map(store));
+  };
+  return { take, takeHeld, kept, expiry };
 }
 
 type ImageStorer = ReturnType<typeof imageStorer>;
@@ -415,17 +426,20 @@ async function recordImages(
       `SD WebUI answered with a grid before the images (index_of_first_image ${result.firstImage}) although the request had save_images false; this host's answers cannot be stored`,
     );
   }
-  // Images a client held rather than handing them on as they came.
-  await Promise.all(result.images.map((bytes, index) => storer.take(bytes, index)));
+  await storer.takeHeld(result.images);
   const count = Math.min(result.seeds.length, params.batch_size);
-  const stored: StoredImage[] = Array.from({ length: count }, (_, index) => ({
-    key: imageKey(job.job_id, iteration, index),
-    index,
-    seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
-    subseed: result.subseeds[index],
-    ...(storer.sizes.get(index) ?? { width: params.width, height: params.height }),
-    infotext: result.infotexts[index],
-  }));
+  const stored: StoredImage[] = Array.from({ length: count }, (_, index) => {
+    const image = storer.kept.get(index);
+    if (!image) throw new Error(`image ${index} of iteration ${iteration} was never stored`);
+    return {
+      ...image,
+      index,
+      seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
+      subseed: result.subseeds[index],
+      // What the stored file says of itself, else what the answer's info says.
+      infotext: image.infotext ?? result.infotexts[index],
+    };
+  });
   const expiresAt = storer.expiry();
   await deps.jobs.recordIteration(
     {

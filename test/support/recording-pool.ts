@@ -85,6 +85,10 @@ export class RecordingPool implements HostPool {
     return [];
   }
 
+  async waitingRunners() {
+    return 0;
+  }
+
   async dropWaiters() {}
 
   /** Runners that left the queue, as job/runner. */

@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
-import type { handler as Handler } from '../../../mcp-gateway/lambda.ts';
+import type { handler as Handler } from '../../../lambdas/entry/gateway.ts';
 import { functionUrlEvent, mcpHeaders } from './function-url-event.ts';
 
 const TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
@@ -33,7 +33,7 @@ beforeAll(async () => {
     [ENV.presetsDir]: fileURLToPath(new URL('../../../presets', import.meta.url)),
   });
   secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: `${TOKEN}\n` });
-  ({ handler } = await import('../../../mcp-gateway/lambda.ts'));
+  ({ handler } = await import('../../../lambdas/entry/gateway.ts'));
 });
 
 beforeEach(() => {
