@@ -1,6 +1,6 @@
-/** An image string being read: its decoded pieces, and the base64 characters not yet decoded. */
+/** An image string being read: the bytes decoded so far, and the base64 characters not yet decoded. */
 interface ImageInProgress {
-  pieces: Buffer[];
+  buffer: Buffer;
   bytes: number;
   tail: string;
 }
@@ -28,6 +28,7 @@ export class ImageStrings {
   #key: string | undefined;
   /** Set while inside an image string. */
   #image: ImageInProgress | undefined;
+  #lastSize = FIRST_SIZE;
 
   constructor(onImage: (image: Buffer) => void) {
     this.#onImage = onImage;
@@ -87,7 +88,8 @@ export class ImageStrings {
         if (depth === 2 && this.#key === 'images' && this.#stack[1] === '[') {
           // An image: the parser gets its opening quote now and its closing one at its end.
           out.push(chunk.subarray(passFrom, i + 1));
-          this.#image = { pieces: [], bytes: 0, tail: '' };
+          // Sized as the last image was (a call's images are much alike): it rarely has to grow.
+          this.#image = { buffer: Buffer.allocUnsafe(this.#lastSize), bytes: 0, tail: '' };
           imageFrom = i + 1;
         } else if (depth === 1) this.#stringBytes = [];
       } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) this.#stack.push(c === OPEN_OBJECT ? '{' : '[');
@@ -113,16 +115,22 @@ export class ImageStrings {
     if (whole === 0) return;
     const group = text.slice(0, whole);
     if (!BASE64.test(group)) throw new Error('an image in the answer is not base64');
-    const bytes = Buffer.from(group, 'base64');
-    image.pieces.push(bytes);
-    image.bytes += bytes.length;
+    // Decoded straight into the image's buffer: no piece per chunk to collect and copy later.
+    const needed = image.bytes + (whole / 4) * 3;
+    if (needed > image.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.ceil(image.buffer.length * 1.5)));
+      image.buffer.copy(grown, 0, 0, image.bytes);
+      image.buffer = grown;
+    }
+    image.bytes += image.buffer.write(group, image.bytes, 'base64');
   }
 
   #endImage() {
     const image = this.#image as ImageInProgress;
     this.#image = undefined;
     if (image.tail.length > 0) throw new Error('an image in the answer is cut short');
-    this.#onImage(Buffer.concat(image.pieces, image.bytes));
+    this.#lastSize = Math.max(FIRST_SIZE, image.bytes);
+    this.#onImage(image.buffer.subarray(0, image.bytes));
   }
 }
 
@@ -136,6 +144,8 @@ const CLOSE_OBJECT = 0x7d;
 const OPEN_ARRAY = 0x5b;
 const CLOSE_ARRAY = 0x5d;
 const KEY_MAX = 32;
+/** The first image's buffer; it grows by half as needed. */
+const FIRST_SIZE = 1024 * 1024;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const concat = (parts: Uint8Array[]): Uint8Array =>

@@ -12,18 +12,19 @@ export interface Txt2ImgBody {
 }
 
 /**
- * Images handed on and not yet taken: the answer is read on only while fewer are, so one image
- * is on its way (to S3) while the next is read, and no more are held.
+ * Images handed on and not yet taken: the answer is read on only while fewer are, so an image is
+ * read only once the one before is on its way (to S3). The GPU does not wait meanwhile: the
+ * runner's other call is already queued on it.
  */
-const SINK_DEPTH = 2;
+const SINK_DEPTH = 1;
 
 /**
  * Reads a txt2img answer as it arrives. Each base64 image is decoded piece by piece as its bytes
  * pass (ImageStrings), never built as a string, so the worker never holds the whole body as text,
  * then as parsed strings, then as bytes: a batch of 8 at 2048x2048 is about 85 MB of JSON. With a `sink`, each
  * image goes to it (with its position in the answer) as soon as it is decoded, and reading waits
- * while SINK_DEPTH are still being taken: the peak is then about two images and one string, not
- * a whole call's images. `parameters` (the request echoed back) is skipped. Throws on malformed
+ * while SINK_DEPTH are still being taken: the peak is then about one image being read and one
+ * being taken, not a whole call's images. `parameters` (the request echoed back) is skipped. Throws on malformed
  * or truncated JSON, and with the sink's own error when it fails.
  */
 export async function readTxt2ImgBody(
