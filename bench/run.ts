@@ -563,7 +563,9 @@ Counted from the 1-host job above (${one.images} images of batch_size 1): its ex
 handler's wall time, every AWS SDK request the workers and the gateway sent (DynamoDB capacity units from
 dynalite's ConsumedCapacity, plus one unit per owner-index entry a job item's write creates or changes; a
 failed conditional write as 1 unit; Query units from the returned items' size), the start and result calls,
-and one download per image. Lambda memory from cdk/constructs: ${Object.entries(cost.memory.tasks)
+and one download per image. Lambda memory as CDK deploys it (workflow/function-sizing.ts, the gateway's construct): ${Object.entries(
+  cost.memory.tasks,
+)
   .map(([k, v]) => `${k} ${v} MB`)
   .join(', ')}, gateway ${cost.memory.gateway} MB (gateway time is the client's round trip, an upper bound).
 
