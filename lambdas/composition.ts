@@ -216,14 +216,17 @@ export interface GatewayStores {
 }
 
 /** The gateway's stores on their own (the gateway Lambda, which builds no workers). */
-export function createGatewayStores(setup: StoresSetup): GatewayStores & { tokens: DynamoDbTokenStore } {
+export function createGatewayStores(
+  setup: StoresSetup & { fetchPolicy?: Partial<FetchPolicy> },
+): GatewayStores & { tokens: DynamoDbTokenStore } {
   const { db, ...stores } = createStores(setup);
   return {
     ...stores,
     // No hosts: only the measured rates and the leases are read.
     pool: new DynamoDbHostPool(db, setup.tableName, []),
-    // Only its start-time check: the gateway refuses a URL no worker could fetch.
-    fetcher: new GuardedImageFetcher(),
+    // Only its start-time check: the gateway refuses a URL no worker could fetch (the workers'
+    // policy, so a host the embedded stack's tests allow is allowed at the door too).
+    fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     tokens: new DynamoDbTokenStore(db, setup.tableName),
   };
 }
