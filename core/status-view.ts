@@ -75,18 +75,23 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
   const start = job.started_at ?? job.created_at;
   const end = ended && job.finished_at ? new Date(job.finished_at) : now;
   const elapsed = Math.max(0, secondsBetween(start, end));
-  // No host works: no time can be given (the a-priori estimate would run down to "0s"); say why.
-  const waiting = !ended && job.outage ? waitingForHost(job.outage, now.getTime()) : undefined;
-  const remaining =
-    ended || waiting
+  const outage = !ended && job.outage ? job.outage : undefined;
+  const done = job.completed_images + job.failed_images;
+  const estimate =
+    ended || outage
       ? null
       : remainingSeconds({
           elapsedSeconds: elapsed,
-          doneImages: job.completed_images + job.failed_images,
+          doneImages: done,
           totalImages: job.total_images,
           estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
           roundImages: prior?.roundImages,
         });
+  // No host works, or nothing is made yet and the estimate is used up: the job is not about to
+  // end, and no time can be given (the estimate would say "0s"); say what it waits for instead.
+  const late = estimate === 0 && done < job.total_images;
+  const waiting = outage ? waitingForHost(outage, now.getTime()) : late ? FIRST_IMAGES_LATE : undefined;
+  const remaining = late ? null : estimate;
   const failed = job.failed_images > 0 ? `, ${job.failed_images} failed` : '';
   return {
     job_id: job.job_id,
@@ -104,7 +109,7 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
       !ended && job.current && !job.counted?.has(job.current.iteration)
         ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
         : null,
-    poll_after_seconds: ended ? null : waiting ? WAITING_POLL_SECONDS : pollAfter(remaining),
+    poll_after_seconds: ended ? null : outage ? WAITING_POLL_SECONDS : pollAfter(remaining),
     ...(job.notes?.length ? { notes: job.notes } : {}),
   };
 }
@@ -117,6 +122,8 @@ export const waitingFor = (view: StatusView): string | undefined =>
   view.poll_after_seconds !== null && view.estimated_remaining_seconds === null
     ? (view.estimated_remaining ?? undefined)
     : undefined;
+
+const FIRST_IMAGES_LATE = 'waiting for the first images, which take longer than estimated';
 
 /** A host that fails is retried every few seconds and given up on within minutes: no need to ask often. */
 const WAITING_POLL_SECONDS = 15;
