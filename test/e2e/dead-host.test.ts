@@ -29,7 +29,7 @@ let close: () => Promise<void>;
 beforeAll(async () => {
   ({ stack, client, close } = await openTestStack(
     {},
-    { outageMs: OUTAGE_MS, hangMs: 1_000, hostRestMs: 300 },
+    { outageMs: OUTAGE_MS, hangMs: 1_000, hostRestMs: 1_000 },
   ));
 });
 afterAll(() => close?.());
