@@ -240,9 +240,11 @@ class Runner {
     const refusal = this.#refusal;
     if (halt?.why === 'failed') throw halt.error;
     if (halt?.why === 'job-ended' || this.#queue.length === 0) return true;
-    if (refusal?.restingUntil !== undefined && refusal.restingUntil + this.#callMs <= this.#deadline) {
+    if (refusal?.restingUntil !== undefined && refusal.restingUntil < this.#deadline) {
       // Every host rests after failures, for seconds: nobody will free a slot, so no one would
-      // wake a waiter; waiting here for the rest to end is short and bounded.
+      // wake a waiter (the Wait state would sit out its 600 s heartbeat); waiting here for the
+      // rest to end is short and bounded. A call that would not fit after it pauses the runner,
+      // which the state machine starts again at once.
       await this.#clock.sleep(refusal.restingUntil - this.#clock.now());
       this.#refusal = undefined;
       return false;
