@@ -115,8 +115,9 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
 }
 
 /**
- * What the job waits for instead of a time left, when status says so (a running job whose every
- * GPU host fails): the one test the status tool, the task's message and the CLI's line share.
+ * What the job waits for instead of a time left, when status says so (every GPU host fails, or
+ * its first images are late): the one test the status tool, the task's message and the CLI's
+ * line share.
  */
 export const waitingFor = (view: StatusView): string | undefined =>
   view.poll_after_seconds !== null && view.estimated_remaining_seconds === null
