@@ -94,6 +94,10 @@ export interface WorkerSetup extends StoresSetup {
   hostRestMs?: number;
   /** CloudWatch in a Lambda; nowhere by default. */
   metrics?: Metrics;
+  /** How long iterations are tried while every host fails (OUTAGE_MS by default); tests shorten it. */
+  outageMs?: number;
+  /** How long a host may show no sign of working on a call (HANG_MS by default); tests shorten it. */
+  hangMs?: number;
 }
 
 export function createWorkerDeps(
@@ -130,6 +134,8 @@ export function createWorkerDeps(
     iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
     // The Lambda's 900 s less the margin its handler keeps back.
     runBudgetMs: setup.runBudgetMs ?? 870_000,
+    ...(setup.outageMs === undefined ? {} : { outageMs: setup.outageMs }),
+    ...(setup.hangMs === undefined ? {} : { hangMs: setup.hangMs }),
   };
 }
 
