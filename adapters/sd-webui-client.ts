@@ -59,10 +59,12 @@ export class SdWebUiClient implements SdWebUi {
   async txt2img(
     payload: Record<string, unknown>,
     signal?: AbortSignal,
+    answering?: () => void,
     sink?: ImageSink,
   ): Promise<Txt2ImgResult> {
     const path = '/sdapi/v1/txt2img';
     const response = await this.send('POST', path, payload, signal);
+    answering?.();
     let body: Txt2ImgBody;
     // The sink's own failure (the image store's) is its error, not a bad answer from the host.
     let sinkFailure: { error: unknown } | undefined;

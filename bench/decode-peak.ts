@@ -32,7 +32,7 @@ const loaded = hwmMiB();
 let images = 0;
 let bytes = 0;
 if (mode === 'store') {
-  await new SdWebUiClient({ baseUrl: url }).txt2img({}, undefined, async (image, position) => {
+  await new SdWebUiClient({ baseUrl: url }).txt2img({}, undefined, undefined, async (image, position) => {
     images++;
     bytes += image.length;
     await store.put({

@@ -63,7 +63,7 @@ export function createEmbeddedFunctions(
       return [state, createWorkerDeps({ ...setup, ...on(role), callbacks })];
     }),
   ) as Record<TaskStateName, ReturnType<typeof createWorkerDeps>>;
-  const { tokens, ...gateway } = createGatewayStores(on('Gateway'));
+  const { tokens, ...gateway } = createGatewayStores({ ...on('Gateway'), fetchPolicy: setup.fetchPolicy });
   const own = on(STACK_ROLE);
   const db = documentClient(own.clients);
   return {

@@ -94,6 +94,10 @@ export interface WorkerSetup extends StoresSetup {
   hostRestMs?: number;
   /** CloudWatch in a Lambda; nowhere by default. */
   metrics?: Metrics;
+  /** How long iterations are tried while every host fails (OUTAGE_MS by default); tests shorten it. */
+  outageMs?: number;
+  /** How long a host may show no sign of working on a call (HANG_MS by default); tests shorten it. */
+  hangMs?: number;
 }
 
 export function createWorkerDeps(
@@ -130,6 +134,8 @@ export function createWorkerDeps(
     iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
     // The Lambda's 900 s less the margin its handler keeps back.
     runBudgetMs: setup.runBudgetMs ?? 870_000,
+    ...(setup.outageMs === undefined ? {} : { outageMs: setup.outageMs }),
+    ...(setup.hangMs === undefined ? {} : { hangMs: setup.hangMs }),
   };
 }
 
@@ -222,14 +228,17 @@ export interface GatewayStores {
 }
 
 /** The gateway's stores on their own (the gateway Lambda, which builds no workers). */
-export function createGatewayStores(setup: StoresSetup): GatewayStores & { tokens: DynamoDbTokenStore } {
+export function createGatewayStores(
+  setup: StoresSetup & { fetchPolicy?: Partial<FetchPolicy> },
+): GatewayStores & { tokens: DynamoDbTokenStore } {
   const { db, ...stores } = createStores(setup);
   return {
     ...stores,
     // No hosts: only the measured rates and the leases are read.
     pool: new DynamoDbHostPool(db, setup.tableName, []),
-    // Only its start-time check: the gateway refuses a URL no worker could fetch.
-    fetcher: new GuardedImageFetcher(),
+    // Only its start-time check: the gateway refuses a URL no worker could fetch (the workers'
+    // policy, so a host the embedded stack's tests allow is allowed at the door too).
+    fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     tokens: new DynamoDbTokenStore(db, setup.tableName),
   };
 }

@@ -64,6 +64,10 @@ export interface StackOverrides {
   runBudgetMs?: number;
   /** How long a failing GPU host rests (30 s); tests shorten it. */
   hostRestMs?: number;
+  /** How long a job's iterations are tried while every GPU host fails (2 min); tests shorten it. */
+  outageMs?: number;
+  /** How long a GPU host may show no sign of working on a call before it counts as hung (90 s). */
+  hangMs?: number;
   /** The timers of callback tasks' heartbeats and time-outs; tests fire them by hand. */
   taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
@@ -195,6 +199,8 @@ async function startServices(
       retryFirstDelayMs: overrides.retryFirstDelayMs,
       runBudgetMs: overrides.runBudgetMs,
       hostRestMs: overrides.hostRestMs,
+      outageMs: overrides.outageMs,
+      hangMs: overrides.hangMs,
       fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
       secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
       metrics: overrides.metrics?.emitted,

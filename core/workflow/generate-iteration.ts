@@ -24,6 +24,7 @@ import type {
   Txt2ImgResult,
 } from '../ports.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
+import { HangWatch } from './hang-watch.ts';
 import { prepareHostContext } from './host-context.ts';
 import type { LeaseBook } from './lease-book.ts';
 import {
@@ -53,6 +54,8 @@ export interface GenerateDeps {
   cancelCheckMs?: number;
   /** Upper bound of one SD WebUI call for these parameters; below the task's own time-out. */
   callTimeoutMs: (params: GenerationParams) => number;
+  /** How long a host may show no sign of working on a call before it counts as hung (HANG_MS). */
+  hangMs?: number;
 }
 
 /** One iteration of a job to make. */
@@ -279,10 +282,13 @@ async function generateOnHost(
       await deps.jobs.addNote(job.job_id, prepared.note);
   } catch (error) {
     call.end();
-    throw error;
+    // A host that cannot even list its samplers fails like one that cannot generate.
+    throw await hostFailed(error, job, lease, deps);
   }
   const clock = deps.clock ?? systemClock;
   const polls: ProgressPoll[] = [];
+  // The deadline bounds the work; the watch ends sooner a call the host is not working on.
+  const watch = new HangWatch(deps.hangMs);
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -297,6 +303,7 @@ async function generateOnHost(
     cancel: shared.cancel,
     call,
     observe: (poll) => polls.push(poll),
+    watch,
   });
   let result: Txt2ImgResult;
   let outcome: ReporterOutcome;
@@ -313,20 +320,21 @@ async function generateOnHost(
       if (shared.cancel.cancelled) return undefined;
     }
     sentAt = clock.now();
+    watch.sent(sentAt);
     reporter.sent(previous);
-    result = await sd.txt2img(payload, deadline, sink);
+    result = await sd.txt2img(
+      payload,
+      AbortSignal.any([deadline, watch.signal]),
+      () => watch.answering(),
+      sink,
+    );
     endedAt = clock.now();
     call.end(result.jobTimestamp);
-  } catch (error) {
-    // The runner retries elsewhere if it can: it needs to know which host failed.
-    if (error instanceof SdWebUiUnavailableError) error.hostId ??= lease.hostId;
-    if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease, false))) {
-      await deps.jobs.addNote(
-        job.job_id,
-        `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
-      );
-    }
-    throw error;
+  } catch (caught) {
+    const error = watch.verdict
+      ? new SdWebUiUnavailableError(`GPU host ${lease.hostId} ${watch.verdict}`, { cause: caught })
+      : caught;
+    throw await hostFailed(error, job, lease, deps);
   } finally {
     call.end();
     outcome = await reporter.stop();
@@ -343,6 +351,22 @@ async function generateOnHost(
     throw error;
   }
   return { result, measured: rateSample(job.params, samplingSeconds(polls, sentAt, endedAt)) };
+}
+
+/**
+ * A call's error, with its host named when the host could not do the work (the runner retries
+ * elsewhere if it can), and that failure counted in the host's health.
+ */
+async function hostFailed(error: unknown, job: JobRecord, lease: Lease, deps: GenerateDeps) {
+  if (!(error instanceof SdWebUiUnavailableError)) return error;
+  error.hostId ??= lease.hostId;
+  if (await deps.pool.reportHealth(lease, false, error.message)) {
+    await deps.jobs.addNote(
+      job.job_id,
+      `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
+    );
+  }
+  return error;
 }
 
 const aborted = (signal: AbortSignal) =>

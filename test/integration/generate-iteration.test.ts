@@ -446,8 +446,8 @@ describe('generateRun: one generate task, two calls in flight', () => {
     const handedOn: number[] = [];
     let firstImage = 0;
     const host: SdWebUi = Object.assign(Object.create(sd), {
-      txt2img: async (...[payload, signal, sink]: Parameters<SdWebUi['txt2img']>) => {
-        const result = await sd.txt2img(payload, signal, async (image, position) => {
+      txt2img: async (...[payload, signal, answering, sink]: Parameters<SdWebUi['txt2img']>) => {
+        const result = await sd.txt2img(payload, signal, answering, async (image, position) => {
           handedOn.push(position);
           await sink?.(image, position);
         });

@@ -29,7 +29,7 @@ describe('SdWebUiClient against the simulator', () => {
   it('hands the images to a sink as they arrive instead of holding them; the sink’s failure stays its own', async () => {
     sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
     const taken: Array<[number, number]> = [];
-    const result = await client.txt2img(payload, undefined, async (image, position) => {
+    const result = await client.txt2img(payload, undefined, undefined, async (image, position) => {
       taken.push([position, image.length]);
     });
     expect(result.images).toEqual([]);
@@ -41,7 +41,31 @@ describe('SdWebUiClient against the simulator', () => {
     expect(taken.map(([, bytes]) => bytes)).toEqual(full.images.map((b) => b.length));
 
     const throttled = new Error('SlowDown');
-    await expect(client.txt2img(payload, undefined, () => Promise.reject(throttled))).rejects.toBe(throttled);
+    await expect(client.txt2img(payload, undefined, undefined, () => Promise.reject(throttled))).rejects.toBe(
+      throttled,
+    );
+  });
+
+  it('says when the answer begins, before its body is read, and not for a call that never answers', async () => {
+    const events: string[] = [];
+    const answered = client.txt2img(payload, undefined, () => events.push('answering'));
+    await answered.then(() => events.push('read'));
+    expect(events).toEqual(['answering', 'read']);
+
+    sim.setFaults({ hangRate: 1 });
+    try {
+      const stop = new AbortController();
+      const hung = client.txt2img(payload, stop.signal, () => events.push('hung answering'));
+      // Until the simulator shows the request over (idle), then a little: it never answers.
+      while ((await client.progress()).jobTimestamp !== null || sim.stats().requests < 2) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      stop.abort();
+      await expect(hung).rejects.toBeInstanceOf(SdWebUiUnavailableError);
+      expect(events).toEqual(['answering', 'read']);
+    } finally {
+      sim.setFaults({ hangRate: 0 });
+    }
   });
 
   it.each([

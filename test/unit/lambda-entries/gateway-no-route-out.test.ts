@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -6,10 +5,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
 import type { handler as Handler } from '../../../lambdas/entry/gateway.ts';
-import { functionUrlEvent, mcpHeaders } from './function-url-event.ts';
-
-const TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
-const TOKEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:GatewayToken-AbC123';
+import {
+  functionUrlEvent,
+  gatewayEnvironment,
+  mcpHeaders,
+  GATEWAY_TOKEN as TOKEN,
+  TOKEN_SECRET,
+} from './function-url-event.ts';
 
 const secretsMock = mockClient(SecretsManagerClient);
 const dynamoMock = mockClient(DynamoDBDocumentClient);
@@ -19,18 +21,7 @@ let handler: typeof Handler;
 
 // A VPC deployment whose subnets have no route to the internet, as CDK configures its gateway.
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    [ENV.tableName]: 'jobs',
-    [ENV.bucketName]: 'images',
-    [ENV.stateMachineArn]: 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs',
-    [ENV.tokenSecretArn]: TOKEN_SECRET,
-    [ENV.presetsDir]: fileURLToPath(new URL('../../../presets', import.meta.url)),
-    [ENV.workersReachInternet]: 'false',
-  });
+  Object.assign(process.env, gatewayEnvironment({ [ENV.workersReachInternet]: 'false' }));
   secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: TOKEN });
   ({ handler } = await import('../../../lambdas/entry/gateway.ts'));
 });
