@@ -2,8 +2,6 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { PowertoolsMetrics } from '../adapters/powertools-metrics.ts';
 import { SfnOrchestrator } from '../adapters/sfn-orchestrator.ts';
 import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
-import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
-import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
@@ -15,6 +13,7 @@ import {
   createGatewayStores,
   createWorkerDeps,
   gatewaySettings,
+  type ImageAdapters,
   type WorkerDeps,
 } from './composition.ts';
 import { ENV, GATEWAY_SETTINGS, type loadGatewayConfig, type loadWorkerConfig } from './config/env.ts';
@@ -53,11 +52,16 @@ export function lambdaWorkerDeps(
   });
 }
 
-/** The gateway function's app options: its stores, Step Functions, the token and OAuth checks. */
+/**
+ * The gateway function's app options: its stores, Step Functions, the token and OAuth checks.
+ * The image adapters (sharp) come from its entry, so the workers' bundles, which import this
+ * module too, do not carry sharp.
+ */
 export function lambdaGatewayOptions(
   config: ReturnType<typeof loadGatewayConfig>,
   token: string,
   presets: PresetCatalog,
+  images: ImageAdapters,
 ): AppOptions {
   const { tokens, ...stores } = createGatewayStores({
     tableName: config[ENV.tableName],
@@ -86,7 +90,7 @@ export function lambdaGatewayOptions(
       new SfnOrchestrator(new SFNClient({}), config[ENV.stateMachineArn]),
       presets,
       settings,
-      { renderContactSheet, shrinkImage: shrinkToJpeg },
+      images,
       new PowertoolsMetrics(),
     ),
     verifyToken: tokenVerifier(token, tokens),

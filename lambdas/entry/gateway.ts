@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadPresetCatalog } from '../../adapters/preset-files.ts';
 import { readSecretString } from '../../adapters/secrets.ts';
+import { renderContactSheet } from '../../adapters/sharp-contact-sheet.ts';
+import { shrinkToJpeg } from '../../adapters/sharp-shrink.ts';
 import type { AppOptions } from '../../mcp-gateway/app.ts';
 import { createLambdaHandler } from '../../mcp-gateway/lambda.ts';
 import { lambdaGatewayOptions } from '../composition-lambda.ts';
@@ -20,7 +22,7 @@ export async function gatewayOptionsFromEnv(env: Record<string, string | undefin
     config[ENV.presetsDir] ?? fileURLToPath(new URL('./presets', import.meta.url)),
   );
   for (const problem of presets.problems) logger.warn('preset skipped', { ...problem });
-  return lambdaGatewayOptions(config, token, presets);
+  return lambdaGatewayOptions(config, token, presets, { renderContactSheet, shrinkImage: shrinkToJpeg });
 }
 
 // Cold start: config, clients and the token once per container; a bad setting fails here.

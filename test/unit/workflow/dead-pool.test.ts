@@ -5,6 +5,7 @@ import { REST_MS } from '../../../core/pool/host-pool.ts';
 import type { ImageStore, SdProgress, SdWebUi, Txt2ImgResult } from '../../../core/ports.ts';
 import { toStatusView } from '../../../core/status-view.ts';
 import { generateRun, type RunDeps } from '../../../core/workflow/generate-run.ts';
+import { encodePng } from '../../../local/simulator/png.ts';
 import { InMemoryJobStore } from '../../support/in-memory-job-store.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 import { RecordingPool } from '../../support/recording-pool.ts';
@@ -17,6 +18,9 @@ import { RecordingPool } from '../../support/recording-pool.ts';
  */
 
 const HOST = 'gpu:7860';
+/** A real 1x1 PNG: what is stored must be an image (core/image-format). */
+const PNG = encodePng({ width: 1, height: 1, rgb: new Uint8Array(3), text: {} });
+
 const ERROR_500 = 'POST /sdapi/v1/txt2img answered 500: OutOfMemoryError: CUDA out of memory';
 const IDLE: SdProgress = { progress: 0, step: 0, steps: 0, jobTimestamp: null, interrupted: false };
 
@@ -39,7 +43,7 @@ function host(behaviour: () => Behaviour) {
       const seed = Number(payload.seed);
       const size = Number(payload.batch_size);
       return Promise.resolve({
-        images: Array.from({ length: size }, () => new Uint8Array([1])),
+        images: Array.from({ length: size }, () => PNG),
         seeds: Array.from({ length: size }, (_, i) => seed + i),
         subseeds: [],
         infotexts: [],
