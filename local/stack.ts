@@ -14,6 +14,7 @@ import {
   createWorkerDeps,
   gatewaySettings,
   type PoolHost,
+  poolHosts,
   taskHandlers,
 } from '../lambdas/composition.ts';
 import { createApp } from '../mcp-gateway/app.ts';
@@ -153,10 +154,10 @@ async function startServices(
       );
   for (const sim of simulators) sim.setFaults(config.SDBATCH_SIM_FAULTS);
   const simulator = simulators[0];
-  const sdHosts: PoolHost[] = (config.SD_WEBUI_URL ?? simulators.map((s) => s.url)).map((url) => ({
-    ...withBasicAuth(url),
+  const sdHosts: PoolHost[] = poolHosts(config.SD_WEBUI_URL ?? simulators.map((s) => s.url), {
     depth: config.SDBATCH_HOST_DEPTH,
-  }));
+    requestLimits: config.SDBATCH_HOST_REQUEST_LIMIT_SECONDS,
+  }).map((host) => ({ ...host, ...withBasicAuth(host.baseUrl) }));
   const slots = sdHosts.length * config.SDBATCH_HOST_DEPTH;
   const concurrency = config.SDBATCH_CONCURRENCY ?? slots;
 

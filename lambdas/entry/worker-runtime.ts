@@ -3,7 +3,13 @@ import type { Context } from 'aws-lambda';
 import { readSecretString, type SecretReader } from '../../adapters/secrets.ts';
 import { SfnTaskCallbacks } from '../../adapters/sfn-task-callbacks.ts';
 import type { TaskStateName } from '../../workflow/definition.ts';
-import { createWorkerDeps, type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
+import {
+  createWorkerDeps,
+  type ImageAdapters,
+  poolHosts,
+  taskHandlers,
+  type WorkerDeps,
+} from '../composition.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
 
@@ -24,7 +30,11 @@ export async function workerDepsFromEnv(
     tableName: config[ENV.tableName],
     bucketName: config[ENV.bucketName],
     // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
-    sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({ baseUrl, headers, depth: config[ENV.hostDepth] })),
+    sdHosts: poolHosts(config[ENV.sdWebUiUrl], {
+      headers,
+      depth: config[ENV.hostDepth],
+      requestLimits: config[ENV.hostRequestLimitSeconds],
+    }),
     // Lambda gives every function its role's credentials and region in the environment.
     callbacks: new SfnTaskCallbacks({
       region: env.AWS_REGION ?? '',
