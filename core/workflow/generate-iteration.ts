@@ -152,9 +152,15 @@ export interface Asker {
 export interface RunnerCalls {
   lastCall: Map<string, HostCall>;
   cancel: CancelWatch;
+  /** Notes its calls added to the job: its two calls in flight read the job before either added one. */
+  noted: Set<string>;
 }
 
-export const runnerCalls = (): RunnerCalls => ({ lastCall: new Map(), cancel: { cancelled: false } });
+export const runnerCalls = (): RunnerCalls => ({
+  lastCall: new Map(),
+  cancel: { cancelled: false },
+  noted: new Set(),
+});
 
 /** The pool ask for an iteration still to make, with its call's time-out. */
 interface SlotAsk {
@@ -297,44 +303,54 @@ async function generateOnHost(
   const parts = splitCalls(job.params.batch_size, shape.batchPerCall);
   if (limit && parts.length > 1) {
     const note = splitNote(lease.hostId, limit.seconds, job.params.batch_size, shape.batchPerCall);
-    if (!job.notes?.includes(note)) await deps.jobs.addNote(job.job_id, note);
+    if (!job.notes?.includes(note) && !shared.noted.has(note)) {
+      shared.noted.add(note);
+      await deps.jobs.addNote(job.job_id, note);
+    }
   }
   const deadline = AbortSignal.timeout(timeoutMs);
+  // The calls of a split iteration follow each other on the host; the runner's next call follows
+  // the last of them, as `first` stands for them all in the runner's order until they are done.
+  const split = parts.length > 1;
   const made: Txt2ImgResult[] = [];
   let busySeconds = 0;
-  for (const [index, part] of parts.entries()) {
-    const call = index === 0 ? first : new HostCall();
-    const before = index === 0 ? previous : shared.lastCall.get(lease.hostId);
-    if (index > 0) shared.lastCall.set(lease.hostId, call);
-    // Behind a request limit a call queues only behind the runner's own call still out there, and
-    // only while two fit: a request ahead of it of unknown size could push it past the limit.
-    const alone = limit !== undefined && !(shape.depth > 1 && before !== undefined && !before.done);
-    let one: Awaited<ReturnType<typeof callOnHost>>;
-    try {
-      one = await callOnHost({
-        job,
-        iteration,
-        part,
-        prepared,
-        sd,
-        lease,
-        deadline,
-        deps,
-        shared,
-        call,
-        previous: before,
-        alone,
-      });
-    } catch (error) {
-      // The tunnel cut it at its limit: the call took at least that long, and the host's rate says so.
-      if (limit && error instanceof SdWebUiUnavailableError && error.mayStillRun) {
-        measure(rateSample({ ...job.params, batch_size: part.count }, limit.seconds));
+  let before = previous;
+  try {
+    for (const part of parts) {
+      const call = split ? new HostCall() : first;
+      // Behind a request limit a call queues only behind the runner's own call still out there, and
+      // only while two fit: a request ahead of it of unknown size could push it past the limit.
+      const alone = limit !== undefined && !(shape.depth > 1 && before !== undefined && !before.done);
+      let one: Awaited<ReturnType<typeof callOnHost>>;
+      try {
+        one = await callOnHost({
+          job,
+          iteration,
+          part,
+          prepared,
+          sd,
+          lease,
+          deadline,
+          deps,
+          shared,
+          call,
+          previous: before,
+          alone,
+        });
+      } catch (error) {
+        // The tunnel cut it at its limit: the call took at least that long, and the host's rate says so.
+        if (limit && error instanceof SdWebUiUnavailableError && error.mayStillRun) {
+          measure(rateSample({ ...job.params, batch_size: part.count }, limit.seconds));
+        }
+        throw error;
       }
-      throw error;
+      if (!one) return undefined;
+      made.push(one.result);
+      busySeconds += one.busySeconds;
+      before = call;
     }
-    if (!one) return undefined;
-    made.push(one.result);
-    busySeconds += one.busySeconds;
+  } finally {
+    first.end();
   }
   return { result: joinResults(made), measured: rateSample(job.params, busySeconds) };
 }
