@@ -338,7 +338,8 @@ async function generateOnHost(
           alone,
         });
       } catch (error) {
-        // The tunnel cut it at its limit: the call took at least that long, and the host's rate says so.
+        // The tunnel cut it at its limit: its request lasted at least that long. Taken as its GPU time
+        // (too much if it waited in the queue: the safe side), the next try is planned smaller.
         if (limit && error instanceof SdWebUiUnavailableError && error.mayStillRun) {
           measure(rateSample({ ...job.params, batch_size: part.count }, limit.seconds));
         }

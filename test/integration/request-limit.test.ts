@@ -117,6 +117,27 @@ describe('a host behind a tunnel with a request limit', () => {
     expect((await deps.jobs.get(job.job_id))?.notes ?? []).toEqual([]);
   });
 
+  it('learns from a 524 that a call takes at least the limit, and splits the next try', async () => {
+    // The host's speed is unknown and the calibration ten times too fast: 4 images at 10 steps of
+    // 20 ms take 0.8 s, planned as 0.08 s, behind a 0.6 s tunnel.
+    const limit = 0.6;
+    const { sim, deps: built } = await hostBehindTunnel({ stepMs: 20 }, limit);
+    sim.setFaults({ tunnelSeconds: limit });
+    const deps = { ...built, calibration: { secondsPerStep: 0.002, minPixels: 512 * 512 } };
+    const job = await newJob(deps, { steps: 10, batch_size: 4, n_iter: 1 });
+    expect(await run(deps, job)).toEqual({ runner: 0, images: 4, iterations: 1, failed: 0 });
+    // A cut for each slot still unmeasured at most (the rates are kept per slot), then 2 + 2.
+    const cuts = sim.stats().tunnelCuts;
+    expect(cuts).toBeGreaterThanOrEqual(1);
+    expect(cuts).toBeLessThanOrEqual(2);
+    expect(sim.stats().sentWhileCutRuns).toBe(0);
+    const sent = sim.stats().received as Array<{ seed: number; batch_size: number }>;
+    expect(sent.slice(cuts).map((b) => [b.seed, b.batch_size])).toEqual([
+      [5000, 2],
+      [5002, 2],
+    ]);
+  });
+
   it('after a 524, sends nothing to the host until the request the tunnel cut is off it', async () => {
     // The tunnel's timer fires when the test says: "100 s" pass once both calls are out.
     const timers: Array<() => void> = [];
