@@ -12,7 +12,8 @@ import {
   placerFor,
   type SlotRefusal,
 } from '../core/pool/host-pool.ts';
-import { ASKING_AFTER_GRANT_MS, type JobClaim } from '../core/pool/waiters.ts';
+import { type PoolOutage, poolOutage } from '../core/pool/outage.ts';
+import { ASKING_AFTER_GRANT_MS, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
@@ -293,7 +294,7 @@ export class DynamoDbHostPool implements HostPool {
     return (await this.snapshot()).slots.some((s) => s.holder === holder && isLive(s, now));
   }
 
-  async reportHealth(lease: Lease, ok: boolean): Promise<boolean> {
+  async reportHealth(lease: Lease, ok: boolean, error?: string): Promise<boolean> {
     // A success on a host that had no failures when leased changes nothing: no read, no write.
     if (ok && lease.hostFailures === 0) return false;
     const { hostId } = lease;
@@ -303,6 +304,7 @@ export class DynamoDbHostPool implements HostPool {
       const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
       if ((current?.failures ?? 0) === 0) return false;
       const next = nextHealth(current, hostId, true, now);
+      // The whole item is replaced: its failing_since and last_error go with the count.
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
@@ -312,13 +314,22 @@ export class DynamoDbHostPool implements HostPool {
       return false;
     }
     // Calls on one host fail together: count with an atomic ADD, or concurrent failures would
-    // overwrite each other's count and the host would rest late.
+    // overwrite each other's count and the host would rest late. The first failure since the last
+    // success stamps when the host began failing.
+    const failed = nextHealth(undefined, hostId, false, now, this.restMs, error);
     const { Attributes } = await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: key,
-        UpdateExpression: 'SET host_id = :host ADD failures :one',
-        ExpressionAttributeValues: { ':host': hostId, ':one': 1 },
+        UpdateExpression: `SET host_id = :host, failing_since = if_not_exists(failing_since, :now)${
+          failed.lastError ? ', last_error = :error' : ''
+        } ADD failures :one`,
+        ExpressionAttributeValues: {
+          ':host': hostId,
+          ':one': 1,
+          ':now': now,
+          ...(failed.lastError ? { ':error': failed.lastError } : {}),
+        },
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -336,8 +347,17 @@ export class DynamoDbHostPool implements HostPool {
     return true;
   }
 
+  async outage(): Promise<PoolOutage | undefined> {
+    return poolOutage(this.hosts, (await this.snapshot()).health);
+  }
+
   async hostRates(): Promise<HostRate[]> {
     return hostRatesOf(this.hosts, await this.snapshot(), this.clock());
+  }
+
+  async waitingRunners(): Promise<number> {
+    const now = this.clock();
+    return (await this.snapshot()).waiters.filter((w) => isWakeable(w, now)).length;
   }
 
   async resting(): Promise<string[]> {

@@ -43,12 +43,14 @@ export class DynamoDbIterationLedger extends TableAdapter implements IterationLe
   /** Adds the iteration's images to the job's counters, once: the counted set guards the ADD. */
   private async count(record: IterationRecord): Promise<void> {
     const counter = counterOf(record);
+    // An image made means a host works: the outage the job waited on is over (same write).
+    const over = record.status === 'succeeded' ? ' REMOVE outage' : '';
     await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(record.job_id), sk: JOB_SK },
-          UpdateExpression: `ADD ${counter} :count, counted :iteration`,
+          UpdateExpression: `ADD ${counter} :count, counted :iteration${over}`,
           ConditionExpression: 'attribute_exists(pk) AND NOT contains(counted, :i)',
           ExpressionAttributeValues: {
             ':count': record.image_count,

@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type ContactSheet, type CurrentProgress, expiryFrom, JobRecord, notesToDrop } from '../core/job.ts';
 import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../core/job-status.ts';
+import type { PoolOutage } from '../core/pool/outage.ts';
 import type { JobRecords, OwnerIndex } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { JOB_SK, jobPk, ownerPk } from './jobs-table.ts';
@@ -150,7 +151,12 @@ export class DynamoDbJobRecords extends TableAdapter implements JobRecords {
     }
   }
 
-  async recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number> {
+  async recordAttempt(
+    jobId: string,
+    iteration: number,
+    hostId?: string,
+    outage?: PoolOutage,
+  ): Promise<number> {
     const onHost = hostId !== undefined;
     const add = () =>
       this.db.send(
@@ -159,13 +165,14 @@ export class DynamoDbJobRecords extends TableAdapter implements JobRecords {
           Key: { pk: jobPk(jobId), sk: JOB_SK },
           UpdateExpression: `SET attempts.#i = if_not_exists(attempts.#i, :zero) + :one${
             onHost ? ', failed_on.#i = list_append(if_not_exists(failed_on.#i, :none), :host)' : ''
-          }`,
+          }${outage ? ', outage = :outage' : ' REMOVE outage'}`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#i': String(iteration) },
           ExpressionAttributeValues: {
             ':zero': 0,
             ':one': 1,
             ...(onHost ? { ':none': [], ':host': [hostId] } : {}),
+            ...(outage ? { ':outage': outage } : {}),
           },
           ReturnValues: 'UPDATED_NEW',
         }),

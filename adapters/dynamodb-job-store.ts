@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord } from '../core/job.ts';
 import type { JobStatus } from '../core/job-status.ts';
+import type { PoolOutage } from '../core/pool/outage.ts';
 import type { Admission, ClientTokenClaim, JobListQuery, JobPage, JobStore } from '../core/ports.ts';
 import { DynamoDbIterationLedger } from './dynamodb-iteration-ledger.ts';
 import { DynamoDbJobRecords } from './dynamodb-job-records.ts';
@@ -39,8 +40,8 @@ export class DynamoDbJobStore implements JobStore {
   addNote(jobId: string, note: string): Promise<void> {
     return this.records.addNote(jobId, note);
   }
-  recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number> {
-    return this.records.recordAttempt(jobId, iteration, hostId);
+  recordAttempt(jobId: string, iteration: number, hostId?: string, outage?: PoolOutage): Promise<number> {
+    return this.records.recordAttempt(jobId, iteration, hostId, outage);
   }
   markStealing(jobId: string): Promise<void> {
     return this.records.markStealing(jobId);

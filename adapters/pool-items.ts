@@ -61,6 +61,8 @@ function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
       hostId: String(item.host_id),
       failures: Number(item.failures ?? 0),
       unhealthyUntil: num(item.unhealthy_until),
+      failingSince: num(item.failing_since),
+      lastError: typeof item.last_error === 'string' ? item.last_error : undefined,
     });
   } else if (sk.startsWith('WAIT#') && typeof item.work === 'number') {
     // (Waiter items of the polling design before this one claim no work: skipped.)

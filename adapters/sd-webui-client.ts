@@ -56,9 +56,14 @@ export class SdWebUiClient implements SdWebUi {
     this.host = { ...host, baseUrl: host.baseUrl.replace(/\/+$/, '') };
   }
 
-  async txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult> {
+  async txt2img(
+    payload: Record<string, unknown>,
+    signal?: AbortSignal,
+    answering?: () => void,
+  ): Promise<Txt2ImgResult> {
     const path = '/sdapi/v1/txt2img';
     const response = await this.send('POST', path, payload, signal);
+    answering?.();
     let body: Txt2ImgBody;
     try {
       // Streamed: the images are the bulk of the answer and are decoded one at a time.

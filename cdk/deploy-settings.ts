@@ -52,13 +52,16 @@ const Common = z.object({
   /**
    * Concurrent executions reserved for the gateway, which also caps it: a flood of requests to its
    * public URL, authenticated or not, cannot take the account's concurrency from the workflow's
-   * functions. "none" reserves nothing (an account whose concurrency quota is too small to set
-   * any aside: Lambda keeps 100 unreserved).
+   * functions. None by default: Lambda keeps 100 of the account's concurrency unreserved, so a
+   * reservation of n needs a concurrent-executions quota of at least n + 100, and a new account
+   * has less (README, "Account quotas"). "none" is the default spelled out.
    */
   gatewayReservedConcurrency: z
     .union([z.literal('none'), z.coerce.number().int().min(1).max(1000)])
-    .default(10)
+    .optional()
     .transform((v) => (v === 'none' ? undefined : v)),
+  /** Where the alarms are mailed (SNS asks the address to confirm first); unset, the topic has no subscriber. */
+  alarmEmail: z.email({ message: 'expected an e-mail address' }).optional(),
   /** OAuth resource-server mode: the authorization server, and this gateway's MCP URL as audience. */
   oauthIssuer: z.url({ protocol: /^https$/ }).optional(),
   oauthAudience: z.url({ protocol: /^https$/ }).optional(),
@@ -104,6 +107,11 @@ const InVpc = Common.extend({
   securityGroupId: ec2Id('sg'),
   /** false when the VPC already has S3/DynamoDB gateway endpoints on those route tables. */
   createVpcEndpoints: flag.default(true),
+  /**
+   * true when the subnets route to the internet (a NAT gateway): only then can the workers fetch a
+   * caller's ControlNet image_url. Not stated, they cannot, and the gateway refuses such a start.
+   */
+  vpcInternetAccess: flag.default(false),
 });
 
 export const DeploySettings = z
@@ -134,7 +142,9 @@ export const DeploySettings = z
   })
   .transform((s) => {
     const gpuHosts = commaList(s.sdWebUiUrl).length;
-    return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth };
+    // Tunnel mode's workers run in Lambda's own network, which reaches the internet.
+    const workersReachInternet = s.mode === 'tunnel' || s.vpcInternetAccess;
+    return { ...s, gpuHosts, concurrency: s.concurrency ?? gpuHosts * s.hostDepth, workersReachInternet };
   });
 export type DeploySettings = z.infer<typeof DeploySettings>;
 export type VpcSettings = Extract<DeploySettings, { mode: 'vpc' }>;
@@ -157,9 +167,13 @@ export function readDeploySettings(node: Node): DeploySettings {
         '-c vpcId=… -c subnetIds=… -c routeTableIds=… -c securityGroupId=… for VPC mode (README, "Deploy to AWS").',
     );
   }
-  const vpcOnly = ['subnetIds', 'routeTableIds', 'securityGroupId', 'createVpcEndpoints'].filter(
-    (k) => k in raw,
-  );
+  const vpcOnly = [
+    'subnetIds',
+    'routeTableIds',
+    'securityGroupId',
+    'createVpcEndpoints',
+    'vpcInternetAccess',
+  ].filter((k) => k in raw);
   if (raw.vpcId === undefined && vpcOnly.length > 0) {
     throw new Error(`${vpcOnly.join(', ')} only apply in VPC mode: set vpcId as well, or drop them.`);
   }

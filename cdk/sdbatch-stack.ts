@@ -1,10 +1,13 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { hostIdOf } from '../core/pool/host-pool.ts';
+import { commaList } from '../core/settings.ts';
 import { Gateway } from './constructs/gateway.ts';
 import { GpuConnection } from './constructs/gpu-connection.ts';
 import { ImagesBucket } from './constructs/images-bucket.ts';
 import { JobsTable } from './constructs/jobs-table.ts';
 import { OAuthUserPool } from './constructs/oauth-user-pool.ts';
+import { Operations } from './constructs/operations.ts';
 import { Workflow } from './constructs/workflow.ts';
 import { WorkflowTasks } from './constructs/workflow-tasks.ts';
 import type { DeploySettings } from './deploy-settings.ts';
@@ -21,6 +24,7 @@ export class SdbatchStack extends Stack {
   readonly workflow: Workflow;
   readonly gateway: Gateway;
   readonly userPool?: OAuthUserPool;
+  readonly operations: Operations;
 
   constructor(scope: Construct, id: string, props: SdbatchStackProps) {
     super(scope, id, props);
@@ -34,7 +38,6 @@ export class SdbatchStack extends Stack {
       images: this.images,
       gpu,
       generateMemoryMb: settings.generateMemoryMb,
-      stateMachineName,
     });
     this.workflow = new Workflow(this, 'Workflow', { tasks: this.tasks.byState, stateMachineName });
     this.userPool =
@@ -50,6 +53,14 @@ export class SdbatchStack extends Stack {
       workflow: this.workflow,
       settings,
       userPool: this.userPool,
+    });
+
+    this.operations = new Operations(this, 'Operations', {
+      stateMachine: this.workflow.stateMachine,
+      generate: this.tasks.byState['Generate images'],
+      gateway: this.gateway.function,
+      hostIds: commaList(settings.sdWebUiUrl).map(hostIdOf),
+      alarmEmail: settings.alarmEmail,
     });
 
     const output = (id: string, value: string, description: string) =>
@@ -73,6 +84,12 @@ export class SdbatchStack extends Stack {
       output('OAuthIssuer', this.userPool.issuer, 'The authorization server (Cognito user pool)');
       output('OAuthClientId', this.userPool.client.userPoolClientId, 'The public app client MCP clients use');
     }
+    output('AlarmTopicArn', this.operations.topic.topicArn, 'Alarms are published here: subscribe to it');
+    output(
+      'DashboardName',
+      this.operations.dashboard.dashboardName,
+      'The CloudWatch dashboard: jobs, images, GPU busy per host, runners waiting',
+    );
     output(
       'GatewayFunctionName',
       this.gateway.function.fn.functionName,

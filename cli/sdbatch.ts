@@ -10,7 +10,7 @@ const USAGE = `sdbatch: talk to an sdbatch gateway (the embedded one from npm st
   sdbatch start "PROMPT" [--batch-size 4 --n-iter 3 --preset NAME --any_tool_argument VALUE]
   sdbatch status JOB_ID            one line: progress, step, elapsed, ETA
   sdbatch watch JOB_ID [--interval SECONDS]   a live progress bar until the job ends
-  sdbatch result JOB_ID [--download DIR]   URLs, or the PNGs (parallel, resumable)
+  sdbatch result JOB_ID [--download DIR]   URLs, or the images (parallel, resumable)
   sdbatch cancel JOB_ID
   sdbatch list [--status running --limit 20 --cursor C]
   sdbatch presets

@@ -1,5 +1,5 @@
 import { formatDuration } from '../core/duration.ts';
-import type { StatusView } from '../core/status-view.ts';
+import { type StatusView, waitingFor } from '../core/status-view.ts';
 
 /** What `sdreforge_batch_status` answers; `current` is the SD WebUI call sampling now for the job. */
 export type Status = StatusView;
@@ -56,7 +56,10 @@ export function fitLine(barOf: (cells: number) => string, parts: Part[], width: 
   return bare.slice(0, Math.max(0, width));
 }
 
-/** `[####----] 5/12 running · step 5/20 of iteration 3 · 1m 05s elapsed · ETA 2m 10s`, fitted to `width`. */
+/**
+ * `[####----] 5/12 running · step 5/20 of iteration 3 · 1m 05s elapsed · ETA 2m 10s`, fitted to
+ * `width`; in place of the ETA, what the job waits for when status says so.
+ */
 export function statusLine(s: Status, etaSeconds: number | null, width = Number.POSITIVE_INFINITY): string {
   const failed = s.failed_images > 0 ? `, ${s.failed_images} failed` : '';
   const parts: Part[] = [{ long: `${s.completed_images}/${s.total_images} ${s.status}${failed}`, rank: 9 }];
@@ -73,7 +76,9 @@ export function statusLine(s: Status, etaSeconds: number | null, width = Number.
     short: formatDuration(s.elapsed_seconds),
     rank: 1,
   });
-  if (etaSeconds !== null) parts.push({ long: `ETA ${formatDuration(etaSeconds)}`, rank: 9 });
+  const waiting = waitingFor(s);
+  if (waiting) parts.push({ long: waiting, short: waiting.split(':')[0], rank: 8 });
+  else if (etaSeconds !== null) parts.push({ long: `ETA ${formatDuration(etaSeconds)}`, rank: 9 });
   return fitLine((cells) => bar(s.completed_images, s.total_images, cells), parts, width);
 }
 
@@ -85,7 +90,8 @@ export function statusLine(s: Status, etaSeconds: number | null, width = Number.
  * the server's estimate stands (it counts down from the a-priori estimate meanwhile).
  */
 export function remainingSeconds(s: Status, imagesPerCall: number | undefined): number | null {
-  if (s.poll_after_seconds === null) return null;
+  // Waiting for a host: no time can be given (the line says what it waits for).
+  if (s.poll_after_seconds === null || waitingFor(s)) return null;
   const done = s.completed_images + s.failed_images;
   if (done === 0 || imagesPerCall === undefined) return s.estimated_remaining_seconds;
   const sampling = s.current && s.current.steps > 0 ? Math.min(1, s.current.step / s.current.steps) : 0;

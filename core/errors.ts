@@ -75,3 +75,21 @@ export class RunPausedError extends Error {
 export class TaskGoneError extends Error {
   override readonly name = 'TaskGoneError';
 }
+
+/**
+ * The job and image stores cannot serve at all (the embedded stack's stopped, for lack of space
+ * say): the message names the cause and what will bring them back, so a caller is not told to
+ * retry a request that cannot succeed until then.
+ */
+export class StoresUnavailableError extends Error {
+  override readonly name = 'StoresUnavailableError';
+}
+
+/**
+ * SD WebUI answered an image sdbatch does not store (not PNG, JPEG or WebP, or cut short): the
+ * iteration fails with this reason, nothing of it stored. Not retried: the host answers in the
+ * format its settings say, so another try there would answer the same.
+ */
+export class UnsupportedImageError extends Error {
+  override readonly name = 'UnsupportedImageError';
+}

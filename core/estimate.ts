@@ -36,6 +36,8 @@ export interface HostRate {
 export interface RateSample {
   key: string;
   secondsPerUnit: number;
+  /** The call's GPU time itself, for the host's busy-time metric. */
+  busySeconds?: number;
 }
 
 const BASE_PIXELS = 512 * 512;
@@ -146,7 +148,7 @@ export function secondsPerImage(
 export function rateSample(params: GenerationParams, busySeconds: number): RateSample | undefined {
   const secondsPerUnit = busySeconds / (params.batch_size * imageWork(params));
   return Number.isFinite(secondsPerUnit) && secondsPerUnit > 0
-    ? { key: rateKey(params), secondsPerUnit }
+    ? { key: rateKey(params), secondsPerUnit, busySeconds }
     : undefined;
 }
 

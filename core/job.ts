@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JobStatus, PROGRESS_STATUS } from './job-status.ts';
 import { GenerationParams } from './params/generation.ts';
+import { PoolOutage } from './pool/outage.ts';
 
 export { isTerminal, JobStatus } from './job-status.ts';
 export { GenerationParams } from './params/generation.ts';
@@ -37,6 +38,11 @@ export const JobRecord = z.object({
   attempts: z.record(z.string(), z.number().int()).optional(),
   /** The hosts each iteration's failed calls were made on, by iteration number: its retries go elsewhere. */
   failed_on: z.record(z.string(), z.array(z.string())).optional(),
+  /**
+   * Every host of the pool failing, as a runner last saw it after a failed call; dropped by the
+   * next image counted. Status says the job waits for a host instead of giving a time.
+   */
+  outage: PoolOutage.optional(),
   /** Generate tasks its execution runs, decided once when it is planned (runnerCount). */
   runners: z.number().int().positive().optional(),
   /**

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { HostRate, RateSample } from './estimate.ts';
 import type { ContactSheet, CurrentProgress, IterationRecord, JobRecord, JobStatus } from './job.ts';
 import type { HostSpec, Lease, SlotAsk, SlotRefusal } from './pool/host-pool.ts';
+import type { PoolOutage } from './pool/outage.ts';
 import type { JobClaim } from './pool/waiters.ts';
 
 /**
@@ -25,9 +26,10 @@ export interface JobRecords {
   addNote(jobId: string, note: string): Promise<void>;
   /**
    * Counts one more failed call of an iteration, and the host that failed it; returns how many
-   * failed calls it has had in all.
+   * failed calls it has had in all. In the same write the job keeps the pool's outage as seen
+   * after this failure (what status says it waits for), or drops the one it had when there is none.
    */
-  recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number>;
+  recordAttempt(jobId: string, iteration: number, hostId?: string, outage?: PoolOutage): Promise<number>;
   /** Says that runners take each other's iterations now (the job's end): see generateIteration. */
   markStealing(jobId: string): Promise<void>;
 }
@@ -123,7 +125,7 @@ export interface PutImage {
   expiresAt: number;
 }
 
-/** PNGs and presigned downloads. One implementation: S3 (s3rver locally). */
+/** Images (PNG, JPEG, WebP) and presigned downloads. One implementation: S3 (s3rver locally). */
 export interface ImageStore {
   put(image: PutImage): Promise<void>;
   get(key: string): Promise<Uint8Array>;
@@ -189,7 +191,12 @@ export interface SdProgress {
 
 /** A GPU host running SD WebUI. */
 export interface SdWebUi {
-  txt2img(payload: Record<string, unknown>, signal?: AbortSignal): Promise<Txt2ImgResult>;
+  /** `answering` is called when the answer begins to arrive (its body may take a while). */
+  txt2img(
+    payload: Record<string, unknown>,
+    signal?: AbortSignal,
+    answering?: () => void,
+  ): Promise<Txt2ImgResult>;
   progress(signal?: AbortSignal): Promise<SdProgress>;
   interrupt(): Promise<void>;
   /** Titles of the installed txt2img scripts (alwayson ones included), as /sdapi/v1/scripts lists them. */
@@ -266,12 +273,19 @@ export interface HostPool {
   callsOf(jobId: string): Promise<number>;
   /** Whether a live lease has this holder (an iteration being made somewhere). One pool read. */
   isHeld(holder: string): Promise<boolean>;
-  /** Records a call's outcome; the third failure in a row rests the host. True when it is now resting. */
-  reportHealth(lease: Lease, ok: boolean): Promise<boolean>;
+  /**
+   * Records a call's outcome (a failure with its error); the third failure in a row rests the
+   * host. True when it is now resting.
+   */
+  reportHealth(lease: Lease, ok: boolean, error?: string): Promise<boolean>;
+  /** Every host failing since its last success, or undefined (see poolOutage). One pool read. */
+  outage(): Promise<PoolOutage | undefined>;
   /** Hosts resting after failures, for status. */
   resting(): Promise<string[]>;
   /** Each host's measured speed and health, for estimates: one read of the pool. */
   hostRates(): Promise<HostRate[]>;
+  /** Runners waiting in the queue for a slot, registered and not yet woken (the metric): one read. */
+  waitingRunners(): Promise<number>;
 }
 
 /** One ask for a slot (see SlotAsk); whether the asker hands a lease over is the pool's to see. */

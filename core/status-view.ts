@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { type Calibration, estimateJobSeconds, type HostRate, remainingSeconds } from './estimate.ts';
 import { isTerminal, type JobRecord, JobStatus } from './job.ts';
+import { waitingForHost } from './pool/outage.ts';
 
 /** What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. */
 export const StatusView = z.object({
@@ -13,7 +14,12 @@ export const StatusView = z.object({
   progress: z.string().describe('e.g. "5/12 images completed"'),
   elapsed_time: z.string(),
   elapsed_seconds: z.number(),
-  estimated_remaining: z.string().nullable(),
+  estimated_remaining: z
+    .string()
+    .nullable()
+    .describe(
+      'Time left, e.g. "2m 10s"; or, with estimated_remaining_seconds null, what the job waits for (e.g. "waiting for a GPU host: …").',
+    ),
   estimated_remaining_seconds: z.number().nullable(),
   current: z
     .object({ iteration: z.number().int(), step: z.number().int(), steps: z.number().int() })
@@ -69,15 +75,23 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
   const start = job.started_at ?? job.created_at;
   const end = ended && job.finished_at ? new Date(job.finished_at) : now;
   const elapsed = Math.max(0, secondsBetween(start, end));
-  const remaining = ended
-    ? null
-    : remainingSeconds({
-        elapsedSeconds: elapsed,
-        doneImages: job.completed_images + job.failed_images,
-        totalImages: job.total_images,
-        estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
-        roundImages: prior?.roundImages,
-      });
+  const outage = !ended && job.outage ? job.outage : undefined;
+  const done = job.completed_images + job.failed_images;
+  const estimate =
+    ended || outage
+      ? null
+      : remainingSeconds({
+          elapsedSeconds: elapsed,
+          doneImages: done,
+          totalImages: job.total_images,
+          estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
+          roundImages: prior?.roundImages,
+        });
+  // No host works, or nothing is made yet and the estimate is used up: the job is not about to
+  // end, and no time can be given (the estimate would say "0s"); say what it waits for instead.
+  const late = estimate === 0 && done < job.total_images;
+  const waiting = outage ? waitingForHost(outage, now.getTime()) : late ? FIRST_IMAGES_LATE : undefined;
+  const remaining = late ? null : estimate;
   const failed = job.failed_images > 0 ? `, ${job.failed_images} failed` : '';
   return {
     job_id: job.job_id,
@@ -88,17 +102,32 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
     progress: `${job.completed_images}/${job.total_images} images completed${failed}`,
     elapsed_time: formatDuration(elapsed),
     elapsed_seconds: Math.round(elapsed),
-    estimated_remaining: remaining === null ? null : formatDuration(remaining),
+    estimated_remaining: waiting ?? (remaining === null ? null : formatDuration(remaining)),
     estimated_remaining_seconds: remaining === null ? null : Math.round(remaining),
     // The last step written for an iteration that has since finished is history, not progress.
     current:
       !ended && job.current && !job.counted?.has(job.current.iteration)
         ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
         : null,
-    poll_after_seconds: ended ? null : pollAfter(remaining),
+    poll_after_seconds: ended ? null : outage ? WAITING_POLL_SECONDS : pollAfter(remaining),
     ...(job.notes?.length ? { notes: job.notes } : {}),
   };
 }
+
+/**
+ * What the job waits for instead of a time left, when status says so (every GPU host fails, or
+ * its first images are late): the one test the status tool, the task's message and the CLI's
+ * line share.
+ */
+export const waitingFor = (view: StatusView): string | undefined =>
+  view.poll_after_seconds !== null && view.estimated_remaining_seconds === null
+    ? (view.estimated_remaining ?? undefined)
+    : undefined;
+
+const FIRST_IMAGES_LATE = 'waiting for the first images, which take longer than estimated';
+
+/** A host that fails is retried every few seconds and given up on within minutes: no need to ask often. */
+const WAITING_POLL_SECONDS = 15;
 
 /** Poll often near the end, rarely during a long job: a model's tool calls are not free. */
 function pollAfter(remaining: number | null): number {

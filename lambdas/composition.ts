@@ -9,7 +9,8 @@ import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts';
 import type { CheckpointCatalog } from '../core/checkpoints.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
-import type { HostSpec } from '../core/pool/host-pool.ts';
+import { type Metrics, NO_METRICS } from '../core/metrics.ts';
+import { type HostSpec, hostIdOf as hostId } from '../core/pool/host-pool.ts';
 import type {
   ContactSheetRenderer,
   HostPool,
@@ -27,9 +28,10 @@ import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
 import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
 import type { GatewayDeps, GatewaySettings } from '../mcp-gateway/deps.ts';
 import { hostRateReaders } from '../mcp-gateway/recent-read.ts';
-import type { TaskStateName } from '../workflow/definition.ts';
+import { TASK_FUNCTIONS, type TaskStateName } from '../workflow/definition.ts';
 import { createFinalizeJobHandler } from './finalize-job.ts';
 import { createGenerateImagesHandler } from './generate-images.ts';
+import { meteredImages, meteredPool } from './metered-ports.ts';
 import { createRecordFailedIterationHandler } from './record-failed-iteration.ts';
 import { createRenderContactSheetHandler } from './render-contact-sheet.ts';
 import { createWaitForSlotHandler } from './wait-for-slot.ts';
@@ -45,6 +47,8 @@ export type WorkerDeps = RunDeps & {
   runBudgetMs: number;
   /** Ends the waits of runners queued for a GPU slot (Step Functions' SendTaskSuccess). */
   callbacks: TaskCallbacks;
+  /** Where the handlers put what they measured (core/metrics.ts). */
+  metrics: Metrics;
 };
 
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
@@ -68,14 +72,11 @@ export function poolHosts(
   }));
 }
 
-/** A host's id is its host:port: the same on every worker and across restarts. */
-const hostId = (baseUrl: string): string => new URL(baseUrl).host;
-
 const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
   hosts.map((h) => ({ id: hostId(h.baseUrl), depth: h.depth ?? DEFAULT_SETTINGS.hostDepth }));
 
 /** Where the stores are: the table, the bucket, and the clients' endpoints (the embedded stores' or AWS's). */
-interface StoresSetup {
+export interface StoresSetup {
   tableName: string;
   bucketName: string;
   clients?: ClientOptions;
@@ -90,7 +91,7 @@ function createStores(setup: StoresSetup) {
   return { db, jobs, images, catalog };
 }
 
-interface WorkerSetup extends StoresSetup {
+export interface WorkerSetup extends StoresSetup {
   /** One host (the common case) or a pool. */
   sdHost?: PoolHost;
   sdHosts?: PoolHost[];
@@ -107,6 +108,12 @@ interface WorkerSetup extends StoresSetup {
   runBudgetMs?: number;
   /** How long a failing host rests (REST_MS by default); tests shorten it. */
   hostRestMs?: number;
+  /** CloudWatch in a Lambda; nowhere by default. */
+  metrics?: Metrics;
+  /** How long iterations are tried while every host fails (OUTAGE_MS by default); tests shorten it. */
+  outageMs?: number;
+  /** How long a host may show no sign of working on a call (HANG_MS by default); tests shorten it. */
+  hangMs?: number;
 }
 
 export function createWorkerDeps(
@@ -117,15 +124,20 @@ export function createWorkerDeps(
   const { db, jobs, images, catalog } = createStores(setup);
   const hosts = new Map<string, SdWebUi>(pool.map((h) => [hostId(h.baseUrl), new SdWebUiClient(h)]));
   const calibration = { secondsPerStep: setup.secondsPerStep ?? DEFAULT_SETTINGS.secondsPerStep };
+  const metrics = setup.metrics ?? NO_METRICS;
   return {
     jobs,
-    images,
-    pool: new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
-      callbacks: setup.callbacks,
-      restMs: setup.hostRestMs,
-      calibration,
-    }),
+    images: meteredImages(images, metrics),
+    pool: meteredPool(
+      new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
+        callbacks: setup.callbacks,
+        restMs: setup.hostRestMs,
+        calibration,
+      }),
+      metrics,
+    ),
     callbacks: setup.callbacks,
+    metrics,
     hosts,
     fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     catalog,
@@ -151,10 +163,12 @@ export function createWorkerDeps(
     iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
     // The Lambda's 900 s less the margin its handler keeps back.
     runBudgetMs: setup.runBudgetMs ?? 870_000,
+    ...(setup.outageMs === undefined ? {} : { outageMs: setup.outageMs }),
+    ...(setup.hangMs === undefined ? {} : { hangMs: setup.hangMs }),
   };
 }
 
-type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
+export type TaskHandler = (event: unknown, context?: Context) => Promise<unknown>;
 
 /**
  * The image adapters (sharp): passed in rather than imported here, so only the bundles that draw
@@ -169,20 +183,37 @@ const noRenderer = async (): Promise<never> => {
   throw new Error('This function has no contact sheet renderer');
 };
 
-/** Each Task state's handler, by state name: the Lambda entries and the embedded orchestrator both run these. */
+/** How each Task state's handler is made from its function's dependencies. */
+const HANDLER_FACTORIES: Record<
+  TaskStateName,
+  (workers: WorkerDeps, images: Partial<ImageAdapters>) => TaskHandler
+> = {
+  'Generate images': (workers) => createGenerateImagesHandler(workers),
+  'Wait for a GPU slot': (workers) => createWaitForSlotHandler(workers),
+  'Record failed iterations': (workers) => createRecordFailedIterationHandler(workers),
+  'Render contact sheet': (workers, { renderContactSheet: render }) =>
+    render ? createRenderContactSheetHandler({ ...workers, render }) : noRenderer,
+  'Finalize job': (workers) => createFinalizeJobHandler(workers),
+};
+
+/** One Task state's handler: what its Lambda entry runs. */
+export const taskHandler = (
+  state: TaskStateName,
+  workers: WorkerDeps,
+  images: Partial<ImageAdapters> = {},
+): TaskHandler => HANDLER_FACTORIES[state](workers, images);
+
+/** Each Task state's handler, by state name, all on the same dependencies. */
 export const taskHandlers = (
   workers: WorkerDeps,
   images: Partial<ImageAdapters> = {},
-): Record<TaskStateName, TaskHandler> => {
-  const render = images.renderContactSheet;
-  return {
-    'Generate images': createGenerateImagesHandler(workers),
-    'Wait for a GPU slot': createWaitForSlotHandler(workers),
-    'Record failed iterations': createRecordFailedIterationHandler(workers),
-    'Render contact sheet': render ? createRenderContactSheetHandler({ ...workers, render }) : noRenderer,
-    'Finalize job': createFinalizeJobHandler(workers),
-  };
-};
+): Record<TaskStateName, TaskHandler> =>
+  Object.fromEntries(
+    (Object.keys(TASK_FUNCTIONS) as TaskStateName[]).map((state) => [
+      state,
+      taskHandler(state, workers, images),
+    ]),
+  ) as Record<TaskStateName, TaskHandler>;
 
 /** The gateway's view of the settings. */
 export const gatewaySettings = (
@@ -194,7 +225,7 @@ export const gatewaySettings = (
     | 'maxActiveJobs'
     | 'maxPromptChars'
     | 'maxRequestBytes'
-  > & { concurrency: number; gpuHosts: number; calibration: Calibration },
+  > & { concurrency: number; gpuHosts: number; calibration: Calibration; workersReachInternet?: boolean },
 ): GatewaySettings => ({
   concurrency: settings.concurrency,
   hosts: settings.gpuHosts,
@@ -207,6 +238,7 @@ export const gatewaySettings = (
     maxPromptChars: settings.maxPromptChars,
     maxRequestBytes: settings.maxRequestBytes,
   },
+  workersReachInternet: settings.workersReachInternet,
 });
 
 /** The stores the gateway reads and writes; the pool and the checkpoint catalog are the workers' records, read only. */
@@ -219,14 +251,17 @@ export interface GatewayStores {
 }
 
 /** The gateway's stores on their own (the gateway Lambda, which builds no workers). */
-export function createGatewayStores(setup: StoresSetup): GatewayStores & { tokens: DynamoDbTokenStore } {
+export function createGatewayStores(
+  setup: StoresSetup & { fetchPolicy?: Partial<FetchPolicy> },
+): GatewayStores & { tokens: DynamoDbTokenStore } {
   const { db, ...stores } = createStores(setup);
   return {
     ...stores,
     // No hosts: only the measured rates and the leases are read.
     pool: new DynamoDbHostPool(db, setup.tableName, []),
-    // Only its start-time check: the gateway refuses a URL no worker could fetch.
-    fetcher: new GuardedImageFetcher(),
+    // Only its start-time check: the gateway refuses a URL no worker could fetch (the workers'
+    // policy, so a host the embedded stack's tests allow is allowed at the door too).
+    fetcher: new GuardedImageFetcher(setup.fetchPolicy),
     tokens: new DynamoDbTokenStore(db, setup.tableName),
   };
 }
@@ -238,6 +273,7 @@ export function createGatewayDeps(
   presets: PresetCatalog,
   settings: GatewaySettings,
   images: ImageAdapters,
+  metrics: Metrics = NO_METRICS,
 ): GatewayDeps {
   const { pool, catalog, fetcher } = stores;
   return {
@@ -253,5 +289,6 @@ export function createGatewayDeps(
     checkImageUrl: (url) => fetcher.check(url),
     shrinkImage: images.shrinkImage,
     settings,
+    metrics,
   };
 }

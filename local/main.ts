@@ -40,6 +40,14 @@ The sdbatch CLI finds this stack through ${join(config.SDBATCH_DATA_DIR, CONNECT
 ${stack.resumed.length > 0 ? `Resumed ${stack.resumed.length} unfinished job(s): ${stack.resumed.join(', ')}\n\n` : ''}Ctrl-C stops it; jobs and images stay in ${config.SDBATCH_DATA_DIR}.`);
 
 let stopping = false;
+// The stores stopped and could not be brought back: one line, then a stop with status 1.
+void stack.gaveUp.then(async (line) => {
+  if (stopping) return;
+  stopping = true;
+  console.error(line);
+  await stack.stop();
+  process.exit(1);
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
     if (stopping) return;

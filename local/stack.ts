@@ -1,29 +1,21 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-clients.ts';
-import { DynamoDbJobHousekeeping } from '../adapters/dynamodb-job-housekeeping.ts';
-import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
+import type { ClientOptions } from '../adapters/aws-clients.ts';
 import { loadPresetCatalog } from '../adapters/preset-files.ts';
-import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
-import {
-  createGatewayDeps,
-  createWorkerDeps,
-  gatewaySettings,
-  type PoolHost,
-  poolHosts,
-  taskHandlers,
-} from '../lambdas/composition.ts';
+import type { Metrics } from '../core/metrics.ts';
+import { createGatewayDeps, gatewaySettings, type PoolHost, poolHosts } from '../lambdas/composition.ts';
+import { createEmbeddedFunctions, type StatesAuthorizer } from '../lambdas/composition-embedded.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
 import type { GatewayDeps } from '../mcp-gateway/deps.ts';
 import { type LocalConfig, sharedSettingsOf } from './config.ts';
 import { clientUrl, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts';
-import type { EmbeddedStores } from './embedded-stores.ts';
+import { storeClients } from './embedded-stores.ts';
 import { likeFunctionUrl } from './function-url-limit.ts';
 import { type MaintenanceDeps, resumeUnfinishedJobs, sweepExpired } from './maintenance.ts';
 import { type Simulator, startSimulator } from './simulator/server.ts';
@@ -35,7 +27,9 @@ import {
 } from './step-functions/local-orchestrator.ts';
 import { LocalTaskCallbacks } from './step-functions/local-task-callbacks.ts';
 import { TaskTokens, type Timers } from './step-functions/task-tokens.ts';
-import { startStoresThread } from './stores-thread.ts';
+import type { Authorize } from './store-front/front.ts';
+import { LOCAL_ACCOUNT, LOCAL_STATES_ARNS } from './store-front/requested-actions.ts';
+import { type SupervisedStores, type SupervisionOptions, superviseStores } from './stores-supervisor.ts';
 import { resolveToken } from './token-file.ts';
 
 export interface EmbeddedStack {
@@ -48,9 +42,11 @@ export interface EmbeddedStack {
   simulators: Simulator[];
   orchestrator: LocalOrchestrator;
   deps: GatewayDeps;
-  stores: EmbeddedStores;
+  stores: SupervisedStores;
   /** Jobs found unfinished at start and started again. */
   resumed: string[];
+  /** Settles with a one-line reason if the stores stopped and cannot be brought back: `npm start` exits 1. */
+  gaveUp: Promise<string>;
   /** One sweep as the timer makes it; `nowSeconds` lets a test look days ahead. */
   sweep(nowSeconds?: number): Promise<{ items: number; objects: number }>;
   stop(): Promise<void>;
@@ -67,10 +63,22 @@ export interface StackOverrides {
   runBudgetMs?: number;
   /** How long a failing GPU host rests (30 s); tests shorten it. */
   hostRestMs?: number;
+  /** How long a job's iterations are tried while every GPU host fails (2 min); tests shorten it. */
+  outageMs?: number;
+  /** How long a GPU host may show no sign of working on a call before it counts as hung (90 s). */
+  hangMs?: number;
   /** The timers of callback tasks' heartbeats and time-outs; tests fire them by hand. */
   taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
+  /**
+   * A module whose `createAuthorizer()` evaluates each function role's requests to the stores and
+   * to Step Functions against the policies the CDK app synthesizes (the tests name one). Without
+   * it every request must still be signed with a role's keys, but no policy is applied.
+   */
+  iamAuthorizerModule?: string;
+  /** How the stores are watched and restarted; tests inject the thread's faults, the free space and the timer. */
+  storesSupervision?: SupervisionOptions;
 }
 
 export interface StackMetrics {
@@ -80,6 +88,8 @@ export interface StackMetrics {
   task?: (state: string, input: unknown, startedAt: number, ms: number, error?: unknown) => void;
   /** Each AWS SDK client the workers and the gateway use, to add middleware. */
   instrumentClient?: ClientOptions['instrument'];
+  /** The operational metrics the handlers emit (in AWS, to CloudWatch; here nowhere by default). */
+  emitted?: Metrics;
 }
 
 function timed(handlers: TaskHandlers, report: NonNullable<StackMetrics['task']>): TaskHandlers {
@@ -144,7 +154,10 @@ async function startServices(
   lock: DataDirLock,
 ): Promise<EmbeddedStack> {
   const token = await resolveToken(config.SDBATCH_DATA_DIR, config.SDBATCH_TOKEN);
-  const stores = await startStoresThread(config.SDBATCH_DATA_DIR);
+  const stores = await superviseStores(config.SDBATCH_DATA_DIR, {
+    ...overrides.storesSupervision,
+    threadOptions: { authorizerModule: overrides.iamAuthorizerModule },
+  });
   const simulators = config.SD_WEBUI_URL
     ? []
     : await Promise.all(
@@ -163,24 +176,41 @@ async function startServices(
 
   // The orchestrator's open callback tasks: the workers answer them as Lambdas answer Step Functions.
   const taskTokens = new TaskTokens(overrides.taskTimers);
-  const workers = createWorkerDeps({
-    callbacks: new LocalTaskCallbacks(taskTokens),
-    tableName: stores.tableName,
-    bucketName: stores.bucketName,
-    sdHosts,
-    clients: overrides.metrics?.instrumentClient
-      ? { ...stores.clients, instrument: overrides.metrics.instrumentClient }
-      : stores.clients,
-    progressPollMs: overrides.progressPollMs,
-    progressWriteMs: overrides.progressWriteMs,
-    retryFirstDelayMs: overrides.retryFirstDelayMs,
-    runBudgetMs: overrides.runBudgetMs,
-    hostRestMs: overrides.hostRestMs,
-    fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
-    secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
-  });
+  const instrumentClient = overrides.metrics?.instrumentClient;
+  // Every client of the stack answers with the stores' stop, while they are stopped.
+  const instrument: NonNullable<ClientOptions['instrument']> = (service, client) => {
+    stores.health.guard(client);
+    instrumentClient?.(service, client);
+  };
+  const functions = createEmbeddedFunctions(
+    {
+      tableName: stores.tableName,
+      bucketName: stores.bucketName,
+      clientsFor: (role) => ({ ...storeClients(stores, role), instrument }),
+    },
+    {
+      callbacks: new LocalTaskCallbacks(taskTokens),
+      sdHosts,
+      progressPollMs: overrides.progressPollMs,
+      progressWriteMs: overrides.progressWriteMs,
+      retryFirstDelayMs: overrides.retryFirstDelayMs,
+      runBudgetMs: overrides.runBudgetMs,
+      hostRestMs: overrides.hostRestMs,
+      outageMs: overrides.outageMs,
+      hangMs: overrides.hangMs,
+      fetchPolicy: { allowHosts: config.SDBATCH_FETCH_ALLOW_HOSTS },
+      secondsPerStep: simulator ? Math.max(config.SDBATCH_SIM_STEP_MS / 1000, 0.05) : undefined,
+      metrics: overrides.metrics?.emitted,
+    },
+    overrides.iamAuthorizerModule
+      ? {
+          authorize: statesAuthorizer(await loadAuthorizer(overrides.iamAuthorizerModule)),
+          arns: LOCAL_STATES_ARNS,
+        }
+      : undefined,
+  );
   const images = { renderContactSheet, shrinkImage: shrinkToJpeg };
-  const handlers: TaskHandlers = taskHandlers(workers, images);
+  const handlers: TaskHandlers = functions.handlers(images);
   const { metrics } = overrides;
   const orchestrator = new LocalOrchestrator({
     tokens: taskTokens,
@@ -195,12 +225,12 @@ async function startServices(
       `preset ${problem.file}${problem.line ? `:${problem.line}` : ''} skipped: ${problem.message}`,
     );
   }
-  const { catalog } = workers;
+  const { catalog, hosts } = functions.workers['Generate images'];
   // The hosts' checkpoint lists, read now so the gateway can refuse a start naming one that no
   // host has from the first job on (the workers keep them fresh). Best effort: a host down now
   // only leaves its list unknown.
   const reads = Promise.all(
-    [...workers.hosts].map(([id, sd]) =>
+    [...hosts].map(([id, sd]) =>
       sd
         .checkpoints()
         .then((list) => catalog.record(id, list))
@@ -210,8 +240,8 @@ async function startServices(
   // A host that does not answer must not hold up the start.
   await Promise.race([reads, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   const deps = createGatewayDeps(
-    workers,
-    orchestrator,
+    functions.gateway,
+    functions.gatewayOrchestrator(orchestrator),
     presets,
     gatewaySettings({
       ...sharedSettingsOf(config),
@@ -220,25 +250,29 @@ async function startServices(
       calibration: simulator ? { secondsPerStep: config.SDBATCH_SIM_STEP_MS / 1000 } : DEFAULT_CALIBRATION,
     }),
     images,
+    metrics?.emitted,
   );
-  const db = documentClient(stores.clients);
-  const maintenance: MaintenanceDeps = {
-    housekeeping: new DynamoDbJobHousekeeping(db, stores.tableName),
-    jobs: deps.jobs,
-    images: new S3ImageStore(s3Client(stores.clients), stores.bucketName),
-  };
-  const sweep = () =>
-    sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
+  const maintenance: MaintenanceDeps = functions.maintenance;
+  // While the stores are stopped their one line has said why; a sweep would only fail again.
+  const sweep = async () => {
+    if (stores.health.down) return;
+    await sweepExpired(maintenance, Math.floor(Date.now() / 1000)).catch((error) =>
       console.error('sweep failed', error),
     );
+  };
   await sweep();
   const sweeper = setInterval(sweep, config.SDBATCH_SWEEP_SECONDS * 1000);
   sweeper.unref();
-  // This process is the pool's only user: leases still held are a killed predecessor's.
-  await workers.pool.clearLeases();
-  const resumed = await resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  const resume = async () => {
+    // This process is the pool's only user: leases still held are a killed predecessor's.
+    await functions.maintenance.pool.clearLeases();
+    return resumeUnfinishedJobs(maintenance, orchestrator, Date.now());
+  };
+  const resumed = await resume();
+  // A stop of the stores ends the executions as a crash would, and their return resumes as a start does.
+  stores.attach({ pause: () => orchestrator.drain(true), resume });
 
-  const tokens = new DynamoDbTokenStore(db, stores.tableName);
+  const { tokens } = functions;
   const port = (server.address() as AddressInfo).port;
   const host = config.SDBATCH_HOST.includes(':') ? `[${config.SDBATCH_HOST}]` : config.SDBATCH_HOST;
   const names = [...new Set(['127.0.0.1', 'localhost', '[::1]', host, ...config.SDBATCH_ALLOWED_HOSTS])];
@@ -248,6 +282,7 @@ async function startServices(
     tokens,
     allowedHosts: names.map((name) => `${name}:${port}`.toLowerCase()),
     allowedOrigins: names.map((name) => `http://${name}:${port}`.toLowerCase()),
+    storesDown: () => stores.health.down,
   });
   openGateway(likeFunctionUrl(app.fetch));
   const mcpUrl = `http://${host}:${port}/mcp`;
@@ -263,6 +298,7 @@ async function startServices(
     deps,
     stores,
     resumed,
+    gaveUp: stores.gaveUp,
     sweep: (nowSeconds = Math.floor(Date.now() / 1000)) => sweepExpired(maintenance, nowSeconds),
     stop: async () => {
       clearInterval(sweeper);
@@ -273,6 +309,21 @@ async function startServices(
       await stores.close();
       await lock.release();
     },
+  };
+}
+
+async function loadAuthorizer(module: string): Promise<Authorize> {
+  return ((await import(module)) as { createAuthorizer(): Authorize }).createAuthorizer();
+}
+
+/** A Step Functions call refused as AWS refuses it: AccessDeniedException, naming role, action and resource. */
+function statesAuthorizer(authorize: Authorize): StatesAuthorizer {
+  return async (role, action, resource) => {
+    if (await authorize(role, { action, resource, context: {} })) return;
+    const who = `arn:${LOCAL_ACCOUNT.partition}:sts::${LOCAL_ACCOUNT.accountId}:assumed-role/${role}/sdbatch`;
+    const error = new Error(`User: ${who} is not authorized to perform: ${action} on resource: ${resource}`);
+    error.name = 'AccessDeniedException';
+    throw error;
   };
 }
 

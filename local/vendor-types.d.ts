@@ -24,6 +24,9 @@ declare module 's3rver' {
   export default class S3rver {
     constructor(options: S3rverOptions);
     run(): Promise<{ address: string; port: number }>;
+    configureBuckets(): Promise<void>;
+    listen(path: string): Promise<import('node:http').Server>;
+    httpServer?: import('node:http').Server;
     close(): Promise<void>;
   }
 }

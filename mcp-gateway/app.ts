@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { StoresUnavailableError } from '../core/errors.ts';
 import type { TokenStore } from '../core/tokens.ts';
 import { adminRoutes } from './admin-routes.ts';
 import type { TokenVerifier } from './auth/bearer.ts';
@@ -19,6 +20,8 @@ export interface AppOptions extends GuardOptions {
   oauth?: { settings: OAuthSettings; verify: (token: string) => Promise<OAuthResult> };
   /** Deepest JSON nesting a request may have. */
   maxJsonDepth?: number;
+  /** Why the stores cannot serve now (the embedded stack's), else undefined: /health says it. */
+  storesDown?: () => string | undefined;
 }
 
 const METADATA_PATH = '/.well-known/oauth-protected-resource';
@@ -89,8 +92,13 @@ export function createApp(options: AppOptions): Hono<AuthEnv> {
     app.route('/admin', adminRoutes(options.tokens, options.deps.now));
   }
 
-  app.get('/health', (c) => c.json({ ok: true }));
+  app.get('/health', (c) => {
+    const down = options.storesDown?.();
+    return down ? c.json({ ok: false, error: down }, 503) : c.json({ ok: true });
+  });
   app.onError((error, c) => {
+    // A named token is looked up in the stores: while they are stopped, say why.
+    if (error instanceof StoresUnavailableError) return c.json({ error: error.message }, 503);
     // Logged for the operator; the caller gets no internals.
     console.error('gateway error', error);
     return c.json({ error: 'internal error' }, 500);

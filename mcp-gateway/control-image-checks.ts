@@ -10,15 +10,23 @@ const DATA_URL = /^data:image\/(png|jpeg|webp);base64,(.+)$/;
 /** What image-size calls each type the data URL may declare. */
 const SIZE_TYPE = { png: 'png', jpeg: 'jpg', webp: 'webp' } as const;
 
+/** Why a URL is refused where the workers cannot reach the internet (README, "VPC mode"). */
+export const NO_ROUTE_OUT =
+  'the GPU workers run in a VPC with no route to the internet (deployed without vpcInternetAccess=true), ' +
+  'so they cannot fetch a URL; send the image as image (a data URL) or as image_key';
+
 /**
  * Refuses at the start a control image that could never be used, naming the unit and the field:
- * a URL the workers could not fetch, a key that is not exactly one of the caller's own objects,
+ * a URL the workers could not fetch (or any URL, where they have no route out), a key that is not exactly one of the caller's own objects,
  * a data URL whose bytes are not the image it says.
  */
 export async function checkControlImages(ctx: ToolContext, params: GenerationParams): Promise<void> {
   for (const [i, unit] of (params.controlnet ?? []).entries()) {
     const field = `controlnet.${i}`;
     if ('image_url' in unit) {
+      if (ctx.deps.settings.workersReachInternet === false) {
+        throw new InvalidRequestError(`${field}.image_url: ${NO_ROUTE_OUT}`);
+      }
       try {
         await ctx.deps.checkImageUrl?.(unit.image_url);
       } catch (error) {

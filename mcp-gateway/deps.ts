@@ -1,5 +1,6 @@
 import type { HostCheckpoints } from '../core/checkpoints.ts';
 import type { Calibration, HostRate } from '../core/estimate.ts';
+import type { Metrics } from '../core/metrics.ts';
 import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
 import { DEFAULT_SETTINGS } from '../core/settings.ts';
@@ -13,6 +14,8 @@ export interface GatewaySettings {
   calibration: Calibration;
   urlTtlSeconds: number;
   limits: GatewayLimits;
+  /** false where the workers have no route to the internet (VPC mode without NAT); absent = they have. */
+  workersReachInternet?: boolean;
 }
 
 /** Caps a caller meets with a clear error; nothing is created past one. */
@@ -58,6 +61,8 @@ export interface GatewayDeps {
   hostCheckpoints?: () => Promise<HostCheckpoints[]>;
   /** The job's SD WebUI calls in flight now (the pool's leases); absent = not known. */
   callsInFlight?: (jobId: string) => Promise<number>;
+  /** Where a start is counted (core/metrics.ts); absent = nowhere. */
+  metrics?: Metrics;
 }
 
 /** The authenticated caller; every job belongs to one. */

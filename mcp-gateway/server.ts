@@ -3,6 +3,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import { McpServer } from '@modelcontextprotocol/server';
 import type { ToolContext } from './deps.ts';
 import { JobTaskStore } from './tasks/job-task-store.ts';
+import { refuseBadParams } from './tasks/legacy-params.ts';
 import { serveJobTasks } from './tasks/tasks-extension.ts';
 import { registerCancelTool } from './tools/cancel.ts';
 import { registerListTool } from './tools/list.ts';
@@ -39,6 +40,7 @@ export function buildServer(ctx: ToolContext): LegacyMcpServer {
   });
   registerStartToolTask(server, ctx);
   registerCommonTools(toolHostOf(server), ctx);
+  refuseBadParams(server.server);
   return server;
 }
 

@@ -5,6 +5,7 @@ import { outputPixels } from '../core/estimate.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
 import { LIMITS } from '../core/limits.ts';
+import { METRIC } from '../core/metrics.ts';
 import type { StartInput } from '../core/params/generation.ts';
 import { planJob, workflowInput } from '../core/plan.ts';
 import { mergeParams } from '../core/presets/merge.ts';
@@ -145,6 +146,7 @@ export async function startJob(
     await deps.jobs.transition(job.job_id, ['pending'], 'failed', deps.now().toISOString());
     throw error;
   }
+  deps.metrics?.add(METRIC.jobsStarted, 'Count', 1);
   return { job, reused: false };
 }
 

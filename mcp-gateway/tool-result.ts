@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { InvalidRequestError, JobNotFoundError } from '../core/errors.ts';
+import { InvalidRequestError, JobNotFoundError, StoresUnavailableError } from '../core/errors.ts';
 
 /** A result every client can read: a one-line summary for the model plus the structured object. */
 export function toolResult<T extends object>(summary: string, structured: T): CallToolResult {
@@ -24,6 +24,8 @@ export async function safely(run: () => Promise<CallToolResult>): Promise<CallTo
   } catch (error) {
     if (error instanceof JobNotFoundError || error instanceof InvalidRequestError)
       return toolError(error.message);
+    // Its message says why and what brings the stores back: not a fault a retry gets over.
+    if (error instanceof StoresUnavailableError) return toolError(error.message);
     // Merged preset + caller parameters failed validation: name the fields, change nothing.
     if (error instanceof z.ZodError) return toolError(`Invalid arguments: ${describeIssues(error)}`);
     console.error('tool failed', error);

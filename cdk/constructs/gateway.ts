@@ -28,6 +28,7 @@ export interface GatewayProps {
     | 'oauthAudience'
     | 'oauthScope'
     | 'oauthJwksUrl'
+    | 'workersReachInternet'
   >;
   /** A Cognito user pool as the authorization server (oauth=cognito). */
   userPool?: OAuthUserPool;
@@ -58,7 +59,7 @@ export class Gateway extends Construct {
     });
 
     this.function = new NodeFunction(this, 'Function', {
-      entry: 'mcp-gateway/lambda.ts',
+      entry: 'lambdas/entry/gateway.ts',
       description: 'sdbatch MCP gateway (Streamable HTTP, stateless)',
       // A user-facing path: the MCP SDK and zod schemas load at cold start, and CPU scales with
       // memory. Each call is a few DynamoDB requests or presignings; 30 s is far above that. A
@@ -81,6 +82,7 @@ export class Gateway extends Construct {
     this.function.addEnvironment(ENV.concurrency, String(props.settings.concurrency));
     this.function.addEnvironment(ENV.gpuHosts, String(props.settings.gpuHosts));
     this.function.addEnvironment(ENV.retentionDays, String(props.settings.retentionDays));
+    this.function.addEnvironment(ENV.workersReachInternet, String(props.settings.workersReachInternet));
     // Lambda refuses an event over 6 MB (headers, escaped body and all) before the app sees it:
     // below that, the app's own limit answers with a clear message.
     this.function.addEnvironment(ENV.maxRequestBytes, String(MAX_REQUEST_BYTES));

@@ -58,8 +58,11 @@ export class ImagesBucket extends Construct {
    */
   bindWriter(fn: NodeFunction): void {
     this.grant(fn, 's3:PutObject', IMAGE_PREFIX);
+    // A control image fetched by URL is kept once per job under inputs/ (host-context.ts).
+    this.grant(fn, 's3:PutObject', INPUT_PREFIX);
     this.grant(fn, 's3:GetObject', INPUT_PREFIX);
     this.grant(fn, 's3:GetObject', IMAGE_PREFIX);
+    this.grantListing(fn);
     fn.addEnvironment(ENV.bucketName, this.bucket.bucketName);
   }
 
@@ -76,10 +79,24 @@ export class ImagesBucket extends Construct {
    */
   bindGateway(fn: NodeFunction): void {
     this.grant(fn, 's3:GetObject', IMAGE_PREFIX);
+    // A ControlNet image_key may name an input of the caller's earlier job.
+    this.grant(fn, 's3:GetObject', INPUT_PREFIX);
     this.grant(fn, 's3:PutObject', INPUT_PREFIX);
+    this.grantListing(fn);
     this.grant(fn, 's3:GetObject', SHEET_PREFIX);
     this.grant(fn, 's3:PutObject', SHEET_PREFIX);
     fn.addEnvironment(ENV.bucketName, this.bucket.bucketName);
+  }
+
+  /**
+   * Both functions ask whether a key exists (HeadObject). S3 answers a missing key 404 only to a
+   * caller that may list the bucket, and 403 to anyone else, which reads as "denied", not "not
+   * there". A condition on s3:prefix would not do: that check carries no prefix.
+   */
+  private grantListing(fn: NodeFunction): void {
+    fn.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    );
   }
 
   private grant(fn: NodeFunction, action: string, prefix: string): void {

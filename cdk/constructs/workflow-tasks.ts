@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.ts';
@@ -82,8 +82,6 @@ export interface WorkflowTasksProps {
   gpu: GpuConnection;
   /** The generate task's memory (MB), when the deployment sets one; SIZING's otherwise. */
   generateMemoryMb?: number;
-  /** The state machine's name: the tasks that wake waiting runners may answer its tasks only. */
-  stateMachineName: string;
 }
 
 /** The Task states' functions, each with its own role: table items for all, images and the GPU host for one. */
@@ -110,21 +108,22 @@ export class WorkflowTasks extends Construct {
       'Finalize job': make('Finalize job'),
     };
 
-    // Built from the name, not the state machine's own ARN, which would close a loop (the
-    // definition names these functions, whose policies would name the state machine).
-    const stateMachineArn = Stack.of(this).formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: props.stateMachineName,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    const answerTasks = (fn: NodeFunction) =>
+    // SendTaskSuccess and SendTaskHeartbeat have no resource types (the Service Authorization
+    // Reference lists none): a statement naming the state machine would never grant them, and
+    // AWS would refuse every wake-up. Only "*" does; the task token itself names the task.
+    const answerTasks = (fn: NodeFunction) => {
       fn.role.addToPrincipalPolicy(
         new PolicyStatement({
           actions: ['states:SendTaskSuccess', 'states:SendTaskHeartbeat'],
-          resources: [stateMachineArn],
+          resources: ['*'],
         }),
       );
+      Validations.of(fn.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray PutTraceSegments and PutTelemetryRecords, and Step Functions SendTaskSuccess and SendTaskHeartbeat, do not support resource-level permissions.',
+      });
+    };
     for (const [state, fn] of Object.entries(this.byState)) {
       props.table.bindWorker(fn);
       if (state === 'Generate images') {

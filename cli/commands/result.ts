@@ -1,5 +1,6 @@
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { downloadName } from '../../core/image-key.ts';
 import type { ResultFile, ResultOutput } from '../../mcp-gateway/tools/result.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
@@ -30,10 +31,6 @@ async function allFiles(mcp: McpSession, jobId: string): Promise<Omit<ResultPage
   return { ...page, files };
 }
 
-/** `003-1-seed1234.png`: sorts by iteration and index, and says which seed remakes it. */
-export const fileName = (f: { iteration: number; index: number; seed: number }) =>
-  `${String(f.iteration).padStart(3, '0')}-${f.index}-seed${f.seed}.png`;
-
 export const CONTACT_SHEET = 'contact-sheet.png';
 export const MANIFEST = 'manifest.json';
 
@@ -51,7 +48,7 @@ export async function resultCommand(args: string[], mcp: McpSession, out: Output
   if (dir === undefined) {
     out.result(
       { status, files },
-      files.map((f) => `${fileName(f)}\t${f.url}`).join('\n') || 'No images yet.',
+      files.map((f) => `${downloadName(f)}\t${f.url}`).join('\n') || 'No images yet.',
     );
     return EXIT_BY_STATUS[status] ?? 1;
   }
@@ -108,7 +105,7 @@ async function writeManifest(
     total_images: job.total_images,
     contact_sheet: sheet ? { file: CONTACT_SHEET, images: sheet.images } : null,
     files: job.files.map((f) => ({
-      file: fileName(f),
+      file: downloadName(f),
       seed: f.seed,
       ...(f.subseed === undefined ? {} : { subseed: f.subseed }),
       iteration: f.iteration,
@@ -145,11 +142,11 @@ async function download(files: ResultFile[], dir: string, out: Output) {
   const worker = async () => {
     while (next < files.length) {
       const file = files[next++] as ResultFile;
-      const target = join(dir, fileName(file));
+      const target = join(dir, downloadName(file));
       if ((await stat(target).catch(() => undefined))?.size) {
         skipped++;
       } else {
-        await fetchTo(file.url, target, fileName(file));
+        await fetchTo(file.url, target, downloadName(file));
         fetched++;
       }
       const count = ++done;

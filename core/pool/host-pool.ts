@@ -1,4 +1,5 @@
 import { type Calibration, type HostRate, secondsPerUnit } from '../estimate.ts';
+import { LAST_ERROR_CHARS } from './outage.ts';
 import {
   type Contender,
   contenders,
@@ -8,6 +9,9 @@ import {
   preemptMargin,
   type Waiter,
 } from './waiters.ts';
+
+/** A host's id is its host:port: the same on every worker and across restarts (and its metrics' Host). */
+export const hostIdOf = (baseUrl: string): string => new URL(baseUrl).host;
 
 /** One GPU host of the pool: its id (stable across restarts) and how many calls it may hold. */
 export interface HostSpec {
@@ -35,6 +39,10 @@ export interface HostHealth {
   hostId: string;
   failures: number;
   unhealthyUntil?: number;
+  /** Epoch ms of its first failure since its last success (see outage.ts). */
+  failingSince?: number;
+  /** Its last failed call's error, cut to LAST_ERROR_CHARS. */
+  lastError?: string;
 }
 
 /** Everything the pool's partition holds, read in one query. */
@@ -189,7 +197,8 @@ export function chooseSlot(
 
 /**
  * Health after a call: a success clears the count, the third failure in a row rests the host for
- * `restMs` (REST_MS unless the pool is told otherwise).
+ * `restMs` (REST_MS unless the pool is told otherwise). A failure keeps when the host began failing
+ * and its error.
  */
 export function nextHealth(
   current: HostHealth | undefined,
@@ -197,12 +206,17 @@ export function nextHealth(
   ok: boolean,
   now: number,
   restMs = REST_MS,
+  error?: string,
 ): HostHealth {
   if (ok) return { hostId, failures: 0 };
   const failures = (current?.failures ?? 0) + 1;
-  return failures >= FAILURES_BEFORE_REST
-    ? { hostId, failures, unhealthyUntil: now + restMs }
-    : { hostId, failures };
+  const failing = {
+    hostId,
+    failures,
+    failingSince: current?.failingSince ?? now,
+    ...(error ? { lastError: error.slice(0, LAST_ERROR_CHARS) } : {}),
+  };
+  return failures >= FAILURES_BEFORE_REST ? { ...failing, unhealthyUntil: now + restMs } : failing;
 }
 
 /**

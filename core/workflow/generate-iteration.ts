@@ -8,9 +8,9 @@ import {
   type RateSample,
   rateSample,
 } from '../estimate.ts';
+import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
-import { pngSize } from '../png-size.ts';
 import type { Lease } from '../pool/host-pool.ts';
 import type { JobClaim } from '../pool/waiters.ts';
 import type {
@@ -24,7 +24,7 @@ import type {
   Txt2ImgResult,
 } from '../ports.ts';
 import { callShape, splitCalls, splittable } from '../request-limit.ts';
-import { callOnHost } from './host-call.ts';
+import { callOnHost, hostFailed } from './host-call.ts';
 import { prepareHostContext } from './host-context.ts';
 import type { LeaseBook } from './lease-book.ts';
 import type { CancelWatch } from './progress-reporter.ts';
@@ -52,6 +52,8 @@ export interface GenerateDeps {
   calibration?: Calibration;
   /** The hosts with a request time limit (a tunnel's), by host id, with their depth; others have none. */
   requestLimits?: ReadonlyMap<string, RequestLimit>;
+  /** How long a host may show no sign of working on a call before it counts as hung (HANG_MS). */
+  hangMs?: number;
 }
 
 /** A host's request time limit, its wait in SD WebUI's queue included, and the calls it may hold. */
@@ -221,7 +223,7 @@ async function generateUnderLease(
   const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, asker.shared, measure);
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
-  const stored = await storeImages(job, iteration, outcome.result, deps);
+  const stored = await storeImages(job, iteration, outcome.result, lease.hostId, deps);
   return { iteration, images: stored, skipped: false };
 }
 
@@ -289,7 +291,8 @@ async function generateOnHost(
       await deps.jobs.addNote(job.job_id, prepared.note);
   } catch (error) {
     first.end();
-    throw error;
+    // A host that cannot even list its samplers fails like one that cannot generate.
+    throw await hostFailed(error, job, lease, deps);
   }
   const limit = deps.requestLimits?.get(lease.hostId);
   const calibration = deps.calibration ?? DEFAULT_CALIBRATION;
@@ -372,29 +375,39 @@ function joinResults(results: Txt2ImgResult[]): Txt2ImgResult {
 export const splitNote = (hostId: string, limitSeconds: number, batch: number, perCall: number) =>
   `GPU host ${hostId} ends a request after ${limitSeconds} s (its request limit), which one call of ${batch} images would not fit: each batch was made in calls of at most ${perCall} with the same seeds. Its images match a single call's to within 1 level in a few pixels (float summation order), not bit for bit.`;
 
-async function storeImages(job: JobRecord, iteration: number, result: Txt2ImgResult, deps: GenerateDeps) {
+async function storeImages(
+  job: JobRecord,
+  iteration: number,
+  result: Txt2ImgResult,
+  hostId: string,
+  deps: GenerateDeps,
+) {
   const { params } = job;
   // A retention from now: a job running past its first expiry keeps what it makes.
   const expiresAt = expiryFrom(job, deps.now().getTime());
-  const stored: StoredImage[] = result.images.map((bytes, index) => ({
-    key: imageKey(job.job_id, iteration, index),
-    index,
-    seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
-    subseed: result.subseeds[index],
-    // Hires fix and upscalers change the size: record what SD WebUI actually made.
-    ...(pngSize(bytes) ?? { width: params.width, height: params.height }),
-    infotext: result.infotexts[index],
-  }));
+  // Every image is identified before any is stored: an answer with one that is no PNG, JPEG or
+  // WebP fails the iteration (UnsupportedImageError) and stores nothing.
+  const made = result.images.map((body, index) => {
+    const kind = identifyImage(body, `image ${index} of GPU host ${hostId}'s answer`);
+    const image: StoredImage = {
+      key: imageKey(job.job_id, iteration, index, kind.format),
+      index,
+      seed: result.seeds[index] ?? params.seed + iteration * params.batch_size + index,
+      subseed: result.subseeds[index],
+      // Hires fix and upscalers change the size: record what SD WebUI actually made.
+      width: kind.width,
+      height: kind.height,
+      // What the stored file says of itself, else what the answer's info says.
+      infotext: kind.infotext ?? result.infotexts[index],
+    };
+    return { image, body, contentType: kind.contentType };
+  });
   await Promise.all(
-    stored.map((image, index) =>
-      deps.images.put({
-        key: image.key,
-        body: result.images[index] as Uint8Array,
-        contentType: 'image/png',
-        expiresAt,
-      }),
+    made.map(({ image, body, contentType }) =>
+      deps.images.put({ key: image.key, body, contentType, expiresAt }),
     ),
   );
+  const stored = made.map((m) => m.image);
   await deps.jobs.recordIteration(
     {
       job_id: job.job_id,

@@ -7,17 +7,20 @@ import {
 } from '../errors.ts';
 import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
+import { giveUpAt, OUTAGE_MS, outageFailure, type PoolOutage } from '../pool/outage.ts';
 import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
 import { jobClaim } from './job-claim.ts';
 import { LeaseBook } from './lease-book.ts';
-import { recordFailedIteration } from './record-failed-iteration.ts';
+import { type FailureReason, recordFailedIteration } from './record-failed-iteration.ts';
 import type { RunTaskInput, RunTaskOutput } from './task-io.ts';
 
 export interface RunDeps extends GenerateDeps {
   /** Tries of an iteration whose host could not do the work (5xx, reset, time-out), and the back-off between them. */
   iterationRetry: { attempts: number; firstDelayMs: number; maxDelayMs: number };
+  /** How long iterations are tried while no host completes a call (OUTAGE_MS unless shortened). */
+  outageMs?: number;
 }
 
 interface Pending {
@@ -65,6 +68,11 @@ const BUSY_RECHECK_MS = 50;
  * it again at once. What it finished is kept: iterations are skipped once counted, and failed
  * calls are counted in the job's record, so a runner started again goes on where this one was.
  *
+ * While every host of the pool fails (no call completed anywhere since the outage began, as the
+ * pool's health records say), iterations are tried as usual for the outage's bound (giveUpAt);
+ * past it, those not in flight fail at once, named with the hosts' last errors, so a job on a dead
+ * pool ends in minutes whatever its size. A host that completes a call ends the outage.
+ *
  * A runner whose own iterations are done takes the other runners' last ones (from the end of
  * their lists, while they work from the start), so every host stays busy to the end of the job.
  * The pool grants one lease per iteration (and once runners take each other's, a call that won a
@@ -111,6 +119,10 @@ class Runner {
   #refusal: NoSlotAvailableError | undefined;
   /** Why no call is launched any more: the calls in flight finish, then the run ends that way. */
   #halt: Halt | undefined;
+  /** The pool's outage as last seen (the job's record of it at first): past its bound, no more tries. */
+  #outage: PoolOutage | undefined;
+  /** Epoch ms the job started: an outage's bound counts from it at the earliest (see giveUpAt). */
+  readonly #jobStart: number;
 
   constructor(input: RunTaskInput, deps: RunDeps, deadline: number, job: JobRecord) {
     this.#jobId = input.job_id;
@@ -128,6 +140,8 @@ class Runner {
       .map((iteration) => pending(job, iteration));
     this.#stealing = input.runners === 1;
     this.#leases = new LeaseBook(deps.pool);
+    this.#outage = job.outage;
+    this.#jobStart = Date.parse(job.started_at ?? job.created_at);
   }
 
   async run(): Promise<RunTaskOutput> {
@@ -176,6 +190,12 @@ class Runner {
           return;
         }
       }
+      try {
+        await this.#giveUpIfPoolDead();
+      } catch (error) {
+        this.#haltFor({ why: 'failed', error });
+        return;
+      }
       const next = takeReady(this.#queue, this.#clock.now());
       if (!next) return;
       if (this.#clock.now() + this.#callMs > this.#deadline) {
@@ -220,9 +240,11 @@ class Runner {
     const refusal = this.#refusal;
     if (halt?.why === 'failed') throw halt.error;
     if (halt?.why === 'job-ended' || this.#queue.length === 0) return true;
-    if (refusal?.restingUntil !== undefined && refusal.restingUntil + this.#callMs <= this.#deadline) {
+    if (refusal?.restingUntil !== undefined && refusal.restingUntil < this.#deadline) {
       // Every host rests after failures, for seconds: nobody will free a slot, so no one would
-      // wake a waiter; waiting here for the rest to end is short and bounded.
+      // wake a waiter (the Wait state would sit out its 600 s heartbeat); waiting here for the
+      // rest to end is short and bounded. A call that would not fit after it pauses the runner,
+      // which the state machine starts again at once.
       await this.#clock.sleep(refusal.restingUntil - this.#clock.now());
       this.#refusal = undefined;
       return false;
@@ -262,6 +284,8 @@ class Runner {
       } else if (!result.skipped) {
         this.#out.iterations++;
         this.#out.images += result.images;
+        // A host completed a call: whatever outage we saw is over.
+        this.#outage = undefined;
       }
       // One of our slots is free again: the pool may say yes to the next ask.
       this.#refusal = undefined;
@@ -296,14 +320,41 @@ class Runner {
     return true;
   }
 
+  /**
+   * Whether the pool's outage has lasted its bound (see giveUpAt), from what this runner last saw;
+   * `fresh` reads the pool first, as a host may work again.
+   */
+  async #poolDead(fresh: boolean): Promise<PoolOutage | undefined> {
+    const bound = this.#deps.outageMs ?? OUTAGE_MS;
+    const past = (o: PoolOutage | undefined) =>
+      o !== undefined && this.#clock.now() >= giveUpAt(o, this.#jobStart, bound);
+    if (!past(this.#outage)) return undefined;
+    if (fresh) this.#outage = await this.#deps.pool.outage();
+    return past(this.#outage) ? this.#outage : undefined;
+  }
+
+  /** Past the outage's bound, every iteration left (not one another runner makes) fails now. */
+  async #giveUpIfPoolDead() {
+    if (!this.#queue.some((p) => !p.taken)) return;
+    const outage = await this.#poolDead(true);
+    if (!outage) return;
+    const left = this.#queue.filter((p) => !p.taken);
+    this.#queue.splice(0, this.#queue.length, ...this.#queue.filter((p) => p.taken));
+    const reason = { type: 'SdWebUiUnavailableError', message: outageFailure(outage, this.#clock.now()) };
+    for (const item of left) await this.#recordFailed(item.iteration, reason);
+  }
+
   /** A failed call: tried again after a back-off on another host, or recorded as failed. */
   async #failed(item: Pending, error: unknown) {
     const deps = this.#deps;
     const unavailable = error instanceof SdWebUiUnavailableError ? error : undefined;
+    // One pool read per failed call: whether every host fails, kept with the job for status.
+    if (unavailable) this.#outage = await deps.pool.outage();
     const tries = unavailable
-      ? await deps.jobs.recordAttempt(this.#jobId, item.iteration, unavailable.hostId)
+      ? await deps.jobs.recordAttempt(this.#jobId, item.iteration, unavailable.hostId, this.#outage)
       : 0;
-    if (unavailable && tries < deps.iterationRetry.attempts) {
+    const dead = unavailable ? await this.#poolDead(false) : undefined;
+    if (unavailable && tries < deps.iterationRetry.attempts && !dead) {
       const avoid = new Set([
         ...(item.avoidHosts ?? []),
         ...(unavailable.hostId ? [unavailable.hostId] : []),
@@ -317,13 +368,21 @@ class Runner {
       });
       return;
     }
-    // Retrying cannot help (a 422, a missing checkpoint) or the tries ran out: record it, go on.
+    // Retrying cannot help (a 422, a missing checkpoint), the tries ran out, or no host has worked
+    // for the outage's bound: record it, go on.
     const { name, message } = error instanceof Error ? error : new Error(String(error));
+    await this.#recordFailed(
+      item.iteration,
+      dead ? { type: name, message: outageFailure(dead, this.#clock.now()) } : { type: name, message },
+    );
+  }
+
+  async #recordFailed(iteration: number, reason: FailureReason) {
     await recordFailedIteration(
       this.#job,
-      item.iteration,
-      { type: name, message: message.slice(0, 1000) },
-      deps,
+      iteration,
+      { type: reason.type, message: reason.message.slice(0, 1000) },
+      this.#deps,
     );
     this.#out.iterations++;
     this.#out.failed++;

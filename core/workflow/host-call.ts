@@ -6,6 +6,7 @@ import type { SdWebUi, Txt2ImgResult } from '../ports.ts';
 import type { CallPart } from '../request-limit.ts';
 import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
 import type { GenerateDeps, RunnerCalls } from './generate-iteration.ts';
+import { HangWatch } from './hang-watch.ts';
 import type { prepareHostContext } from './host-context.ts';
 import { CANCEL_CHECK_MS, type ReporterOutcome, startProgressReporter } from './progress-reporter.ts';
 import type { HostCall } from './request-order.ts';
@@ -56,6 +57,8 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
   const { job, iteration, part, prepared, sd, lease, deadline, deps, shared, call, previous } = input;
   const clock = deps.clock ?? systemClock;
   const polls: ProgressPoll[] = [];
+  // The deadline bounds the work; the watch ends sooner a call the host is not working on.
+  const watch = new HangWatch(deps.hangMs);
   const reporter = startProgressReporter({
     sd,
     iteration,
@@ -70,6 +73,7 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
     cancel: shared.cancel,
     call,
     observe: (poll) => polls.push(poll),
+    watch,
   });
   let result: Txt2ImgResult;
   let outcome: ReporterOutcome;
@@ -88,26 +92,20 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
     // Cancelled meanwhile: nothing of ours is on the GPU yet, and nothing is sent.
     if ((previous || input.alone) && shared.cancel.cancelled) return undefined;
     sentAt = clock.now();
+    watch.sent(sentAt);
     reporter.sent(previous);
-    result = await sd.txt2img(payload, deadline);
+    result = await sd.txt2img(payload, AbortSignal.any([deadline, watch.signal]), () => watch.answering());
     endedAt = clock.now();
     call.end(result.jobTimestamp);
-  } catch (error) {
-    // The runner retries elsewhere if it can: it needs to know which host failed.
-    if (error instanceof SdWebUiUnavailableError) {
-      error.hostId ??= lease.hostId;
-      if (error.mayStillRun) {
-        const leaseLeft = lease.until - deps.now().getTime() - LEASE_MARGIN_MS;
-        await reporter.abandon(AbortSignal.timeout(Math.max(0, leaseLeft)));
-      }
+  } catch (caught) {
+    if (caught instanceof SdWebUiUnavailableError && caught.mayStillRun) {
+      const leaseLeft = lease.until - deps.now().getTime() - LEASE_MARGIN_MS;
+      await reporter.abandon(AbortSignal.timeout(Math.max(0, leaseLeft)));
     }
-    if (error instanceof SdWebUiUnavailableError && (await deps.pool.reportHealth(lease, false))) {
-      await deps.jobs.addNote(
-        job.job_id,
-        `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
-      );
-    }
-    throw error;
+    const error = watch.verdict
+      ? new SdWebUiUnavailableError(`GPU host ${lease.hostId} ${watch.verdict}`, { cause: caught })
+      : caught;
+    throw await hostFailed(error, job, lease, deps);
   } finally {
     call.end();
     outcome = await reporter.stop();
@@ -124,6 +122,22 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
     throw error;
   }
   return { result, busySeconds: samplingSeconds(polls, sentAt, endedAt) };
+}
+
+/**
+ * A call's error, with its host named when the host could not do the work (the runner retries
+ * elsewhere if it can), and that failure counted in the host's health.
+ */
+export async function hostFailed(error: unknown, job: JobRecord, lease: Lease, deps: GenerateDeps) {
+  if (!(error instanceof SdWebUiUnavailableError)) return error;
+  error.hostId ??= lease.hostId;
+  if (await deps.pool.reportHealth(lease, false, error.message)) {
+    await deps.jobs.addNote(
+      job.job_id,
+      `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
+    );
+  }
+  return error;
 }
 
 const aborted = (signal: AbortSignal) =>

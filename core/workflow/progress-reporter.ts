@@ -1,6 +1,7 @@
 import { type Clock, systemClock } from '../clock.ts';
 import type { CurrentProgress } from '../job.ts';
 import type { SdProgress, SdWebUi } from '../ports.ts';
+import type { HangWatch } from './hang-watch.ts';
 import { HostCall, RequestOrder } from './request-order.ts';
 import type { ProgressPoll } from './sampling-window.ts';
 
@@ -30,6 +31,8 @@ export interface ProgressReporterOptions {
   call?: HostCall;
   /** Sees every answered poll with its timing, e.g. to measure how long our request held the GPU. */
   observe?: (poll: ProgressPoll) => void;
+  /** Told of every poll, answered or failed, to find a call the host is not working on. */
+  watch?: HangWatch;
 }
 
 export interface ReporterOutcome {
@@ -92,7 +95,7 @@ const POLL_TIMEOUT_MS = 5_000;
  * SD WebUI's queue behind it: closing our HTTP call would not take it out of that queue.
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
-  const { sd, iteration, steps, write, now, pollMs, writeEveryMs, isCancelled, observe } = options;
+  const { sd, iteration, steps, write, now, pollMs, writeEveryMs, isCancelled, observe, watch } = options;
   const clock = options.clock ?? systemClock;
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const cancel = options.cancel ?? { cancelled: false };
@@ -151,6 +154,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
           AbortSignal.any([controller.signal, AbortSignal.timeout(POLL_TIMEOUT_MS)]),
         );
         observe?.({ sentAt, receivedAt: clock.now(), progress: p });
+        watch?.polled(clock.now(), p);
         if (!sent) order.before(p);
         else if (ours === undefined) {
           const mine = order.after(p);
@@ -173,7 +177,8 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
         }
         if (p.jobTimestamp === null) idleWaiter?.(true);
       } catch {
-        // Progress is decoration: a failed poll must never fail the generation.
+        // Progress is decoration: a failed poll fails the generation only as the watch rules.
+        watch?.polled(clock.now(), undefined);
       }
       firstPolled();
       const brisk = sent && ours === undefined && (cancel.cancelled || call.followed);

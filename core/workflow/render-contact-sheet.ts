@@ -1,4 +1,5 @@
 import { JobNotFoundError } from '../errors.ts';
+import { IMAGE_FORMATS } from '../image-format/formats.ts';
 import { contactSheetKey } from '../image-key.ts';
 import type { ContactSheet } from '../job.ts';
 import type { ContactSheetRenderer, ImageStore, IterationLedger, JobRecords } from '../ports.ts';
@@ -32,7 +33,12 @@ export async function renderJobContactSheet(
     first.width / first.height,
   );
   const key = contactSheetKey(job.job_id);
-  await deps.images.put({ key, body: png, contentType: 'image/png', expiresAt: job.expires_at });
+  await deps.images.put({
+    key,
+    body: png,
+    contentType: IMAGE_FORMATS.png.contentType,
+    expiresAt: job.expires_at,
+  });
   const sheet = { key, width, height, images: images.length, rendered_at: deps.now().toISOString() };
   await deps.jobs.setContactSheet(job.job_id, sheet);
   return { job_id: job.job_id, images: images.length, sheet };

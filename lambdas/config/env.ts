@@ -38,6 +38,7 @@ export const ENV = {
   oauthScope: 'SDBATCH_OAUTH_SCOPE',
   oauthJwksUrl: 'SDBATCH_OAUTH_JWKS_URL',
   oauthClientIds: 'SDBATCH_OAUTH_CLIENT_IDS',
+  workersReachInternet: 'SDBATCH_WORKERS_REACH_INTERNET',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -82,6 +83,11 @@ const GatewayConfig = StoresConfig.extend({
   [ENV.concurrency]: SETTINGS.concurrency.default(DEFAULT_SETTINGS.gpuHosts * DEFAULT_SETTINGS.hostDepth),
   ...GATEWAY_SETTINGS.shape,
   [ENV.presetsDir]: z.string().min(1).optional(),
+  // "false" in VPC mode without a route out: the workers cannot fetch a control image URL.
+  [ENV.workersReachInternet]: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   // OAuth resource-server mode when an issuer is set; the audience is this gateway's MCP URL.
   [ENV.oauthIssuer]: z.url().optional(),
   [ENV.oauthAudience]: z.url().optional(),

@@ -1,15 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import { PowertoolsMetrics } from '../../adapters/powertools-metrics.ts';
 import { readSecretString, type SecretReader } from '../../adapters/secrets.ts';
-import { SfnTaskCallbacks } from '../../adapters/sfn-task-callbacks.ts';
+import { NoSlotAvailableError, RunPausedError } from '../../core/errors.ts';
+import { DIMENSION, METRIC, type Metrics, NO_METRICS } from '../../core/metrics.ts';
 import type { TaskStateName } from '../../workflow/definition.ts';
-import {
-  createWorkerDeps,
-  type ImageAdapters,
-  poolHosts,
-  taskHandlers,
-  type WorkerDeps,
-} from '../composition.ts';
+import { type ImageAdapters, taskHandlers, type WorkerDeps } from '../composition.ts';
+import { lambdaWorkerDeps } from '../composition-lambda.ts';
 import { ENV, loadWorkerConfig } from '../config/env.ts';
 import { sdHostHeaders } from '../config/sd-host-auth.ts';
 
@@ -22,29 +19,12 @@ const logger = new Logger({ serviceName: 'sdbatch' });
 export async function workerDepsFromEnv(
   env: Record<string, string | undefined>,
   readSecret: SecretReader = readSecretString,
+  metrics: Metrics = new PowertoolsMetrics(),
 ): Promise<WorkerDeps> {
   const config = loadWorkerConfig(env);
   const authSecretArn = config[ENV.sdWebUiAuthSecretArn];
   const headers = authSecretArn ? sdHostHeaders(await readSecret(authSecretArn)) : undefined;
-  return createWorkerDeps({
-    tableName: config[ENV.tableName],
-    bucketName: config[ENV.bucketName],
-    // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
-    sdHosts: poolHosts(config[ENV.sdWebUiUrl], {
-      headers,
-      depth: config[ENV.hostDepth],
-      requestLimits: config[ENV.hostRequestLimitSeconds],
-    }),
-    // Lambda gives every function its role's credentials and region in the environment.
-    callbacks: new SfnTaskCallbacks({
-      region: env.AWS_REGION ?? '',
-      credentials: {
-        accessKeyId: env.AWS_ACCESS_KEY_ID ?? '',
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '',
-        sessionToken: env.AWS_SESSION_TOKEN,
-      },
-    }),
-  });
+  return lambdaWorkerDeps(config, headers, env, metrics);
 }
 
 type Task<T> = (event: unknown, context?: Context) => Promise<T>;
@@ -56,11 +36,16 @@ interface TaskEvent {
   error?: { Error?: unknown };
 }
 
+/** What a generate task throws to hand its wait to the state machine: the workflow going on, not a failure. */
+const isHandOff = (error: unknown) =>
+  error instanceof NoSlotAvailableError || error instanceof RunPausedError;
+
 /**
  * A task handler as a Lambda handler: every log line of the invocation carries the state, job id
- * and runner. Errors are rethrown untouched: their `name` is what the Retry and Catch match.
+ * and runner. Errors are rethrown untouched: their `name` is what the Retry and Catch match; those
+ * that are failures are counted (METRIC.taskErrors).
  */
-export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
+export function lambdaTask<T>(state: TaskStateName, task: Task<T>, metrics: Metrics = NO_METRICS) {
   return async (event: unknown, context?: Context): Promise<T> => {
     if (context) logger.addContext(context);
     const { job_id, runner, error } = (event ?? {}) as TaskEvent;
@@ -72,6 +57,7 @@ export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
       return result;
     } catch (failure) {
       logger.error('task failed', failure as Error);
+      if (!isHandOff(failure)) metrics.add(METRIC.taskErrors, 'Count', 1, { [DIMENSION.state]: state });
       throw failure;
     } finally {
       logger.resetKeys();
@@ -85,5 +71,6 @@ export function lambdaTask<T>(state: TaskStateName, task: Task<T>) {
  * start, where a bad setting fails by name.
  */
 export async function lambdaTaskFromEnv(state: TaskStateName, images?: Partial<ImageAdapters>) {
-  return lambdaTask(state, taskHandlers(await workerDepsFromEnv(process.env), images)[state]);
+  const deps = await workerDepsFromEnv(process.env);
+  return lambdaTask(state, taskHandlers(deps, images)[state], deps.metrics);
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { encodePngAsync } from './png.ts';
+import { encodeLossy, type SamplesFormat } from './samples-format.ts';
 
 /**
  * A deterministic stand-in for a generated image: a diagonal two-colour gradient with a checker
@@ -43,8 +44,12 @@ export interface PictureSpec {
   seed: number;
   width: number;
   height: number;
-  /** Goes into the PNG's `parameters` text chunk, as SD WebUI does. */
+  /** Goes into the PNG's `parameters` text chunk, or a JPEG's or WebP's EXIF UserComment, as SD WebUI does. */
   infotext: string;
+  /** The samples_format option's; PNG unless said. */
+  format?: SamplesFormat;
+  /** The jpeg_quality option's, for JPEG and WebP; 80 unless said. */
+  quality?: number;
   /** Sampling stopped early (interrupt, skip): the picture is left noisy, unlike the finished one. */
   partial?: boolean;
 }
@@ -56,9 +61,14 @@ function speckle(rgb: Uint8Array, width: number): void {
   }
 }
 
-/** The PNG SD WebUI would return, compressed on libuv's thread pool: the simulator shares its event loop with the stack. */
-export function picturePng({ prompt, seed, width, height, infotext, partial }: PictureSpec): Promise<Buffer> {
+/**
+ * The image SD WebUI would return, encoded on libuv's thread pool: the simulator shares its event
+ * loop with the stack.
+ */
+export function encodePicture(spec: PictureSpec): Promise<Buffer> {
+  const { prompt, seed, width, height, infotext, partial, format = 'png', quality = 80 } = spec;
   const rgb = renderPicture(prompt, seed, width, height);
   if (partial) speckle(rgb, width);
-  return encodePngAsync({ width, height, rgb, text: { parameters: infotext } });
+  if (format === 'png') return encodePngAsync({ width, height, rgb, text: { parameters: infotext } });
+  return encodeLossy(format, { width, height, rgb, infotext, quality });
 }

@@ -1,11 +1,12 @@
 import { defaultOptions } from './catalog.ts';
 import { Engine, type SamplingResult } from './engine.ts';
-import { SdApiError, serverException } from './errors.ts';
+import { httpException, SdApiError, serverException } from './errors.ts';
 import { Faults } from './faults.ts';
 import { type HostProfile, PROFILES } from './flavour.ts';
 import { type GenerationPlan, infoObject, planTxt2Img } from './generation.ts';
-import { picturePng, renderPicture } from './picture.ts';
+import { encodePicture, renderPicture } from './picture.ts';
 import { encodePng } from './png.ts';
+import { type SamplesFormat, samplesFormat } from './samples-format.ts';
 import { checkScripts, parseTxt2ImgBody } from './validate.ts';
 
 export interface SimulatorStats {
@@ -142,7 +143,11 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
     run.jobTimestamp,
   );
   const send = request.send_images && fault !== 'empty';
-  const images = send ? await encodeAll(plan, produced, info.infotexts) : [];
+  // Encoded after the call let go of the GPU, in the format the server's setting says then.
+  const format = samplesFormat(sim.options.samples_format);
+  if (send && !format) return errorReply(httpException(500, 'Invalid image format'));
+  const encoding = { format: format ?? 'png', quality: Number(sim.options.jpeg_quality) };
+  const images = send ? await encodeAll(plan, produced, info.infotexts, encoding) : [];
   if (fault === undefined) {
     sim.stats.succeeded++;
     sim.stats.imagesReturned += images.length;
@@ -157,7 +162,7 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
 }
 
 /**
- * The batch's PNGs as base64. Each picture is drawn in a turn of the event loop of its own (and
+ * The batch's images as base64. Each picture is drawn in a turn of the event loop of its own (and
  * compressed off it): the simulator shares the loop with the stack, which must not stall for a
  * whole batch at once.
  */
@@ -165,21 +170,23 @@ async function encodeAll(
   plan: GenerationPlan,
   produced: Array<{ index: number; size: { width: number; height: number }; partial: boolean }>,
   infotexts: string[],
+  encoding: { format: SamplesFormat; quality: number },
 ): Promise<string[]> {
   const pending: Array<Promise<Buffer>> = [];
   for (const [k, { index, size, partial }] of produced.entries()) {
     await new Promise((resolve) => setImmediate(resolve));
     pending.push(
-      picturePng({
+      encodePicture({
         prompt: plan.prompts[index] ?? '',
         seed: plan.seeds[index] ?? 0,
         ...size,
         infotext: infotexts[k] ?? '',
         partial,
+        ...encoding,
       }),
     );
   }
-  return (await Promise.all(pending)).map((png) => png.toString('base64'));
+  return (await Promise.all(pending)).map((image) => image.toString('base64'));
 }
 
 function rememberBody(stats: SimulatorStats, raw: string): void {

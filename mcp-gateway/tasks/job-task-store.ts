@@ -7,7 +7,7 @@ import {
   type Result,
   type Task,
 } from '@modelcontextprotocol/sdk/types.js';
-import { InvalidRequestError, JobNotFoundError } from '../../core/errors.ts';
+import { InvalidRequestError, JobNotFoundError, StoresUnavailableError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { ToolContext } from '../deps.ts';
 import { startedJobOf } from '../started-job.ts';
@@ -124,6 +124,7 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
     if (error instanceof JobNotFoundError || error instanceof InvalidRequestError) {
       throw new McpError(ErrorCode.InvalidParams, error.message);
     }
+    if (error instanceof StoresUnavailableError) throw new McpError(ErrorCode.InternalError, error.message);
     console.error('task request failed', error);
     throw new McpError(ErrorCode.InternalError, 'Internal error in sdbatch; the request may be retried.');
   }

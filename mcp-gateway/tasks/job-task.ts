@@ -2,7 +2,7 @@ import type { TaskStatusV2, TaskV2 } from '@modelcontextprotocol/ext-tasks/core/
 import type { Task as LegacyTask, Request } from '@modelcontextprotocol/sdk/types.js';
 import type { JobRecord, JobStatus } from '../../core/job.ts';
 import { JOB_ID_PATTERN } from '../../core/job-id.ts';
-import { toStatusView } from '../../core/status-view.ts';
+import { type StatusView, toStatusView, waitingFor } from '../../core/status-view.ts';
 
 /**
  * A job seen as an MCP task, in the extension io.modelcontextprotocol/tasks (2026-07-28) and in
@@ -37,13 +37,18 @@ export function toTask(job: JobRecord, now: Date): TaskV2 {
     lastUpdatedAt: lastUpdated(job),
     // The hint sdreforge_batch_status gives; none once the job has ended.
     ...(view.poll_after_seconds === null ? {} : { pollIntervalMs: view.poll_after_seconds * 1000 }),
-    statusMessage: statusMessage(job.status, view.progress, view.estimated_remaining),
+    statusMessage: statusMessage(job.status, view),
   };
 }
 
-/** "5/12 images completed, ETA 49s"; the job's own status first where the task status hides it. */
-function statusMessage(status: JobStatus, progress: string, eta: string | null): string {
-  const text = eta ? `${progress}, ETA ${eta}` : progress;
+/**
+ * "5/12 images completed, ETA 49s", or what it waits for instead of the ETA; the job's own status
+ * first where the task status hides it.
+ */
+function statusMessage(status: JobStatus, view: StatusView): string {
+  const { progress, estimated_remaining: eta } = view;
+  const waiting = waitingFor(view);
+  const text = waiting ? `${progress}, ${waiting}` : eta ? `${progress}, ETA ${eta}` : progress;
   return status === 'running' || status === 'completed' ? text : `${status}: ${text}`;
 }
 

@@ -13,7 +13,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { InvalidRequestError, JobNotFoundError } from '../../core/errors.ts';
+import { InvalidRequestError, JobNotFoundError, StoresUnavailableError } from '../../core/errors.ts';
 import type { JobRecord } from '../../core/job.ts';
 import type { ToolContext } from '../deps.ts';
 import { cancelJob } from '../tools/cancel.ts';
@@ -123,6 +123,9 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
     if (error instanceof ProtocolError) throw error;
     if (error instanceof JobNotFoundError || error instanceof InvalidRequestError) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, error.message);
+    }
+    if (error instanceof StoresUnavailableError) {
+      throw new ProtocolError(ProtocolErrorCode.InternalError, error.message);
     }
     console.error('task request failed', error);
     throw new ProtocolError(

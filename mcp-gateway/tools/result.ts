@@ -1,5 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { formatOfKey } from '../../core/image-format/formats.ts';
+import { downloadName } from '../../core/image-key.ts';
 import { isTerminal, type JobRecord, JobStatus, StoredImage } from '../../core/job.ts';
 import { renderJobContactSheet } from '../../core/workflow/render-contact-sheet.ts';
 import { ANSWER_BUDGET_BYTES, enveloped, largestFitting } from '../answer-size.ts';
@@ -12,9 +14,13 @@ import type { ToolHost } from './tool-host.ts';
 
 /** A stored image as the result tool lists it: where to download it, and which iteration it is. */
 export const ResultFile = StoredImage.extend({
-  url: z.string().describe('Presigned GET URL of the PNG; valid until expires_at.'),
+  url: z
+    .string()
+    .describe(
+      'Presigned GET URL of the image, a PNG, JPEG or WebP as the GPU host made it (the extension says which); valid until expires_at.',
+    ),
   iteration: z.number().int(),
-  infotext: StoredImage.shape.infotext.describe('SD WebUI generation parameters, as in the PNG.'),
+  infotext: StoredImage.shape.infotext.describe('SD WebUI generation parameters, as in the image file.'),
 });
 export type ResultFile = z.infer<typeof ResultFile>;
 
@@ -159,11 +165,12 @@ export async function jobResultPage(
       content.push({ type: 'image', data: Buffer.from(sheetPng).toString('base64'), mimeType: 'image/png' });
     }
     for (const file of shown) {
+      const type = formatOfKey(file.key)?.contentType;
       content.push({
         type: 'resource_link',
         uri: file.url,
-        name: `${job_id}-${String(file.iteration).padStart(3, '0')}-${file.index}-seed${file.seed}.png`,
-        mimeType: 'image/png',
+        name: `${job_id}-${downloadName(file)}`,
+        ...(type ? { mimeType: type } : {}),
         description: `iteration ${file.iteration}, image ${file.index}, seed ${file.seed}`,
       });
     }

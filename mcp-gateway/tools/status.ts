@@ -6,6 +6,7 @@ import {
   etaPrior,
   StatusView,
   toStatusView,
+  waitingFor,
 } from '../../core/status-view.ts';
 import type { ToolContext } from '../deps.ts';
 import { toolInput } from '../tool-input.ts';
@@ -35,7 +36,12 @@ export function registerStatusTool(server: ToolHost, ctx: ToolContext): void {
       safely(async () => {
         const job = await getOwnedJob(ctx, job_id);
         const view = toStatusView(job, ctx.deps.now(), await prior(ctx, job));
-        const eta = view.estimated_remaining ? `, about ${view.estimated_remaining} left` : '';
+        const waiting = waitingFor(view);
+        const eta = waiting
+          ? `, ${waiting}`
+          : view.estimated_remaining
+            ? `, about ${view.estimated_remaining} left`
+            : '';
         return toolResult(
           `${view.job_id} ${view.status}: ${view.progress}, ${view.elapsed_time} elapsed${eta}.`,
           view,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identifyImage } from '../../core/image-format/identify.ts';
 import { EXTENSION_OPTIONS } from '../../local/simulator/catalog.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
 import { type Fixture, loadFixtures, play } from './fixtures.ts';
@@ -8,7 +9,10 @@ import { type ShapeRules, shapeDiff } from './shape.ts';
 /**
  * Every recorded answer of the real A1111 1.8 (test/fixtures/sd-webui-1.8) against the simulator's
  * answer to the same request, with the simulator standing in for 1.8: same status, same shape
- * (keys and JSON types, recursively), and for errors the same body.
+ * (keys and JSON types, recursively), and for errors the same body. Answers in another
+ * samples_format (JPEG, WebP) also have images of the same format and size, each carrying its
+ * infotext as the real server's do. These are checked here only: the real-server suite leaves
+ * samples_format alone, since the setting is the whole server's and others may be calling it.
  */
 
 const RULES: Record<string, ShapeRules> = {
@@ -39,6 +43,17 @@ function withoutExtensions(name: string, body: unknown): unknown {
   return Object.fromEntries(Object.entries(body).filter(([k]) => !EXTENSION_OPTIONS.includes(k)));
 }
 
+const imagesOf = (body: unknown) => (body as { images: string[] }).images;
+
+/** Each image's own infotext, and whether it is the one the answer's info gives for it. */
+function carried(body: unknown) {
+  const { infotexts } = JSON.parse((body as { info: string }).info) as { infotexts: string[] };
+  return imagesOf(body).map((base64, i) => {
+    const own = identifyImage(Buffer.from(base64, 'base64')).infotext;
+    return { own: own?.split('\n')[0], asInfo: own === infotexts[i] };
+  });
+}
+
 describe('recorded A1111 1.8 answers against the simulator (flavour a1111-1.8)', () => {
   const fixtures = loadFixtures();
 
@@ -50,6 +65,8 @@ describe('recorded A1111 1.8 answers against the simulator (flavour a1111-1.8)',
       'progress-running',
       'progress-idle',
       'txt2img-404-sampler',
+      'txt2img-jpg',
+      'txt2img-webp',
     ]) {
       expect(names).toContain(name);
     }
@@ -62,5 +79,9 @@ describe('recorded A1111 1.8 answers against the simulator (flavour a1111-1.8)',
     const rules = RULES[name] ?? (fixture.request.path === '/sdapi/v1/txt2img' ? txt2imgRules : {});
     expect(shapeDiff(fixture.body, body, rules)).toEqual([]);
     if (fixture.status >= 400) expect(body).toEqual(fixture.body);
+    if (fixture.samplesFormat !== undefined && fixture.status === 200) {
+      expect(imagesOf(body)).toEqual(imagesOf(stripImages(fixture.body)));
+      expect(carried(answer.body)).toEqual(carried(fixture.body));
+    }
   });
 });

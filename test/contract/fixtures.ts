@@ -4,7 +4,8 @@ import { type Answer, type Exchange, pollProgress, send } from './sd-webui-http.
 
 /**
  * Fixtures: answers of a real SD WebUI (A1111 v1.8.0), recorded by record-fixtures.ts. One file per
- * exchange; base64 images are replaced by `<base64 PNG WxH>` markers. The same scenario code drives
+ * exchange; base64 images are replaced by `<base64 PNG WxH>` markers, except in the answers of
+ * another samples_format, which keep their (small) JPEG and WebP images whole. The same scenario code drives
  * the recording (real server) and the fixture-shape test (simulator).
  */
 
@@ -24,6 +25,11 @@ export interface Scenario {
   about: string;
   request: Exchange;
   context?: ScenarioContext;
+  /**
+   * The server's samples_format option while the request is sent (a server-wide setting, set
+   * before and set back after): answers in JPEG or WebP. The images are kept whole in the fixture.
+   */
+  samplesFormat?: string;
 }
 
 export interface Fixture extends Scenario {
@@ -182,6 +188,24 @@ export const SCENARIOS: Scenario[] = [
   },
   ...stopped('interrupt', 'txt2img-interrupted', 'interrupted', 9),
   ...stopped('skip', 'txt2img-skipped', 'skipped', 11),
+  {
+    name: 'txt2img-jpg',
+    about: 'txt2img with samples_format "jpg": JPEG images, the infotext in their EXIF UserComment',
+    request: txt2img({ ...small, prompt: 'x, ü 猫', steps: 1, seed: 15 }),
+    samplesFormat: 'jpg',
+  },
+  {
+    name: 'txt2img-webp',
+    about: 'txt2img with samples_format "webp": WebP images, the infotext in their EXIF chunk',
+    request: txt2img({ ...small, prompt: 'x, ü 猫', steps: 1, seed: 16 }),
+    samplesFormat: 'webp',
+  },
+  {
+    name: 'txt2img-500-samples-format',
+    about: 'txt2img with samples_format "gif": made, then a 500 when the answer is encoded',
+    request: txt2img({ ...small, steps: 1, seed: 17 }),
+    samplesFormat: 'gif',
+  },
 ];
 
 export interface PollTiming {
@@ -191,6 +215,22 @@ export interface PollTiming {
 
 /** Plays a scenario against a server and returns the answer the fixture holds. */
 export async function play(baseUrl: string, s: Scenario, timing: PollTiming): Promise<Answer> {
+  if (s.samplesFormat === undefined) return playAsSet(baseUrl, s, timing);
+  const options = await send(baseUrl, { method: 'GET', path: '/sdapi/v1/options' });
+  const before = (options.body as { samples_format?: unknown }).samples_format;
+  const setFormat = async (samples_format: unknown) => {
+    const set = await send(baseUrl, { method: 'POST', path: '/sdapi/v1/options', body: { samples_format } });
+    if (set.status !== 200) throw new Error(`POST /options samples_format answered ${set.status}`);
+  };
+  await setFormat(s.samplesFormat);
+  try {
+    return await playAsSet(baseUrl, s, timing);
+  } finally {
+    await setFormat(before);
+  }
+}
+
+async function playAsSet(baseUrl: string, s: Scenario, timing: PollTiming): Promise<Answer> {
   const context = s.context;
   if (!context) return send(baseUrl, s.request);
   const running = send(baseUrl, txt2img(context.txt2img));

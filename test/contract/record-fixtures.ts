@@ -4,9 +4,12 @@ import { FIXTURE_DIR, type Fixture, play, SCENARIOS } from './fixtures.ts';
 import { getProgress, type ProgressState, send, stripImages } from './sd-webui-http.ts';
 
 /**
- * Records the fixtures of test/fixtures/sd-webui-1.8 from a real SD WebUI. Run by hand:
- *   SD_WEBUI_URL=http://127.0.0.1:7871 node test/contract/record-fixtures.ts
- * The kit's A1111 v1.8.0 has one checkpoint, random-sd15.safetensors [5dd3a9b884].
+ * Records the fixtures of test/fixtures/sd-webui-1.8 from a real SD WebUI. Run by hand, against a
+ * server of your own (some scenarios change its samples_format for a moment, which every caller
+ * of the server would see):
+ *   SD_WEBUI_URL=http://127.0.0.1:7871 node test/contract/record-fixtures.ts [NAME...]
+ * With names, only those scenarios (or traces) are recorded again. The kit's A1111 v1.8.0 has one
+ * checkpoint, random-sd15.safetensors [5dd3a9b884].
  */
 
 const url = process.env.SD_WEBUI_URL?.replace(/\/+$/, '');
@@ -19,13 +22,16 @@ mkdirSync(FIXTURE_DIR, { recursive: true });
 const write = (name: string, value: unknown) =>
   writeFileSync(join(FIXTURE_DIR, `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
 
-for (const scenario of SCENARIOS) {
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
+
+for (const scenario of SCENARIOS.filter((s) => wanted(s.name))) {
   const answer = await play(url, scenario, timing);
   const fixture: Fixture = {
     ...scenario,
     recorded: { server, ms: Math.round(answer.ms) },
     status: answer.status,
-    body: stripImages(answer.body),
+    body: scenario.samplesFormat === undefined ? stripImages(answer.body) : answer.body,
   };
   write(scenario.name, fixture);
   console.log(`${scenario.name}: ${answer.status} in ${Math.round(answer.ms)} ms`);
@@ -33,6 +39,7 @@ for (const scenario of SCENARIOS) {
 
 /** Every distinct /progress state of one call, after a call of `previousSteps` steps. */
 async function trace(name: string, about: string, previousSteps: number, body: Record<string, unknown>) {
+  if (!wanted(name)) return;
   const small = { prompt: 'x', width: 64, height: 64 };
   await send(url as string, {
     method: 'POST',

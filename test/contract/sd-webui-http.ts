@@ -1,5 +1,6 @@
+import { IMAGE_FORMATS } from '../../core/image-format/formats.ts';
+import { identifyImage } from '../../core/image-format/identify.ts';
 import type { ProgressResponse } from '../../local/simulator/engine.ts';
-import { readPng } from '../../local/simulator/png.ts';
 
 export type { ProgressState } from '../../local/simulator/engine.ts';
 
@@ -78,13 +79,13 @@ export async function pollProgress(
   }
 }
 
-/** A base64 PNG replaced by a marker that keeps its size, so fixtures stay small. */
-export function pngMarker(base64: string): string {
+/** A base64 image replaced by a marker that keeps its format and size, so fixtures stay small. */
+export function imageMarker(base64: string): string {
   try {
-    const png = readPng(Buffer.from(base64, 'base64'));
-    return `<base64 PNG ${png.width}x${png.height}>`;
+    const image = identifyImage(Buffer.from(base64, 'base64'));
+    return `<base64 ${IMAGE_FORMATS[image.format].label} ${image.width}x${image.height}>`;
   } catch {
-    return `<base64, ${base64.length} chars, not a PNG>`;
+    return `<base64, ${base64.length} chars, not a PNG, JPEG or WebP>`;
   }
 }
 
@@ -92,7 +93,7 @@ export function pngMarker(base64: string): string {
 export function stripImages(body: unknown): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
   const out: Record<string, unknown> = { ...body };
-  if (Array.isArray(out.images)) out.images = out.images.map((i) => pngMarker(String(i)));
-  if (typeof out.current_image === 'string') out.current_image = pngMarker(out.current_image);
+  if (Array.isArray(out.images)) out.images = out.images.map((i) => imageMarker(String(i)));
+  if (typeof out.current_image === 'string') out.current_image = imageMarker(out.current_image);
   return out;
 }

@@ -239,6 +239,27 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     expect(await jobItemCount(stack)).toBe(before);
   });
 
+  it("takes an earlier job's stored input by key, the gateway and the generate task each under their own role", async () => {
+    const start = (unit: Record<string, string>) =>
+      callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
+        prompt: 'x',
+        steps: 1,
+        width: 64,
+        height: 64,
+        controlnet: [{ model: 'control_v11p_sd15_canny', ...unit }],
+      });
+    const { data: first } = await start({ image: `data:image/png;base64,${controlPng.toString('base64')}` });
+    expect(await waitForEnd(first.job_id)).toMatchObject({ status: 'completed' });
+    stack.simulator?.resetStats();
+    // The gateway checks the key exists (it may read inputs/ and list the bucket); the worker reads it.
+    const { data: second, result } = await start({ image_key: `inputs/${first.job_id}/controlnet-0.png` });
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    expect(await waitForEnd(second.job_id)).toMatchObject({ status: 'completed' });
+    const [sent] = (stack.simulator?.stats().received ?? []) as Payload[];
+    const unit = sent?.alwayson_scripts?.ControlNet?.args[0] as { image?: string } | undefined;
+    expect(unit?.image).toBe(controlPng.toString('base64'));
+  });
+
   it('fetches a control image URL once per job, retries a failure that may pass, and fails the iterations with the reason of one that cannot', async () => {
     const job = async (path: string) => {
       const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {

@@ -5,7 +5,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientOptions } from '../../adapters/aws-clients.ts';
+import { STACK_ROLE } from '../../lambdas/function-roles.ts';
 import { BUCKET_NAME } from '../../local/embedded-stores.ts';
+import { loadRoleCredentials } from '../../local/store-credentials.ts';
 import { callTool, sleep, waitForTerminal } from '../support/embedded.ts';
 import {
   duplicates,
@@ -150,12 +152,13 @@ describe('the embedded stack killed with SIGKILL mid-job', () => {
     expect(simStats.seedsReturned.filter((seed) => recordedBefore.has(seed))).toEqual([]);
     expect(simStats.imagesReturned).toBeLessThanOrEqual(TOTAL - before.files.length);
 
-    // The bucket, read through the new child's s3rver (its endpoint is in the presigned URLs).
+    // The bucket, read through the new child's store front (its endpoint is in the presigned
+    // URLs) with the stack's own keys from the data dir.
     const s3Origin = new URL(after.files[0]?.url ?? '').origin;
     const clients: ClientOptions = {
       region: 'us-east-1',
       s3Endpoint: s3Origin,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      credentials: (await loadRoleCredentials(dir.path))[STACK_ROLE],
     };
     const objects = await listObjectKeys(clients, BUCKET_NAME, `jobs/${jobId}/`);
     expect(new Set(objects)).toEqual(new Set(keys));

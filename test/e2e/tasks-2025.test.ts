@@ -2,7 +2,13 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ResponseMessage } from '@modelcontextprotocol/sdk/shared/responseMessage.js';
-import { type CallToolResult, CallToolResultSchema, type Task } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  CallToolResultSchema,
+  EmptyResultSchema,
+  type McpError,
+  type Task,
+} from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient, s3Client } from '../../adapters/aws-clients.ts';
 import { DynamoDbJobStore } from '../../adapters/dynamodb-job-store.ts';
@@ -10,7 +16,14 @@ import { S3ImageStore } from '../../adapters/s3-image-store.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import { createApp } from '../../mcp-gateway/app.ts';
 import { tokenVerifier } from '../../mcp-gateway/auth/bearer.ts';
-import { callTool, connectClient, openTestStack, otherCallerToken, sleep } from '../support/embedded.ts';
+import {
+  callTool,
+  connectClient,
+  jobItemCount,
+  openTestStack,
+  otherCallerToken,
+  sleep,
+} from '../support/embedded.ts';
 
 /**
  * MCP Tasks in the 2025-11-25 core form (as VS Code uses them) through the 1.x SDK client's
@@ -233,6 +246,51 @@ describe('MCP tasks', () => {
     expect(kept.status).toBe('cancelled');
     expect(kept.files.length).toBeGreaterThanOrEqual(2);
     expect(kept.files.length).toBeLessThan(30);
+  });
+
+  it('answers wrongly typed task params with InvalidParams naming the field, and changes nothing', async () => {
+    const running = await startTask(client, LONG);
+    const jobs = await jobItemCount(stack);
+    /** The error a raw request gets: the SDK client sends params as given. */
+    const refusal = (method: string, params: Record<string, unknown>) =>
+      client.request({ method, params } as never, EmptyResultSchema).then(
+        () => ({ code: 0, message: 'no error' }),
+        (error: McpError) => ({ code: error.code, message: error.message }),
+      );
+    const refused = {
+      'tasks/get': await refusal('tasks/get', { taskId: 5 }),
+      'tasks/result': await refusal('tasks/result', { taskId: 5 }),
+      'tasks/cancel': await refusal('tasks/cancel', { taskId: { id: running.taskId } }),
+      'tasks/list': await refusal('tasks/list', { cursor: { page: 2 } }),
+      'tools/call': await refusal('tools/call', { name: START, arguments: LONG, task: { ttl: 'a week' } }),
+    };
+    expect(refused).toEqual({
+      'tasks/get': {
+        code: -32602,
+        message: expect.stringMatching(/tasks\/get: taskId: .*expected string, received number$/),
+      },
+      'tasks/result': {
+        code: -32602,
+        message: expect.stringMatching(/tasks\/result: taskId: .*expected string, received number$/),
+      },
+      'tasks/cancel': {
+        code: -32602,
+        message: expect.stringMatching(/tasks\/cancel: taskId: .*expected string, received object$/),
+      },
+      'tasks/list': {
+        code: -32602,
+        message: expect.stringMatching(/tasks\/list: cursor: .*expected string, received object$/),
+      },
+      'tools/call': {
+        code: -32602,
+        message: expect.stringMatching(/tools\/call: task\.ttl: .*expected number, received string$/),
+      },
+    });
+    // One line each, not the schema's issue dump.
+    for (const { message } of Object.values(refused)) expect(message).not.toContain('\n');
+    expect(await jobItemCount(stack)).toBe(jobs);
+    expect((await client.experimental.tasks.getTask(running.taskId)).status).toBe('working');
+    await client.experimental.tasks.cancelTask(running.taskId);
   });
 
   it("answers another caller's task exactly as one that does not exist", async () => {

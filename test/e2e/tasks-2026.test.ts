@@ -10,7 +10,7 @@ import {
   TERMINAL_STATUSES,
   TOOL_NAMES,
 } from '../support/embedded.ts';
-import { connectModernClient, taskSession } from '../support/modern-client.ts';
+import { connectModernClient, MODERN_ENVELOPE, postModern, taskSession } from '../support/modern-client.ts';
 
 /**
  * Protocol 2026-07-28 through the official v2 client, and its tasks extension
@@ -163,6 +163,46 @@ describe('the tasks extension', () => {
     expect(await errorOf(session.task(taskId).cancel())).toMatch(
       /Cannot cancel task in terminal status: cancelled/,
     );
+  });
+
+  it('answers wrongly typed task params with InvalidParams naming the field, and changes nothing', async () => {
+    const taskId = await startTask(session, LONG);
+    let id = 1;
+    const ask = async (method: string, params: Record<string, unknown>) => {
+      const answer = await postModern(stack, {
+        id: id++,
+        method,
+        params: { ...params, _meta: MODERN_ENVELOPE },
+      });
+      return answer.kind === 'error' ? { code: answer.error.code, message: answer.error.message } : answer;
+    };
+    expect({
+      get: await ask('tasks/get', { taskId: 5 }),
+      cancel: await ask('tasks/cancel', { taskId: { id: taskId } }),
+      missing: await ask('tasks/get', {}),
+    }).toEqual({
+      get: {
+        code: -32602,
+        message: 'Invalid params for tasks/get: taskId: Invalid input: expected string, received number',
+      },
+      cancel: {
+        code: -32602,
+        message: 'Invalid params for tasks/cancel: taskId: Invalid input: expected string, received object',
+      },
+      missing: {
+        code: -32602,
+        message: 'Invalid params for tasks/get: taskId: Invalid input: expected string, received undefined',
+      },
+    });
+    // The extension has no tasks/result or tasks/list (tasks/get carries the result): not found, whatever the params.
+    for (const method of ['tasks/result', 'tasks/list']) {
+      expect(await ask(method, { taskId: 5, cursor: {} }), method).toEqual({
+        code: -32601,
+        message: 'Method not found',
+      });
+    }
+    expect((await session.task(taskId).snapshot()).status).toBe('working');
+    await session.task(taskId).cancel();
   });
 
   it("answers another caller's task exactly as one that does not exist", async () => {

@@ -13,9 +13,9 @@ describe('readDeploySettings', () => {
       retentionDays: 7,
       hostDepth: 2,
       generateMemoryMb: 256,
-      gatewayReservedConcurrency: 10,
       concurrency: 2,
       gpuHosts: 1,
+      workersReachInternet: true,
       oauthCallbackUrls: ['https://claude.ai/api/mcp/auth_callback'],
     });
   });
@@ -54,6 +54,8 @@ describe('readDeploySettings', () => {
       subnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
       createVpcEndpoints: false,
       concurrency: 4,
+      vpcInternetAccess: false,
+      workersReachInternet: false,
       sdWebUiAuthSecretArn: AUTH_SECRET_ARN,
     });
     const fromJson = read({
@@ -71,6 +73,7 @@ describe('readDeploySettings', () => {
       { sdWebUiUrl: 'https://gpu.example.com', subnetIds: 'subnet-0aaaaaaaaaaaaaaa1' },
       /only apply in VPC mode/,
     ],
+    [{ sdWebUiUrl: 'https://gpu.example.com', vpcInternetAccess: 'true' }, /vpcInternetAccess only apply/],
     [{ ...VPC_CONTEXT, routeTableIds: 'rtb-0aaaaaaaaaaaaaaa1' }, /one route table id per subnet id/],
     [{ ...VPC_CONTEXT, securityGroupId: 'sg-12' }, /securityGroupId: expected sg-/],
     [

@@ -52,23 +52,41 @@ describe('functions', () => {
     expect(gatewayFunction(synth.template)[1].Properties).toMatchObject({ MemorySize: 1024, Timeout: 30 });
   });
 
-  it('reserve the gateway 10 concurrent executions, which also cap it; no workflow function is capped', () => {
-    // A flood at the public Function URL runs within those 10 and cannot starve the workflow.
-    expect(gatewayFunction(synth.template)[1].Properties.ReservedConcurrentExecutions).toBe(10);
-    for (const state of TASKS) {
-      expect(
-        taskFunction(synth.template, state)[1].Properties.ReservedConcurrentExecutions,
-        state,
-      ).toBeUndefined();
-    }
-    const unreserved = synthesize({ ...TUNNEL_CONTEXT, gatewayReservedConcurrency: 'none' });
+  it('reserve no concurrency by default (a new account could not deploy it); the gateway gets its share when asked', () => {
+    // Lambda keeps 100 of the account's concurrency unreserved, and a new account may have 10 in all.
+    for (const fn of all()) expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
     const tight = synthesize({ ...TUNNEL_CONTEXT, gatewayReservedConcurrency: '3' });
+    const spelledOut = synthesize({ ...TUNNEL_CONTEXT, gatewayReservedConcurrency: 'none' });
     try {
-      expect(gatewayFunction(unreserved.template)[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
       expect(gatewayFunction(tight.template)[1].Properties.ReservedConcurrentExecutions).toBe(3);
+      for (const state of TASKS) {
+        expect(
+          taskFunction(tight.template, state)[1].Properties.ReservedConcurrentExecutions,
+          state,
+        ).toBeUndefined();
+      }
+      expect(gatewayFunction(spelledOut.template)[1].Properties.ReservedConcurrentExecutions).toBeUndefined();
     } finally {
-      unreserved.dispose();
       tight.dispose();
+      spelledOut.dispose();
+    }
+  });
+
+  it("derive a job's concurrency from the hosts in sdWebUiUrl and their depth: cdk.json pins neither", () => {
+    const pool = synthesize({
+      sdWebUiUrl: 'https://gpu1.example.com,https://gpu2.example.com,https://gpu3.example.com',
+    });
+    try {
+      expect(envOf(gatewayFunction(pool.template)[1])).toMatchObject({
+        [ENV.concurrency]: '6',
+        [ENV.gpuHosts]: '3',
+      });
+      expect(envOf(gatewayFunction(synth.template)[1])).toMatchObject({
+        [ENV.concurrency]: '2',
+        [ENV.gpuHosts]: '1',
+      });
+    } finally {
+      pool.dispose();
     }
   });
 

@@ -71,7 +71,7 @@ describe('images bucket', () => {
         expect.objectContaining({ Prefix: INPUT_PREFIX, ExpirationInDays: days, Status: 'Enabled' }),
       ]),
     );
-    expect(imageKey('job_20261124_abc', 3, 1).startsWith(IMAGE_PREFIX)).toBe(true);
+    expect(imageKey('job_20261124_abc', 3, 1, 'png').startsWith(IMAGE_PREFIX)).toBe(true);
   });
 
   it('denies plain HTTP and allows nobody but the S3 logging service in its policies', () => {

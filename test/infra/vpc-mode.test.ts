@@ -16,7 +16,13 @@ let vpc: Synthesized;
 let noEndpoints: Synthesized;
 beforeAll(() => {
   vpc = synthesize({ ...VPC_CONTEXT, retentionDays: '3', generateMemoryMb: '512' });
-  noEndpoints = synthesize({ ...VPC_CONTEXT, sdWebUiAuthSecretArn: undefined, createVpcEndpoints: 'false' });
+  // A VPC that reaches everything itself: endpoints of its own, or a NAT gateway.
+  noEndpoints = synthesize({
+    ...VPC_CONTEXT,
+    sdWebUiAuthSecretArn: undefined,
+    createVpcEndpoints: 'false',
+    vpcInternetAccess: 'true',
+  });
 });
 afterAll(() => {
   vpc?.dispose();
@@ -130,6 +136,11 @@ describe('VPC mode', () => {
         ],
       },
     });
+  });
+
+  it('tells the gateway the workers cannot fetch URLs unless vpcInternetAccess says the subnets route out', () => {
+    expect(envOf(gatewayFunction(vpc.template)[1])[ENV.workersReachInternet]).toBe('false');
+    expect(envOf(gatewayFunction(noEndpoints.template)[1])[ENV.workersReachInternet]).toBe('true');
   });
 
   it('creates no endpoints when createVpcEndpoints=false (the VPC already has them)', () => {

@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { documentClient } from '../../adapters/aws-clients.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { documentClient, s3Client } from '../../adapters/aws-clients.ts';
 import type { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
+import { S3ImageStore } from '../../adapters/s3-image-store.ts';
 import { SdWebUiUnavailableError } from '../../core/errors.ts';
 import { secondsPerImage } from '../../core/estimate.ts';
+import { identifyImage } from '../../core/image-format/identify.ts';
 import type { JobRecord } from '../../core/job.ts';
 import { planJob } from '../../core/plan.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
@@ -519,5 +521,84 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(first).toBeLessThan(40);
     expect(rest.length).toBeGreaterThan(0);
     for (const steps of rest) expect(steps).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('what is stored is what SD WebUI made', () => {
+  const objectsOf = (jobId: string) =>
+    new S3ImageStore(s3Client(stores.clients), stores.bucketName).newestUnder(`jobs/${jobId}/`);
+  const setFormat = async (samples_format: string) => {
+    const answer = await fetch(`${sim.url}/sdapi/v1/options`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ samples_format }),
+    });
+    expect(answer.status).toBe(200);
+  };
+  afterEach(() => setFormat('png'));
+
+  it.each([
+    ['jpg', 'jpg', 'image/jpeg', 'jpeg'],
+    ['webp', 'webp', 'image/webp', 'webp'],
+  ] as const)(
+    'stores a %s answer as .%s with %s, its real size and the infotext it carries',
+    async (option, extension, type, format) => {
+      await setFormat(option);
+      const pool = new RecordingPool(new URL(sim.url).host, 2);
+      // Hires fix x2: the images are 192x128, not the 96x64 asked for.
+      const job = await newJob({
+        batch_size: 2,
+        width: 96,
+        height: 64,
+        enable_hr: true,
+        hr_scale: 2,
+        hr_upscaler: 'Latent',
+      });
+      expect(
+        await generateIteration({ job_id: job.job_id, iteration: 0 }, { ...deps, pool }, asker),
+      ).toMatchObject({
+        images: 2,
+      });
+      const [record] = await deps.jobs.listIterations(job.job_id);
+      expect(record?.images.map((i) => [i.key, i.width, i.height])).toEqual([
+        [`jobs/${job.job_id}/000-0.${extension}`, 192, 128],
+        [`jobs/${job.job_id}/000-1.${extension}`, 192, 128],
+      ]);
+      for (const image of record?.images ?? []) {
+        const object = await fetch((await deps.images.presignGet(image.key, 60)).url);
+        expect(object.headers.get('content-type')).toBe(type);
+        const stored = identifyImage(new Uint8Array(await object.arrayBuffer()));
+        expect(stored).toMatchObject({ format, width: 192, height: 128 });
+        expect(image.infotext).toBe(stored.infotext);
+        expect(image.infotext).toMatch(new RegExp(`^p\\n.*Seed: ${image.seed},.*Hires upscale: 2`));
+      }
+    },
+  );
+
+  it('fails an iteration whose answer holds an image that is no PNG, JPEG or WebP: nothing stored, nothing counted, not tried again', async () => {
+    const [hostId, sd] = [...deps.hosts][0] as [string, SdWebUi];
+    // The first image of the answer is a real PNG, the second an SVG.
+    const svg = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>');
+    const host: SdWebUi = Object.create(sd);
+    host.txt2img = async (payload, signal) => {
+      const answer = await sd.txt2img(payload, signal);
+      return { ...answer, images: answer.images.map((image, i) => (i === 1 ? svg : image)) };
+    };
+    const pool = new RecordingPool(new URL(sim.url).host, 2);
+    const job = await newJob({ batch_size: 2, n_iter: 1 });
+    const run = generateRun(
+      { job_id: job.job_id, runner: 0, runners: 1 },
+      { ...deps, pool, hosts: new Map([[hostId, host]]) },
+      Date.now() + 600_000,
+    );
+    expect(await run).toEqual({ runner: 0, images: 0, iterations: 1, failed: 1 });
+    expect(pool.grants).toBe(1);
+    const [record] = await deps.jobs.listIterations(job.job_id);
+    expect(record).toMatchObject({ status: 'failed', images: [], error: { type: 'UnsupportedImageError' } });
+    expect(record?.error?.message).toBe(
+      `image 1 of GPU host ${hostId}'s answer is SVG: only PNG, JPEG and WebP images are stored (SD WebUI's samples_format setting png, jpg or webp)`,
+    );
+    expect((await objectsOf(job.job_id)).size).toBe(0);
+    expect(await deps.jobs.get(job.job_id)).toMatchObject({ completed_images: 0, failed_images: 2 });
   });
 });

@@ -167,6 +167,44 @@ describe('DynamoDbHostPool against dynalite', () => {
     expect(await p.resting()).toEqual([]);
   });
 
+  it('keeps when each host began failing and its last error, and is in an outage while every host fails', async () => {
+    let now = 1_000_000;
+    const p = pool(
+      () => now,
+      [
+        { id: 'a', depth: 1 },
+        { id: 'b', depth: 1 },
+      ],
+    );
+    const on = (hostId: string, hostFailures = 0) => ({
+      hostId,
+      slot: 0,
+      holder: 'x#0',
+      jobId: 'x',
+      until: 0,
+      hostFailures,
+    });
+    await p.reportHealth(on('a'), false, 'connection refused');
+    expect(await p.outage()).toBeUndefined();
+    now += 5_000;
+    await p.reportHealth(on('b'), false, 'answered 500');
+    now += 5_000;
+    await p.reportHealth(on('a'), false, 'reset');
+    expect(await p.outage()).toEqual({
+      since: 1_005_000,
+      hosts: [
+        { host_id: 'a', failing_since: 1_000_000, last_error: 'reset' },
+        { host_id: 'b', failing_since: 1_005_000, last_error: 'answered 500' },
+      ],
+    });
+    // A success on b ends it, and b's next failure begins again.
+    await p.reportHealth(on('b', 1), true);
+    expect(await p.outage()).toBeUndefined();
+    now += 5_000;
+    await p.reportHealth(on('b'), false, 'answered 502');
+    expect((await p.outage())?.since).toBe(1_015_000);
+  });
+
   it('counts failures that arrive together, so the host rests at the third', async () => {
     const p = pool(Date.now, [
       { id: 'sick', depth: 3 },

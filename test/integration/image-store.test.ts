@@ -21,7 +21,7 @@ describe('S3ImageStore against s3rver', () => {
     const expiration = new Date(Date.now() + 10 * 60 * 1000);
     const s3 = s3Client({
       ...stores.clients,
-      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', expiration } as never,
+      credentials: { ...stores.clients.credentials, expiration } as never,
     });
     const images = new S3ImageStore(s3, stores.bucketName);
     const { url, expiresAt } = await images.presignGet('jobs/job_x/000-0.png', 3600);

@@ -26,6 +26,28 @@ describe('SdWebUiClient against the simulator', () => {
     expect(await client.scriptTitles()).toContain('adetailer');
   });
 
+  it('says when the answer begins, before its body is read, and not for a call that never answers', async () => {
+    const events: string[] = [];
+    const answered = client.txt2img(payload, undefined, () => events.push('answering'));
+    await answered.then(() => events.push('read'));
+    expect(events).toEqual(['answering', 'read']);
+
+    sim.setFaults({ hangRate: 1 });
+    try {
+      const stop = new AbortController();
+      const hung = client.txt2img(payload, stop.signal, () => events.push('hung answering'));
+      // Until the simulator shows the request over (idle), then a little: it never answers.
+      while ((await client.progress()).jobTimestamp !== null || sim.stats().requests < 2) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      stop.abort();
+      await expect(hung).rejects.toBeInstanceOf(SdWebUiUnavailableError);
+      expect(events).toEqual(['answering', 'read']);
+    } finally {
+      sim.setFaults({ hangRate: 0 });
+    }
+  });
+
   it.each([
     ['a 5xx', { errorRate: 1 }, SdWebUiUnavailableError],
     ['a dropped connection', { dropRate: 1 }, SdWebUiUnavailableError],

@@ -5,9 +5,13 @@ import { callTool, connectGateway } from '../../cli/gateway-client.ts';
 import { isTerminal, JobStatus } from '../../core/job-status.ts';
 import { loadLocalConfig } from '../../local/config.ts';
 import { type EmbeddedStack, type StackOverrides, startEmbeddedStack } from '../../local/stack.ts';
+import { IAM_AUTHORIZER_MODULE } from './iam-authorizer.ts';
 import { tempDir } from './temp-dir.ts';
 
-/** An embedded stack on free ports with a fast simulator, as `npm start` would run it. */
+/**
+ * An embedded stack on free ports with a fast simulator, as `npm start` would run it, with every
+ * function's store and Step Functions calls held to the IAM policy the CDK app synthesizes.
+ */
 export async function startTestStack(
   dataDir: string,
   env: Record<string, string> = {},
@@ -24,6 +28,7 @@ export async function startTestStack(
     retryIntervalOverrides: { 'Generate images': [0.02, 0, 0] },
     progressPollMs: 20,
     retryFirstDelayMs: 0,
+    iamAuthorizerModule: IAM_AUTHORIZER_MODULE,
     ...overrides,
   });
 }

@@ -11,6 +11,7 @@ import {
   notesToDrop,
 } from '../../core/job.ts';
 import { isActive, type JobStatus, PROGRESS_STATUS, planTransition } from '../../core/job-status.ts';
+import type { PoolOutage } from '../../core/pool/outage.ts';
 import type {
   Admission,
   ClientTokenClaim,
@@ -105,6 +106,7 @@ export class InMemoryJobStore implements JobStore, JobHousekeeping {
     if (!job || job.counted?.has(record.iteration)) return;
     job[counterOf(record)] += record.image_count;
     job.counted = new Set([...(job.counted ?? []), record.iteration]);
+    if (record.status === 'succeeded') delete job.outage;
   }
 
   async listIterations(jobId: string): Promise<IterationRecord[]> {
@@ -114,8 +116,15 @@ export class InMemoryJobStore implements JobStore, JobHousekeeping {
       .map(copy);
   }
 
-  async recordAttempt(jobId: string, iteration: number, hostId?: string): Promise<number> {
+  async recordAttempt(
+    jobId: string,
+    iteration: number,
+    hostId?: string,
+    outage?: PoolOutage,
+  ): Promise<number> {
     const job = this.stored(jobId);
+    if (outage) job.outage = copy(outage);
+    else delete job.outage;
     // A job stored before jobs carried the maps gets them, as the DynamoDB adapter gives them.
     const attempts = job.attempts ?? {};
     const failedOn = job.failed_on ?? {};

@@ -106,6 +106,39 @@ export function jobStoreBehaviour(store: () => JobStore): void {
       expect(stored?.failed_on).toEqual({ 0: ['gpu-a'], 2: ['gpu-a', 'gpu-b'] });
     });
 
+    it("keeps the pool's outage a failed call saw until the next image counted, or a failure that saw none", async () => {
+      const jobs = store();
+      const job = newJob();
+      await jobs.create(job);
+      const outage = {
+        since: 1_000,
+        hosts: [{ host_id: 'gpu-a', failing_since: 1_000, last_error: 'refused' }],
+      };
+      await jobs.recordAttempt(job.job_id, 0, 'gpu-a', outage);
+      expect((await jobs.get(job.job_id))?.outage).toEqual(outage);
+      // A failed iteration is no sign a host works: the outage stays.
+      await jobs.recordIteration(
+        { job_id: job.job_id, iteration: 1, status: 'failed', image_count: 1, images: [], finished_at: 'x' },
+        job.expires_at,
+      );
+      expect((await jobs.get(job.job_id))?.outage).toEqual(outage);
+      await jobs.recordIteration(
+        {
+          job_id: job.job_id,
+          iteration: 2,
+          status: 'succeeded',
+          image_count: 1,
+          images: [],
+          finished_at: 'x',
+        },
+        job.expires_at,
+      );
+      expect((await jobs.get(job.job_id))?.outage).toBeUndefined();
+      await jobs.recordAttempt(job.job_id, 0, 'gpu-a', outage);
+      await jobs.recordAttempt(job.job_id, 0, 'gpu-b');
+      expect((await jobs.get(job.job_id))?.outage).toBeUndefined();
+    });
+
     it('writes live progress only while the job runs', async () => {
       const jobs = store();
       const job = newJob();

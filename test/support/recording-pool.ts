@@ -1,5 +1,12 @@
 import type { RateSample } from '../../core/estimate.ts';
-import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
+import {
+  type HostHealth,
+  type HostSpec,
+  isHealthy,
+  type Lease,
+  nextHealth,
+} from '../../core/pool/host-pool.ts';
+import { type PoolOutage, poolOutage } from '../../core/pool/outage.ts';
 import type { FinishedLease, HostPool, PoolAsk } from '../../core/ports.ts';
 
 /**
@@ -16,6 +23,10 @@ export class RecordingPool implements HostPool {
   free = true;
   /** Grants left before the pool starts refusing; unlimited by default. */
   grantsLeft = Number.POSITIVE_INFINITY;
+  /** The host's health as the pool's rules keep it (core/pool/host-pool.ts). */
+  health: HostHealth | undefined;
+  /** When set, the host rests this long after repeated failures, as the real pool's does. */
+  restMs: number | undefined;
 
   readonly capacity: number;
 
@@ -31,7 +42,7 @@ export class RecordingPool implements HostPool {
     ask: PoolAsk,
     _leaseMs?: number,
     done?: FinishedLease,
-  ): Promise<Lease | { wait: string; running?: true }> {
+  ): Promise<Lease | { wait: string; running?: true; restingUntil?: number }> {
     const { holder } = ask;
     const jobId = ask.claim.jobId;
     if (done) {
@@ -39,6 +50,10 @@ export class RecordingPool implements HostPool {
       await this.release(done.lease, done.measured);
     }
     if (this.held.has(holder)) return { wait: `${holder} is already running`, running: true };
+    if (this.restMs !== undefined && !isHealthy(this.health, Date.now())) {
+      this.refusals++;
+      return { wait: 'every GPU host is resting', restingUntil: this.health?.unhealthyUntil as number };
+    }
     if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
       this.refusals++;
       return { wait: 'busy' };
@@ -73,8 +88,14 @@ export class RecordingPool implements HostPool {
     return this.held.has(holder);
   }
 
-  async reportHealth() {
-    return false;
+  async reportHealth(lease: Lease, ok: boolean, error?: string) {
+    const now = Date.now();
+    this.health = nextHealth(this.health, lease.hostId, ok, now, this.restMs, error);
+    return this.restMs !== undefined && !isHealthy(this.health, now);
+  }
+
+  async outage(): Promise<PoolOutage | undefined> {
+    return poolOutage(this.hosts, this.health ? [this.health] : []);
   }
 
   async resting() {
@@ -83,6 +104,10 @@ export class RecordingPool implements HostPool {
 
   async hostRates() {
     return [];
+  }
+
+  async waitingRunners() {
+    return 0;
   }
 
   async dropWaiters() {}

@@ -182,6 +182,22 @@ describe('remainingSeconds', () => {
     expect(remainingSeconds(status({ poll_after_seconds: null }), 4)).toBeNull();
   });
 
+  it('shows what the job waits for in place of an ETA when status gives no time, and counts none', () => {
+    const waiting = status({
+      estimated_remaining:
+        'waiting for a GPU host: gpu:7860 failing since 20:01:02Z (1m 30s), last error: refused',
+      estimated_remaining_seconds: null,
+      current: null,
+    });
+    expect(remainingSeconds(waiting, 4)).toBeNull();
+    expect(statusLine(waiting, null)).toBe(
+      '[#-----------------------] 5/120 running · 1h 02m elapsed · waiting for a GPU host: gpu:7860 failing since 20:01:02Z (1m 30s), last error: refused',
+    );
+    expect(statusLine(waiting, null, 70)).toBe(
+      '[#-------------------] 5/120 running · 1h 02m · waiting for a GPU host',
+    );
+  });
+
   it('as shown live, falls or holds until the finished count changes, then starts afresh', () => {
     const shown = steadyEta();
     const at = (completed: number, eta: number | null) => shown(status({ completed_images: completed }), eta);

@@ -66,11 +66,32 @@ describe('a job as a task', () => {
       started_at: undefined,
       current: undefined,
       completed_images: 0,
+      estimated_seconds: 600,
     };
     expect(toTask(pending, NOW)).toMatchObject({
       status: 'working',
       statusMessage: expect.stringMatching(/^pending: 0\/12 images completed, ETA /),
       lastUpdatedAt: '2026-11-24T10:00:00.250Z',
+    });
+  });
+
+  it('says what a job waits for in place of an ETA, as status does: a failing host, or its first images', () => {
+    const outage = {
+      since: Date.parse('2026-11-24T10:01:00.000Z'),
+      hosts: [
+        { host_id: 'gpu:7860', failing_since: Date.parse('2026-11-24T10:01:00.000Z'), last_error: 'refused' },
+      ],
+    };
+    expect(toTask({ ...running, outage }, NOW).statusMessage).toBe(
+      '4/12 images completed, waiting for a GPU host: gpu:7860 failing since 10:01:00Z (1m 20s), last error: refused',
+    );
+    const late = { ...running, completed_images: 0, estimated_seconds: 60 };
+    expect(toTask(late, NOW).statusMessage).toBe(
+      '0/12 images completed, waiting for the first images, which take longer than estimated',
+    );
+    expect(toStatusView(late, NOW)).toMatchObject({
+      estimated_remaining: 'waiting for the first images, which take longer than estimated',
+      estimated_remaining_seconds: null,
     });
   });
 

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { ENV } from '../../../lambdas/config/env.ts';
 import type { FunctionUrlEvent } from '../../../mcp-gateway/lambda.ts';
 
 export interface EventOptions {
@@ -41,4 +43,22 @@ export const mcpHeaders = (token?: string): Record<string, string> => ({
   accept: 'application/json, text/event-stream',
   'mcp-protocol-version': '2025-06-18',
   ...(token ? { authorization: `Bearer ${token}` } : {}),
+});
+
+export const GATEWAY_TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
+export const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs';
+export const TOKEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:GatewayToken-AbC123';
+
+/** The gateway function's environment as CDK sets it, plus `extra`: what its entry reads at a cold start. */
+export const gatewayEnvironment = (extra: Record<string, string> = {}): Record<string, string> => ({
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  [ENV.tableName]: 'jobs',
+  [ENV.bucketName]: 'images',
+  [ENV.stateMachineArn]: STATE_MACHINE,
+  [ENV.tokenSecretArn]: TOKEN_SECRET,
+  [ENV.presetsDir]: fileURLToPath(new URL('../../../presets', import.meta.url)),
+  ...extra,
 });

@@ -1,16 +1,18 @@
-import { fileURLToPath } from 'node:url';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENV } from '../../../lambdas/config/env.ts';
-import type { handler as Handler } from '../../../mcp-gateway/lambda.ts';
-import { functionUrlEvent, mcpHeaders } from './function-url-event.ts';
-
-const TOKEN = 'tok3nTok3nTok3nTok3nTok3nTok3n42';
-const STATE_MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:SdbatchJobs';
-const TOKEN_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:GatewayToken-AbC123';
+import type { handler as Handler } from '../../../lambdas/entry/gateway.ts';
+import {
+  functionUrlEvent,
+  gatewayEnvironment,
+  mcpHeaders,
+  STATE_MACHINE,
+  GATEWAY_TOKEN as TOKEN,
+  TOKEN_SECRET,
+} from './function-url-event.ts';
 
 const secretsMock = mockClient(SecretsManagerClient);
 const dynamoMock = mockClient(DynamoDBDocumentClient);
@@ -20,20 +22,9 @@ let handler: typeof Handler;
 
 // The entry reads its environment and the token secret at import, as at a Lambda cold start.
 beforeAll(async () => {
-  Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    POWERTOOLS_LOG_LEVEL: 'SILENT',
-    [ENV.tableName]: 'jobs',
-    [ENV.bucketName]: 'images',
-    [ENV.stateMachineArn]: STATE_MACHINE,
-    [ENV.tokenSecretArn]: TOKEN_SECRET,
-    [ENV.concurrency]: '3',
-    [ENV.presetsDir]: fileURLToPath(new URL('../../../presets', import.meta.url)),
-  });
+  Object.assign(process.env, gatewayEnvironment({ [ENV.concurrency]: '3' }));
   secretsMock.on(GetSecretValueCommand, { SecretId: TOKEN_SECRET }).resolves({ SecretString: `${TOKEN}\n` });
-  ({ handler } = await import('../../../mcp-gateway/lambda.ts'));
+  ({ handler } = await import('../../../lambdas/entry/gateway.ts'));
 });
 
 beforeEach(() => {

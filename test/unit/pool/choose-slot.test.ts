@@ -240,7 +240,12 @@ describe('host health', () => {
       expect(health.unhealthyUntil).toBeUndefined();
       health = nextHealth(health, 'a', false, NOW);
     }
-    expect(health).toEqual({ hostId: 'a', failures: FAILURES_BEFORE_REST, unhealthyUntil: NOW + REST_MS });
+    expect(health).toEqual({
+      hostId: 'a',
+      failures: FAILURES_BEFORE_REST,
+      unhealthyUntil: NOW + REST_MS,
+      failingSince: NOW,
+    });
     expect(nextHealth(health, 'a', true, NOW)).toEqual({ hostId: 'a', failures: 0 });
   });
 });

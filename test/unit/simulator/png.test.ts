@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { picturePng, renderPicture } from '../../../local/simulator/picture.ts';
+import { encodePicture, renderPicture } from '../../../local/simulator/picture.ts';
 import { encodePng, encodePngAsync, readPng } from '../../../local/simulator/png.ts';
 
 describe('png', () => {
@@ -54,7 +54,7 @@ describe('picture', () => {
   });
 
   it('renders a 512x512 PNG with the infotext, compressed off the event loop', async () => {
-    const png = await picturePng({
+    const png = await encodePicture({
       prompt: 'a cat',
       seed: 9,
       width: 512,
@@ -70,8 +70,8 @@ describe('picture', () => {
 
   it('leaves a partly sampled picture different from the finished one, and the same each time', async () => {
     const spec = { prompt: 'a cat', seed: 9, width: 64, height: 64, infotext: 'x' };
-    const partial = await picturePng({ ...spec, partial: true });
-    expect(partial).not.toEqual(await picturePng(spec));
-    expect(await picturePng({ ...spec, partial: true })).toEqual(partial);
+    const partial = await encodePicture({ ...spec, partial: true });
+    expect(partial).not.toEqual(await encodePicture(spec));
+    expect(await encodePicture({ ...spec, partial: true })).toEqual(partial);
   });
 });
