@@ -45,11 +45,12 @@ describe('a GPU host behind a tunnel', () => {
     expect(end.notes?.join('\n')).toMatch(/made in calls of at most \d with the same seeds/);
     // The stack's calibration takes a 64x64 step for a fraction of the simulator's, so the first
     // two calls went whole and were cut; what the cuts taught the host's rate split the rest.
-    const stats = stack.simulators[0]?.stats();
-    expect(stats?.tunnelCuts).toBeLessThanOrEqual(2);
-    expect((stats?.received as Array<{ batch_size: number }>).slice(-4).map((b) => b.batch_size)).toEqual([
-      4, 4, 4, 4,
-    ]);
-    expect(stats?.sentWhileCutRuns).toBe(0);
+    const sim = stack.simulators[0];
+    if (!sim) throw new Error('the stack runs no simulator');
+    const stats = sim.stats();
+    expect(stats.tunnelCuts).toBeLessThanOrEqual(2);
+    const sent = stats.received as Array<{ batch_size: number }>;
+    expect(sent.slice(-4).map((b) => b.batch_size)).toEqual([4, 4, 4, 4]);
+    expect(stats.sentWhileCutRuns).toBe(0);
   });
 });
