@@ -47,6 +47,12 @@ const ProgressResponse = z.object({
  */
 const NAME_LISTS_MS = 10 * 60_000;
 
+/**
+ * Statuses SD WebUI never sends itself but a tunnel or proxy in front of it does when it stops
+ * waiting: 524 (Cloudflare: no answer within 100 s), 502 (bad gateway), 504 (gateway time-out).
+ */
+const GATEWAY_GAVE_UP = new Set([502, 504, 524]);
+
 /** SD WebUI's HTTP API, with its failures sorted into "try again" and "this request is wrong". */
 export class SdWebUiClient implements SdWebUi {
   private readonly host: SdWebUiHost;
@@ -197,6 +203,13 @@ export class SdWebUiClient implements SdWebUi {
       });
     } catch (error) {
       throw new SdWebUiUnavailableError(`${method} ${path} failed: ${reasonOf(error)}`, { cause: error });
+    }
+    if (GATEWAY_GAVE_UP.has(response.status)) {
+      const text = await readText(response, method, path);
+      throw new SdWebUiUnavailableError(
+        `${method} ${path} answered ${response.status} from a tunnel or proxy in front of SD WebUI, which gave up on the request (the host may still be running it): ${describe(text)}`,
+        { mayStillRun: true },
+      );
     }
     if (response.status >= 500 || response.status === 408 || response.status === 429) {
       const text = await readText(response, method, path);

@@ -1,6 +1,12 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
-import { commaList, describeIssues, SETTINGS } from '../core/settings.ts';
+import {
+  commaList,
+  describeIssues,
+  requestLimitsFit,
+  requestLimitsMessage,
+  SETTINGS,
+} from '../core/settings.ts';
 
 /** An EC2 id such as `subnet-0abc…`: the prefix, then 8 or 17 hex digits. */
 const ec2Id = (prefix: string) =>
@@ -34,6 +40,8 @@ const Common = z.object({
   sdWebUiAuthSecretArn: secretArn.optional(),
   retentionDays: SETTINGS.retentionDays,
   hostDepth: SETTINGS.hostDepth,
+  /** Each host's request time limit in seconds (100 behind a Cloudflare tunnel): one, or one per sdWebUiUrl entry. */
+  hostRequestLimitSeconds: SETTINGS.hostRequestLimitSeconds,
   concurrency: SETTINGS.concurrency,
   /**
    * The generate task's memory. It is billed while the task waits for the GPU; 256 MB holds the
@@ -121,6 +129,16 @@ export const DeploySettings = z
     message:
       "oauthAudience (this gateway's MCP URL, from a first deploy's McpUrl output) is required with oauthIssuer",
     path: ['oauthAudience'],
+  })
+  .superRefine((s, ctx) => {
+    const hosts = commaList(s.sdWebUiUrl).length;
+    if (!requestLimitsFit(s.hostRequestLimitSeconds, hosts)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostRequestLimitSeconds'],
+        message: requestLimitsMessage(hosts),
+      });
+    }
   })
   .transform((s) => {
     const gpuHosts = commaList(s.sdWebUiUrl).length;

@@ -5,6 +5,15 @@ export class SdWebUiUnavailableError extends Error {
   override readonly name = 'SdWebUiUnavailableError';
   /** The pool host that failed, once known: a retry prefers another. */
   hostId?: string;
+  /**
+   * A tunnel or proxy in front of the host gave up on the request (524, 502, 504): the host may
+   * still be running it, so nothing more goes there until it is seen idle.
+   */
+  readonly mayStillRun: boolean;
+  constructor(message: string, options?: ErrorOptions & { mayStillRun?: boolean }) {
+    super(message, options);
+    this.mayStillRun = options?.mayStillRun ?? false;
+  }
 }
 
 /** The GPU host rejected the request itself (422 and other 4xx): retrying cannot help. */

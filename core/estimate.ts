@@ -182,14 +182,26 @@ export function iterationSecondsByHost(
   const unmeasured = count - recent.length;
   const healthy = recent.filter((h) => h.healthy);
   const working = healthy.length + unmeasured > 0 ? healthy : recent;
-  const perIteration = (rates?: HostRate['rates']) =>
-    rates && measuredRate(rateKey(params), rates) !== undefined
-      ? params.batch_size * secondsPerImage(params, calibration, rates)
-      : calibratedIterationSeconds(params, calibration);
+  const perIteration = (rates?: HostRate['rates']) => callSeconds(params, calibration, rates);
   return [
     ...working.map((h) => perIteration(h.rates)),
     ...Array.from({ length: unmeasured }, () => perIteration()),
   ];
+}
+
+/**
+ * Seconds one call of these parameters (its batch_size images) takes on a host with these measured
+ * rates: the measurement when the host has one for this work class or a near one, else the
+ * calibration with its overhead and pixel floor.
+ */
+export function callSeconds(
+  params: GenerationParams,
+  calibration: Calibration,
+  rates?: Readonly<Record<string, number>>,
+): number {
+  return rates && measuredRate(rateKey(params), rates) !== undefined
+    ? params.batch_size * secondsPerImage(params, calibration, rates)
+    : calibratedIterationSeconds(params, calibration);
 }
 
 /** One iteration on a host not yet measured: the calibration, with its overhead and pixel floor. */

@@ -18,6 +18,46 @@ export const sdWebUiUrls = (protocol: RegExp, message: string) =>
     .pipe(z.array(z.url({ protocol, message })).min(1, 'name at least one SD WebUI URL'));
 
 /**
+ * Each GPU host's request time limit in seconds, as a proxy or tunnel in front of it enforces it
+ * (Cloudflare's ends a request after 100 s): one value for every host, or one per SD WebUI URL in
+ * the same order; 0 = none. A number from cdk.json is taken as that one value.
+ */
+const requestLimits = z.preprocess(
+  (value) => (typeof value === 'number' ? String(value) : value),
+  z
+    .string()
+    .transform(commaList)
+    .pipe(
+      z
+        .array(
+          z.coerce
+            .number<string>({ message: 'each entry must be a number of seconds (0 = no limit)' })
+            .min(0, 'each entry must be 0 (no limit) or more seconds')
+            .max(86_400, 'each entry must be at most 86400 seconds'),
+        )
+        .min(1, 'give a number of seconds, or one per SD WebUI URL'),
+    ),
+);
+
+/** Each host's request limit (undefined: none), from the setting's one value or one per host. */
+export function requestLimitsOf(
+  limits: readonly number[] | undefined,
+  hosts: number,
+): (number | undefined)[] {
+  return Array.from({ length: hosts }, (_, i) => {
+    const seconds = limits?.length === 1 ? limits[0] : limits?.[i];
+    return seconds ? seconds : undefined;
+  });
+}
+
+/** Whether a request limit list fits a pool of `hosts`: one value for all, or one per host. */
+export const requestLimitsFit = (limits: readonly number[] | undefined, hosts: number): boolean =>
+  limits === undefined || limits.length === 1 || limits.length === hosts;
+
+export const requestLimitsMessage = (hosts: number) =>
+  `give one limit for every host or one per SD WebUI URL (${hosts}), in the same order`;
+
+/**
  * Every setting more than one loader reads, with its one default and bound. The Lambda
  * environment, the embedded stack's environment and the CDK context map their own names onto
  * these (lambdas/config/env.ts, local/config.ts, cdk/deploy-settings.ts).
@@ -25,6 +65,8 @@ export const sdWebUiUrls = (protocol: RegExp, message: string) =>
 export const SETTINGS = {
   /** Calls each GPU host holds at once: 2 keeps the next one queued while the last one uploads. */
   hostDepth: int(1, 8).default(2),
+  /** Each host's request time limit (a tunnel's): see requestLimits. */
+  hostRequestLimitSeconds: requestLimits.optional(),
   /** SD WebUI calls of one job in flight at once; unset, every slot of the pool (hosts x depth). */
   concurrency: int(1, 256).optional(),
   /** GPU hosts working in parallel, for the a-priori estimate. */

@@ -3,6 +3,7 @@ import { adetailerScript } from './params/adetailer.ts';
 import { controlNetScript, type StoredControlNetUnit } from './params/controlnet.ts';
 import { dynamicPromptsScript } from './params/dynamic-prompts.ts';
 import { regionalPrompterScript } from './params/regional-prompter.ts';
+import type { CallPart } from './request-limit.ts';
 
 /** What the worker learned from the host before building the payload. */
 export interface HostContext {
@@ -15,14 +16,17 @@ export interface HostContext {
 /**
  * The txt2img body for iteration i: what one synchronous call with the same parameters would
  * have sent, narrowed to batch i (n_iter 1, its seed). Nulls and unset options are left out
- * (SD WebUI answers 422 to a null in several fields).
+ * (SD WebUI answers 422 to a null in several fields). With `part`, only those images of the
+ * batch, from the seed (or subseed) of its first one (core/request-limit.ts, splitCalls).
  */
 export function buildTxt2ImgPayload(
   params: GenerationParams,
   iteration: number,
   host: HostContext = {},
+  part: CallPart = { first: 0, count: params.batch_size },
 ): Record<string, unknown> {
   const b = params.batch_size;
+  const first = iteration * b + part.first;
   const varied = (params.subseed_strength ?? 0) !== 0;
   const override_settings = dropNullish({
     sd_model_checkpoint: params.checkpoint,
@@ -60,13 +64,13 @@ export function buildTxt2ImgPayload(
     sampler_name: params.sampler_name,
     scheduler: params.scheduler,
     // With a variation strength SD WebUI gives every image the same seed and advances subseeds.
-    seed: varied ? params.seed : params.seed + iteration * b,
-    subseed: params.subseed === undefined ? undefined : params.subseed + iteration * b,
+    seed: varied ? params.seed : params.seed + first,
+    subseed: params.subseed === undefined ? undefined : params.subseed + first,
     subseed_strength: params.subseed_strength,
     restore_faces: params.restore_faces,
     tiling: params.tiling,
     ...hires,
-    batch_size: b,
+    batch_size: part.count,
     n_iter: 1,
     override_settings: Object.keys(override_settings).length > 0 ? override_settings : undefined,
     alwayson_scripts: Object.keys(alwayson_scripts).length > 0 ? alwayson_scripts : undefined,

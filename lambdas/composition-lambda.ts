@@ -14,6 +14,7 @@ import {
   createWorkerDeps,
   gatewaySettings,
   type ImageAdapters,
+  poolHosts,
   type WorkerDeps,
 } from './composition.ts';
 import { ENV, GATEWAY_SETTINGS, type loadGatewayConfig, type loadWorkerConfig } from './config/env.ts';
@@ -35,11 +36,11 @@ export function lambdaWorkerDeps(
     tableName: config[ENV.tableName],
     bucketName: config[ENV.bucketName],
     // One secret authenticates every host of the pool (they share --api-auth or a tunnel policy).
-    sdHosts: config[ENV.sdWebUiUrl].map((baseUrl) => ({
-      baseUrl,
+    sdHosts: poolHosts(config[ENV.sdWebUiUrl], {
       headers: hostHeaders,
       depth: config[ENV.hostDepth],
-    })),
+      requestLimits: config[ENV.hostRequestLimitSeconds],
+    }),
     callbacks: new SfnTaskCallbacks({
       region: env.AWS_REGION ?? '',
       credentials: {

@@ -22,7 +22,7 @@ import type {
   TaskCallbacks,
 } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
-import { DEFAULT_SETTINGS, type SharedSettings } from '../core/settings.ts';
+import { DEFAULT_SETTINGS, requestLimitsOf, type SharedSettings } from '../core/settings.ts';
 import type { RunDeps } from '../core/workflow/generate-run.ts';
 import { PROGRESS_WRITE_MS } from '../core/workflow/progress-reporter.ts';
 import { coalesceJobReads } from '../mcp-gateway/coalesced-reads.ts';
@@ -54,6 +54,22 @@ export type WorkerDeps = RunDeps & {
 /** A GPU host of the pool: where it is, how to authenticate, how many calls it may hold. */
 export interface PoolHost extends SdWebUiHost {
   depth?: number;
+  /** How long a request to it may last, its wait in SD WebUI's queue included (a tunnel's limit). */
+  requestLimitSeconds?: number;
+}
+
+/** The pool from its URLs and the per-host settings: the request limits are one for all, or one per URL. */
+export function poolHosts(
+  urls: readonly string[],
+  shared: { depth: number; headers?: Record<string, string>; requestLimits?: readonly number[] },
+): PoolHost[] {
+  const limits = requestLimitsOf(shared.requestLimits, urls.length);
+  return urls.map((baseUrl, i) => ({
+    baseUrl,
+    depth: shared.depth,
+    ...(shared.headers ? { headers: shared.headers } : {}),
+    ...(limits[i] ? { requestLimitSeconds: limits[i] } : {}),
+  }));
 }
 
 const hostSpecs = (hosts: PoolHost[]): HostSpec[] =>
@@ -130,6 +146,19 @@ export function createWorkerDeps(
     progressWriteMs: setup.progressWriteMs ?? PROGRESS_WRITE_MS,
     // Below the 900 s Task time-out so a stuck host fails the call, not the whole state.
     callTimeoutMs: (params) => 1000 * callDeadlineSeconds(params, calibration, 840),
+    calibration,
+    requestLimits: new Map(
+      pool.flatMap((h) =>
+        h.requestLimitSeconds
+          ? [
+              [
+                hostId(h.baseUrl),
+                { seconds: h.requestLimitSeconds, depth: h.depth ?? DEFAULT_SETTINGS.hostDepth },
+              ],
+            ]
+          : [],
+      ),
+    ),
     // 1 + 3 tries, 2 s doubling to at most 30 s: what the state machine's Retry did per iteration.
     iterationRetry: { attempts: 4, firstDelayMs: setup.retryFirstDelayMs ?? 2000, maxDelayMs: 30_000 },
     // The Lambda's 900 s less the margin its handler keeps back.

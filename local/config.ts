@@ -1,11 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { commaList, describeIssues, namedSettings, SETTINGS, sdWebUiUrls } from '../core/settings.ts';
+import {
+  commaList,
+  describeIssues,
+  namedSettings,
+  requestLimitsFit,
+  requestLimitsMessage,
+  SETTINGS,
+  sdWebUiUrls,
+} from '../core/settings.ts';
 import { faultsFromEnv } from './simulator/faults.ts';
 
 /** The shared settings (core/settings.ts) the embedded stack reads, by variable name. */
 const SHARED = namedSettings({
   hostDepth: 'SDBATCH_HOST_DEPTH',
+  hostRequestLimitSeconds: 'SDBATCH_HOST_REQUEST_LIMIT_SECONDS',
   concurrency: 'SDBATCH_CONCURRENCY',
   simStepMs: 'SDBATCH_SIM_STEP_MS',
   retentionDays: 'SDBATCH_RETENTION_DAYS',
@@ -55,12 +64,24 @@ const LocalConfig = z.object({
 });
 export type LocalConfig = z.infer<typeof LocalConfig>;
 
+/** The checks across variables: the request limits fit the pool, the named one or the simulated. */
+const CheckedLocalConfig = LocalConfig.superRefine((c, ctx) => {
+  const hosts = c.SD_WEBUI_URL?.length ?? c.SDBATCH_SIM_HOSTS;
+  if (!requestLimitsFit(c.SDBATCH_HOST_REQUEST_LIMIT_SECONDS, hosts)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SDBATCH_HOST_REQUEST_LIMIT_SECONDS'],
+      message: requestLimitsMessage(hosts),
+    });
+  }
+});
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
 
 /** Reads the environment, or throws one message naming every bad variable. */
 export function loadLocalConfig(env: Record<string, string | undefined>): LocalConfig {
   const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
-  const result = LocalConfig.safeParse(blankless);
+  const result = CheckedLocalConfig.safeParse(blankless);
   if (result.success) {
     // Reachable from other machines, a token nobody chose (and that sits in a file) is not enough.
     if (!LOOPBACK.test(result.data.SDBATCH_HOST) && !result.data.SDBATCH_TOKEN) {

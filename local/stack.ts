@@ -7,7 +7,7 @@ import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
 import type { Metrics } from '../core/metrics.ts';
-import { createGatewayDeps, gatewaySettings, type PoolHost } from '../lambdas/composition.ts';
+import { createGatewayDeps, gatewaySettings, type PoolHost, poolHosts } from '../lambdas/composition.ts';
 import { createEmbeddedFunctions, type StatesAuthorizer } from '../lambdas/composition-embedded.ts';
 import { createApp } from '../mcp-gateway/app.ts';
 import { tokenVerifier } from '../mcp-gateway/auth/bearer.ts';
@@ -170,10 +170,10 @@ async function startServices(
       );
   for (const sim of simulators) sim.setFaults(config.SDBATCH_SIM_FAULTS);
   const simulator = simulators[0];
-  const sdHosts: PoolHost[] = (config.SD_WEBUI_URL ?? simulators.map((s) => s.url)).map((url) => ({
-    ...withBasicAuth(url),
+  const sdHosts: PoolHost[] = poolHosts(config.SD_WEBUI_URL ?? simulators.map((s) => s.url), {
     depth: config.SDBATCH_HOST_DEPTH,
-  }));
+    requestLimits: config.SDBATCH_HOST_REQUEST_LIMIT_SECONDS,
+  }).map((host) => ({ ...host, ...withBasicAuth(host.baseUrl) }));
   const slots = sdHosts.length * config.SDBATCH_HOST_DEPTH;
   const concurrency = config.SDBATCH_CONCURRENCY ?? slots;
 

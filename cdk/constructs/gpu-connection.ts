@@ -28,12 +28,15 @@ export class GpuConnection extends Construct {
   readonly placement?: FunctionPlacement;
   private readonly url: string;
   private readonly depth: number;
+  /** Each host's request limit, as the context gave it (one value, or one per URL). */
+  private readonly requestLimits?: number[];
   private readonly authSecret?: ISecret;
 
   constructor(scope: Construct, id: string, settings: DeploySettings) {
     super(scope, id);
     this.url = settings.sdWebUiUrl;
     this.depth = settings.hostDepth;
+    this.requestLimits = settings.hostRequestLimitSeconds;
     if (settings.sdWebUiAuthSecretArn) {
       this.authSecret = Secret.fromSecretCompleteArn(this, 'AuthSecret', settings.sdWebUiAuthSecretArn);
     }
@@ -44,6 +47,7 @@ export class GpuConnection extends Construct {
   bindHostUrl(fn: NodeFunction): void {
     fn.addEnvironment(ENV.sdWebUiUrl, this.url);
     fn.addEnvironment(ENV.hostDepth, String(this.depth));
+    if (this.requestLimits) fn.addEnvironment(ENV.hostRequestLimitSeconds, this.requestLimits.join(','));
   }
 
   /** The generate task: the host URL and, when configured, read access to its credentials. */

@@ -1,12 +1,18 @@
 import type { CheckpointCatalog } from '../checkpoints.ts';
-import { type Clock, systemClock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
 import {
   JobNotFoundError,
   NoSlotAvailableError,
   SdWebUiRejectedError,
   SdWebUiUnavailableError,
 } from '../errors.ts';
-import { type RateSample, rateSample } from '../estimate.ts';
+import {
+  type Calibration,
+  callSeconds,
+  DEFAULT_CALIBRATION,
+  type RateSample,
+  rateSample,
+} from '../estimate.ts';
 import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
@@ -23,18 +29,12 @@ import type {
   SdWebUi,
   Txt2ImgResult,
 } from '../ports.ts';
-import { buildTxt2ImgPayload } from '../txt2img-payload.ts';
-import { HangWatch } from './hang-watch.ts';
+import { callShape, splitCalls, splittable } from '../request-limit.ts';
+import { callOnHost, hostFailed } from './host-call.ts';
 import { prepareHostContext } from './host-context.ts';
 import type { LeaseBook } from './lease-book.ts';
-import {
-  CANCEL_CHECK_MS,
-  type CancelWatch,
-  type ReporterOutcome,
-  startProgressReporter,
-} from './progress-reporter.ts';
+import type { CancelWatch } from './progress-reporter.ts';
 import { HostCall } from './request-order.ts';
-import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 
 export interface GenerateDeps {
   jobs: JobStore;
@@ -54,8 +54,18 @@ export interface GenerateDeps {
   cancelCheckMs?: number;
   /** Upper bound of one SD WebUI call for these parameters; below the task's own time-out. */
   callTimeoutMs: (params: GenerationParams) => number;
+  /** What a host not measured yet is assumed to take: how much of its request limit a call fills. */
+  calibration?: Calibration;
+  /** The hosts with a request time limit (a tunnel's), by host id, with their depth; others have none. */
+  requestLimits?: ReadonlyMap<string, RequestLimit>;
   /** How long a host may show no sign of working on a call before it counts as hung (HANG_MS). */
   hangMs?: number;
+}
+
+/** A host's request time limit, its wait in SD WebUI's queue included, and the calls it may hold. */
+export interface RequestLimit {
+  seconds: number;
+  depth: number;
 }
 
 /** One iteration of a job to make. */
@@ -150,9 +160,15 @@ export interface Asker {
 export interface RunnerCalls {
   lastCall: Map<string, HostCall>;
   cancel: CancelWatch;
+  /** Notes its calls added to the job: its two calls in flight read the job before either added one. */
+  noted: Set<string>;
 }
 
-export const runnerCalls = (): RunnerCalls => ({ lastCall: new Map(), cancel: { cancelled: false } });
+export const runnerCalls = (): RunnerCalls => ({
+  lastCall: new Map(),
+  cancel: { cancelled: false },
+  noted: new Set(),
+});
 
 /** The pool ask for an iteration still to make, with its call's time-out. */
 interface SlotAsk {
@@ -211,7 +227,17 @@ async function generateUnderLease(
   const sd = deps.hosts.get(lease.hostId);
   if (!sd) throw new Error(`GPU host ${lease.hostId} is not configured on this worker`);
   const storer = imageStorer(job, iteration, lease.hostId, deps);
-  const outcome = await generateOnHost(job, iteration, sd, lease, timeoutMs, deps, storer.take, asker.shared);
+  const outcome = await generateOnHost(
+    job,
+    iteration,
+    sd,
+    lease,
+    timeoutMs,
+    deps,
+    storer.take,
+    asker.shared,
+    measure,
+  );
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
   const stored = await recordImages(job, iteration, outcome.result, storer, deps);
@@ -253,10 +279,10 @@ async function acquireSlot(ask: PoolAsk, leaseMs: number, deps: GenerateDeps, do
 const MAX_ENDED_WAITERS = 3;
 
 /**
- * The SD WebUI call with live progress, and how long it held the GPU per unit of work (from the
- * same /progress polls); undefined when it was interrupted by a cancel. A call interrupted or
- * skipped by someone else (at the WebUI) answers 200 with partly sampled images: they are not
- * kept, and the iteration is tried again.
+ * The iteration's images from its leased host, and how long they held the GPU per unit of work
+ * (from the /progress polls); undefined when a cancel interrupted them. One SD WebUI call, or
+ * several with the same seeds when the host's request limit leaves no room for one (see
+ * core/request-limit.ts).
  */
 async function generateOnHost(
   job: JobRecord,
@@ -267,129 +293,108 @@ async function generateOnHost(
   deps: GenerateDeps,
   sink: ImageSink,
   shared: RunnerCalls = runnerCalls(),
+  measure: (measured: RateSample | undefined) => void = () => {},
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
   // against the kit's A1111 1.8). The runner's calls to a host go out in the order they got their
   // slot on it, each once the one before is seen running there: the host's queue then has them in
   // the order the reporters assume, and the job's iterations sample in order.
-  const call = new HostCall();
+  const first = new HostCall();
   const previous = shared.lastCall.get(lease.hostId);
-  shared.lastCall.set(lease.hostId, call);
+  shared.lastCall.set(lease.hostId, first);
   let prepared: Awaited<ReturnType<typeof prepareHostContext>>;
   try {
     prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
     if (prepared.note && !job.notes?.includes(prepared.note))
       await deps.jobs.addNote(job.job_id, prepared.note);
   } catch (error) {
-    call.end();
+    first.end();
     // A host that cannot even list its samplers fails like one that cannot generate.
     throw await hostFailed(error, job, lease, deps);
   }
-  const clock = deps.clock ?? systemClock;
-  const polls: ProgressPoll[] = [];
-  // The deadline bounds the work; the watch ends sooner a call the host is not working on.
-  const watch = new HangWatch(deps.hangMs);
-  const reporter = startProgressReporter({
-    sd,
-    iteration,
-    steps: prepared.params.steps,
-    write: (current) => deps.jobs.setCurrent(job.job_id, current),
-    now: deps.now,
-    clock,
-    pollMs: deps.progressPollMs,
-    writeEveryMs: deps.progressWriteMs,
-    cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
-    isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
-    cancel: shared.cancel,
-    call,
-    observe: (poll) => polls.push(poll),
-    watch,
+  const limit = deps.requestLimits?.get(lease.hostId);
+  const calibration = deps.calibration ?? DEFAULT_CALIBRATION;
+  const shape = callShape({
+    limitSeconds: limit?.seconds,
+    depth: limit?.depth ?? 1,
+    batchSize: job.params.batch_size,
+    splittable: splittable(job.params),
+    secondsFor: (batch) => callSeconds({ ...prepared.params, batch_size: batch }, calibration, lease.rates),
   });
-  let result: Txt2ImgResult;
-  let outcome: ReporterOutcome;
-  let sentAt = 0;
-  let endedAt = 0;
-  try {
-    const payload = buildTxt2ImgPayload(prepared.params, iteration, prepared.host);
-    await reporter.ready;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    if (previous) {
-      previous.follow();
-      await Promise.race([previous.placed, aborted(deadline)]);
-      // Cancelled meanwhile: nothing of ours is on the GPU yet, and nothing is sent.
-      if (shared.cancel.cancelled) return undefined;
+  const parts = splitCalls(job.params.batch_size, shape.batchPerCall);
+  if (limit && parts.length > 1) {
+    const note = splitNote(lease.hostId, limit.seconds, job.params.batch_size, shape.batchPerCall);
+    if (!job.notes?.includes(note) && !shared.noted.has(note)) {
+      shared.noted.add(note);
+      await deps.jobs.addNote(job.job_id, note);
     }
-    sentAt = clock.now();
-    watch.sent(sentAt);
-    reporter.sent(previous);
-    result = await sd.txt2img(
-      payload,
-      AbortSignal.any([deadline, watch.signal]),
-      () => watch.answering(),
-      sink,
-    );
-    endedAt = clock.now();
-    call.end(result.jobTimestamp);
-  } catch (caught) {
-    const error = watch.verdict
-      ? new SdWebUiUnavailableError(`GPU host ${lease.hostId} ${watch.verdict}`, { cause: caught })
-      : caught;
-    throw await hostFailed(error, job, lease, deps);
-  } finally {
-    call.end();
-    outcome = await reporter.stop();
   }
-  await deps.pool.reportHealth(lease, true);
-  // Cancelled mid-sampling: SD WebUI returns half-denoised images, which are not results.
-  if (outcome.interruptedByUs) return undefined;
-  if (await interruptedElsewhere(sd, outcome, result.jobTimestamp)) {
-    if (shared.cancel.cancelled) return undefined;
-    const error = new SdWebUiUnavailableError(
-      `the call was interrupted on GPU host ${lease.hostId}, not by sdbatch; its partly sampled images were not kept`,
-    );
-    error.hostId = lease.hostId;
-    throw error;
-  }
-  return { result, measured: rateSample(job.params, samplingSeconds(polls, sentAt, endedAt)) };
-}
-
-/**
- * A call's error, with its host named when the host could not do the work (the runner retries
- * elsewhere if it can), and that failure counted in the host's health.
- */
-async function hostFailed(error: unknown, job: JobRecord, lease: Lease, deps: GenerateDeps) {
-  if (!(error instanceof SdWebUiUnavailableError)) return error;
-  error.hostId ??= lease.hostId;
-  if (await deps.pool.reportHealth(lease, false, error.message)) {
-    await deps.jobs.addNote(
-      job.job_id,
-      `${deps.now().toISOString()}: GPU host ${lease.hostId} failed several calls in a row and rests for a while; its slots go to the other hosts.`,
-    );
-  }
-  return error;
-}
-
-const aborted = (signal: AbortSignal) =>
-  new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-
-/**
- * Whether our request was interrupted or skipped: a poll of it said so, or SD WebUI, idle since,
- * still describes it that way (the flags last until the next request begins).
- */
-async function interruptedElsewhere(
-  sd: SdWebUi,
-  outcome: ReporterOutcome,
-  ours: string | undefined,
-): Promise<boolean> {
-  if (outcome.sawInterrupted) return true;
-  if (!ours) return false;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  // The calls of a split iteration follow each other on the host; the runner's next call follows
+  // the last of them, as `first` stands for them all in the runner's order until they are done.
+  const split = parts.length > 1;
+  const made: Txt2ImgResult[] = [];
+  let busySeconds = 0;
+  let before = previous;
   try {
-    const after = await sd.progress(AbortSignal.timeout(5_000));
-    return after.jobTimestamp === null && after.lastJobTimestamp === ours && after.interrupted;
-  } catch {
-    return false;
+    for (const part of parts) {
+      const call = split ? new HostCall() : first;
+      // Behind a request limit a call queues only behind the runner's own call still out there, and
+      // only while two fit: a request ahead of it of unknown size could push it past the limit.
+      const alone = limit !== undefined && !(shape.depth > 1 && before !== undefined && !before.done);
+      let one: Awaited<ReturnType<typeof callOnHost>>;
+      try {
+        one = await callOnHost({
+          job,
+          iteration,
+          part,
+          prepared,
+          sd,
+          lease,
+          deadline,
+          deps,
+          shared,
+          call,
+          previous: before,
+          alone,
+          sink,
+        });
+      } catch (error) {
+        // The tunnel cut it at its limit: its request lasted at least that long. Taken as its GPU time
+        // (too much if it waited in the queue: the safe side), the next try is planned smaller.
+        if (limit && error instanceof SdWebUiUnavailableError && error.mayStillRun) {
+          measure(rateSample({ ...job.params, batch_size: part.count }, limit.seconds));
+        }
+        throw error;
+      }
+      if (!one) return undefined;
+      made.push(one.result);
+      busySeconds += one.busySeconds;
+      before = call;
+    }
+  } finally {
+    first.end();
   }
+  return { result: joinResults(made), measured: rateSample(job.params, busySeconds) };
 }
+
+/** What a split iteration's calls made, as the one call they stand for would have answered. */
+function joinResults(results: Txt2ImgResult[]): Txt2ImgResult {
+  const last = results.at(-1);
+  const grid = results.find((r) => r.firstImage)?.firstImage;
+  return {
+    images: results.flatMap((r) => r.images),
+    ...(grid ? { firstImage: grid } : {}),
+    seeds: results.flatMap((r) => r.seeds),
+    subseeds: results.flatMap((r) => r.subseeds),
+    infotexts: results.flatMap((r) => r.infotexts),
+    ...(last?.jobTimestamp ? { jobTimestamp: last.jobTimestamp } : {}),
+  };
+}
+
+/** The job's note when its batches are split: why, and how close the images are to one call's. */
+export const splitNote = (hostId: string, limitSeconds: number, batch: number, perCall: number) =>
+  `GPU host ${hostId} ends a request after ${limitSeconds} s (its request limit), which one call of ${batch} images would not fit: each batch was made in calls of at most ${perCall} with the same seeds. Its images match a single call's to within 1 level in a few pixels (float summation order), not bit for bit.`;
 
 /**
  * Stores each image of a call as SD WebUI's answer brings it (the answer lists the images before

@@ -57,6 +57,13 @@ export interface ProgressReporter {
    * WebUI runs first. Until then no request is taken for ours.
    */
   sent: (previous?: HostCall) => void;
+  /** Settles true once a poll shows the host idle (nothing sampling), or false when `signal` aborts first. */
+  idle: (signal: AbortSignal) => Promise<boolean>;
+  /**
+   * Our request's answer is lost (a tunnel gave up waiting for it) but SD WebUI may still run it:
+   * it is interrupted once the polls show it running; settles as `idle` does.
+   */
+  abandon: (signal: AbortSignal) => Promise<boolean>;
   stop: () => Promise<ReporterOutcome>;
 }
 
@@ -103,6 +110,11 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let interruptedByUs = false;
   let sawInterrupted = false;
   let ours: string | undefined;
+  /** Set while someone waits for the host to be idle (see idle): told by the next idle poll. */
+  let idleWaiter: ((idle: boolean) => void) | undefined;
+  /** Our request's answer is lost (see abandon): it is interrupted when seen running. */
+  let abandoned = false;
+  let interruptedAbandoned = false;
   let firstPolled: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     firstPolled = resolve;
@@ -155,9 +167,15 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
           if (p.interrupted) sawInterrupted = true;
           await show(p);
           await interruptIfCancelled();
+          if (abandoned && !interruptedAbandoned) {
+            interruptedAbandoned = true;
+            // Nobody will read its images: the GPU goes to the next call at once.
+            await sd.interrupt();
+          }
         } else if (ours !== undefined && p.lastJobTimestamp === ours && p.interrupted) {
           sawInterrupted = true;
         }
+        if (p.jobTimestamp === null) idleWaiter?.(true);
       } catch {
         // Progress is decoration: a failed poll fails the generation only as the watch rules.
         watch?.polled(clock.now(), undefined);
@@ -172,13 +190,34 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     }
   })();
 
+  const idle = (signal: AbortSignal) =>
+    new Promise<boolean>((resolve) => {
+      if (stopped || signal.aborted) return resolve(false);
+      const settle = (answer: boolean) => {
+        idleWaiter = undefined;
+        signal.removeEventListener('abort', onAbort);
+        resolve(answer);
+      };
+      const onAbort = () => settle(false);
+      idleWaiter = settle;
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Someone waits on the next poll: it is asked now, not after the pause.
+      wake.abort();
+    });
+
   return {
     ready,
     sent: (previous) => {
       sent = true;
       order.sent(previous);
     },
+    idle,
+    abandon: (signal) => {
+      abandoned = true;
+      return idle(signal);
+    },
     stop: async () => {
+      idleWaiter?.(false);
       stopped = true;
       controller.abort();
       await loop;

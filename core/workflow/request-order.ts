@@ -14,12 +14,18 @@ export class HostCall {
   /** A next call waits on `placed`: the polls look for this request at a brisk pace. */
   followed = false;
   readonly placed: Promise<void>;
+  /** Settles when its answer came (or it failed): a call that must not queue behind it waits for this. */
+  readonly ended: Promise<void>;
   #place: () => void = () => {};
+  #end: () => void = () => {};
   #onFollowed: () => void = () => {};
 
   constructor() {
     this.placed = new Promise((resolve) => {
       this.#place = resolve;
+    });
+    this.ended = new Promise((resolve) => {
+      this.#end = resolve;
     });
   }
 
@@ -45,6 +51,7 @@ export class HostCall {
     this.run = run ?? this.run;
     this.done = true;
     this.#place();
+    this.#end();
   }
 }
 

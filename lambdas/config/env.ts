@@ -4,6 +4,8 @@ import {
   DEFAULT_SETTINGS,
   describeIssues,
   namedSettings,
+  requestLimitsFit,
+  requestLimitsMessage,
   SETTINGS,
   sdWebUiUrls,
 } from '../../core/settings.ts';
@@ -30,6 +32,7 @@ export const ENV = {
   maxPromptChars: 'SDBATCH_MAX_PROMPT_CHARS',
   maxRequestBytes: 'SDBATCH_MAX_REQUEST_BYTES',
   hostDepth: 'SDBATCH_HOST_DEPTH',
+  hostRequestLimitSeconds: 'SDBATCH_HOST_REQUEST_LIMIT_SECONDS',
   oauthIssuer: 'SDBATCH_OAUTH_ISSUER',
   oauthAudience: 'SDBATCH_OAUTH_AUDIENCE',
   oauthScope: 'SDBATCH_OAUTH_SCOPE',
@@ -49,6 +52,16 @@ const WorkerConfig = StoresConfig.extend({
   [ENV.sdWebUiUrl]: sdWebUiUrls(/^https?$/, 'each SD WebUI URL must be http(s)'),
   [ENV.sdWebUiAuthSecretArn]: z.string().min(1).optional(),
   [ENV.hostDepth]: SETTINGS.hostDepth,
+  [ENV.hostRequestLimitSeconds]: SETTINGS.hostRequestLimitSeconds,
+}).superRefine((c, ctx) => {
+  const hosts = c[ENV.sdWebUiUrl].length;
+  if (!requestLimitsFit(c[ENV.hostRequestLimitSeconds], hosts)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [ENV.hostRequestLimitSeconds],
+      message: requestLimitsMessage(hosts),
+    });
+  }
 });
 
 /** The shared settings the gateway reads (core/settings.ts), by variable name. */

@@ -17,6 +17,11 @@ export const faultConfigSchema = z.strictObject({
   slowFactor: z.number().positive().max(1000),
   /** Fraction rejected at once with 422. */
   rejectRate: rate,
+  /**
+   * Acts as a tunnel that ends any request not answered within this many seconds with HTTP 524
+   * (Cloudflare's is 100) while the host behind it goes on with it; 0 = no tunnel.
+   */
+  tunnelSeconds: z.number().min(0).max(86_400),
   /** Seeds the PRNG that draws faults; setting it restarts the sequence. */
   seed: z.number().int().optional(),
 });
@@ -56,6 +61,7 @@ export class Faults {
     hangRate: 0,
     slowFactor: 1,
     rejectRate: 0,
+    tunnelSeconds: 0,
   };
   #random = prng(DEFAULT_SEED);
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { type Clock, systemClock } from '../../core/clock.ts';
 import {
   CHECKPOINTS,
   findCheckpoint,
@@ -35,6 +36,8 @@ export interface SimulatorOptions {
   flavour?: Flavour;
   /** A label for logs and GET /sim/stats when several simulators stand in for several GPU hosts. */
   name?: string;
+  /** The tunnel's timer (fault tunnelSeconds); tests pass one they fire themselves. */
+  tunnelClock?: Pick<Clock, 'sleep'>;
 }
 
 export interface Simulator {
@@ -148,25 +151,49 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     throw new RangeError(`flavour must be one of ${Object.keys(PROFILES).join(', ')}, got ${flavour}`);
   const sim = new SimState({ stepMs, setupMs, decodeMs }, profile);
   const table = routes(sim, name);
+  const tunnelClock = options.tunnelClock ?? systemClock;
   let closing = false;
+  /** Requests the tunnel cut that the host still runs or queues. */
+  let cutRunning = 0;
+
+  async function answer(req: IncomingMessage, url: URL): Promise<Reply | 'destroy'> {
+    const methods = table[url.pathname];
+    const handler = methods?.[req.method ?? 'GET'];
+    if (!methods) return { status: 404, body: { detail: 'Not Found' } };
+    if (!handler) return { status: 405, body: { detail: 'Method Not Allowed' } };
+    try {
+      return await handler({ req, url, body: () => readBody(req) });
+    } catch (e) {
+      if (e instanceof SdApiError) return errorReply(e);
+      if (closing) return 'destroy';
+      return errorReply(serverException(e instanceof Error ? e.name : 'Exception', String(e)));
+    }
+  }
+
+  /** The answer, unless the tunnel (fault tunnelSeconds) gives up first: the host goes on regardless. */
+  async function throughTunnel(req: IncomingMessage, url: URL): Promise<Reply | 'destroy' | 'cut'> {
+    const limitMs = url.pathname.startsWith('/sim/') ? 0 : sim.faults.config.tunnelSeconds * 1000;
+    if (url.pathname === '/sdapi/v1/txt2img' && cutRunning > 0) sim.stats.sentWhileCutRuns++;
+    const answered = answer(req, url);
+    if (limitMs <= 0) return answered;
+    const timer = new AbortController();
+    const cut = tunnelClock.sleep(limitMs, timer.signal).then(() => 'cut' as const);
+    const first = await Promise.race([answered, cut]);
+    timer.abort();
+    if (first !== 'cut') return first;
+    sim.stats.tunnelCuts++;
+    cutRunning++;
+    void answered.finally(() => cutRunning--);
+    return 'cut';
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
     const url = new URL(req.url ?? '/', 'http://simulator');
-    const methods = table[url.pathname];
-    const handler = methods?.[req.method ?? 'GET'];
-    let reply: Reply;
-    if (!methods) reply = { status: 404, body: { detail: 'Not Found' } };
-    else if (!handler) reply = { status: 405, body: { detail: 'Method Not Allowed' } };
-    else {
-      try {
-        reply = await handler({ req, url, body: () => readBody(req) });
-      } catch (e) {
-        if (e instanceof SdApiError) reply = errorReply(e);
-        else if (closing) return void res.destroy();
-        else reply = errorReply(serverException(e instanceof Error ? e.name : 'Exception', String(e)));
-      }
-    }
+    let reply = await throughTunnel(req, url);
+    if (reply === 'destroy') return void res.destroy();
+    // What Cloudflare answers an API client when the origin took more than its 100 s.
+    if (reply === 'cut') return sendText(req, res, startedAt, 524, 'error code: 524');
     const error = (reply.body as { error?: unknown } | null)?.error;
     if (reply.status === 500 && profile.exceptionGroups && error !== 'HTTPException') {
       reply = { ...reply, body: EXCEPTION_GROUP }; // HTTPExceptions are answered inside, unwrapped

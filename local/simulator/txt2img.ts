@@ -22,6 +22,10 @@ export interface SimulatorStats {
   busyIntervals: Array<{ start: number; end: number; steps: number }>;
   /** The last request bodies received (at most 100), as parsed JSON, for tests of payload building. */
   received: unknown[];
+  /** Requests the tunnel (tunnelSeconds) ended with a 524 while the host went on with them. */
+  tunnelCuts: number;
+  /** txt2img calls received while a request the tunnel had cut was still running or queued. */
+  sentWhileCutRuns: number;
 }
 
 /** An HTTP answer; a transport fault tells the server to break it on purpose. */
@@ -38,6 +42,8 @@ export const emptyStats = (): SimulatorStats => ({
   seedsReturned: [],
   busyIntervals: [],
   received: [],
+  tunnelCuts: 0,
+  sentWhileCutRuns: 0,
 });
 
 export interface Timing {

@@ -31,6 +31,22 @@ describe('readDeploySettings', () => {
     expect(() => read({ sdWebUiUrl: 'https://gpu1.example.com,http://gpu2.example.com' })).toThrow(/https/);
   });
 
+  it("takes each host's request limit: one for every host (a number in cdk.json) or one per URL", () => {
+    const pool = 'https://gpu1.example.com,https://gpu2.example.com';
+    expect(read({ sdWebUiUrl: pool, hostRequestLimitSeconds: 100 })).toMatchObject({
+      hostRequestLimitSeconds: [100],
+    });
+    expect(read({ sdWebUiUrl: pool, hostRequestLimitSeconds: '100, 0' })).toMatchObject({
+      hostRequestLimitSeconds: [100, 0],
+    });
+    expect(() => read({ sdWebUiUrl: pool, hostRequestLimitSeconds: '100,100,100' })).toThrow(
+      /hostRequestLimitSeconds: give one limit for every host or one per SD WebUI URL \(2\)/,
+    );
+    expect(() => read({ sdWebUiUrl: pool, hostRequestLimitSeconds: '100s' })).toThrow(
+      /hostRequestLimitSeconds\.0: each entry must be a number of seconds/,
+    );
+  });
+
   it('is VPC mode when vpcId is set, taking lists as comma strings (-c) or arrays (cdk.json)', () => {
     const fromCli = read({ ...VPC_CONTEXT, createVpcEndpoints: 'false', concurrency: '4' });
     expect(fromCli).toMatchObject({

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOADER_VARIABLES } from '../../lambdas/config/env.ts';
+import { ENV, LOADER_VARIABLES } from '../../lambdas/config/env.ts';
 import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT, VPC_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, taskFunction } from './template-queries.ts';
@@ -10,6 +10,7 @@ const RUNTIME = new Set(['NODE_OPTIONS']);
 const CONTEXTS = {
   tunnel: TUNNEL_CONTEXT,
   vpc: VPC_CONTEXT,
+  'tunnel with a request limit': { ...TUNNEL_CONTEXT, hostRequestLimitSeconds: 100 },
   cognito: { ...TUNNEL_CONTEXT, oauth: 'cognito', cognitoDomainPrefix: 'sdbatch-test' },
   issuer: {
     ...TUNNEL_CONTEXT,
@@ -55,5 +56,17 @@ describe.each(Object.entries(CONTEXTS))('the environment the CDK app sets (%s)',
   it('is what the gateway loader reads', () => {
     const [, fn] = gatewayFunction(synth.template);
     expectLoaderReads(envOf(fn), LOADER_VARIABLES.gateway, 'the gateway');
+  });
+});
+
+describe('a request limit in the context', () => {
+  it('reaches the generate task as the variable its loader reads', () => {
+    const synth = synthesize({ ...TUNNEL_CONTEXT, hostRequestLimitSeconds: 100 });
+    try {
+      const [, fn] = taskFunction(synth.template, 'Generate images');
+      expect(envOf(fn)[ENV.hostRequestLimitSeconds]).toBe('100');
+    } finally {
+      synth.dispose();
+    }
   });
 });

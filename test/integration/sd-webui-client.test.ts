@@ -80,6 +80,26 @@ describe('SdWebUiClient against the simulator', () => {
     sim.setFaults({ errorRate: 0, rejectRate: 0, malformedRate: 0, emptyRate: 0, dropRate: 0 });
   });
 
+  it("tells a tunnel's 524 (the host may still run the call) from the host's own failures", async () => {
+    // stepMs 1: 2000 steps outlast a 50 ms tunnel by far.
+    sim.setFaults({ tunnelSeconds: 0.05 });
+    try {
+      const cut = await client.txt2img({ ...payload, steps: 2000 }).catch((error: unknown) => error);
+      expect(cut).toBeInstanceOf(SdWebUiUnavailableError);
+      expect(cut).toMatchObject({
+        mayStillRun: true,
+        message: expect.stringMatching(/answered 524 from a tunnel/),
+      });
+    } finally {
+      sim.setFaults({ tunnelSeconds: 0 });
+      await client.interrupt();
+    }
+    sim.setFaults({ errorRate: 1 });
+    const failed = await client.txt2img(payload).catch((error: unknown) => error);
+    sim.setFaults({ errorRate: 0 });
+    expect(failed).toMatchObject({ name: 'SdWebUiUnavailableError', mayStillRun: false });
+  });
+
   it('asks for the sampler and scheduler lists once in a while, not before every call; a failure is not kept', async () => {
     const asked = vi.spyOn(globalThis, 'fetch');
     try {

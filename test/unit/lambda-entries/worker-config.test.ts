@@ -26,6 +26,35 @@ describe('workerDepsFromEnv', () => {
   });
 });
 
+describe("each host's request limit", () => {
+  const env = {
+    [ENV.tableName]: 't',
+    [ENV.bucketName]: 'b',
+    [ENV.sdWebUiUrl]: 'https://gpu1.example.com,https://gpu2.example.com',
+    [ENV.hostDepth]: '2',
+  };
+
+  it('applies one value to every host, or one per URL where 0 means none', async () => {
+    const all = await workerDepsFromEnv({ ...env, [ENV.hostRequestLimitSeconds]: '100' });
+    expect([...(all.requestLimits ?? [])]).toEqual([
+      ['gpu1.example.com', { seconds: 100, depth: 2 }],
+      ['gpu2.example.com', { seconds: 100, depth: 2 }],
+    ]);
+    const one = await workerDepsFromEnv({ ...env, [ENV.hostRequestLimitSeconds]: '0,100' });
+    expect([...(one.requestLimits ?? [])]).toEqual([['gpu2.example.com', { seconds: 100, depth: 2 }]]);
+    expect((await workerDepsFromEnv(env)).requestLimits?.size).toBe(0);
+  });
+
+  it('fails at cold start when the list does not match the pool', async () => {
+    await expect(workerDepsFromEnv({ ...env, [ENV.hostRequestLimitSeconds]: '100,100,100' })).rejects.toThrow(
+      'SDBATCH_HOST_REQUEST_LIMIT_SECONDS: give one limit for every host or one per SD WebUI URL (2), in the same order',
+    );
+    await expect(workerDepsFromEnv({ ...env, [ENV.hostRequestLimitSeconds]: '-1' })).rejects.toThrow(
+      'SDBATCH_HOST_REQUEST_LIMIT_SECONDS.0: each entry must be 0 (no limit) or more seconds',
+    );
+  });
+});
+
 describe('sdHostHeaders', () => {
   it('turns {username, password} into HTTP Basic for --api-auth', () => {
     expect(sdHostHeaders('{"username":"sd","password":"p:w"}')).toEqual({

@@ -10,6 +10,7 @@ const NO_FAULTS = {
   hangRate: 0,
   rejectRate: 0,
   slowFactor: 1,
+  tunnelSeconds: 0,
 };
 
 interface Txt2ImgResponse {
@@ -352,6 +353,48 @@ describe('fault injection', () => {
     await txt2img({ ...body, steps: 3 });
     const [run] = sim.stats().busyIntervals;
     expect((run?.end ?? 0) - (run?.start ?? 0)).toBeGreaterThanOrEqual(55); // 3 × 2 ms × 10
+  });
+});
+
+describe('tunnel mode', () => {
+  it('ends a request past tunnelSeconds with 524 while the host goes on sampling it', async () => {
+    // The tunnel's timer fires when the test says: its 100 s pass at once, with no sleep.
+    const timers: Array<() => void> = [];
+    const tunnelClock = {
+      sleep: (_ms: number, signal?: AbortSignal) =>
+        new Promise<void>((resolve) => {
+          timers.push(resolve);
+          signal?.addEventListener('abort', () => resolve(), { once: true });
+        }),
+    };
+    const own = await startSimulator({ stepMs: 5, tunnelClock });
+    try {
+      own.setFaults({ tunnelSeconds: 100 });
+      const call = (steps: number) =>
+        fetch(`${own.url}/sdapi/v1/txt2img`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ steps, width: 64, height: 64 }),
+        });
+      const long = call(2000);
+      const stats = async () => (await (await fetch(`${own.url}/sim/stats`)).json()) as SimulatorStats;
+      const sampling = async () =>
+        ((await (await fetch(`${own.url}/sdapi/v1/progress`)).json()) as Progress).state.sampling_step > 0;
+      while (!(await sampling()));
+      for (const fire of timers.splice(0)) fire();
+      const cut = await long;
+      expect(cut.status).toBe(524);
+      expect(await cut.text()).toBe('error code: 524');
+      // The host did not notice: it still samples the request nobody waits for.
+      expect(await sampling()).toBe(true);
+      const next = call(1);
+      while ((await stats()).sentWhileCutRuns === 0);
+      await fetch(`${own.url}/sdapi/v1/interrupt`, { method: 'POST' });
+      expect((await next).status).toBe(200);
+      expect(await stats()).toMatchObject({ tunnelCuts: 1, sentWhileCutRuns: 1 });
+    } finally {
+      await own.close();
+    }
   });
 });
 

@@ -384,3 +384,78 @@ describe('progress reporter: which request is ours', () => {
     expect((await fine.reporter.stop()).sawInterrupted).toBe(false);
   });
 });
+
+describe('a request a tunnel gave up on', () => {
+  onFakeTimers();
+
+  const idle = (last: string): SdProgress => ({
+    progress: 0,
+    step: 0,
+    steps: 0,
+    jobTimestamp: null,
+    interrupted: true,
+    lastJobTimestamp: last,
+  });
+
+  it('is interrupted only once the polls show it running, and clears when the host is idle', async () => {
+    const interrupts: string[] = [];
+    const answers = [
+      busy('20261207100000', 3), // somebody else's, before ours was sent
+      busy('20261207100000', 6),
+      busy('20261207100009', 1), // ours
+      busy('20261207100009', 2),
+      idle('20261207100009'),
+    ];
+    let i = 0;
+    const sd: SdWebUi = {
+      ...scriptedHost([]),
+      progress: async () => answers[Math.min(i++, answers.length - 1)] as SdProgress,
+      interrupt: async () => {
+        interrupts.push((answers[i - 1] as SdProgress).jobTimestamp ?? 'idle');
+      },
+    };
+    const reporter = startProgressReporter({
+      sd,
+      iteration: 0,
+      write: async () => {},
+      now: () => new Date(),
+      steps: 10,
+      pollMs: 10,
+      writeEveryMs: 0,
+    });
+    await reporter.ready;
+    reporter.sent();
+    let cleared: boolean | undefined;
+    void reporter.abandon(new AbortController().signal).then((idle) => {
+      cleared = idle;
+    });
+    // The abandon asks at once: somebody else's request still runs, and is not interrupted.
+    await advance(5);
+    expect(interrupts).toEqual([]);
+    expect(cleared).toBeUndefined();
+    await advance(50);
+    expect(interrupts).toEqual(['20261207100009']);
+    expect(cleared).toBe(true);
+    await reporter.stop();
+  });
+
+  it('gives up waiting for the host when its signal aborts', async () => {
+    const reporter = startProgressReporter({
+      sd: scriptedHost([busy('20261207100000', 3)]),
+      iteration: 0,
+      write: async () => {},
+      now: () => new Date(),
+      steps: 10,
+      pollMs: 10,
+      writeEveryMs: 0,
+    });
+    await reporter.ready;
+    reporter.sent();
+    const giveUp = new AbortController();
+    const cleared = reporter.abandon(giveUp.signal);
+    await advance(100);
+    giveUp.abort();
+    expect(await cleared).toBe(false);
+    await reporter.stop();
+  });
+});
