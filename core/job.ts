@@ -6,11 +6,18 @@ import { PoolOutage } from './pool/outage.ts';
 export { isTerminal, JobStatus } from './job-status.ts';
 export { GenerationParams } from './params/generation.ts';
 
+/**
+ * The SD WebUI call sampling now for the job, as its polls last wrote it: the step they saw and,
+ * once measured, when its sampling began (our clock) and its rate, from which status works out
+ * the step at the moment it is read (core/live-step.ts) without a write per step.
+ */
 export const CurrentProgress = z.object({
   iteration: z.number().int(),
   step: z.number().int(),
   steps: z.number().int(),
   updated_at: z.string(),
+  sampling_since: z.string().optional(),
+  steps_per_second: z.number().positive().optional(),
 });
 export type CurrentProgress = z.infer<typeof CurrentProgress>;
 

@@ -64,7 +64,6 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
   const reporter = startProgressReporter({
     sd,
     iteration,
-    steps: prepared.params.steps,
     write: (current) => deps.jobs.setCurrent(job.job_id, current),
     now: deps.now,
     clock,

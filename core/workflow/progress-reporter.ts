@@ -3,6 +3,7 @@ import type { CurrentProgress } from '../job.ts';
 import type { SdProgress, SdWebUi } from '../ports.ts';
 import type { HangWatch } from './hang-watch.ts';
 import { HostCall, RequestOrder } from './request-order.ts';
+import { drifted, SamplingFit, type SamplingPace } from './sampling-pace.ts';
 import type { ProgressPoll } from './sampling-window.ts';
 
 /** What one runner's calls share about their job: a cancel one of them saw is news to all. */
@@ -13,14 +14,15 @@ export interface CancelWatch {
 export interface ProgressReporterOptions {
   sd: SdWebUi;
   iteration: number;
-  /** The steps our request was sent with: shown until SD WebUI's own count is ours. */
-  steps: number;
   write: (current: CurrentProgress) => Promise<void>;
   now: () => Date;
   /** Timing of polls, writes and cancel checks; the system clock by default. */
   clock?: Clock;
   pollMs: number;
-  /** At most one write per this many ms: status reads are cheap, writes are not. */
+  /**
+   * At most one write per this many ms: status reads are cheap, writes are not. A call writes its
+   * pace once measured, and again only when the polls see it off (see drifted).
+   */
   writeEveryMs: number;
   /** Whether the job was cancelled; asked at most once per cancelCheckMs (writeEveryMs by default). */
   isCancelled?: () => Promise<boolean>;
@@ -68,8 +70,9 @@ export interface ProgressReporter {
 }
 
 /**
- * How often live progress is written to the job item by default: a write costs a write unit per
- * KB of the item, and a step shown 5 s late is still live to a client polling every few seconds.
+ * How often live progress may be written to the job item at most, by default: a write costs a
+ * write unit per KB of the item. Status works the step out from the written pace, so a call
+ * sampling at a steady rate is written once.
  */
 export const PROGRESS_WRITE_MS = 5_000;
 
@@ -95,7 +98,7 @@ const POLL_TIMEOUT_MS = 5_000;
  * SD WebUI's queue behind it: closing our HTTP call would not take it out of that queue.
  */
 export function startProgressReporter(options: ProgressReporterOptions): ProgressReporter {
-  const { sd, iteration, steps, write, now, pollMs, writeEveryMs, isCancelled, observe, watch } = options;
+  const { sd, iteration, write, now, pollMs, writeEveryMs, isCancelled, observe, watch } = options;
   const clock = options.clock ?? systemClock;
   const cancelCheckMs = options.cancelCheckMs ?? writeEveryMs;
   const cancel = options.cancel ?? { cancelled: false };
@@ -105,7 +108,8 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = Number.NEGATIVE_INFINITY;
-  let lastShown = '';
+  const fit = new SamplingFit();
+  let written: (SamplingPace & { steps: number }) | undefined;
   let lastCancelCheck = Number.NEGATIVE_INFINITY;
   let interruptedByUs = false;
   let sawInterrupted = false;
@@ -123,14 +127,32 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   let wake = new AbortController();
   call.whenFollowed(() => wake.abort());
 
-  const show = async (p: SdProgress) => {
-    // Until the sampler has made a step, SD WebUI still shows the previous request's step count.
-    const shown = p.step > 0 ? { step: p.step, steps: p.steps } : { step: 0, steps };
-    const key = `${shown.step}/${shown.steps}`;
-    if (key === lastShown || clock.now() - lastWrite < writeEveryMs || stopped) return;
+  /**
+   * Writes when sampling began and its rate once two polls have measured it, and again when a poll
+   * sees the step drift from them: status works the step out when it is read. (Writing the step
+   * itself at most every writeEveryMs showed the step of a call's first poll, mostly 0, for the
+   * whole call.) `at` is when the poll looked, by our clock: the host's may differ.
+   */
+  const show = async (p: SdProgress, at: number) => {
+    // Step 0 may still be the previous request's count (until the sampler's first step), and the
+    // last step's index holds while the images decode: neither tells the pace.
+    if (p.step <= 0 || p.step >= p.steps - 1 || stopped) return;
+    const seen = { at, step: p.step, steps: p.steps };
+    fit.see(seen);
+    const pace = fit.pace();
+    if (!pace || (written && !drifted(written, seen)) || clock.now() - lastWrite < writeEveryMs) return;
     lastWrite = clock.now();
-    lastShown = key;
-    await write({ iteration, ...shown, updated_at: now().toISOString() });
+    written = { ...pace, steps: p.steps };
+    // A host that changed pace (a second pass, a slower GPU) is measured afresh from here.
+    fit.restart();
+    await write({
+      iteration,
+      step: p.step,
+      steps: p.steps,
+      updated_at: new Date(at).toISOString(),
+      sampling_since: new Date(pace.since).toISOString(),
+      steps_per_second: pace.stepsPerSecond,
+    });
   };
 
   const interruptIfCancelled = async () => {
@@ -153,7 +175,10 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
         const p = await sd.progress(
           AbortSignal.any([controller.signal, AbortSignal.timeout(POLL_TIMEOUT_MS)]),
         );
-        observe?.({ sentAt, receivedAt: clock.now(), progress: p });
+        const receivedAt = clock.now();
+        // The moment the poll looked, halfway through it, on the clock status reads with.
+        const at = now().getTime() - (receivedAt - sentAt) / 2;
+        observe?.({ sentAt, receivedAt, progress: p });
         watch?.polled(clock.now(), p);
         if (!sent) order.before(p);
         else if (ours === undefined) {
@@ -165,7 +190,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
         }
         if (order.running(p)) {
           if (p.interrupted) sawInterrupted = true;
-          await show(p);
+          await show(p, at);
           await interruptIfCancelled();
           if (abandoned && !interruptedAbandoned) {
             interruptedAbandoned = true;

@@ -54,8 +54,7 @@ describe('progress reporter', () => {
       write: async (c) => {
         writes.push(c);
       },
-      now: () => new Date('2026-11-24T10:00:00Z'),
-      steps: 10,
+      now: () => new Date(),
       pollMs: 1,
       writeEveryMs: 0,
     });
@@ -63,10 +62,9 @@ describe('progress reporter', () => {
     reporter.sent();
     await advance(50);
     await reporter.stop();
-    expect(writes.map((w) => [w.iteration, w.step])).toEqual([
-      [3, 2],
-      [3, 5],
-    ]);
+    // Its pace is written once two polls of ours measured it (the other request's 8 -> 9 never).
+    expect(writes[0]).toMatchObject({ iteration: 3, step: 5, steps: 10, steps_per_second: 3000 });
+    expect(writes.every((w) => w.iteration === 3 && w.step === 5)).toBe(true);
   });
 
   it('throttles writes and survives failing polls', async () => {
@@ -81,8 +79,9 @@ describe('progress reporter', () => {
         if (calls % 2 === 0) throw new Error('flaky');
         return {
           progress: 0.1,
-          step: calls,
-          steps: 100,
+          // Ever faster: every poll is off the pace written, and only the throttle holds writes back.
+          step: calls * calls,
+          steps: 10_000,
           jobTimestamp: calls === 1 ? null : 'ours',
           interrupted: false,
         };
@@ -100,7 +99,6 @@ describe('progress reporter', () => {
         writes.push(c);
       },
       now: () => new Date(),
-      steps: 10,
       pollMs: 1,
       writeEveryMs: 10_000,
     });
@@ -120,7 +118,6 @@ const silentReporter = (sd: SdWebUi, extra: Partial<Parameters<typeof startProgr
     iteration: 0,
     write: async () => {},
     now: () => new Date(),
-    steps: 10,
     pollMs: 1,
     writeEveryMs: 0,
     ...extra,
@@ -262,7 +259,6 @@ async function reporterOn(
   const reporter = startProgressReporter({
     sd: host,
     iteration: 1,
-    steps: 10,
     write: async (c) => {
       writes.push([c.iteration, c.step, c.steps]);
     },
@@ -326,7 +322,6 @@ describe('progress reporter: which request is ours', () => {
     const reporter = startProgressReporter({
       sd: host,
       iteration: 1,
-      steps: 10,
       write: async () => {
         throw new Error('nothing is ours to show');
       },
@@ -419,7 +414,6 @@ describe('a request a tunnel gave up on', () => {
       iteration: 0,
       write: async () => {},
       now: () => new Date(),
-      steps: 10,
       pollMs: 10,
       writeEveryMs: 0,
     });
@@ -445,7 +439,6 @@ describe('a request a tunnel gave up on', () => {
       iteration: 0,
       write: async () => {},
       now: () => new Date(),
-      steps: 10,
       pollMs: 10,
       writeEveryMs: 0,
     });
