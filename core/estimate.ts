@@ -251,20 +251,25 @@ export function estimateJobSeconds(
  * images are done, the job's own throughput, which already counts queueing and every overhead;
  * while they are fewer than one round of the pool (`roundImages`: what all its hosts make at
  * once), that throughput rests on too little and is blended with the estimate in proportion.
+ * `samplingImages`, the part of the images being sampled now (see core/live-step.ts), counts as
+ * done: with finished images alone, every second an image samples made the job look slower, and
+ * the ETA climbed until the image was counted.
  */
 export function remainingSeconds(args: {
   elapsedSeconds: number;
   doneImages: number;
+  samplingImages?: number;
   totalImages: number;
   estimatedSeconds: number;
   roundImages?: number;
 }): number {
   const { elapsedSeconds, doneImages, totalImages, estimatedSeconds, roundImages = 0 } = args;
   if (doneImages >= totalImages) return 0;
+  const progressed = Math.min(totalImages, doneImages + (args.samplingImages ?? 0));
   const apriori = Math.max(0, estimatedSeconds - elapsedSeconds);
-  if (doneImages <= 0) return apriori;
-  const measured = (elapsedSeconds / doneImages) * (totalImages - doneImages);
-  const weight = roundImages > 0 ? Math.min(1, doneImages / roundImages) : 1;
+  if (progressed <= 0) return apriori;
+  const measured = (elapsedSeconds / progressed) * (totalImages - progressed);
+  const weight = roundImages > 0 ? Math.min(1, progressed / roundImages) : 1;
   return weight * measured + (1 - weight) * apriori;
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatDuration } from './duration.ts';
 import { type Calibration, estimateJobSeconds, type HostRate, remainingSeconds } from './estimate.ts';
 import { isTerminal, type JobRecord, JobStatus } from './job.ts';
+import { liveStep, samplingImages } from './live-step.ts';
 import { waitingForHost } from './pool/outage.ts';
 
 /** What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. */
@@ -77,20 +78,27 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
   const elapsed = Math.max(0, secondsBetween(start, end));
   const outage = !ended && job.outage ? job.outage : undefined;
   const done = job.completed_images + job.failed_images;
+  const nowMs = now.getTime();
+  const current = ended ? undefined : job.current;
+  // The last step written for an iteration that has since finished is history, not progress.
+  const live = current && !job.counted?.has(current.iteration) ? current : undefined;
+  // The running call's sampled part counts as work done: the ETA falls while it samples.
+  const sampling = current ? samplingImages(current, live === undefined, job.params.batch_size, nowMs) : 0;
   const estimate =
     ended || outage
       ? null
       : remainingSeconds({
           elapsedSeconds: elapsed,
           doneImages: done,
+          samplingImages: sampling,
           totalImages: job.total_images,
           estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
           roundImages: prior?.roundImages,
         });
   // No host works, or nothing is made yet and the estimate is used up: the job is not about to
   // end, and no time can be given (the estimate would say "0s"); say what it waits for instead.
-  const late = estimate === 0 && done < job.total_images;
-  const waiting = outage ? waitingForHost(outage, now.getTime()) : late ? FIRST_IMAGES_LATE : undefined;
+  const late = estimate === 0 && done + sampling < job.total_images;
+  const waiting = outage ? waitingForHost(outage, nowMs) : late ? FIRST_IMAGES_LATE : undefined;
   const remaining = late ? null : estimate;
   const failed = job.failed_images > 0 ? `, ${job.failed_images} failed` : '';
   return {
@@ -104,12 +112,8 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
     elapsed_seconds: Math.round(elapsed),
     estimated_remaining: waiting ?? (remaining === null ? null : formatDuration(remaining)),
     estimated_remaining_seconds: remaining === null ? null : Math.round(remaining),
-    // The last step written for an iteration that has since finished is history, not progress.
-    current:
-      !ended && job.current && !job.counted?.has(job.current.iteration)
-        ? { iteration: job.current.iteration, step: job.current.step, steps: job.current.steps }
-        : null,
-    poll_after_seconds: ended ? null : outage ? WAITING_POLL_SECONDS : pollAfter(remaining),
+    current: live ? { iteration: live.iteration, step: liveStep(live, nowMs), steps: live.steps } : null,
+    poll_after_seconds: ended ? null : outage ? WAITING_POLL_SECONDS : pollAfterSeconds(remaining),
     ...(job.notes?.length ? { notes: job.notes } : {}),
   };
 }
@@ -129,8 +133,16 @@ const FIRST_IMAGES_LATE = 'waiting for the first images, which take longer than 
 /** A host that fails is retried every few seconds and given up on within minutes: no need to ask often. */
 const WAITING_POLL_SECONDS = 15;
 
-/** Poll often near the end, rarely during a long job: a model's tool calls are not free. */
-function pollAfter(remaining: number | null): number {
-  if (remaining === null) return 5;
-  return Math.min(60, Math.max(2, Math.round(remaining / 4)));
+/** Seconds to wait before the first or next poll of a job with `remaining` seconds left (null: unknown). */
+const UNKNOWN_POLL_SECONDS = 5;
+const MIN_POLL_SECONDS = 1;
+const MAX_POLL_SECONDS = 60;
+
+/**
+ * A quarter of the time left: often near the end, rarely during a long job (a model's tool calls
+ * are not free), and never later than the job should end.
+ */
+export function pollAfterSeconds(remaining: number | null): number {
+  if (remaining === null) return UNKNOWN_POLL_SECONDS;
+  return Math.min(MAX_POLL_SECONDS, Math.max(MIN_POLL_SECONDS, Math.round(remaining / 4)));
 }

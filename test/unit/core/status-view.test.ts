@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration } from '../../../core/duration.ts';
 import { callDeadlineSeconds, remainingSeconds } from '../../../core/estimate.ts';
 import type { JobRecord } from '../../../core/job.ts';
-import { toStatusView } from '../../../core/status-view.ts';
+import { pollAfterSeconds, toStatusView } from '../../../core/status-view.ts';
 import { finalStatus } from '../../../core/workflow/finalize-job.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
@@ -47,7 +47,8 @@ describe('status view', () => {
     const view = toStatusView(job, new Date('2026-11-24T10:02:20.000Z'));
     expect(view.progress).toBe('4/12 images completed');
     expect(view.elapsed_time).toBe('2m 15s');
-    expect(view.estimated_remaining).toBe('4m 30s');
+    // 4 images done and the running call's 4 images 7/20 sampled: 5.4 images in 135 s.
+    expect(view.estimated_remaining).toBe('2m 45s');
     expect(view.current).toEqual({ iteration: 1, step: 7, steps: 20 });
     expect(view.poll_after_seconds).toBeGreaterThan(0);
   });
@@ -102,5 +103,51 @@ describe('current step', () => {
       steps: 20,
     });
     expect(toStatusView({ ...job, counted: new Set([0, 1]) }, at).current).toBeNull();
+  });
+});
+
+describe('live step', () => {
+  // Written at 10:02:19 by the call's polls: sampling began at 10:02:17.5, 4 steps a second.
+  const paced = {
+    ...job,
+    current: {
+      iteration: 1,
+      step: 5,
+      steps: 20,
+      updated_at: '2026-11-24T10:02:19.000Z',
+      sampling_since: '2026-11-24T10:02:17.500Z',
+      steps_per_second: 4,
+    },
+  };
+  const stepAt = (iso: string) => toStatusView(paced, new Date(iso)).current?.step;
+
+  it('is worked out when status is read, from when sampling began and its rate', () => {
+    expect(stepAt('2026-11-24T10:02:19.000Z')).toBe(6);
+    expect(stepAt('2026-11-24T10:02:20.000Z')).toBe(10);
+    expect(stepAt('2026-11-24T10:02:21.900Z')).toBe(17);
+  });
+
+  it('holds at the last step while the call decodes, and never goes behind the step seen', () => {
+    expect(stepAt('2026-11-24T10:02:30.000Z')).toBe(20);
+    // A reader whose clock is behind the writer's.
+    expect(stepAt('2026-11-24T10:02:17.000Z')).toBe(5);
+  });
+
+  it('makes the ETA fall while the call samples', () => {
+    const etas = ['10:02:19', '10:02:20', '10:02:21', '10:02:22'].map(
+      (t) => toStatusView(paced, new Date(`2026-11-24T${t}.000Z`)).estimated_remaining_seconds as number,
+    );
+    for (let i = 1; i < etas.length; i++) expect(etas[i]).toBeLessThan(etas[i - 1] as number);
+  });
+});
+
+describe('poll after', () => {
+  it('is a quarter of the time left, at least a second and at most a minute', () => {
+    expect(pollAfterSeconds(3)).toBe(1);
+    expect(pollAfterSeconds(40)).toBe(10);
+    expect(pollAfterSeconds(3600)).toBe(60);
+  });
+  it('is never longer than the job has left, down to a second', () => {
+    for (let left = 1; left <= 300; left++) expect(pollAfterSeconds(left)).toBeLessThanOrEqual(left);
   });
 });
