@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../core/duration.ts';
 import { type JobRecord, JobStatus } from '../../core/job.ts';
 import { StartInputShape } from '../../core/params/generation.ts';
+import { pollAfterSeconds } from '../../core/status-view.ts';
 import type { ToolContext } from '../deps.ts';
 import { type StartArgs, startJob } from '../start-job.ts';
 import { type StartedJob, startedTaskOptions } from '../started-job.ts';
@@ -159,7 +160,7 @@ function startFields(ctx: ToolContext, job: JobRecord) {
     seed: job.params.seed,
     estimated_time: formatDuration(job.estimated_seconds),
     estimated_seconds: job.estimated_seconds,
-    poll_after_seconds: Math.min(60, Math.max(5, Math.round(job.estimated_seconds / 10))),
+    poll_after_seconds: pollAfterSeconds(job.estimated_seconds),
   };
 }
 
