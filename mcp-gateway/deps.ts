@@ -50,10 +50,11 @@ export interface GatewayDeps {
    * fresh, as its estimate is kept with the job. Absent = hostRates.
    */
   recentHostRates?: () => Promise<HostRate[]>;
-  /** An image as a JPEG of at most maxBytes (the preview tool); absent = no previews. */
+  /** An image as a JPEG of at most maxBytes and maxSide pixels a side (the preview tool); absent = no previews. */
   shrinkImage?: (
     bytes: Uint8Array,
     maxBytes: number,
+    maxSide?: number,
   ) => Promise<{ jpeg: Buffer; width: number; height: number }>;
   /** Refuses a control image URL the workers could never fetch (see ImageFetcher.check). */
   checkImageUrl?: (url: string) => Promise<void>;

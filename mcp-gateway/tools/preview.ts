@@ -54,13 +54,39 @@ export async function preview(ctx: ToolContext, input: PreviewInput): Promise<Ca
   const job = await getOwnedJob(ctx, input.job_id);
   const chosen = input.images ? await chosenImages(ctx, job, input.images) : await contactSheet(ctx, job);
   const each = Math.floor(PREVIEW_BUDGET_BYTES / chosen.length);
+  const originals = await Promise.all(chosen.map((image) => deps.images.get(image.key)));
+  const smalls = await sameSize(originals, (bytes, side) => shrink(bytes, each, side));
   const content: CallToolResult['content'] = [];
-  for (const image of chosen) {
-    const small = await shrink(await deps.images.get(image.key), each);
+  for (const [i, image] of chosen.entries()) {
+    const small = smalls[i] as Shrunk;
     content.push({ type: 'text', text: `${image.caption} (${small.width}x${small.height} preview)` });
     content.push({ type: 'image', data: small.jpeg.toString('base64'), mimeType: 'image/jpeg' });
   }
   return { content };
+}
+
+type Shrunk = Awaited<ReturnType<NonNullable<ToolContext['deps']['shrinkImage']>>>;
+const longSide = (s: Shrunk) => Math.max(s.width, s.height);
+
+/**
+ * The images shrunk to fit the budget, all at the size the hardest to compress needed: images of
+ * one call compared side by side at different sizes (288 and 384 px) misled the eye. A smaller
+ * side only ever makes fewer bytes, so the loop ends once no image needs less than the rest.
+ */
+async function sameSize(
+  originals: Uint8Array[],
+  shrink: (bytes: Uint8Array, side?: number) => Promise<Shrunk>,
+): Promise<Shrunk[]> {
+  // One at a time: a gateway's memory holds one decoded image, not twelve.
+  const smalls: Shrunk[] = [];
+  for (const bytes of originals) smalls.push(await shrink(bytes));
+  for (;;) {
+    const side = Math.min(...smalls.map(longSide));
+    if (smalls.every((s) => longSide(s) === side)) return smalls;
+    for (const [i, bytes] of originals.entries()) {
+      if (longSide(smalls[i] as Shrunk) !== side) smalls[i] = await shrink(bytes, side);
+    }
+  }
 }
 
 async function contactSheet(ctx: ToolContext, job: JobRecord) {

@@ -65,6 +65,16 @@ describe('sdreforge_batch_preview', () => {
     expect(captions[1]).toMatch(/^Image 5, seed \d+/);
   });
 
+  it('shows the images of one answer at one size, however well each compresses', async () => {
+    const numbers = Array.from({ length: 12 }, (_, k) => k);
+    const { result } = await callTool(client, 'sdreforge_batch_preview', { job_id: jobId, images: numbers });
+    const shown = await pictures(result);
+    expect(shown).toHaveLength(12);
+    expect(new Set(shown.map((p) => `${p.meta.width}x${p.meta.height}`)).size).toBe(1);
+    const total = shown.reduce((sum, p) => sum + p.base64, 0);
+    expect(total).toBeLessThanOrEqual((PREVIEW_BUDGET_BYTES * 4) / 3 + 12 * 4);
+  });
+
   it('names the images a job does not have, and the job of another caller is unknown', async () => {
     const { result } = await callTool(client, 'sdreforge_batch_preview', { job_id: jobId, images: [3, 12] });
     expect(result.isError).toBe(true);
