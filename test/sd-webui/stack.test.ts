@@ -4,21 +4,20 @@ import { readPng } from '../../local/simulator/png.ts';
 import { callTool, openTestStack, waitForTerminal } from '../support/embedded.ts';
 import { directTxt2img, type HostState, hostState, realSdWebUiUrl, watchHost } from './real-host.ts';
 
-// The embedded stack as `npm start` runs it against a real SD WebUI. Progress is written at every
-// step it changes (not every 5 s): a 6-step call on an idle machine is over within 5 s.
+// The embedded stack as `npm start` runs it against a real SD WebUI, progress written at most
+// every PROGRESS_WRITE_MS as in production: status works the step out from the measured rate.
 const url = realSdWebUiUrl();
 let client: Awaited<ReturnType<typeof openTestStack>>['client'];
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ client, close } = await openTestStack(
-    { SD_WEBUI_URL: url },
-    { progressPollMs: 250, progressWriteMs: 0 },
-  ));
+  ({ client, close } = await openTestStack({ SD_WEBUI_URL: url }, { progressPollMs: 250 }));
 }, 180_000);
 afterAll(() => close?.());
 
 const SMALL = { width: 64, height: 64, sampler_name: 'Euler' };
+/** Steps of the live-step job: several seconds of sampling a call on the kit's CPU. */
+const LIVE_STEPS = 30;
 
 interface Status {
   status: string;
@@ -79,6 +78,49 @@ describe('jobs against a real SD WebUI', () => {
     for (const c of seen) expect(c.steps).toBe(6);
     const order = seen.map((c) => c.iteration);
     expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('moves the step within a call, within a second of what the host shows, from few writes', async () => {
+    const steps = LIVE_STEPS;
+    const started = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
+      ...SMALL,
+      prompt: 'live step',
+      steps,
+      n_iter: 2,
+    });
+    // Status, then the host's own /progress at once: the step it shows against the truth.
+    const pairs: Array<{ shown: number; iteration: number; host: HostState }> = [];
+    for (;;) {
+      const { data } = await callTool<Status & { poll_after_seconds: number | null }>(
+        client,
+        'sdreforge_batch_status',
+        { job_id: started.data.job_id },
+      );
+      if (data.poll_after_seconds === null) break;
+      const host = await hostState(url);
+      if (data.current && host.jobTimestamp && host.steps === steps) {
+        pairs.push({ shown: data.current.step, iteration: data.current.iteration, host });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const byCall = Map.groupBy(pairs, (p) => p.iteration);
+    const moving = [...byCall.values()].filter((call) => new Set(call.map((p) => p.shown)).size >= 3);
+    const figures = JSON.stringify(pairs.map((p) => [p.iteration, p.shown, p.host.step]));
+    expect(moving.length, figures).toBeGreaterThanOrEqual(1);
+    // Each call against the host's rate in it, from its own first and last sightings mid-sampling.
+    const mid = pairs.filter((p) => p.host.step > 0 && p.host.step < steps - 1);
+    const runs = [...Map.groupBy(mid, (p) => p.host.jobTimestamp).values()];
+    expect(runs.length, figures).toBeGreaterThanOrEqual(1);
+    for (const run of runs) {
+      const first = run[0] as (typeof run)[number];
+      const last = run.at(-1) as (typeof run)[number];
+      const span = last.host.at - first.host.at;
+      const perSecond = span > 0 ? ((last.host.step - first.host.step) * 1000) / span : steps;
+      // A second's steps, and one for the moment between the two reads.
+      for (const p of run) {
+        expect(Math.abs(p.shown - p.host.step), figures).toBeLessThanOrEqual(Math.ceil(perSecond) + 1);
+      }
+    }
   });
 
   it('runs hires fix with a latent upscaler at the upscaled size', async () => {
