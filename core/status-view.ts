@@ -133,14 +133,15 @@ const FIRST_IMAGES_LATE = 'waiting for the first images, which take longer than 
 /** A host that fails is retried every few seconds and given up on within minutes: no need to ask often. */
 const WAITING_POLL_SECONDS = 15;
 
-/** Seconds to wait before the first or next poll of a job with `remaining` seconds left (null: unknown). */
+/** When the time left is not known (a job late on its estimate). */
 const UNKNOWN_POLL_SECONDS = 5;
 const MIN_POLL_SECONDS = 1;
 const MAX_POLL_SECONDS = 60;
 
 /**
- * A quarter of the time left: often near the end, rarely during a long job (a model's tool calls
- * are not free), and never later than the job should end.
+ * Seconds before the first or next poll of a job with `remaining` seconds left: a quarter of it,
+ * so often near the end, rarely during a long job (a model's tool calls are not free), and never
+ * later than the job should end.
  */
 export function pollAfterSeconds(remaining: number | null): number {
   if (remaining === null) return UNKNOWN_POLL_SECONDS;
