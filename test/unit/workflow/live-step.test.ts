@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_CALIBRATION } from '../../../core/estimate.ts';
 import type { CurrentProgress, JobRecord } from '../../../core/job.ts';
 import type { SdProgress, SdWebUi } from '../../../core/ports.ts';
-import { toStatusView } from '../../../core/status-view.ts';
+import { etaPrior, toStatusView } from '../../../core/status-view.ts';
 import { PROGRESS_WRITE_MS, startProgressReporter } from '../../../core/workflow/progress-reporter.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
 
@@ -12,6 +13,7 @@ import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
  */
 const STEPS = 20;
 const STEP_MS = 250;
+/** Decoding after the last step, and the wait before the next call samples (one call at a time). */
 const DECODE_MS = 300;
 const QUEUE_MS = 50;
 const POLL_MS = 1_000;
@@ -82,13 +84,16 @@ interface Reading {
 }
 
 /** Runs the job's calls one after another, reading status every READ_MS; `slow` slows the given call. */
-async function runJob(slow?: { call: number; afterMs: number; stepMs: number }) {
+async function runJob(
+  slow?: { call: number; afterMs: number; stepMs: number },
+  { decodeMs, queueMs } = { decodeMs: DECODE_MS, queueMs: QUEUE_MS },
+) {
   const start = Date.now();
   let job: JobRecord = jobRecord({
     started_at: new Date(start).toISOString(),
     params: generationParams({ steps: STEPS, batch_size: 1, n_iter: CALLS }),
     total_images: CALLS,
-    estimated_seconds: (CALLS * (STEPS * STEP_MS + DECODE_MS)) / 1000,
+    estimated_seconds: (CALLS * (STEPS * STEP_MS + decodeMs + queueMs)) / 1000,
     counted: new Set(),
   });
   const runs: Run[] = [];
@@ -110,21 +115,21 @@ async function runJob(slow?: { call: number; afterMs: number; stepMs: number }) 
     });
     await reporter.ready;
     reporter.sent();
-    const begin = Date.now() + QUEUE_MS;
+    const begin = Date.now() + queueMs;
     const run: Run = {
       ts: `2026112410000${call}`,
       begin,
-      end: begin + STEPS * STEP_MS + DECODE_MS,
+      end: begin + STEPS * STEP_MS + decodeMs,
       ...(slow?.call === call ? { slowFrom: begin + slow.afterMs, slowStepMs: slow.stepMs } : {}),
     };
     if (slow?.call === call) {
-      run.end = begin + slow.afterMs + (STEPS - slow.afterMs / STEP_MS) * slow.stepMs + DECODE_MS;
+      run.end = begin + slow.afterMs + (STEPS - slow.afterMs / STEP_MS) * slow.stepMs + decodeMs;
     }
     runs.push(run);
     while (Date.now() < run.end) {
       await vi.advanceTimersByTimeAsync(READ_MS);
       const now = Date.now();
-      const view = toStatusView(job, new Date(now));
+      const view = toStatusView(job, new Date(now), etaPrior(job, DEFAULT_CALIBRATION, 1));
       const sampling = now >= run.begin && now < run.end;
       readings.push({
         call,
@@ -167,20 +172,26 @@ describe('live step through a running job', () => {
   });
 
   it('has the ETA fall steadily while the job runs at a steady rate', async () => {
-    const { readings } = await runJob();
+    // A host at depth 2 samples the runner's next call as soon as this one stops (its decoding
+    // overlaps): the pace carried past a call's last step is the next call's.
+    const { readings } = await runJob(undefined, { decodeMs: 0, queueMs: 0 });
     const etas = readings.map((r) => r.eta as number);
     // Rounded to whole seconds: it may hold for a read, never climb.
-    for (let i = 1; i < etas.length; i++) expect(etas[i]).toBeLessThanOrEqual((etas[i - 1] as number) + 0);
-    expect(etas[0]).toBeGreaterThan(etas.at(-1) as number);
+    for (let i = 1; i < etas.length; i++) expect(etas[i]).toBeLessThanOrEqual(etas[i - 1] as number);
+    // 20 s of work read every half second: about a second less each second.
+    expect((etas[0] as number) - (etas.at(-1) as number)).toBeGreaterThanOrEqual(18);
+    // One call at a time, 0.35 s apart: it ticks up at most a second as a call's pace is written.
+    const apart = (await runJob()).readings.map((r) => r.eta as number);
+    for (let i = 1; i < apart.length; i++) expect(apart[i]).toBeLessThanOrEqual((apart[i - 1] as number) + 1);
   });
 
   it('writes again when the host slows down mid-call, no more often than every PROGRESS_WRITE_MS', async () => {
-    // Call 1 samples its first 4 steps at 4 a second, the other 16 at 2 a second (9 s in all).
-    const { readings, writesPerCall } = await runJob({ call: 1, afterMs: 1_000, stepMs: 500 });
+    // Call 1 samples 8 steps at 4 a second, then its pace is written, then 12 at 2 a second.
+    const { readings, writesPerCall } = await runJob({ call: 1, afterMs: 2_000, stepMs: 500 });
     expect(writesPerCall).toEqual([1, 2, 1, 1]);
     const slowed = readings.filter((r) => r.call === 1 && r.truth !== undefined);
-    // Once rewritten, the step is within a second (2 steps) of the truth again.
-    for (const r of slowed.slice(-4))
+    // Once rewritten (PROGRESS_WRITE_MS after the first write), within a second (2 steps) again.
+    for (const r of slowed.slice(-2))
       expect(Math.abs((r.step as number) - (r.truth as number))).toBeLessThanOrEqual(2);
   });
 });

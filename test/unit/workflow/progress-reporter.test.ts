@@ -256,13 +256,18 @@ async function reporterOn(
   previous?: HostCall,
 ) {
   const writes: Array<[number, number, number]> = [];
+  let polled = 0;
   const reporter = startProgressReporter({
     sd: host,
     iteration: 1,
     write: async (c) => {
       writes.push([c.iteration, c.step, c.steps]);
     },
-    now: () => new Date('2026-11-27T10:00:00Z'),
+    // A second a poll: two sightings of a request measure its pace.
+    now: () => {
+      polled += 1_000;
+      return new Date(Date.parse('2026-11-27T10:00:00Z') + polled);
+    },
     pollMs: 1,
     writeEveryMs: 0,
     ...extra,
@@ -282,19 +287,22 @@ function callOf(run: string, done = false) {
 }
 
 describe('progress reporter: which request is ours', () => {
-  it('shows our own step count until the sampler has made a step (SD WebUI still shows the last one)', async () => {
-    const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 3, 10)]);
+  it('takes no pace until the sampler has made a step (SD WebUI still shows the last count)', async () => {
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 3, 10), at('B', 5, 10)]);
     const { reporter, writes } = await reporterOn(host);
     await drained;
     await reporter.stop();
-    expect(writes).toEqual([
-      [1, 0, 10],
-      [1, 3, 10],
-    ]);
+    expect(writes).toEqual([[1, 5, 10]]);
   });
 
   it('locks onto our request: the one after it is somebody else’s, never shown or interrupted', async () => {
-    const { host, drained, interrupts } = playedHost([idleAfter('A'), at('B', 4), at('C', 2), at('C', 6)]);
+    const { host, drained, interrupts } = playedHost([
+      idleAfter('A'),
+      at('B', 2),
+      at('B', 4),
+      at('C', 2),
+      at('C', 6),
+    ]);
     const { reporter, writes } = await reporterOn(host, {
       isCancelled: async () => true,
       cancelCheckMs: 0,
@@ -309,12 +317,12 @@ describe('progress reporter: which request is ours', () => {
   it('leaves the request of the runner’s previous call to that host to it, and takes the next', async () => {
     // B: the previous call's, as its own reporter saw (its answer has not come yet).
     const previous = callOf('B');
-    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1)]);
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1), at('C', 3)]);
     const { reporter, writes } = await reporterOn(host, {}, previous);
     await drained;
     const outcome = await reporter.stop();
     expect(outcome.ours).toBe('C');
-    expect(writes).toEqual([[1, 1, 10]]);
+    expect(writes).toEqual([[1, 3, 10]]);
   });
 
   it('takes no request for ours before ours is sent: whatever runs until then is somebody else’s', async () => {
