@@ -82,8 +82,10 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
   const current = ended ? undefined : job.current;
   // The last step written for an iteration that has since finished is history, not progress.
   const live = current && !job.counted?.has(current.iteration) ? current : undefined;
-  // The running call's sampled part counts as work done: the ETA falls while it samples.
-  const sampling = current ? samplingImages(current, live === undefined, job.params.batch_size, nowMs) : 0;
+  // Once the job's own throughput counts, the running call's sampled part counts as work done:
+  // the ETA falls while it samples. Before, the estimate counts down on its own.
+  const sampling =
+    current && done > 0 ? samplingImages(current, live === undefined, job.params.batch_size, nowMs) : 0;
   const estimate =
     ended || outage
       ? null
