@@ -246,6 +246,9 @@ export function estimateJobSeconds(
   return makespanSeconds(iterationSecondsByHost(params, calibration, parallelHosts, measured), params.n_iter);
 }
 
+/** What sampled images leave of a job not yet done, at the least (see remainingSeconds). */
+const UNFINISHED_IMAGES = 0.5;
+
 /**
  * Seconds left. Before the first image: the a-priori estimate less the time already spent. Once
  * images are done, the job's own throughput, which already counts queueing and every overhead;
@@ -265,7 +268,8 @@ export function remainingSeconds(args: {
 }): number {
   const { elapsedSeconds, doneImages, totalImages, estimatedSeconds, roundImages = 0 } = args;
   if (doneImages >= totalImages) return 0;
-  const progressed = Math.min(totalImages, doneImages + (args.samplingImages ?? 0));
+  // Images still sampling or decoding are never all done: the job is not shown as over.
+  const progressed = Math.min(totalImages - UNFINISHED_IMAGES, doneImages + (args.samplingImages ?? 0));
   const apriori = Math.max(0, estimatedSeconds - elapsedSeconds);
   if (progressed <= 0) return apriori;
   const measured = (elapsedSeconds / progressed) * (totalImages - progressed);

@@ -16,14 +16,18 @@ function stepsWorked(current: CurrentProgress, nowMs: number): number {
 export const liveStep = (current: CurrentProgress, nowMs: number): number =>
   Math.min(current.steps, Math.floor(stepsWorked(current, nowMs)));
 
-/** The runner's next call is sent behind the running one: its sampling follows at once. */
-const CALLS_AHEAD = 2;
+/**
+ * The runner's next call is sent behind the running one and samples as soon as it stops; its own
+ * polls write its pace a poll or two later. Until then the pace carries on into it, for at most
+ * this part of a call: a next call that does not show (a host failing, a wait for a slot) stops
+ * the count instead of finishing the job on paper.
+ */
+const CARRIED_CALL = 0.5;
 
 /**
  * Images sampled and not yet counted at `nowMs`, by the call in `current` (`counted` once its
- * images are) at its measured rate. Past its steps the rate carries on into the runner's next
- * call, which samples as soon as this one stops and writes its own progress a poll or two later:
- * without it the ETA would climb in that gap.
+ * images are) at its measured rate, and past its steps by the next call (see CARRIED_CALL):
+ * without that the ETA would climb between a call's count and the next call's first write.
  */
 export function samplingImages(
   current: CurrentProgress,
@@ -32,6 +36,8 @@ export function samplingImages(
   nowMs: number,
 ): number {
   if (current.steps <= 0) return 0;
-  const calls = Math.min(CALLS_AHEAD, stepsWorked(current, nowMs) / current.steps);
-  return Math.max(0, calls - (counted ? 1 : 0)) * imagesPerCall;
+  const calls = stepsWorked(current, nowMs) / current.steps;
+  const own = counted ? 0 : Math.min(1, calls);
+  const carried = Math.min(CARRIED_CALL, Math.max(0, calls - 1));
+  return (own + carried) * imagesPerCall;
 }
