@@ -130,7 +130,10 @@ export interface CancelOutput {
 export function cancelMessage(c: CancelOutput): string {
   if (!c.cancelled) return c.message;
   const { job_id: job, completed_images: made } = c;
-  const kept = made > 0 ? `the ${made} images made before it are kept` : 'no image was made before it';
+  const kept =
+    made === 0
+      ? 'no image was made before it'
+      : `the ${made} image${made === 1 ? ' made before it is' : 's made before it are'} kept`;
   const finishing = c.still_finishing_images
     ? ` Calls on the GPU are interrupted and their images dropped; one that ends before its interrupt (up to ${c.still_finishing_images} images) is kept.`
     : '';
