@@ -30,7 +30,11 @@ export function tokenOrigin(from: TokenSource): string {
     case 'config':
       return `read from ${from.file}`;
     case 'kept':
-      return `read from ${from.file}, the token kept in the data dir ${from.dataDir} (no connection.json there: no stack of that data dir is running)`;
+      return `read from ${from.file}, the token kept in the data dir ${from.dataDir} (${
+        from.stackUrl
+          ? `whose stack is at ${from.stackUrl}`
+          : 'no connection.json there: no stack of that data dir is running'
+      })`;
   }
 }
 
@@ -46,7 +50,9 @@ function refusedHint(from: TokenSource): string {
     case 'config':
       return `put a token this gateway knows in ${from.file} (a named token may have been revoked: ask for a new one)`;
     case 'kept':
-      return 'the stack listening there was started with another SDBATCH_DATA_DIR: run with that SDBATCH_DATA_DIR, or pass --token';
+      return from.stackUrl
+        ? `that data dir's stack is at ${from.stackUrl}: leave out --url and SDBATCH_URL, or pass --token`
+        : 'the stack listening there was started with another SDBATCH_DATA_DIR: run with that SDBATCH_DATA_DIR, or pass --token';
   }
 }
 

@@ -19,6 +19,8 @@ export interface TokenSource {
   kind: 'flag' | 'env' | 'stack' | 'config' | 'kept';
   file?: string;
   dataDir: string;
+  /** For the kept token: the URL the data dir's connection.json names, when one is there. */
+  stackUrl?: string;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787/mcp';
@@ -140,7 +142,8 @@ export async function resolveConnection(
   const keptFile = resolve(dataDir, 'token');
   if (token === undefined && LOOPBACK.test(new URL(url).hostname)) {
     token = (await readFile(keptFile, 'utf8').catch(() => '')).trim() || undefined;
-    tokenFrom = { kind: 'kept', file: keptFile, dataDir: shownDataDir };
+    const stackUrl = places.find((p) => p.kind === 'stack')?.url;
+    tokenFrom = { kind: 'kept', file: keptFile, dataDir: shownDataDir, ...(stackUrl ? { stackUrl } : {}) };
   }
   if (token === undefined || tokenFrom === undefined) {
     const looked = [...places.map((p) => `${p.name}${p.missing ? ` (${p.missing})` : ''}`), keptFile];

@@ -60,6 +60,18 @@ describe('authFailure', () => {
     );
   });
 
+  it("names the data dir's own stack when the kept token went to another URL", async () => {
+    await writeConnectionFile(dataDir, {
+      url: 'http://127.0.0.1:41999/mcp',
+      token: 'sdb_OfTheOtherStackOfTheOtherStack',
+    });
+    await writeFile(join(dataDir, 'token'), `${STALE}\n`);
+    const connection = await resolveConnection({ url: URL_ }, env);
+    expect(authFailure(REFUSED, connection, 'run sdbatch list')).toBe(
+      `${URL_} refused the token sdb_Stal… (read from ${join(dataDir, 'token')}, the token kept in the data dir ${dataDir} (whose stack is at http://127.0.0.1:41999/mcp)): 401 unauthorized: A valid bearer token is required. It may be revoked or another gateway's; that data dir's stack is at http://127.0.0.1:41999/mcp: leave out --url and SDBATCH_URL, or pass --token`,
+    );
+  });
+
   it('says what a 403 token may not do, and leaves other errors alone', async () => {
     const connection = await resolveConnection({ url: URL_, token: STALE }, env);
     const forbidden = new GatewayHttpError(
