@@ -73,7 +73,7 @@ function serverWords(error: Error): string {
 }
 
 /**
- * "http://…/mcp refused the token sdb_AbCd… (401 …), read from …: do this": an authentication
+ * "http://…/mcp refused the token sdb_AbCd… (read from …): 401 …; what to do": an authentication
  * failure in one line saying which token was sent, where it came from and what to do; a 403 says
  * what the token may not do. Undefined for any other error.
  */
@@ -88,7 +88,7 @@ export function authFailure(error: unknown, connection: Connection, action: stri
       if (code === 401) {
         return `${connection.url} refused ${token}: 401 ${words || 'unauthorized'}. It may be revoked or another gateway's; ${refusedHint(connection.tokenFrom)}`;
       }
-      return `${connection.url} does not let ${token} ${action}: 403 ${words || 'forbidden'}. Use a token that may (the admin token manages tokens: the one npm start keeps in its data dir, or a deployed gateway's from its TokenCommand)`;
+      return `${connection.url} does not let ${token} ${action}: 403 ${words}. Use a token that may (the admin token manages tokens: the one npm start keeps in its data dir, or a deployed gateway's from its TokenCommand)`;
     }
     current = current.cause as typeof current;
   }
