@@ -81,7 +81,7 @@ export function authFailure(error: unknown, connection: Connection, action: stri
   let current = error as (Error & { code?: unknown }) | undefined;
   for (let depth = 0; current instanceof Error && depth < 8; depth++) {
     const code = current.code;
-    const words = code === 401 || code === 403 ? serverWords(current) : '';
+    const words = code === 401 || code === 403 ? serverWords(current).replace(/\.$/, '') : '';
     // A 403 for the host or origin (request-guards.ts) is not about the token.
     if (code === 401 || (code === 403 && words.startsWith('forbidden:'))) {
       const token = `the token ${shownToken(connection.token)} (${tokenOrigin(connection.tokenFrom)})`;

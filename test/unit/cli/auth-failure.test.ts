@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,6 +55,7 @@ describe('authFailure', () => {
     // The issue's case: a stack runs on another data dir, and ./.sdbatch holds an old stack's token.
     await mkdir(other);
     await writeFile(join(other, 'token'), `${STALE}\n`);
+    await unlink(config);
     expect(await said({}, { SDBATCH_DATA_DIR: other, SDBATCH_URL: URL_ })).toBe(
       `${refused}read from ${join(other, 'token')}, the token kept in the data dir ${other} (no connection.json there: no stack of that data dir is running)${why}the stack listening there was started with another SDBATCH_DATA_DIR: run with that SDBATCH_DATA_DIR, or pass --token`,
     );

@@ -230,7 +230,7 @@ describe('remainingSeconds', () => {
       '[#-----------------------] 5/120 running · 1h 02m elapsed · waiting for a GPU host: gpu:7860 failing since 20:01:02Z (1m 30s), last error: refused',
     );
     expect(statusLine(waiting, null, 70)).toBe(
-      '[#-------------------] 5/120 running · 1h 02m · waiting for a GPU host',
+      '[#-------------] 5/120 running · 1h 02m · waiting for a GPU host',
     );
   });
 
