@@ -16,6 +16,9 @@ function host(schedulers: string[] | undefined): SdWebUi {
     checkpoints: unused,
     samplers: async () => ['DPM++ 2M Karras', 'DPM++ 2M', 'Euler a', 'Euler'],
     schedulers: async () => schedulers,
+    upscalers: async () => ['Latent', 'R-ESRGAN 4x+'],
+    adetailerModels: async () => undefined,
+    controlNetModels: async () => undefined,
   };
 }
 
