@@ -68,7 +68,7 @@ describe('a start naming what the hosts lack', () => {
 
   it('refuses a hires upscaler or hires sampler only with hires on', () => {
     expect(refuse({ enable_hr: true, hr_upscaler: 'R-ESRGAN 4x' }, read(a1111))).toBe(
-      `hr_upscaler: "R-ESRGAN 4x" is not on the GPU hosts ${asOf}; the closest they have: R-ESRGAN 4x+, ESRGAN_4x, R-ESRGAN 4x+ Anime6B, Latent, None (and 2 more)`,
+      `hr_upscaler: "R-ESRGAN 4x" is not on the GPU hosts ${asOf}; the closest they have: R-ESRGAN 4x+, ESRGAN_4x, R-ESRGAN 4x+ Anime6B, Lanczos, Latent (and 2 more)`,
     );
     expect(refuse({ enable_hr: false, hr_upscaler: 'R-ESRGAN 4x' }, read(a1111))).toBeUndefined();
     expect(refuse({ enable_hr: true, hr_sampler_name: 'Eular a' }, read(a1111))).toMatch(
@@ -91,7 +91,7 @@ describe('a start naming what the hosts lack', () => {
     expect(
       refuse({ checkpoint: 'dreamshaper' }, read(a1111, 'a:7860'), read(reforge, 'b:7860', 120_000)),
     ).toBe(
-      `checkpoint: "dreamshaper" is not on the GPU hosts ${asOf}; the closest they have: random-sd15.safetensors [5dd3a9b884], sdxl.safetensors [0123456789]. Name one by title, file name or hash`,
+      `checkpoint: "dreamshaper" is not on the GPU hosts ${asOf}; the closest they have: sdxl.safetensors [0123456789], random-sd15.safetensors [5dd3a9b884]. Name one by title, file name or hash`,
     );
   });
 });
