@@ -35,8 +35,8 @@ export const CLIENT_TOKEN_SK = 'TOKEN';
 export const ADMITTED_SK = 'ADMITTED';
 /** Named bearer tokens' digest items, the only items the gateway deletes (on revoke). */
 export const TOKEN_DIGEST_PK_PREFIX = 'TOKEN#';
-/** Each GPU host's checkpoint list, as workers last read it (see DynamoDbCheckpointCatalog). */
-export const CHECKPOINTS_PK = 'CHECKPOINTS';
+/** Each GPU host's lists of names, as workers last read them (see DynamoDbHostNameCatalog). */
+export const HOST_NAMES_PK = 'HOST_NAMES';
 /** The GPU host pool's partition (leases, health, waiters); the only items a worker deletes. */
 export const POOL_PK_PREFIX = 'POOL#';
 

@@ -25,6 +25,9 @@ const Txt2ImgInfo = z.object({
 const ScriptsResponse = z.object({ txt2img: z.array(z.string()) });
 const CheckpointsResponse = z.array(Checkpoint);
 const NamesResponse = z.array(z.object({ name: z.string(), label: z.string().optional() }));
+/** ADetailer's GET /adetailer/v1/ad_model and ControlNet's GET /controlnet/model_list. */
+const AdetailerModelsResponse = z.object({ ad_model: z.array(z.string()) });
+const ControlNetModelsResponse = z.object({ model_list: z.array(z.string()) });
 const ProgressResponse = z.object({
   progress: z.number(),
   state: z
@@ -146,7 +149,45 @@ export class SdWebUiClient implements SdWebUi {
   }
 
   schedulers(): Promise<string[] | undefined> {
-    return this.remembered('schedulers', () => this.fetchSchedulers());
+    // Absent on an SD WebUI from before schedulers were a setting of their own (A1111 1.9).
+    return this.remembered('schedulers', async () => {
+      const body = await this.getUnlessAbsent('/sdapi/v1/schedulers');
+      if (body === undefined) return undefined;
+      const list = parseOrUnavailable(NamesResponse, body, 'scheduler list');
+      return [...new Set(list.flatMap((s) => [s.name, ...(s.label ? [s.label] : [])]))];
+    });
+  }
+
+  upscalers(): Promise<string[]> {
+    return this.remembered('upscalers', async () => {
+      const timeout = AbortSignal.timeout(30_000);
+      const [upscalers, latent] = await Promise.all([
+        this.call('GET', '/sdapi/v1/upscalers', undefined, timeout),
+        this.call('GET', '/sdapi/v1/latent-upscale-modes', undefined, timeout),
+      ]);
+      return [
+        ...parseOrUnavailable(NamesResponse, upscalers, 'upscaler list').map((u) => u.name),
+        ...parseOrUnavailable(NamesResponse, latent, 'latent upscale mode list').map((m) => m.name),
+      ];
+    });
+  }
+
+  adetailerModels(): Promise<string[] | undefined> {
+    return this.remembered('adetailer', async () => {
+      const body = await this.getUnlessAbsent('/adetailer/v1/ad_model');
+      return body === undefined
+        ? undefined
+        : parseOrUnavailable(AdetailerModelsResponse, body, 'ADetailer model list').ad_model;
+    });
+  }
+
+  controlNetModels(): Promise<string[] | undefined> {
+    return this.remembered('controlnet', async () => {
+      const body = await this.getUnlessAbsent('/controlnet/model_list');
+      return body === undefined
+        ? undefined
+        : parseOrUnavailable(ControlNetModelsResponse, body, 'ControlNet model list').model_list;
+    });
   }
 
   /** One answer per NAME_LISTS_MS, shared by the calls that ask meanwhile; a failure is not kept. */
@@ -161,17 +202,14 @@ export class SdWebUiClient implements SdWebUi {
     return answer;
   }
 
-  private async fetchSchedulers(): Promise<string[] | undefined> {
-    let body: unknown;
+  /** A GET whose route a host may lack (an older SD WebUI, an extension not installed): 404 is undefined. */
+  private async getUnlessAbsent(path: string): Promise<unknown> {
     try {
-      body = await this.call('GET', '/sdapi/v1/schedulers', undefined, AbortSignal.timeout(30_000));
+      return await this.call('GET', path, undefined, AbortSignal.timeout(30_000));
     } catch (error) {
-      // 404: an SD WebUI from before schedulers were a setting of their own (A1111 1.9).
       if (error instanceof SdWebUiRejectedError && / answered 404:/.test(error.message)) return undefined;
       throw error;
     }
-    const list = parseOrUnavailable(NamesResponse, body, 'scheduler list');
-    return [...new Set(list.flatMap((s) => [s.name, ...(s.label ? [s.label] : [])]))];
   }
 
   async interrupt(): Promise<void> {

@@ -9,11 +9,9 @@
  * anyway; decodePeak runs it bundled, as deployed.
  */
 import { readFileSync } from 'node:fs';
-import { s3Client } from '../adapters/aws-clients.ts';
-import { S3ImageStore } from '../adapters/s3-image-store.ts';
-import { SdWebUiClient } from '../adapters/sd-webui-client.ts';
-import { SfnTaskCallbacks } from '../adapters/sfn-task-callbacks.ts';
-import { createWorkerDeps } from '../lambdas/composition.ts';
+import { NO_METRICS } from '../core/metrics.ts';
+import { lambdaWorkerDeps } from '../lambdas/composition-lambda.ts';
+import { loadWorkerConfig } from '../lambdas/config/env.ts';
 
 export type PeakMode = 'store' | 'hold' | 'whole';
 
@@ -21,18 +19,27 @@ const [mode, url] = process.argv.slice(2) as [PeakMode, string];
 const hwmMiB = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
 const probe = { accessKeyId: 'probe', secretAccessKey: 'probe' };
 
-createWorkerDeps({
-  tableName: 't',
-  bucketName: 'b',
-  sdHost: { baseUrl: url },
-  callbacks: new SfnTaskCallbacks({ region: 'us-east-1', credentials: probe }),
+// A generate function's dependencies, built by the composition as its entry builds them; its
+// S3 PUTs go to `url`.
+const env = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'probe',
+  AWS_SECRET_ACCESS_KEY: 'probe',
+  SDBATCH_TABLE_NAME: 't',
+  SDBATCH_BUCKET_NAME: 'b',
+  SD_WEBUI_URL: url,
+};
+const workers = lambdaWorkerDeps(loadWorkerConfig(env), undefined, env, {
+  metrics: NO_METRICS,
+  clients: { region: 'us-east-1', s3Endpoint: url, credentials: probe },
 });
-const store = new S3ImageStore(s3Client({ region: 'us-east-1', s3Endpoint: url, credentials: probe }), 'b');
+const sd = [...workers.hosts.values()][0] as NonNullable<ReturnType<typeof workers.hosts.get>>;
+const store = workers.images;
 const loaded = hwmMiB();
 let images = 0;
 let bytes = 0;
 if (mode === 'store') {
-  await new SdWebUiClient({ baseUrl: url }).txt2img({}, undefined, undefined, async (image, position) => {
+  await sd.txt2img({}, undefined, undefined, async (image, position) => {
     images++;
     bytes += image.length;
     await store.put({
@@ -45,7 +52,7 @@ if (mode === 'store') {
 } else {
   const held =
     mode === 'hold'
-      ? (await new SdWebUiClient({ baseUrl: url }).txt2img({})).images
+      ? (await sd.txt2img({})).images
       : (
           JSON.parse(await (await fetch(`${url}/sdapi/v1/txt2img`, { method: 'POST', body: '{}' })).text())
             .images as string[]

@@ -10,6 +10,17 @@ export interface Connection {
   token: string;
   /** Where the URL came from, for messages: "URL given by --url", "URL read from FILE", ... */
   urlFrom: string;
+  /** Where the token came from, for an authentication failure's message. */
+  tokenFrom: TokenSource;
+}
+
+/** The place a token was found: its kind, the file (for files) and the data dir it belongs to. */
+export interface TokenSource {
+  kind: 'flag' | 'env' | 'stack' | 'config' | 'kept';
+  file?: string;
+  dataDir: string;
+  /** For the kept token: the URL the data dir's connection.json names, when one is there. */
+  stackUrl?: string;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:8787/mcp';
@@ -17,6 +28,7 @@ export const DEFAULT_URL = 'http://127.0.0.1:8787/mcp';
 /** One place a URL or token can come from; a file's token belongs to its URL. */
 interface Place {
   name: string;
+  kind: TokenSource['kind'];
   /** How the URL's origin reads in a message. */
   urlFrom: string;
   url?: string;
@@ -31,13 +43,13 @@ const FileContent = z.object({
 });
 
 /** A JSON file of {url, token}, or nothing when it is not there; anything else is an error naming the file. */
-async function readPlace(path: string, shown: string): Promise<Place> {
+async function readPlace(path: string, shown: string, kind: 'stack' | 'config'): Promise<Place> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { name: shown, urlFrom: '', missing: 'not there' };
+      return { name: shown, kind, urlFrom: '', missing: 'not there' };
     }
     throw new Error(`cannot read ${shown}: ${(error as Error).message}`);
   }
@@ -52,7 +64,7 @@ async function readPlace(path: string, shown: string): Promise<Place> {
     const issue = parsed.error.issues[0];
     throw new Error(`${shown}: ${issue?.path.join('.') || 'content'} ${issue?.message}`);
   }
-  return { name: shown, urlFrom: `URL read from ${shown}`, ...parsed.data };
+  return { name: shown, kind, urlFrom: `URL read from ${shown}`, ...parsed.data };
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/i;
@@ -73,9 +85,16 @@ export async function resolveConnection(
   const stackFile = resolve(dataDir, CONNECTION_FILE);
   const configFile = join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'sdbatch', 'config.json');
   const given: Place[] = [
-    { name: '--url/--token', urlFrom: 'URL given by --url', url: flags.url, token: flags.token },
+    {
+      name: '--url/--token',
+      kind: 'flag',
+      urlFrom: 'URL given by --url',
+      url: flags.url,
+      token: flags.token,
+    },
     {
       name: 'SDBATCH_URL/SDBATCH_TOKEN',
+      kind: 'env',
       urlFrom: 'URL given by SDBATCH_URL',
       url: env.SDBATCH_URL || undefined,
       token: env.SDBATCH_TOKEN || undefined,
@@ -86,13 +105,16 @@ export async function resolveConnection(
       throw new Error(`${place.name}: ${place.url} is not an http(s) URL (e.g. ${DEFAULT_URL})`);
     }
   }
-  const files = [stackFile, configFile];
+  const files = [
+    { file: stackFile, kind: 'stack' as const },
+    { file: configFile, kind: 'config' as const },
+  ];
   const places = [...given];
   /** The places in order, reading each file the first time it is needed. */
   async function* inOrder(): AsyncGenerator<Place> {
     yield* given;
-    for (const [i, file] of files.entries()) {
-      if (places.length <= given.length + i) places.push(await readPlace(file, file));
+    for (const [i, { file, kind }] of files.entries()) {
+      if (places.length <= given.length + i) places.push(await readPlace(file, file, kind));
       yield places[given.length + i] as Place;
     }
   }
@@ -105,19 +127,25 @@ export async function resolveConnection(
   }
   const url = urlPlace?.url ?? DEFAULT_URL;
   let token: string | undefined;
+  let tokenFrom: TokenSource | undefined;
+  const shownDataDir = resolve(dataDir);
   for await (const place of inOrder()) {
     // A file's token goes only to its own URL: a local stack's token is never sent to another server.
     const mine = given.includes(place) || place.url === undefined || place.url === url;
     if (place.token !== undefined && mine) {
       token = place.token;
+      const file = given.includes(place) ? {} : { file: place.name };
+      tokenFrom = { kind: place.kind, ...file, dataDir: shownDataDir };
       break;
     }
   }
   const keptFile = resolve(dataDir, 'token');
   if (token === undefined && LOOPBACK.test(new URL(url).hostname)) {
     token = (await readFile(keptFile, 'utf8').catch(() => '')).trim() || undefined;
+    const stackUrl = places.find((p) => p.kind === 'stack')?.url;
+    tokenFrom = { kind: 'kept', file: keptFile, dataDir: shownDataDir, ...(stackUrl ? { stackUrl } : {}) };
   }
-  if (token === undefined) {
+  if (token === undefined || tokenFrom === undefined) {
     const looked = [...places.map((p) => `${p.name}${p.missing ? ` (${p.missing})` : ''}`), keptFile];
     throw new Error(
       `no token for ${url}; looked at ${looked.join(', ')}. Start the stack with npm start (with the same SDBATCH_DATA_DIR), or pass --token`,
@@ -127,6 +155,7 @@ export async function resolveConnection(
     url,
     token,
     urlFrom: urlPlace?.urlFrom ?? `the default URL: no ${CONNECTION_FILE} in ${resolve(dataDir)}`,
+    tokenFrom,
   };
 }
 

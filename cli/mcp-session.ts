@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Connection } from './connection.ts';
 import { callOrThrow, connectGateway } from './gateway-client.ts';
+import type { PropertySchema } from './tool-flags.ts';
 
 /** The CLI speaks MCP to the gateway with the official client, as any other client would. */
 export class McpSession {
@@ -25,11 +26,11 @@ export class McpSession {
     return callOrThrow<T>(this.connected, name, args);
   }
 
-  /** The argument names a tool takes, from its input schema as the server lists it. */
-  async argumentNames(name: string): Promise<string[]> {
+  /** The arguments a tool takes and their schemas, from its input schema as the server lists it. */
+  async argumentSchemas(name: string): Promise<Record<string, PropertySchema>> {
     const { tools } = await this.connected.listTools();
     const schema = tools.find((t) => t.name === name)?.inputSchema;
-    return Object.keys(schema?.properties ?? {});
+    return (schema?.properties ?? {}) as Record<string, PropertySchema>;
   }
 
   async close(): Promise<void> {

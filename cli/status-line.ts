@@ -23,19 +23,27 @@ interface Part {
 }
 
 /**
- * The longest form of a bar and its parts that fits `width` characters: first the long labels
- * with a full bar, then short labels, then a narrower bar, then without the least useful parts,
- * then without the bar; at the very last, cut. Every character is one column wide (ASCII and "·").
+ * The bar's cells at `width` columns: a fifth of the width, from MIN_BAR to FULL_BAR. It hangs on
+ * the width alone, so a live line's bar keeps its size from frame to frame while its text changes.
+ */
+export function barCells(width: number): number {
+  return Math.min(FULL_BAR, Math.max(MIN_BAR, Math.floor(width / 5)));
+}
+
+/**
+ * The longest form of a bar and its parts that fits `width` characters: the long labels, then
+ * the short ones, then without the least useful parts, then without the bar; at the very last,
+ * cut. The bar is as wide as barCells(width) says whatever the text. Every character is one
+ * column wide (ASCII and "·").
  */
 export function fitLine(barOf: (cells: number) => string, parts: Part[], width: number): string {
   const join = (kept: Part[], form: 'long' | 'short') =>
     kept.map((p) => (form === 'short' ? (p.short ?? p.long) : p.long)).join(' · ');
-  const withBar = (rest: string, min: number): string | undefined => {
-    // A bar of n cells takes n + 2 characters, and a space parts it from the rest.
-    const cells = Math.min(FULL_BAR, width - rest.length - 3);
-    return cells >= min ? `${barOf(cells)} ${rest}` : undefined;
-  };
-  const long = withBar(join(parts, 'long'), FULL_BAR);
+  const cells = barCells(width);
+  // A bar of n cells takes n + 2 characters, and a space parts it from the rest.
+  const withBar = (rest: string) =>
+    cells + 3 + rest.length <= width ? `${barOf(cells)} ${rest}` : undefined;
+  const long = withBar(join(parts, 'long'));
   if (long !== undefined) return long;
   const ranks = [...new Set(parts.map((p) => p.rank))].sort((a, b) => a - b);
   // The top rank is never dropped: without it the line says nothing.
@@ -45,7 +53,6 @@ export function fitLine(barOf: (cells: number) => string, parts: Part[], width: 
         parts.filter((p) => !ranks.slice(0, dropped).includes(p.rank)),
         'short',
       ),
-      MIN_BAR,
     );
     if (line !== undefined) return line;
   }

@@ -224,6 +224,12 @@ export interface SdWebUi {
   samplers(): Promise<string[]>;
   /** Scheduler names (and labels); undefined when the host has no scheduler setting (A1111 before 1.9). */
   schedulers(): Promise<string[] | undefined>;
+  /** Upscaler names (/sdapi/v1/upscalers) and latent upscale modes: what hr_upscaler may name. */
+  upscalers(): Promise<string[]>;
+  /** ADetailer's detector models; undefined when the host has no ADetailer (its route answers 404). */
+  adetailerModels(): Promise<string[] | undefined>;
+  /** ControlNet's models ("name [hash]"); undefined when the host has no ControlNet extension. */
+  controlNetModels(): Promise<string[] | undefined>;
 }
 
 /** A checkpoint as SD WebUI's /sdapi/v1/sd-models lists it (the fields sdbatch matches names on). */

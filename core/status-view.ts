@@ -5,7 +5,12 @@ import { isTerminal, type JobRecord, JobStatus } from './job.ts';
 import { liveStep, samplingImages } from './live-step.ts';
 import { waitingForHost } from './pool/outage.ts';
 
-/** What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. */
+/**
+ * What `sdreforge_batch_status` answers: a few hundred bytes whatever the job's size. A nullable
+ * value carries its description on the value itself: zod writes a bare type or null as a `type`
+ * array, which single-type schema dialects (Gemini's function declarations) reject, and a
+ * described value as anyOf branches, which they take.
+ */
 export const StatusView = z.object({
   job_id: z.string(),
   status: JobStatus,
@@ -17,16 +22,16 @@ export const StatusView = z.object({
   elapsed_seconds: z.number(),
   estimated_remaining: z
     .string()
-    .nullable()
     .describe(
       'Time left, e.g. "2m 10s"; or, with estimated_remaining_seconds null, what the job waits for (e.g. "waiting for a GPU host: …").',
-    ),
-  estimated_remaining_seconds: z.number().nullable(),
+    )
+    .nullable(),
+  estimated_remaining_seconds: z.number().describe('Seconds left, while they can be told.').nullable(),
   current: z
     .object({ iteration: z.number().int(), step: z.number().int(), steps: z.number().int() })
     .nullable()
     .describe('The SD WebUI call running now for this job, if any.'),
-  poll_after_seconds: z.number().nullable().describe('When to ask again; null once the job has ended.'),
+  poll_after_seconds: z.number().describe('When to ask again; null once the job has ended.').nullable(),
   notes: z.array(z.string()).optional().describe('Things to know, e.g. a GPU host taken out of rotation.'),
 });
 export type StatusView = z.infer<typeof StatusView>;

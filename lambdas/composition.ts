@@ -1,14 +1,14 @@
 import type { Context } from 'aws-lambda';
 import { type ClientOptions, documentClient, s3Client } from '../adapters/aws-clients.ts';
-import { DynamoDbCheckpointCatalog } from '../adapters/dynamodb-checkpoint-catalog.ts';
+import { DynamoDbHostNameCatalog } from '../adapters/dynamodb-host-name-catalog.ts';
 import { DynamoDbHostPool } from '../adapters/dynamodb-host-pool.ts';
 import { DynamoDbJobStore } from '../adapters/dynamodb-job-store.ts';
 import { DynamoDbTokenStore } from '../adapters/dynamodb-token-store.ts';
 import { type FetchPolicy, GuardedImageFetcher } from '../adapters/guarded-fetcher.ts';
 import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts';
-import type { CheckpointCatalog } from '../core/checkpoints.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
+import type { HostNameCatalog } from '../core/host-names.ts';
 import { type Metrics, NO_METRICS } from '../core/metrics.ts';
 import { type HostSpec, hostIdOf as hostId } from '../core/pool/host-pool.ts';
 import type {
@@ -87,7 +87,7 @@ function createStores(setup: StoresSetup) {
   const db = documentClient(setup.clients);
   const jobs: JobStore = new DynamoDbJobStore(db, setup.tableName);
   const images: ImageStore = new S3ImageStore(s3Client(setup.clients), setup.bucketName);
-  const catalog: CheckpointCatalog = new DynamoDbCheckpointCatalog(db, setup.tableName);
+  const catalog: HostNameCatalog = new DynamoDbHostNameCatalog(db, setup.tableName);
   return { db, jobs, images, catalog };
 }
 
@@ -118,7 +118,7 @@ export interface WorkerSetup extends StoresSetup {
 
 export function createWorkerDeps(
   setup: WorkerSetup,
-): WorkerDeps & GatewayStores & { pool: DynamoDbHostPool; catalog: CheckpointCatalog } {
+): WorkerDeps & GatewayStores & { pool: DynamoDbHostPool; catalog: HostNameCatalog } {
   const pool = [...(setup.sdHosts ?? []), ...(setup.sdHost ? [setup.sdHost] : [])];
   if (pool.length === 0) throw new Error('Worker configuration: at least one SD WebUI host is needed');
   const { db, jobs, images, catalog } = createStores(setup);
@@ -247,12 +247,12 @@ export const gatewaySettings = (
   workersReachInternet: settings.workersReachInternet,
 });
 
-/** The stores the gateway reads and writes; the pool and the checkpoint catalog are the workers' records, read only. */
+/** The stores the gateway reads and writes; the pool and the host name catalog are the workers' records, read only. */
 export interface GatewayStores {
   jobs: JobStore;
   images: ImageStore;
   pool: Pick<HostPool, 'hostRates' | 'callsOf'>;
-  catalog: Pick<CheckpointCatalog, 'read'>;
+  catalog: Pick<HostNameCatalog, 'read'>;
   fetcher: Pick<ImageFetcher, 'check'>;
 }
 
@@ -291,7 +291,7 @@ export function createGatewayDeps(
     now: () => new Date(),
     ...hostRateReaders(() => pool.hostRates()),
     callsInFlight: (jobId) => pool.callsOf(jobId),
-    hostCheckpoints: () => catalog.read(),
+    hostNames: () => catalog.read(),
     checkImageUrl: (url) => fetcher.check(url),
     shrinkImage: images.shrinkImage,
     settings,

@@ -6,6 +6,7 @@ import { loadPresetCatalog } from '../adapters/preset-files.ts';
 import { renderContactSheet } from '../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../adapters/sharp-shrink.ts';
 import { DEFAULT_CALIBRATION } from '../core/estimate.ts';
+import { readHostNames } from '../core/host-names.ts';
 import type { Metrics } from '../core/metrics.ts';
 import { createGatewayDeps, gatewaySettings, type PoolHost, poolHosts } from '../lambdas/composition.ts';
 import { createEmbeddedFunctions, type StatesAuthorizer } from '../lambdas/composition-embedded.ts';
@@ -229,14 +230,13 @@ async function startServices(
     );
   }
   const { catalog, hosts } = functions.workers['Generate images'];
-  // The hosts' checkpoint lists, read now so the gateway can refuse a start naming one that no
+  // The hosts' lists of names, read now so the gateway can refuse a start naming one that no
   // host has from the first job on (the workers keep them fresh). Best effort: a host down now
-  // only leaves its list unknown.
+  // only leaves its lists unknown.
   const reads = Promise.all(
     [...hosts].map(([id, sd]) =>
-      sd
-        .checkpoints()
-        .then((list) => catalog.record(id, list))
+      readHostNames(sd, undefined, true)
+        .then((names) => catalog.record(id, names))
         .catch(() => undefined),
     ),
   );

@@ -1,5 +1,5 @@
-import type { HostCheckpoints } from '../core/checkpoints.ts';
 import type { Calibration, HostRate } from '../core/estimate.ts';
+import type { HostNamesRead } from '../core/host-names.ts';
 import type { Metrics } from '../core/metrics.ts';
 import type { ContactSheetRenderer, ImageStore, JobStore, Orchestrator } from '../core/ports.ts';
 import type { PresetCatalog } from '../core/presets/catalog.ts';
@@ -58,8 +58,8 @@ export interface GatewayDeps {
   ) => Promise<{ jpeg: Buffer; width: number; height: number }>;
   /** Refuses a control image URL the workers could never fetch (see ImageFetcher.check). */
   checkImageUrl?: (url: string) => Promise<void>;
-  /** The GPU hosts' checkpoint lists as workers last read them; absent = a start is not checked against them. */
-  hostCheckpoints?: () => Promise<HostCheckpoints[]>;
+  /** The GPU hosts' lists of names as workers last read them; absent = a start is not checked against them. */
+  hostNames?: () => Promise<HostNamesRead[]>;
   /** The job's SD WebUI calls in flight now (the pool's leases); absent = not known. */
   callsInFlight?: (jobId: string) => Promise<number>;
   /** Where a start is counted (core/metrics.ts); absent = nowhere. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { checkpointRefusal } from '../core/checkpoints.ts';
 import { InvalidRequestError } from '../core/errors.ts';
 import { outputPixels } from '../core/estimate.ts';
+import { startRefusal } from '../core/host-names.ts';
 import type { JobRecord } from '../core/job.ts';
 import { newJobId } from '../core/job-id.ts';
 import { LIMITS } from '../core/limits.ts';
@@ -73,10 +73,10 @@ export async function startJob(
     );
   }
 
-  if (merged.checkpoint && deps.hostCheckpoints) {
+  if (deps.hostNames) {
     // No list read (or none recent): the worker still checks the host itself.
-    const lists = await deps.hostCheckpoints().catch(() => []);
-    const refusal = checkpointRefusal(merged.checkpoint, lists, now.getTime());
+    const reads = await deps.hostNames().catch(() => []);
+    const refusal = startRefusal(merged, reads, now.getTime());
     if (refusal) throw new InvalidRequestError(refusal);
   }
 

@@ -1,9 +1,9 @@
 import { LIMITS } from '../../core/limits.ts';
-import { unknownName } from '../../core/params/unknown-name.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
 import { remainingSeconds, type Status, statusLine, steadyEta } from '../status-line.ts';
-import { GLOBAL_FLAGS, misused, withOption } from '../usage.ts';
+import { type ToolArguments, toolArguments } from '../tool-flags.ts';
+import { misused, withOption } from '../usage.ts';
 
 /** Exit codes scripts can branch on: 0 every image, 3 partial, 4 failed, 5 cancelled, 6 still running. */
 export const EXIT_BY_STATUS: Record<string, number> = {
@@ -15,58 +15,25 @@ export const EXIT_BY_STATUS: Record<string, number> = {
   running: 6,
 };
 
-interface ToolArguments {
-  positional: string[];
-  named: Record<string, unknown>;
-  /** Each argument's flag as typed (`--batch-size`), for messages. */
-  typed: Record<string, string>;
-}
-
-/** `--batch-size 4 --hr_scale 1.5 --adetailer '[{"model":"face_yolov8n.pt"}]'`: any tool argument. */
-export function toolArguments(args: string[]): ToolArguments {
-  const result: ToolArguments = { positional: [], named: {}, typed: {} };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (!arg.startsWith('--')) {
-      result.positional.push(arg);
-      continue;
-    }
-    const [rawKey, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const value = inline ?? args[++i] ?? 'true';
-    const key = rawKey.replaceAll('-', '_');
-    result.named[key] = parseValue(value);
-    result.typed[key] = `--${rawKey}`;
-  }
-  return result;
-}
-
 /**
- * A flag the tool does not take, refused before anything runs ("unknown flag --batch-sise; did
- * you mean --batch-size?"), so a slip never starts a job with the default instead.
+ * The tool's arguments from the command line, each checked against the type the tool's input
+ * schema gives it, so a slip ("--batch-sise", "--n-iter" with no value, "--batch-size two") is
+ * refused before anything runs instead of starting a job with the default or reaching the server.
  */
-async function unknownFlag(mcp: McpSession, tool: string, args: ToolArguments): Promise<string | undefined> {
+async function readArguments(
+  mcp: McpSession,
+  tool: string,
+  args: string[],
+): Promise<ToolArguments | { wrong: string }> {
   // Listing the tools is a round trip: only flags need it.
-  if (Object.keys(args.named).length === 0) return undefined;
-  const names = await mcp.argumentNames(tool);
-  const wrong = Object.keys(args.named).find((key) => !names.includes(key));
-  if (wrong === undefined) return undefined;
-  const flags = [...names.map((n) => `--${n.replaceAll('_', '-')}`), ...GLOBAL_FLAGS];
-  return unknownName('flag', args.typed[wrong] as string, flags);
-}
-
-function parseValue(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
+  const properties = args.some((a) => a.startsWith('--')) ? await mcp.argumentSchemas(tool) : {};
+  return toolArguments(args, properties);
 }
 
 export async function startCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const parsed = toolArguments(args);
+  const parsed = await readArguments(mcp, 'sdreforge_batch_start', args);
+  if ('wrong' in parsed) return misused(out, `${parsed.wrong} (sdbatch start)`);
   const { positional, named } = parsed;
-  const wrong = await unknownFlag(mcp, 'sdreforge_batch_start', parsed);
-  if (wrong) return misused(out, `${wrong} (sdbatch start)`);
   const prompt = named.prompt ?? positional.join(' ');
   if (!prompt) {
     out.error('usage: sdbatch start "PROMPT" [--batch-size 4 --n-iter 3 --steps 25 --preset NAME ...]');
@@ -140,18 +107,44 @@ export async function watchCommand(args: string[], mcp: McpSession, out: Output)
 
 export async function cancelCommand([jobId]: string[], mcp: McpSession, out: Output): Promise<number> {
   if (!jobId) return usage(out, 'cancel JOB_ID');
-  const result = await mcp.call<{ message: string; status: string }>('sdreforge_batch_cancel', {
-    job_id: jobId,
-  });
-  out.result(result, result.message);
+  const result = await mcp.call<CancelOutput>('sdreforge_batch_cancel', { job_id: jobId });
+  out.result(result, cancelMessage(result));
   return 0;
 }
 
+/** What the cancel tool answers (mcp-gateway/tools/cancel.ts). */
+export interface CancelOutput {
+  job_id: string;
+  status: string;
+  cancelled: boolean;
+  completed_images: number;
+  still_finishing_images?: number;
+  message: string;
+}
+
+/**
+ * The cancel in CLI words. A call already on the GPU is interrupted when the job's runner next
+ * looks (within a second) and its partly sampled images are dropped; one that ends before that
+ * is stored like any other (core/workflow/host-call.ts), so `sdbatch result` may list a few more.
+ */
+export function cancelMessage(c: CancelOutput): string {
+  if (!c.cancelled) return c.message;
+  const { job_id: job, completed_images: made } = c;
+  const kept =
+    made === 0
+      ? 'no image was made before it'
+      : `the ${made} image${made === 1 ? ' made before it is' : 's made before it are'} kept`;
+  const finishing = c.still_finishing_images
+    ? ` Calls on the GPU are interrupted and their images dropped; one that ends before its interrupt (up to ${c.still_finishing_images} images) is kept.`
+    : '';
+  const list = made > 0 || finishing ? ` sdbatch result ${job} lists what is kept.` : '';
+  return `${job} cancelled: ${kept}.${finishing}${list}`;
+}
+
 export async function listCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const parsed = toolArguments(args);
+  const parsed = await readArguments(mcp, 'sdreforge_batch_list', args);
+  if ('wrong' in parsed) return misused(out, `${parsed.wrong} (sdbatch list)`);
   const { named } = parsed;
-  const wrong = await unknownFlag(mcp, 'sdreforge_batch_list', parsed);
-  if (wrong) return misused(out, `${wrong} (sdbatch list)`);
   const page = await mcp.call<{ jobs: Array<Record<string, unknown>>; next_cursor?: string }>(
     'sdreforge_batch_list',
     named,

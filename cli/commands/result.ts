@@ -48,7 +48,7 @@ export async function resultCommand(args: string[], mcp: McpSession, out: Output
   if (dir === undefined) {
     out.result(
       { status, files },
-      files.map((f) => `${downloadName(f)}\t${f.url}`).join('\n') || 'No images yet.',
+      files.map((f) => `${downloadName(f)}\t${f.url}`).join('\n') || noImages(status),
     );
     return EXIT_BY_STATUS[status] ?? 1;
   }
@@ -69,6 +69,13 @@ export async function resultCommand(args: string[], mcp: McpSession, out: Output
       `${sheet ? `, the contact sheet in ${CONTACT_SHEET}` : ''}, what each file is in ${MANIFEST}`,
   );
   return EXIT_BY_STATUS[status] ?? 1;
+}
+
+/** What a job without images says: "yet" only while it may still make some. */
+export function noImages(status: string): string {
+  return status === 'pending' || status === 'running'
+    ? 'No images yet.'
+    : `No images kept: the job is ${status}.`;
 }
 
 /**

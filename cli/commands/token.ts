@@ -1,3 +1,4 @@
+import { GatewayHttpError } from '../auth-failure.ts';
 import type { Connection } from '../connection.ts';
 import type { Output } from '../output.ts';
 
@@ -12,7 +13,7 @@ export async function tokenCommand(args: string[], connection: Connection, out: 
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    if (!response.ok) throw new Error(`${response.status}: ${json.error ?? response.statusText}`);
+    if (!response.ok) throw new GatewayHttpError(response.status, json, response.statusText);
     return json;
   };
 

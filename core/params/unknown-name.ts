@@ -26,3 +26,13 @@ function nearest(name: string, known: readonly string[]): string | undefined {
   }
   return best?.name;
 }
+
+/** The `count` known names fewest edits from `name` (case aside), nearest first; ties by name. */
+export function closestNames(name: string, known: readonly string[], count: number): string[] {
+  const w = name.toLowerCase();
+  return [...new Set(known)]
+    .map((k) => ({ k, edits: distance(w, k.toLowerCase()) }))
+    .sort((a, b) => a.edits - b.edits || a.k.localeCompare(b.k))
+    .slice(0, count)
+    .map(({ k }) => k);
+}

@@ -1,4 +1,3 @@
-import type { CheckpointCatalog } from '../checkpoints.ts';
 import type { Clock } from '../clock.ts';
 import {
   JobNotFoundError,
@@ -13,6 +12,7 @@ import {
   type RateSample,
   rateSample,
 } from '../estimate.ts';
+import type { HostNameCatalog } from '../host-names.ts';
 import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
@@ -43,8 +43,8 @@ export interface GenerateDeps {
   /** The SD WebUI client of each pool host, by host id. */
   hosts: ReadonlyMap<string, SdWebUi>;
   fetcher: ImageFetcher;
-  /** Where the hosts' checkpoint lists are left for the gateway; absent = not kept. */
-  catalog?: CheckpointCatalog;
+  /** Where the hosts' lists of names are left for the gateway; absent = not kept. */
+  catalog?: HostNameCatalog;
   now: () => Date;
   /** Timers and elapsed time of the calls and the runner; the system clock by default. */
   clock?: Clock;

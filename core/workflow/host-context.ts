@@ -1,28 +1,39 @@
-import { type CheckpointCatalog, findCheckpoint } from '../checkpoints.ts';
+import { findCheckpoint } from '../checkpoints.ts';
 import { ControlImageFetchError, SdWebUiRejectedError } from '../errors.ts';
+import { type HostNameCatalog, hostRefusal, readHostNames, wantedNames } from '../host-names.ts';
 import { inputKey } from '../image-key.ts';
 import { expiryFrom, type JobRecord } from '../job.ts';
 import type { GenerationParams } from '../params/generation.ts';
-import type { Checkpoint, ImageFetcher, ImageStore, SdWebUi } from '../ports.ts';
+import type { ImageFetcher, ImageStore, SdWebUi } from '../ports.ts';
 import type { HostContext } from '../txt2img-payload.ts';
 
 export interface HostContextDeps {
   sd: SdWebUi;
   images: ImageStore;
   fetcher: ImageFetcher;
-  /** With the host's id: its checkpoint list is left there whenever it is read. */
-  catalog?: CheckpointCatalog;
+  /** With the host's id: the host's lists are left there when due. */
+  catalog?: HostNameCatalog;
   hostId?: string;
 }
 
-/** The title of the checkpoint `wanted` names on this host; a name it lacks is refused (override_settings would ignore it). */
-export function resolveCheckpoint(wanted: string, available: Checkpoint[]): string {
-  const found = findCheckpoint(wanted, available);
-  if (!found) {
-    const names = available.map((c) => c.title).join(', ');
-    throw new SdWebUiRejectedError(`checkpoint "${wanted}" is not on the GPU host; it has: ${names}`);
-  }
-  return found.title;
+/**
+ * The names the job needs, checked against this host's lists (a host would substitute, skip or
+ * fail on a name it lacks); the checkpoint as this host titles it. Unknown lists check nothing.
+ */
+async function checkHostNames(params: GenerationParams, deps: HostContextDeps): Promise<string | undefined> {
+  const wanted = wantedNames(params);
+  const [names] = await Promise.all([
+    readHostNames(
+      deps.sd,
+      wanted.map((w) => w.kind),
+    ),
+    refreshCatalog(deps),
+  ]);
+  const refusal = hostRefusal(wanted, names, deps.hostId);
+  if (refusal) throw new SdWebUiRejectedError(refusal);
+  return params.checkpoint && names.checkpoints
+    ? findCheckpoint(params.checkpoint, names.checkpoints)?.title
+    : undefined;
 }
 
 /** What the payload needs from outside the job: inlined control images and host-specific names. */
@@ -39,9 +50,7 @@ export async function prepareHostContext(
     params.max_generations,
   ].some((v) => v !== undefined);
   const [checkpoint, titles, controlNetImages] = await Promise.all([
-    params.checkpoint
-      ? checkpointsOf(deps).then((list) => resolveCheckpoint(params.checkpoint as string, list))
-      : refreshCatalog(deps),
+    checkHostNames(params, deps),
     needsScripts ? deps.sd.scriptTitles() : undefined,
     Promise.all(
       (params.controlnet ?? []).map(async (unit, i) => {
@@ -92,22 +101,13 @@ async function adaptScheduler(
   };
 }
 
-/** The host's checkpoints, left in the catalog for the gateway's start checks. */
-async function checkpointsOf(deps: HostContextDeps): Promise<Checkpoint[]> {
-  const list = await deps.sd.checkpoints();
-  if (deps.catalog && deps.hostId) {
-    // Best effort: the catalog only lets the gateway refuse sooner; the call does not need it.
-    await deps.catalog.record(deps.hostId, list).catch(() => undefined);
-  }
-  return list;
-}
-
-/** Keeps the host's list in the catalog fresh when no job names a checkpoint for a while. */
-async function refreshCatalog(deps: HostContextDeps): Promise<undefined> {
+/** Keeps the host's lists in the catalog fresh for the gateway's start checks. */
+async function refreshCatalog(deps: HostContextDeps): Promise<void> {
   if (deps.catalog && deps.hostId && deps.catalog.due(deps.hostId)) {
-    await checkpointsOf(deps).catch(() => undefined);
+    // Best effort: the catalog only lets the gateway refuse sooner; the call does not need it.
+    const names = await readHostNames(deps.sd, undefined, true);
+    await deps.catalog.record(deps.hostId, names).catch(() => undefined);
   }
-  return undefined;
 }
 
 /**

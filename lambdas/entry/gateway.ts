@@ -6,7 +6,7 @@ import { renderContactSheet } from '../../adapters/sharp-contact-sheet.ts';
 import { shrinkToJpeg } from '../../adapters/sharp-shrink.ts';
 import type { AppOptions } from '../../mcp-gateway/app.ts';
 import { createLambdaHandler } from '../../mcp-gateway/lambda.ts';
-import { lambdaGatewayOptions } from '../composition-lambda.ts';
+import { lambdaGatewayOptions } from '../composition-gateway.ts';
 import { ENV, loadGatewayConfig } from '../config/env.ts';
 
 const logger = new Logger({ serviceName: 'sdbatch-gateway' });

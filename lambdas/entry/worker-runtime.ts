@@ -24,7 +24,7 @@ export async function workerDepsFromEnv(
   const config = loadWorkerConfig(env);
   const authSecretArn = config[ENV.sdWebUiAuthSecretArn];
   const headers = authSecretArn ? sdHostHeaders(await readSecret(authSecretArn)) : undefined;
-  return lambdaWorkerDeps(config, headers, env, metrics);
+  return lambdaWorkerDeps(config, headers, env, { metrics });
 }
 
 type Task<T> = (event: unknown, context?: Context) => Promise<T>;

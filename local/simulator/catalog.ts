@@ -163,6 +163,27 @@ export const UPSCALERS = [
 export const isKnownUpscaler = (name: string): boolean =>
   LATENT_UPSCALE_MODES.includes(name) || UPSCALERS.some((u) => u.name === name);
 
+/** ADetailer's detectors as GET /adetailer/v1/ad_model lists them (the extension's defaults). */
+export const ADETAILER_MODELS = [
+  'face_yolov8n.pt',
+  'face_yolov8s.pt',
+  'hand_yolov8n.pt',
+  'person_yolov8n-seg.pt',
+  'person_yolov8s-seg.pt',
+  'yolov8x-worldv2.pt',
+  'mediapipe_face_full',
+  'mediapipe_face_short',
+  'mediapipe_face_mesh',
+  'mediapipe_face_mesh_eyes_only',
+];
+
+/** ControlNet's models as GET /controlnet/model_list lists them: "name [hash]". */
+export const CONTROLNET_MODELS = [
+  'control_v11p_sd15_canny [d14c016b]',
+  'control_v11p_sd15_openpose [cab727d4]',
+  'control_v11f1p_sd15_depth [cfd03158]',
+];
+
 /** Script titles; `/scripts` lists them lower-cased, requests match them case-insensitively. */
 export const SELECTABLE_SCRIPTS = ['Prompt matrix', 'Prompts from file or textbox', 'X/Y/Z plot'];
 export const ALWAYSON_SCRIPTS = ['ADetailer', 'ControlNet', 'Dynamic Prompts v2.17.1', 'Regional Prompter'];

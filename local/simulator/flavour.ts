@@ -22,6 +22,11 @@ export interface HostProfile {
   samplers: readonly SamplerItem[];
   /** Request fields this host's model lacks: pydantic drops them, `parameters` does not echo them. */
   unknownFields: readonly string[];
+  /**
+   * The model lists of the ADetailer and ControlNet extensions (/adetailer/v1/ad_model,
+   * /controlnet/model_list); the kit's 1.8 has neither extension and answers them 404.
+   */
+  extensionRoutes: boolean;
   /** 1.8 answers an unknown sampler 404 "Sampler not found"; 1.9+ falls back to the first sampler. */
   rejectsUnknownSampler: boolean;
   /**
@@ -90,6 +95,7 @@ export const PROFILES: Record<Flavour, HostProfile> = {
     schedulers: true,
     samplers: SAMPLERS,
     unknownFields: [],
+    extensionRoutes: true,
     rejectsUnknownSampler: false,
     exceptionGroups: false,
   },
@@ -99,6 +105,7 @@ export const PROFILES: Record<Flavour, HostProfile> = {
     schedulers: false,
     samplers: SAMPLERS_1_8,
     unknownFields: ['scheduler', 'hr_scheduler', 'hr_cfg'],
+    extensionRoutes: false,
     rejectsUnknownSampler: true,
     exceptionGroups: true,
   },

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../../core/clock.ts';
 import {
+  ADETAILER_MODELS,
   CHECKPOINTS,
+  CONTROLNET_MODELS,
   findCheckpoint,
   LATENT_UPSCALE_MODES,
   SCHEDULERS,
@@ -122,6 +124,12 @@ function routes(sim: SimState, name: string): Record<string, Partial<Record<stri
     '/sdapi/v1/upscalers': { GET: () => ok(UPSCALERS) },
     '/sdapi/v1/latent-upscale-modes': { GET: () => ok(LATENT_UPSCALE_MODES.map((n) => ({ name: n }))) },
     '/sdapi/v1/scripts': { GET: () => ok(scriptsList()) },
+    ...(profile.extensionRoutes
+      ? {
+          '/adetailer/v1/ad_model': { GET: () => ok({ ad_model: ADETAILER_MODELS }) },
+          '/controlnet/model_list': { GET: () => ok({ model_list: CONTROLNET_MODELS }) },
+        }
+      : {}),
     '/internal/ping': { GET: () => ok({}) },
     '/sim/stats': { GET: () => ok({ name, ...sim.stats }) },
     '/sim/faults': {

@@ -10,8 +10,10 @@ export const PresetsOutput = z.object({
     z.object({
       name: z.string(),
       description: z.string().optional(),
+      // JSON values, not unknown: an untyped value schema ({}) accepts anything and is flagged
+      // as unportable by schema linters (the Inspector's --strict).
       defaults: z
-        .record(z.string(), z.unknown())
+        .record(z.string(), z.json())
         .describe('The values a job gets unless its arguments override them.'),
     }),
   ),

@@ -84,6 +84,16 @@ export const SCENARIOS: Scenario[] = [
     about: '/schedulers arrived in 1.9: 1.8 answers the default 404',
     request: get('/sdapi/v1/schedulers'),
   },
+  {
+    name: 'get-adetailer-models-404',
+    about: "ADetailer's model list on a host without the extension: the default 404",
+    request: get('/adetailer/v1/ad_model'),
+  },
+  {
+    name: 'get-controlnet-models-404',
+    about: "ControlNet's model list on a host without the extension: the default 404",
+    request: get('/controlnet/model_list'),
+  },
   { name: 'get-unknown-route-404', about: 'an unknown route', request: get('/sdapi/v1/nope') },
   { name: 'get-txt2img-405', about: 'GET on a POST route', request: get('/sdapi/v1/txt2img') },
   { name: 'progress-idle', about: 'GET /progress while idle (describes the last job)', request: progress },

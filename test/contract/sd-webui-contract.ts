@@ -168,6 +168,22 @@ export function describeSdWebUiContract(label: string, target: () => ContractTar
           expect(labels).toEqual(expect.arrayContaining(['Automatic', 'Karras']));
         }
       });
+
+      it("answers ADetailer's and ControlNet's model lists in their documented shapes, or 404 without the extension", async () => {
+        for (const [path, fixture, key] of [
+          ['/adetailer/v1/ad_model', 'get-adetailer-models-404', 'ad_model'],
+          ['/controlnet/model_list', 'get-controlnet-models-404', 'model_list'],
+        ] as const) {
+          const answer = await send(url(), { method: 'GET', path });
+          if (answer.status === 404) {
+            expect(answer.body, path).toEqual(loadFixture(fixture).body);
+          } else {
+            expect(answer.status, path).toBe(200);
+            const list = (answer.body as Record<string, unknown>)[key];
+            expect(Array.isArray(list) && list.every((n) => typeof n === 'string'), path).toBe(true);
+          }
+        }
+      });
     });
 
     describe('txt2img', () => {

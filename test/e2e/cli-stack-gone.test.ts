@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { exited, MAIN, type SpawnedStack, spawnStack } from '../support/spawned-
 import { tempDir } from '../support/temp-dir.ts';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 let running: SpawnedStack | undefined;
 
 /** `npm start` on a port of its own and a data dir of its own, as a user would set them. */
@@ -35,6 +37,16 @@ describe('the CLI and a stack that is not running', () => {
     expect(stack.stdout()).toContain(
       `\n  claude mcp add --transport http --scope user sdbatch ${stack.mcpUrl} --header`,
     );
+    // The README shows the banner as npm start prints it on the default data dir and port.
+    const banner = stack
+      .stdout()
+      .trimEnd()
+      .replaceAll(join(dir.path, 'connection.json'), '.sdbatch/connection.json')
+      .replaceAll(dir.path, './.sdbatch')
+      .replaceAll(stack.mcpUrl, 'http://127.0.0.1:8787/mcp')
+      .replaceAll(stack.token, 'sdb_…')
+      .replaceAll(stack.sdWebUiUrl, 'http://127.0.0.1:41235');
+    expect(README).toContain(`\n\`\`\`\n${banner}\n\`\`\`\n`);
 
     stack.child.kill('SIGINT');
     expect(await exited(stack.child)).toBe(0);

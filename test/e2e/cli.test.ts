@@ -1,7 +1,8 @@
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDRAW } from '../../cli/output.ts';
+import { writeConnectionFile } from '../../local/connection-file.ts';
 import { readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import { runCli, runCliInTerminal } from '../support/cli.ts';
@@ -183,6 +184,22 @@ describe('the sdbatch CLI against the embedded stack', () => {
     expect(argument.stderr).toMatch(
       /unknown flag --batch-sise; did you mean --batch-size\? \(sdbatch start\)/,
     );
+    // Types are the CLI's to check: exit 2 naming the flag and its type, before the server sees them.
+    const noValue = await sdbatch('start', 'a cat', '--n-iter');
+    expect(noValue).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr:
+        'error: --n-iter needs a value: an integer (sdbatch start); sdbatch --help lists the commands and their flags\n',
+    });
+    const notANumber = await sdbatch('start', 'a cat', '--batch-size', 'two');
+    expect(notANumber).toMatchObject({ code: 2, stdout: '' });
+    expect(notANumber.stderr).toMatch(/^error: --batch-size takes an integer, not "two" \(sdbatch start\)/);
+    const badStatus = await sdbatch('list', '--status', 'runing');
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toMatch(
+      /--status takes one of pending, running, .*, not "runing" \(sdbatch list\)/,
+    );
     const listFlag = await sdbatch('list', '--stauts', 'running');
     expect(listFlag.code).toBe(2);
     expect(listFlag.stderr).toMatch(/unknown flag --stauts; did you mean --status\?/);
@@ -190,6 +207,91 @@ describe('the sdbatch CLI against the embedded stack', () => {
       JSON.parse((await sdbatch('list', '--json', '--limit', '100')).stdout) as { jobs: unknown[] }
     ).jobs.length;
     expect(after).toBe(before);
+  });
+});
+
+describe('cancel and result', () => {
+  it('agree on what a cancelled job keeps, in CLI words', async () => {
+    const jobId = await started('long', '--n-iter', '50', '--steps', '20');
+    const cancelled = await sdbatch('cancel', jobId);
+    expect(cancelled.code).toBe(0);
+    // Names no tool a CLI user cannot run.
+    expect(cancelled.stdout).not.toMatch(/sdreforge_/);
+    const kept = /the (\d+) images? made before it (?:is|are) kept|no image was made before it/.exec(
+      cancelled.stdout,
+    );
+    expect(kept, cancelled.stdout).not.toBeNull();
+    const made = Number(kept?.[1] ?? 0);
+    const finishing = Number(/up to (\d+) images\) is kept/.exec(cancelled.stdout)?.[1] ?? 0);
+    // Once the job has stopped, result lists what cancel said would be kept: at least the images
+    // made before it, at most those and the calls that were finishing.
+    expect((await sdbatch('watch', jobId)).code).toBe(5);
+    const result = await sdbatch('result', jobId);
+    expect(result.code).toBe(5);
+    const files = result.stdout.includes('\t') ? result.stdout.trimEnd().split('\n').length : 0;
+    expect(files).toBeGreaterThanOrEqual(made);
+    expect(files).toBeLessThanOrEqual(made + finishing);
+    if (files === 0) expect(result.stdout).toBe('No images kept: the job is cancelled.\n');
+    else expect(cancelled.stdout).toContain(`sdbatch result ${jobId} lists what is kept.`);
+  });
+});
+
+describe('a token the gateway refuses', () => {
+  const STALE = 'sdb_StaleStaleStaleStaleStaleStale';
+  const refused = (from: string) =>
+    `error: ${stack.mcpUrl} refused the token sdb_Stal… (${from}): 401 unauthorized: A valid bearer token is required. It may be revoked or another gateway's; `;
+
+  it('says which token was sent and from where, for each place a token comes from', async () => {
+    const empty = join(dir.path, 'empty');
+    const bare = { SDBATCH_DATA_DIR: empty, XDG_CONFIG_HOME: join(dir.path, 'no-config') };
+    const flag = await runCli(['list', '--url', stack.mcpUrl, '--token', STALE], bare);
+    expect(flag).toMatchObject({ code: 1, stdout: '' });
+    expect(flag.stderr).toContain(refused('given by --token'));
+    const fromEnv = await runCli(['list'], { ...bare, SDBATCH_URL: stack.mcpUrl, SDBATCH_TOKEN: STALE });
+    expect(fromEnv.stderr).toContain(`${refused('from SDBATCH_TOKEN')}unset SDBATCH_TOKEN`);
+
+    const other = join(dir.path, 'other');
+    await mkdir(other, { recursive: true });
+    await writeConnectionFile(other, { url: stack.mcpUrl, token: STALE });
+    const stackFile = await runCli(['list'], { ...bare, SDBATCH_DATA_DIR: other });
+    expect(stackFile.stderr).toContain(
+      refused(`read from ${join(other, 'connection.json')}, the stack's connection file`),
+    );
+    await unlink(join(other, 'connection.json'));
+
+    const config = join(dir.path, 'config2', 'sdbatch', 'config.json');
+    await mkdir(join(dir.path, 'config2', 'sdbatch'), { recursive: true });
+    await writeFile(config, JSON.stringify({ url: stack.mcpUrl, token: STALE }));
+    const fromConfig = await runCli(['list'], { ...bare, XDG_CONFIG_HOME: join(dir.path, 'config2') });
+    expect(fromConfig.stderr).toContain(
+      `${refused(`read from ${config}`)}put a token this gateway knows in ${config}`,
+    );
+
+    // The issue's case: another stack's token kept in the data dir, sent to the stack listening.
+    await writeFile(join(other, 'token'), `${STALE}\n`);
+    const kept = await runCli(['list'], { ...bare, SDBATCH_DATA_DIR: other, SDBATCH_URL: stack.mcpUrl });
+    expect(kept).toMatchObject({ code: 1, stdout: '' });
+    expect(kept.stderr).toContain(
+      refused(
+        `read from ${join(other, 'token')}, the token kept in the data dir ${other} (no connection.json there: no stack of that data dir is running)`,
+      ),
+    );
+    for (const run of [flag, fromEnv, stackFile, fromConfig, kept])
+      expect(run.stderr).not.toMatch(/Streamable HTTP/);
+  });
+
+  it('says a named token may not manage tokens, and a revoked one is refused', async () => {
+    const created = await sdbatch('token', 'create', 'cli-named', '--json');
+    const named = (JSON.parse(created.stdout) as { token: string }).token;
+    const listed = await sdbatch('token', 'list', '--token', named);
+    expect(listed).toMatchObject({ code: 1, stdout: '' });
+    expect(listed.stderr).toBe(
+      `error: ${stack.mcpUrl} does not let the token ${named.slice(0, 8)}… (given by --token) manage tokens: 403 forbidden: Only the admin token may manage tokens. Use a token that may (the admin token manages tokens: the one npm start keeps in its data dir, or a deployed gateway's from its TokenCommand)\n`,
+    );
+    expect((await sdbatch('token', 'revoke', 'cli-named')).code).toBe(0);
+    const revoked = await sdbatch('presets', '--token', named);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stderr).toContain(`refused the token ${named.slice(0, 8)}… (given by --token): 401`);
   });
 });
 

@@ -64,8 +64,9 @@ async function waitSeeingWaits(jobId: string, onWaiting?: () => void) {
         waits.push(s.estimated_remaining);
         onWaiting?.();
       }
-      // A job waiting on a failing host is never shown as about to end.
-      if (s.status === 'running') expect(s.estimated_remaining).not.toBe('0s');
+      // A job that has made nothing yet is not about to end, so never shown as if it were. (Once
+      // images flow again, a last call may rightly be 0s from its end.)
+      if (s.status === 'running' && s.completed_images === 0) expect(s.estimated_remaining).not.toBe('0s');
     },
   });
   return { end, waits };

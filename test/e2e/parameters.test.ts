@@ -4,7 +4,7 @@ import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../adapters/aws-clients.ts';
-import { CHECKPOINTS_PK } from '../../adapters/jobs-table.ts';
+import { HOST_NAMES_PK } from '../../adapters/jobs-table.ts';
 import { encodePng, readPng } from '../../local/simulator/png.ts';
 import type { EmbeddedStack } from '../../local/stack.ts';
 import {
@@ -304,31 +304,74 @@ describe('every sdreforge parameter reaches SD WebUI', () => {
     expect(await jobItemCount(stack)).toBe(before);
   });
 
-  it('fails the job with a named reason when no list was known and the host lacks the checkpoint', async () => {
+  it("refuses at start a sampler, scheduler, upscaler or extension model no host has, from the hosts' lists", async () => {
+    const before = await jobItemCount(stack);
+    const refusals = {
+      sampler_name: { sampler_name: 'Euler b' },
+      scheduler: { scheduler: 'Karas' },
+      hr_upscaler: { enable_hr: true, hr_upscaler: 'R-ESRGAN 4x' },
+      'adetailer[0].model': { adetailer: [{ model: 'face_yolov8.pt' }] },
+      'controlnet[0].model': {
+        controlnet: [{ model: 'control_v11p_sd15_scribble', image_url: `${imageOrigin}/c.png` }],
+      },
+    };
+    const closest = {
+      sampler_name: 'Euler a, Euler,',
+      scheduler: 'karras, Karras,',
+      hr_upscaler: 'R-ESRGAN 4x+, ESRGAN_4x,',
+      'adetailer[0].model': 'face_yolov8n.pt, face_yolov8s.pt,',
+      'controlnet[0].model': 'control_v11p_sd15_canny [d14c016b],',
+    };
+    for (const [field, args] of Object.entries(refusals)) {
+      const { result } = await callTool(client, 'sdreforge_batch_start', { prompt: 'x', ...args });
+      expect(result.isError, field).toBe(true);
+      const text = (result.content as Array<{ text: string }>)[0]?.text ?? '';
+      expect(text, field).toContain(`${field}: "`);
+      expect(text, field).toContain('" is not on the GPU hosts (their lists as of ');
+      expect(text, field).toContain(`the closest they have: ${closest[field as keyof typeof closest]}`);
+    }
+    expect(await jobItemCount(stack)).toBe(before);
+  });
+
+  it('fails the job with the closest names when no list was known and the host lacks a name', async () => {
     // As on a fresh deployment: no worker has read a host's list yet.
     const db = documentClient(stack.stores.clients);
     await db.send(
       new DeleteCommand({
         TableName: stack.stores.tableName,
-        Key: { pk: CHECKPOINTS_PK, sk: `HOST#${new URL(stack.sdWebUiUrl).host}` },
+        Key: { pk: HOST_NAMES_PK, sk: `HOST#${new URL(stack.sdWebUiUrl).host}` },
       }),
     );
     db.destroy();
-    const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
-      prompt: 'x',
-      checkpoint: 'no-such-model',
-      steps: 1,
-      width: 64,
-      height: 64,
-    });
-    expect(await waitForEnd(data.job_id)).toMatchObject({ status: 'failed' });
-    const { data: res } = await callTool<{ failures: Array<{ error: string }> }>(
-      client,
-      'sdreforge_batch_result',
-      {
-        job_id: data.job_id,
-      },
-    );
-    expect(res.failures[0]?.error).toMatch(/checkpoint "no-such-model" is not on the GPU host/);
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [
+        { checkpoint: 'no-such-model' },
+        /checkpoint: "no-such-model" is not on the GPU host \S+; the closest it has: /,
+      ],
+      [
+        { sampler_name: 'Euler b' },
+        /sampler_name: "Euler b" is not on the GPU host \S+; the closest it has: Euler a, Euler, /,
+      ],
+      [
+        { adetailer: [{ model: 'face_yolov8.pt' }] },
+        /adetailer\[0\]\.model: "face_yolov8.pt" .*: face_yolov8n\.pt, /,
+      ],
+    ];
+    for (const [args, reason] of cases) {
+      const { data } = await callTool<{ job_id: string }>(client, 'sdreforge_batch_start', {
+        prompt: 'x',
+        steps: 1,
+        width: 64,
+        height: 64,
+        ...args,
+      });
+      expect(await waitForEnd(data.job_id)).toMatchObject({ status: 'failed' });
+      const { data: res } = await callTool<{ failures: Array<{ error: string }> }>(
+        client,
+        'sdreforge_batch_result',
+        { job_id: data.job_id },
+      );
+      expect(res.failures[0]?.error).toMatch(reason);
+    }
   });
 });

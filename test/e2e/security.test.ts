@@ -119,7 +119,7 @@ describe('tenancy', () => {
     expect(list.jobs.map((j) => j.job_id)).not.toContain(data.job_id);
     const foreignKey = await callTool(other, 'sdreforge_batch_start', {
       prompt: 'steal',
-      controlnet: [{ model: 'm', image_key: `jobs/${data.job_id}/000-0.png` }],
+      controlnet: [{ model: 'control_v11p_sd15_canny', image_key: `jobs/${data.job_id}/000-0.png` }],
     });
     expect(text(foreignKey.result)).toMatch(
       /controlnet\.0\.image_key: not an image or input of one of your jobs/,

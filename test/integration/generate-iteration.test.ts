@@ -564,14 +564,14 @@ describe('generateRun: one generate task, two calls in flight', () => {
     let sends = 0;
     let received = 0;
     const host: SdWebUi = Object.create(inner);
-    host.txt2img = async (payload, signal) => {
+    host.txt2img = async (...args) => {
       if (sends++ === 0) {
         received = sim.stats().requests;
         await new Promise<void>((resolve) => {
           held = resolve;
         });
       }
-      return inner.txt2img(payload, signal);
+      return inner.txt2img(...args);
     };
     host.progress = async (signal) => {
       if (held && (sim.stats().requests > received || ++heldPolls >= 20)) {

@@ -121,6 +121,24 @@ describe('SdWebUiClient against the simulator', () => {
     }
   });
 
+  it("reads the upscalers with the latent modes, and an extension's models only where it is installed", async () => {
+    expect(await client.upscalers()).toEqual(
+      expect.arrayContaining(['None', 'R-ESRGAN 4x+', 'Latent (bicubic)']),
+    );
+    expect(await client.adetailerModels()).toContain('face_yolov8n.pt');
+    expect(await client.controlNetModels()).toContain('control_v11p_sd15_canny [d14c016b]');
+    // A1111 1.8 as recorded: neither extension, so neither list is known (not empty).
+    const old = await startSimulator({ port: 0, stepMs: 1, flavour: 'a1111-1.8' });
+    try {
+      const oldClient = new SdWebUiClient({ baseUrl: old.url });
+      expect(await oldClient.adetailerModels()).toBeUndefined();
+      expect(await oldClient.controlNetModels()).toBeUndefined();
+      expect(await oldClient.schedulers()).toBeUndefined();
+    } finally {
+      await old.close();
+    }
+  });
+
   it('reports a real 422 with the field that was wrong', async () => {
     await expect(client.txt2img({ ...payload, steps: 'many' })).rejects.toThrow(/422: body\.steps/);
   });

@@ -158,6 +158,21 @@ describe('jobs against a real SD WebUI', () => {
     );
   });
 
+  it('refuses at start a sampler or upscaler the host lacks, with its closest names', async () => {
+    const text = async (args: Record<string, unknown>) => {
+      const { result } = await callTool(client, 'sdreforge_batch_start', { prompt: 'x', ...args });
+      expect(result.isError, JSON.stringify(args)).toBe(true);
+      return (result.content as Array<{ text: string }>)[0]?.text;
+    };
+    expect(await text({ sampler_name: 'Euler b' })).toMatch(
+      /sampler_name: "Euler b" is not on the GPU hosts .*; the closest they have: Euler a, Euler, /,
+    );
+    // 1.8 has no /schedulers: the scheduler is adapted, not refused (see the test below).
+    expect(await text({ enable_hr: true, hr_upscaler: 'R-ESRGAN 4x' })).toMatch(
+      /hr_upscaler: "R-ESRGAN 4x" is not on the GPU hosts .*; the closest they have: R-ESRGAN 4x\+, ESRGAN_4x, /,
+    );
+  });
+
   it('sends a scheduler the way a host without the setting understands it, and says so', async () => {
     const hasSchedulers = (await fetch(`${url}/sdapi/v1/schedulers`)).status === 200;
     const { ended, files } = await runJob({

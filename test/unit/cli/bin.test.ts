@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { captured } from '../../support/cli.ts';
@@ -20,6 +21,10 @@ describe('the sdbatch command npm ci installs', () => {
     const help = await inShell(bin, ['--help']);
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(help.stdout).toMatch(/^sdbatch: talk to an sdbatch gateway/);
+    const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+    expect(await inShell(bin, ['--version'])).toMatchObject({ code: 0, stdout: `sdbatch ${version}\n` });
+    const helpCommand = await inShell(bin, ['help']);
+    expect(helpCommand).toMatchObject({ code: 0, stdout: help.stdout });
     const wrong = await inShell(bin, ['stauts']);
     expect(wrong).toMatchObject({ code: 2, stdout: '' });
     expect(wrong.stderr).toMatch(/unknown command stauts; did you mean status\?/);

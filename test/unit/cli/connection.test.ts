@@ -54,20 +54,32 @@ describe('resolveConnection', () => {
     expect(await resolveConnection({}, env)).toEqual({
       ...LOCAL,
       urlFrom: `URL read from ${join(dataDir, 'connection.json')}`,
+      tokenFrom: { kind: 'stack', file: join(dataDir, 'connection.json'), dataDir },
     });
     expect(
       await resolveConnection({}, { ...env, SDBATCH_URL: LOCAL.url, SDBATCH_TOKEN: 'sdb_env' }),
-    ).toMatchObject({ url: LOCAL.url, token: 'sdb_env', urlFrom: 'URL given by SDBATCH_URL' });
+    ).toMatchObject({
+      url: LOCAL.url,
+      token: 'sdb_env',
+      urlFrom: 'URL given by SDBATCH_URL',
+      tokenFrom: { kind: 'env', dataDir },
+    });
     expect(
       await resolveConnection(
         { url: 'http://127.0.0.1:9/mcp', token: 'sdb_flag' },
         { ...env, SDBATCH_TOKEN: 'sdb_env' },
       ),
-    ).toMatchObject({ url: 'http://127.0.0.1:9/mcp', token: 'sdb_flag', urlFrom: 'URL given by --url' });
+    ).toMatchObject({
+      url: 'http://127.0.0.1:9/mcp',
+      token: 'sdb_flag',
+      urlFrom: 'URL given by --url',
+      tokenFrom: { kind: 'flag', dataDir },
+    });
     await removeConnectionFile(dataDir);
     expect(await resolveConnection({}, env)).toMatchObject({
       url: 'https://gpu.example.com/mcp',
       token: 'sdb_config',
+      tokenFrom: { kind: 'config', file: join(dir.path, 'config', 'sdbatch', 'config.json'), dataDir },
     });
   });
 
@@ -86,6 +98,7 @@ describe('resolveConnection', () => {
       url: 'http://127.0.0.1:8787/mcp',
       token: 'sdb_kept',
       urlFrom: `the default URL: no connection.json in ${dataDir}`,
+      tokenFrom: { kind: 'kept', file: join(dataDir, 'token'), dataDir },
     });
   });
 
@@ -111,6 +124,7 @@ describe('resolveConnection', () => {
 });
 
 describe('unreachable', () => {
+  const FLAG = { kind: 'flag', dataDir: '/nowhere' } as const;
   /** A loopback port that was free a moment ago: nothing listens there. */
   async function closedPort(): Promise<number> {
     const server = createServer();
@@ -123,7 +137,7 @@ describe('unreachable', () => {
   it('names the URL, the cause and where the URL came from, from what fetch threw', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/mcp`;
     const error = await fetch(url).catch((e: unknown) => e);
-    expect(unreachable(error, { url, token: 't', urlFrom: 'URL given by --url' })).toBe(
+    expect(unreachable(error, { url, token: 't', urlFrom: 'URL given by --url', tokenFrom: FLAG })).toBe(
       `nothing is listening at ${url} (ECONNREFUSED; URL given by --url) — is \`npm start\` running (with the same SDBATCH_DATA_DIR)?`,
     );
   });
@@ -131,9 +145,13 @@ describe('unreachable', () => {
   it('gives a remote URL no hint about npm start, and leaves other errors alone', async () => {
     const url = 'http://sdbatch.invalid/mcp';
     const error = await fetch(url).catch((e: unknown) => e);
-    expect(unreachable(error, { url, token: 't', urlFrom: 'URL given by SDBATCH_URL' })).toMatch(
+    expect(
+      unreachable(error, { url, token: 't', urlFrom: 'URL given by SDBATCH_URL', tokenFrom: FLAG }),
+    ).toMatch(
       /^cannot find the host of http:\/\/sdbatch\.invalid\/mcp \((ENOTFOUND|EAI_AGAIN); URL given by SDBATCH_URL\)$/,
     );
-    expect(unreachable(new Error('401: unauthorized'), { url, token: 't', urlFrom: '' })).toBeUndefined();
+    expect(
+      unreachable(new Error('401: unauthorized'), { url, token: 't', urlFrom: '', tokenFrom: FLAG }),
+    ).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createOutput, REDRAW, type Terminal } from '../../../cli/output.ts';
-import { remainingSeconds, type Status, statusLine, steadyEta } from '../../../cli/status-line.ts';
+import { barCells, remainingSeconds, type Status, statusLine, steadyEta } from '../../../cli/status-line.ts';
 import { remainingSeconds as serverRemainingSeconds } from '../../../core/estimate.ts';
 
 const status = (over: Partial<Status> = {}): Status => ({
@@ -40,16 +40,52 @@ describe('statusLine', () => {
     );
   });
 
-  it('shortens the labels first, then narrows the bar, then leaves out the step and the elapsed time', () => {
+  it('shortens the labels first, then leaves out the step and the elapsed time, then the bar', () => {
     const failing = status({ failed_images: 2 });
-    expect(statusLine(failing, 3960, 119)).toBe(
+    expect(statusLine(failing, 3960, 120)).toBe(
       '[#-----------------------] 5/120 running, 2 failed · step 15/20 of iteration 13 · 1h 02m elapsed · ETA 1h 06m',
     );
     expect(statusLine(failing, 3960, 79)).toBe(
-      '[#-----------------] 5/120 running, 2 failed · step 15/20 · 1h 02m · ETA 1h 06m',
+      '[#--------------] 5/120 running, 2 failed · step 15/20 · 1h 02m · ETA 1h 06m',
     );
-    expect(statusLine(failing, 3960, 59)).toBe('[#-------------------] 5/120 running, 2 failed · ETA 1h 06m');
+    expect(statusLine(failing, 3960, 59)).toBe('[-----------] 5/120 running, 2 failed · ETA 1h 06m');
     expect(statusLine(failing, 3960, 30)).toBe('5/120 running, 2 failed · ETA ');
+  });
+
+  it("keeps the bar's width from frame to frame: it hangs on the columns alone", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 800 }),
+        fc.integer({ min: 0, max: 400_000 }),
+        fc.option(fc.integer({ min: 0, max: 400_000 })),
+        fc.option(
+          fc.record({ iteration: fc.nat(99), step: fc.nat(150), steps: fc.integer({ min: 1, max: 150 }) }),
+        ),
+        fc.integer({ min: 50, max: 240 }),
+        (done, elapsed, eta, current, width) => {
+          const line = statusLine(
+            status({ completed_images: done, total_images: 800, elapsed_seconds: elapsed, current }),
+            eta,
+            width,
+          );
+          expect(line.indexOf(']') + 1).toBe(barCells(width) + 2);
+        },
+      ),
+    );
+    // 60 columns (59 usable): the same 13 characters at every step of the example.
+    const widths = [0, 8, 20].map((step) =>
+      statusLine(
+        status({
+          total_images: 12,
+          completed_images: 0,
+          elapsed_seconds: step * 400,
+          current: { iteration: 1, step, steps: 20 },
+        }),
+        12 + step * 1000,
+        59,
+      ).indexOf(']'),
+    );
+    expect(widths).toEqual([12, 12, 12]);
   });
 
   it('never needs more columns than it is given', () => {
@@ -194,7 +230,7 @@ describe('remainingSeconds', () => {
       '[#-----------------------] 5/120 running · 1h 02m elapsed · waiting for a GPU host: gpu:7860 failing since 20:01:02Z (1m 30s), last error: refused',
     );
     expect(statusLine(waiting, null, 70)).toBe(
-      '[#-------------------] 5/120 running · 1h 02m · waiting for a GPU host',
+      '[#-------------] 5/120 running · 1h 02m · waiting for a GPU host',
     );
   });
 

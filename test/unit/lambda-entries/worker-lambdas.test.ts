@@ -147,8 +147,8 @@ describe('the worker Lambdas, with the events Step Functions sends', () => {
     const puts = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
     const item = puts.find((put) => put?.job_id === JOB_ID);
     expect(item).toMatchObject({ job_id: JOB_ID, iteration: 1, status: 'succeeded', image_count: 2 });
-    // The host's checkpoint list, left for the gateway's start checks.
-    expect(puts.find((put) => put?.pk === 'CHECKPOINTS')?.checkpoints).toHaveLength(3);
+    // The host's lists of names, left for the gateway's start checks.
+    expect(puts.find((put) => put?.pk === 'HOST_NAMES')?.names.checkpoints).toHaveLength(3);
     expect(loggedLines()).toContainEqual(
       expect.objectContaining({
         state: 'Generate images',

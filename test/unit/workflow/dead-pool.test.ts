@@ -55,6 +55,9 @@ function host(behaviour: () => Behaviour) {
     checkpoints: async () => [],
     samplers: async () => ['Euler a', 'DPM++ 2M'],
     schedulers: async () => ['Automatic', 'Karras'],
+    upscalers: async () => ['Latent', 'R-ESRGAN 4x+'],
+    adetailerModels: async () => undefined,
+    controlNetModels: async () => undefined,
   };
   return { sd, calls };
 }

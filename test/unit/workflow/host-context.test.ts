@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SdWebUiRejectedError } from '../../../core/errors.ts';
 import type { SdWebUi } from '../../../core/ports.ts';
 import { prepareHostContext } from '../../../core/workflow/host-context.ts';
 import { generationParams, jobRecord } from '../../support/job-fixtures.ts';
@@ -16,6 +17,9 @@ function host(schedulers: string[] | undefined): SdWebUi {
     checkpoints: unused,
     samplers: async () => ['DPM++ 2M Karras', 'DPM++ 2M', 'Euler a', 'Euler'],
     schedulers: async () => schedulers,
+    upscalers: async () => ['Latent', 'R-ESRGAN 4x+'],
+    adetailerModels: async () => undefined,
+    controlNetModels: async () => undefined,
   };
 }
 
@@ -57,5 +61,26 @@ describe('a scheduler on hosts with and without the setting', () => {
     const automatic = await prepare(host(undefined), { sampler_name: 'Euler', scheduler: 'Automatic' });
     expect(automatic.params.scheduler).toBeUndefined();
     expect(automatic.note).toBeUndefined();
+  });
+});
+
+describe("names the job needs, checked against the host's own lists", () => {
+  it('refuses one the host lacks with its closest names, and checks none whose list the host cannot give', async () => {
+    await expect(prepare(host(undefined), { sampler_name: 'Euler b' })).rejects.toThrow(
+      new SdWebUiRejectedError(
+        'sampler_name: "Euler b" is not on the GPU host gpu:7860; the closest it has: Euler a, Euler, DPM++ 2M, DPM++ 2M Karras',
+      ),
+    );
+    await expect(
+      prepare(host(undefined), { sampler_name: 'Euler', enable_hr: true, hr_upscaler: 'Latent (bicubic)' }),
+    ).rejects.toThrow(
+      /^hr_upscaler: "Latent \(bicubic\)" is not on the GPU host gpu:7860; the closest it has: Latent, /,
+    );
+    // This host has no ADetailer (its list is unknown): the model goes to the host unchecked.
+    const { params } = await prepare(host(undefined), {
+      sampler_name: 'Euler',
+      adetailer: [{ model: 'face_yolov8n.pt' }],
+    });
+    expect(params.adetailer).toEqual([{ model: 'face_yolov8n.pt' }]);
   });
 });

@@ -17,6 +17,9 @@ function scriptedHost(answers: SdProgress[]): SdWebUi {
     checkpoints: async () => [],
     samplers: async () => [],
     schedulers: async () => undefined,
+    upscalers: async () => [],
+    adetailerModels: async () => undefined,
+    controlNetModels: async () => undefined,
   };
 }
 
@@ -91,6 +94,9 @@ describe('progress reporter', () => {
       checkpoints: async () => [],
       samplers: async () => [],
       schedulers: async () => undefined,
+      upscalers: async () => [],
+      adetailerModels: async () => undefined,
+      controlNetModels: async () => undefined,
     };
     const reporter = startProgressReporter({
       sd,
