@@ -72,6 +72,9 @@ function timedHost(runs: Run[]): SdWebUi {
     checkpoints: async () => [],
     samplers: async () => [],
     schedulers: async () => undefined,
+    upscalers: async () => [],
+    adetailerModels: async () => undefined,
+    controlNetModels: async () => undefined,
   };
 }
 
