@@ -50,10 +50,11 @@ export class DynamoDbIterationLedger extends TableAdapter implements IterationLe
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: jobPk(record.job_id), sk: JOB_SK },
-          UpdateExpression: `ADD ${counter} :count, counted :iteration${over}`,
+          UpdateExpression: `SET counted_at = :at ADD ${counter} :count, counted :iteration${over}`,
           ConditionExpression: 'attribute_exists(pk) AND NOT contains(counted, :i)',
           ExpressionAttributeValues: {
             ':count': record.image_count,
+            ':at': record.finished_at,
             ':iteration': new Set([record.iteration]),
             ':i': record.iteration,
           },

@@ -90,20 +90,13 @@ export function statusLine(s: Status, etaSeconds: number | null, width = Number.
 }
 
 /**
- * Seconds left, counting the running call's steps as work done. Finished images alone (the
- * server's estimate) make the time per image look worse with every second an image samples,
- * so the estimate grew until the image was counted; with step/steps of the running call's
- * images counted, it falls steadily. Until the first image, or without the call's image count,
- * the server's estimate stands (it counts down from the a-priori estimate meanwhile).
+ * Seconds left: the server's estimate (core/status-view.ts), which counts the running call's
+ * sampled part, and the time since the last count, as work done; none while the job waits for a
+ * host (the line says what it waits for instead).
  */
-export function remainingSeconds(s: Status, imagesPerCall: number | undefined): number | null {
-  // Waiting for a host: no time can be given (the line says what it waits for).
+export function remainingSeconds(s: Status): number | null {
   if (s.poll_after_seconds === null || waitingFor(s)) return null;
-  const done = s.completed_images + s.failed_images;
-  if (done === 0 || imagesPerCall === undefined) return s.estimated_remaining_seconds;
-  const sampling = s.current && s.current.steps > 0 ? Math.min(1, s.current.step / s.current.steps) : 0;
-  const progressed = Math.min(s.total_images, done + sampling * imagesPerCall);
-  return (s.elapsed_seconds / progressed) * (s.total_images - progressed);
+  return s.estimated_remaining_seconds;
 }
 
 /**

@@ -265,14 +265,27 @@ export function remainingSeconds(args: {
   totalImages: number;
   estimatedSeconds: number;
   roundImages?: number;
+  /** Seconds into the job when the done count last changed, if known. */
+  countedElapsedSeconds?: number;
 }): number {
   const { elapsedSeconds, doneImages, totalImages, estimatedSeconds, roundImages = 0 } = args;
   if (doneImages >= totalImages) return 0;
   // Images still sampling or decoding are never all done: the job is not shown as over.
-  const progressed = Math.min(totalImages - UNFINISHED_IMAGES, doneImages + (args.samplingImages ?? 0));
+  const sampling = args.samplingImages ?? 0;
+  const progressed = Math.min(totalImages - UNFINISHED_IMAGES, doneImages + sampling);
   const apriori = Math.max(0, estimatedSeconds - elapsedSeconds);
   if (progressed <= 0) return apriori;
-  const measured = (elapsedSeconds / progressed) * (totalImages - progressed);
+  // Without the running call's pace, the rate is the one the last count showed, and the time
+  // since then counts as work done: the ETA falls between counts instead of climbing while the
+  // count holds. It stops at half an image's time, never claiming the job is over.
+  const since = args.countedElapsedSeconds;
+  const measured =
+    sampling === 0 && since !== undefined && since > 0 && since <= elapsedSeconds
+      ? Math.max(
+          (since / progressed) * UNFINISHED_IMAGES,
+          (since / progressed) * (totalImages - progressed) - (elapsedSeconds - since),
+        )
+      : (elapsedSeconds / progressed) * (totalImages - progressed);
   const weight = roundImages > 0 ? Math.min(1, progressed / roundImages) : 1;
   return weight * measured + (1 - weight) * apriori;
 }

@@ -39,6 +39,11 @@ export const JobRecord = z.object({
   /** Iterations whose images are counted (the store's idempotency set). */
   counted: z.set(z.number().int()).optional(),
   /**
+   * When the last iteration was counted (its finish): the ETA counts down from it between counts,
+   * so it falls while a call samples even before that call's pace is known.
+   */
+  counted_at: z.string().optional(),
+  /**
    * Calls of each iteration that failed on the GPU host, by iteration number: kept with the job,
    * so a runner started again (after a pause, a wait or a crash) continues the count.
    */

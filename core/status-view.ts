@@ -101,6 +101,7 @@ export function toStatusView(job: JobRecord, now: Date, prior?: EtaPrior): Statu
           totalImages: job.total_images,
           estimatedSeconds: prior?.jobSeconds ?? job.estimated_seconds,
           roundImages: prior?.roundImages,
+          countedElapsedSeconds: job.counted_at ? secondsBetween(start, new Date(job.counted_at)) : undefined,
         });
   // No host works, or nothing is made yet and the estimate is used up: the job is not about to
   // end, and no time can be given (the estimate would say "0s"); say what it waits for instead.

@@ -1,4 +1,3 @@
-import { LIMITS } from '../../core/limits.ts';
 import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
 import { remainingSeconds, type Status, statusLine, steadyEta } from '../status-line.ts';
@@ -47,28 +46,10 @@ export async function startCommand(args: string[], mcp: McpSession, out: Output)
   return 0;
 }
 
-/**
- * Images one SD WebUI call makes (the job's batch_size), from its first finished images: an
- * iteration's images are stored together, indexed from 0, and the first page holds a whole one.
- */
-async function imagesPerCall(mcp: McpSession, jobId: string): Promise<number | undefined> {
-  const page = await mcp.call<{ files: Array<{ index: number }> }>('sdreforge_batch_result', {
-    job_id: jobId,
-    limit: LIMITS.batchSize.max,
-    contact_sheet: 'omit',
-  });
-  return page.files.length > 0 ? Math.max(...page.files.map((f) => f.index)) + 1 : undefined;
-}
-
-/** Whether the ETA can count the running call's steps, which needs the images per call. */
-const needsImagesPerCall = (s: Status) =>
-  s.poll_after_seconds !== null && s.current !== null && s.completed_images > 0;
-
 export async function statusCommand([jobId]: string[], mcp: McpSession, out: Output): Promise<number> {
   if (!jobId) return usage(out, 'status JOB_ID');
   const status = await mcp.call<Status>('sdreforge_batch_status', { job_id: jobId });
-  const perCall = needsImagesPerCall(status) ? await imagesPerCall(mcp, jobId) : undefined;
-  const eta = remainingSeconds(status, perCall);
+  const eta = remainingSeconds(status);
   out.result(status, (width) => statusLine(status, eta, width));
   return EXIT_BY_STATUS[status.status] ?? 1;
 }
@@ -89,7 +70,6 @@ export async function watchCommand(args: string[], mcp: McpSession, out: Output)
   if (!(interval >= INTERVAL.min && interval <= INTERVAL.max)) {
     return misused(out, `--interval must be seconds from ${INTERVAL.min} to ${INTERVAL.max}, not ${value}`);
   }
-  let perCall: number | undefined;
   const shownEta = steadyEta();
   for (;;) {
     const status = await mcp.call<Status>('sdreforge_batch_status', { job_id: jobId });
@@ -97,8 +77,7 @@ export async function watchCommand(args: string[], mcp: McpSession, out: Output)
       out.result(status, (width) => statusLine(status, null, width));
       return EXIT_BY_STATUS[status.status] ?? 1;
     }
-    if (perCall === undefined && needsImagesPerCall(status)) perCall = await imagesPerCall(mcp, jobId);
-    const eta = shownEta(status, remainingSeconds(status, perCall));
+    const eta = shownEta(status, remainingSeconds(status));
     out.live((width) => statusLine(status, eta, width), `${status.completed_images}+${status.failed_images}`);
     out.update(status);
     await new Promise((r) => setTimeout(r, interval * 1000));

@@ -106,6 +106,7 @@ export class InMemoryJobStore implements JobStore, JobHousekeeping {
     if (!job || job.counted?.has(record.iteration)) return;
     job[counterOf(record)] += record.image_count;
     job.counted = new Set([...(job.counted ?? []), record.iteration]);
+    job.counted_at = record.finished_at;
     if (record.status === 'succeeded') delete job.outage;
   }
 

@@ -198,24 +198,16 @@ describe('remainingSeconds', () => {
     }),
   );
 
-  it('does not grow while an image samples: the running call counts by its steps', () => {
-    const etas = sampling.map((s) => remainingSeconds(s, 4) as number);
-    for (let i = 1; i < etas.length; i++) expect(etas[i]).toBeLessThan(etas[i - 1] as number);
-    // Twenty seconds a call, three calls to go: a minute, counted down a second a second.
-    expect(etas[0]).toBeCloseTo(60, 6);
-    expect(etas.at(-1)).toBeCloseTo(41, 6);
-    // Finished images alone would have had it grow the whole time.
-    const server = sampling.map((s) => s.estimated_remaining_seconds as number);
-    expect(server.at(-1)).toBeGreaterThan(server[0] as number);
+  it("shows the server's estimate, which counts the running call (core/status-view.ts)", () => {
+    const etas = sampling.map((s) => remainingSeconds(s));
+    expect(etas).toEqual(sampling.map((s) => s.estimated_remaining_seconds));
   });
 
   it("keeps the server's estimate before the first image, and gives none once the job has ended", () => {
     const first = status({ completed_images: 0, estimated_remaining_seconds: 42 });
-    expect(remainingSeconds(first, 4)).toBe(42);
-    expect(
-      remainingSeconds(status({ completed_images: 3, estimated_remaining_seconds: 42 }), undefined),
-    ).toBe(42);
-    expect(remainingSeconds(status({ poll_after_seconds: null }), 4)).toBeNull();
+    expect(remainingSeconds(first)).toBe(42);
+    expect(remainingSeconds(status({ completed_images: 3, estimated_remaining_seconds: 42 }))).toBe(42);
+    expect(remainingSeconds(status({ poll_after_seconds: null }))).toBeNull();
   });
 
   it('shows what the job waits for in place of an ETA when status gives no time, and counts none', () => {
@@ -225,7 +217,7 @@ describe('remainingSeconds', () => {
       estimated_remaining_seconds: null,
       current: null,
     });
-    expect(remainingSeconds(waiting, 4)).toBeNull();
+    expect(remainingSeconds(waiting)).toBeNull();
     expect(statusLine(waiting, null)).toBe(
       '[#-----------------------] 5/120 running · 1h 02m elapsed · waiting for a GPU host: gpu:7860 failing since 20:01:02Z (1m 30s), last error: refused',
     );

@@ -141,6 +141,29 @@ describe('live step', () => {
   });
 });
 
+describe("ETA between counts, before a call's pace is known", () => {
+  // 2 of 12 images counted 4 s into the job (2 s an image); the next call has no pace written yet.
+  const counted = jobRecord({
+    started_at: '2026-11-24T10:00:00.000Z',
+    params: generationParams({ batch_size: 2, n_iter: 6 }),
+    total_images: 12,
+    completed_images: 2,
+    counted: new Set([0]),
+    counted_at: '2026-11-24T10:00:04.000Z',
+  });
+  const etaAt = (second: number) =>
+    toStatusView(counted, new Date(Date.parse('2026-11-24T10:00:00.000Z') + second * 1000))
+      .estimated_remaining_seconds;
+
+  it('falls second by second while the count holds, instead of climbing', () => {
+    expect([4, 5, 6, 7].map(etaAt)).toEqual([20, 19, 18, 17]);
+  });
+
+  it('stops at half an image, never saying the job is over', () => {
+    expect(etaAt(60)).toBe(1);
+  });
+});
+
 describe('poll after', () => {
   it('is a quarter of the time left, at least a second and at most a minute', () => {
     expect(pollAfterSeconds(3)).toBe(1);
