@@ -26,9 +26,12 @@ describe('functions', () => {
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
       });
-      // A young generation of 5% of the function's memory (256 MB: 12 MB).
-      const semiSpace = Math.floor(((fn.Properties.MemorySize as number) * 5) / 100);
-      expect(envOf(fn).NODE_OPTIONS).toBe(`--enable-source-maps --max-semi-space-size=${semiSpace}`);
+      // A young generation of 5% of the function's memory (256 MB: 12 MB), an old one of half.
+      const memory = fn.Properties.MemorySize as number;
+      const semiSpace = Math.floor((memory * 5) / 100);
+      expect(envOf(fn).NODE_OPTIONS).toBe(
+        `--enable-source-maps --max-semi-space-size=${semiSpace} --max-old-space-size=${memory / 2}`,
+      );
       const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(synth.template.toJSON().Resources[logGroupId].Properties.RetentionInDays).toBe(30);
     }
