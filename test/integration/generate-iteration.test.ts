@@ -6,10 +6,8 @@ import { SdWebUiUnavailableError, TransientAwsError } from '../../core/errors.ts
 import { secondsPerImage } from '../../core/estimate.ts';
 import { identifyImage } from '../../core/image-format/identify.ts';
 import type { JobRecord } from '../../core/job.ts';
-import { planJob } from '../../core/plan.ts';
 import type { HostSpec, Lease } from '../../core/pool/host-pool.ts';
 import type { JobStore, SdWebUi } from '../../core/ports.ts';
-import { mergeParams } from '../../core/presets/merge.ts';
 import { type Asker, generateIteration } from '../../core/workflow/generate-iteration.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
 import { jobClaim } from '../../core/workflow/job-claim.ts';
@@ -18,6 +16,7 @@ import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-s
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
+import { plannedJob } from '../support/job-fixtures.ts';
 import { poolAsk } from '../support/pool-ask.ts';
 import { RacingPool } from '../support/racing-pool.ts';
 import { RecordingPool } from '../support/recording-pool.ts';
@@ -30,15 +29,7 @@ let deps: WorkerDeps;
 
 let n = 0;
 async function newJob(args: Record<string, unknown> = {}): Promise<JobRecord> {
-  const params = mergeParams({}, { prompt: 'p', steps: 2, width: 64, height: 64, ...args }, () => 5);
-  const job = planJob(params, {
-    jobId: `job_20261124_genit${String(++n).padStart(5, 'a')}`,
-    owner: 'o',
-    now: new Date(),
-    retentionSeconds: 3600,
-    calibration: { secondsPerStep: 0.01 },
-    pool: { hosts: 1, slots: 2 },
-  });
+  const job = plannedJob(`job_20261124_genit${String(++n).padStart(5, 'a')}`, { steps: 2, ...args });
   await deps.jobs.create(job);
   await deps.jobs.transition(job.job_id, ['pending'], 'running', new Date().toISOString());
   return job;

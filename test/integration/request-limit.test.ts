@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../core/job.ts';
-import { iterationSeeds, planJob } from '../../core/plan.ts';
-import { mergeParams } from '../../core/presets/merge.ts';
+import { iterationSeeds } from '../../core/plan.ts';
 import { generateRun } from '../../core/workflow/generate-run.ts';
 import { createWorkerDeps, type WorkerDeps } from '../../lambdas/composition.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { type Simulator, startSimulator } from '../../local/simulator/server.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
 import { TaskTokens } from '../../local/step-functions/task-tokens.ts';
+import { plannedJob } from '../support/job-fixtures.ts';
 import { tempDir } from '../support/temp-dir.ts';
 
 /*
@@ -48,15 +48,7 @@ async function hostBehindTunnel(options: Parameters<typeof startSimulator>[0], r
 
 let n = 0;
 async function newJob(deps: WorkerDeps, args: Record<string, unknown>): Promise<JobRecord> {
-  const params = mergeParams({}, { prompt: 'p', width: 64, height: 64, seed: 5000, ...args }, () => 5);
-  const job = planJob(params, {
-    jobId: `job_20261207_tunnel${String(++n).padStart(4, 'a')}`,
-    owner: 'o',
-    now: new Date(),
-    retentionSeconds: 3600,
-    calibration: { secondsPerStep: 0.01 },
-    pool: { hosts: 1, slots: 2 },
-  });
+  const job = plannedJob(`job_20261207_tunnel${String(++n).padStart(4, 'a')}`, { seed: 5000, ...args });
   await deps.jobs.create(job);
   return job;
 }
