@@ -1,7 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Connection } from './connection.ts';
 import { callOrThrow, connectGateway } from './gateway-client.ts';
-import type { PropertySchema } from './tool-flags.ts';
 
 /** The CLI speaks MCP to the gateway with the official client, as any other client would. */
 export class McpSession {
@@ -27,12 +26,6 @@ export class McpSession {
   }
 
   /** The arguments a tool takes and their schemas, from its input schema as the server lists it. */
-  async argumentSchemas(name: string): Promise<Record<string, PropertySchema>> {
-    const { tools } = await this.connected.listTools();
-    const schema = tools.find((t) => t.name === name)?.inputSchema;
-    return (schema?.properties ?? {}) as Record<string, PropertySchema>;
-  }
-
   async close(): Promise<void> {
     await this.client?.close();
   }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { unknownName } from '../core/params/unknown-name.ts';
 import type { Output } from './output.ts';
+import { toolArguments } from './tool-flags.ts';
+import { isToolCommand, toolProperties } from './tool-schemas.ts';
 
 /** What --help and `sdbatch help` print (the README shows it; test/unit/cli/readme.test.ts compares). */
 export const USAGE = `sdbatch: talk to an sdbatch gateway (the embedded one from npm start, or a deployed one)
@@ -56,8 +58,8 @@ export function withOption<Name extends string>(
 }
 
 /**
- * The flags each command reads. `start` and `list` pass theirs to the tool as arguments, and
- * check them against the tool's input schema once connected (tool-flags.ts).
+ * The flags each command reads. `start` and `list` pass theirs to the tool as arguments, read
+ * and checked against the tool's input schema before connecting (tool-schemas.ts).
  */
 const FLAGS: Record<string, string[] | 'tool'> = {
   start: 'tool',
@@ -80,7 +82,10 @@ export function commandMisuse(command: string, args: string[]): string | undefin
       : `${unknown}; the commands are ${Object.keys(FLAGS).join(', ')}`;
   }
   const known = FLAGS[command];
-  if (known === 'tool') return undefined;
+  if (isToolCommand(command)) {
+    const read = toolArguments(args, toolProperties(command));
+    return 'wrong' in read ? `${read.wrong} (sdbatch ${command})` : undefined;
+  }
   const flag = args.find((a) => a.startsWith('-') && !known?.includes(a.split('=')[0] as string));
   // The global flags were taken out already: a slip of one of them is named too.
   const all = [...(known ?? []), ...GLOBAL_FLAGS];

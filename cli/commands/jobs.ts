@@ -2,6 +2,7 @@ import type { McpSession } from '../mcp-session.ts';
 import type { Output } from '../output.ts';
 import { remainingSeconds, type Status, statusLine, steadyEta } from '../status-line.ts';
 import { type ToolArguments, toolArguments } from '../tool-flags.ts';
+import { type ToolCommand, toolProperties } from '../tool-schemas.ts';
 import { misused, withOption } from '../usage.ts';
 
 /** Exit codes scripts can branch on: 0 every image, 3 partial, 4 failed, 5 cancelled, 6 still running. */
@@ -19,18 +20,12 @@ export const EXIT_BY_STATUS: Record<string, number> = {
  * schema gives it, so a slip ("--batch-sise", "--n-iter" with no value, "--batch-size two") is
  * refused before anything runs instead of starting a job with the default or reaching the server.
  */
-async function readArguments(
-  mcp: McpSession,
-  tool: string,
-  args: string[],
-): Promise<ToolArguments | { wrong: string }> {
-  // Listing the tools is a round trip: only flags need it.
-  const properties = args.some((a) => a.startsWith('--')) ? await mcp.argumentSchemas(tool) : {};
-  return toolArguments(args, properties);
+function readArguments(command: ToolCommand, args: string[]): ToolArguments | { wrong: string } {
+  return toolArguments(args, toolProperties(command));
 }
 
 export async function startCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const parsed = await readArguments(mcp, 'sdreforge_batch_start', args);
+  const parsed = readArguments('start', args);
   if ('wrong' in parsed) return misused(out, `${parsed.wrong} (sdbatch start)`);
   const { positional, named } = parsed;
   const prompt = named.prompt ?? positional.join(' ');
@@ -121,7 +116,7 @@ export function cancelMessage(c: CancelOutput): string {
 }
 
 export async function listCommand(args: string[], mcp: McpSession, out: Output): Promise<number> {
-  const parsed = await readArguments(mcp, 'sdreforge_batch_list', args);
+  const parsed = readArguments('list', args);
   if ('wrong' in parsed) return misused(out, `${parsed.wrong} (sdbatch list)`);
   const { named } = parsed;
   const page = await mcp.call<{ jobs: Array<Record<string, unknown>>; next_cursor?: string }>(

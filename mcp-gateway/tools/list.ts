@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { hasExpired, JobStatus } from '../../core/job.ts';
 import type { JobListQuery, JobPage } from '../../core/ports.ts';
 import type { ToolContext } from '../deps.ts';
-import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
+import { ListInput } from './inputs.ts';
 import type { ToolHost } from './tool-host.ts';
 
 export const ListOutput = z.object({
@@ -18,12 +18,6 @@ export const ListOutput = z.object({
     }),
   ),
   next_cursor: z.string().optional().describe('Pass as cursor for the next page; absent on the last page.'),
-});
-
-export const ListInput = toolInput({
-  status: JobStatus.optional().describe('Only jobs with this status.'),
-  cursor: z.string().max(2048).optional().describe('next_cursor from the previous page.'),
-  limit: z.number().int().min(1).max(100).optional().describe('Jobs per page (1-100, default 20).'),
 });
 
 export function registerListTool(server: ToolHost, ctx: ToolContext): void {

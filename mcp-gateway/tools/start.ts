@@ -8,13 +8,12 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.ts';
 import { type JobRecord, JobStatus } from '../../core/job.ts';
-import { StartInputShape } from '../../core/params/generation.ts';
 import { pollAfterSeconds } from '../../core/status-view.ts';
 import type { ToolContext } from '../deps.ts';
 import { type StartArgs, startJob } from '../start-job.ts';
 import { type StartedJob, startedTaskOptions } from '../started-job.ts';
-import { toolInput } from '../tool-input.ts';
 import { safely, toolResult } from '../tool-result.ts';
+import { StartToolInput } from './inputs.ts';
 import { firstResultPage, ResultOutput } from './result.ts';
 import type { ToolConfig, ToolHost } from './tool-host.ts';
 
@@ -41,19 +40,7 @@ export const StartOutput = z.object({
 });
 export type StartOutput = z.infer<typeof StartOutput>;
 
-const StartToolShape = {
-  ...StartInputShape,
-  client_token: z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .describe(
-      'Any unique string; sending the same call again with it returns the same job instead of a new one.',
-    ),
-};
-
-export const StartToolInput = toolInput(StartToolShape);
+export { StartToolInput };
 
 export const START_TOOL = 'sdreforge_batch_start';
 

@@ -208,6 +208,21 @@ describe('the sdbatch CLI against the embedded stack', () => {
     ).jobs.length;
     expect(after).toBe(before);
   });
+
+  it('reads a command line before connecting: a type slip exits 2 with no gateway running', async () => {
+    // Nothing listens here: an answer about the flag can only come from the CLI itself.
+    const nowhere = { XDG_CONFIG_HOME: env.XDG_CONFIG_HOME as string, SDBATCH_URL: 'http://127.0.0.1:9/mcp' };
+    const slip = await runCli(['start', 'a cat', '--batch-size', 'two'], nowhere);
+    expect(slip).toMatchObject({ code: 2, stdout: '' });
+    expect(slip.stderr).toMatch(/^error: --batch-size takes an integer, not "two" \(sdbatch start\)/);
+    const listSlip = await runCli(['list', '--limit', '0.5'], nowhere);
+    expect(listSlip).toMatchObject({ code: 2, stdout: '' });
+    expect(listSlip.stderr).toMatch(/^error: --limit takes an integer, not "0.5" \(sdbatch list\)/);
+    // The same command line, read fine, reaches for the gateway and says it is not there.
+    const read = await runCli(['start', 'a cat', '--batch-size', '2'], nowhere);
+    expect(read.code).toBe(1);
+    expect(read.stderr).toMatch(/127\.0\.0\.1:9/);
+  });
 });
 
 describe('cancel and result', () => {

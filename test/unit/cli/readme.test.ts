@@ -10,7 +10,7 @@ import { statusLine } from '../../../cli/status-line.ts';
 import { type PropertySchema, toolArguments } from '../../../cli/tool-flags.ts';
 import { commandMisuse, misused, USAGE } from '../../../cli/usage.ts';
 import { downloadName } from '../../../core/image-key.ts';
-import { StartToolInput } from '../../../mcp-gateway/tools/start.ts';
+import { StartToolInput } from '../../../mcp-gateway/tools/inputs.ts';
 
 /**
  * What the README shows of the CLI, against what the code prints: each example is made again

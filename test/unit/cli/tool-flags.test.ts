@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type PropertySchema, toolArguments } from '../../../cli/tool-flags.ts';
-import { ListInput } from '../../../mcp-gateway/tools/list.ts';
-import { StartToolInput } from '../../../mcp-gateway/tools/start.ts';
+import { ListInput, StartToolInput } from '../../../mcp-gateway/tools/inputs.ts';
 
 /** A tool's arguments as the server lists them: JSON Schema from its zod input schema. */
 const listed = (schema: z.ZodType) =>
