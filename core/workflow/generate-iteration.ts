@@ -35,6 +35,7 @@ import { prepareHostContext } from './host-context.ts';
 import type { LeaseBook } from './lease-book.ts';
 import type { CancelWatch } from './progress-reporter.ts';
 import { HostCall } from './request-order.ts';
+import type { KnownPaces } from './sampling-pace.ts';
 
 export interface GenerateDeps {
   jobs: JobStore;
@@ -159,6 +160,8 @@ export interface Asker {
 
 export interface RunnerCalls {
   lastCall: Map<string, HostCall>;
+  /** The sampling rates its calls measured, by host (see SamplingFit). */
+  paces: Map<string, KnownPaces>;
   cancel: CancelWatch;
   /** Notes its calls added to the job: its two calls in flight read the job before either added one. */
   noted: Set<string>;
@@ -166,6 +169,7 @@ export interface RunnerCalls {
 
 export const runnerCalls = (): RunnerCalls => ({
   lastCall: new Map(),
+  paces: new Map(),
   cancel: { cancelled: false },
   noted: new Set(),
 });

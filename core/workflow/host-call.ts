@@ -10,6 +10,7 @@ import { HangWatch } from './hang-watch.ts';
 import type { prepareHostContext } from './host-context.ts';
 import { CANCEL_CHECK_MS, type ReporterOutcome, startProgressReporter } from './progress-reporter.ts';
 import type { HostCall } from './request-order.ts';
+import type { KnownPaces } from './sampling-pace.ts';
 import { type ProgressPoll, samplingSeconds } from './sampling-window.ts';
 
 /** One SD WebUI call of an iteration: which images, on which leased host, after which call. */
@@ -44,6 +45,13 @@ export interface HostCallResult {
   busySeconds: number;
 }
 
+/** The rates the runner's calls measured on this host, kept for its next calls there. */
+function knownPaces(shared: RunnerCalls, hostId: string): KnownPaces {
+  const known = shared.paces.get(hostId) ?? new Map<number, number>();
+  shared.paces.set(hostId, known);
+  return known;
+}
+
 /** Room kept between clearing a lost request and the end of the lease. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -72,6 +80,7 @@ export async function callOnHost(input: HostCallInput): Promise<HostCallResult |
     cancelCheckMs: Math.min(deps.progressWriteMs, deps.cancelCheckMs ?? CANCEL_CHECK_MS),
     isCancelled: async () => (await deps.jobs.get(job.job_id))?.status === 'cancelled',
     cancel: shared.cancel,
+    paces: knownPaces(shared, lease.hostId),
     call,
     observe: (poll) => polls.push(poll),
     watch,

@@ -3,7 +3,7 @@ import type { CurrentProgress } from '../job.ts';
 import type { SdProgress, SdWebUi } from '../ports.ts';
 import type { HangWatch } from './hang-watch.ts';
 import { HostCall, RequestOrder } from './request-order.ts';
-import { drifted, SamplingFit, type SamplingPace } from './sampling-pace.ts';
+import { drifted, type KnownPaces, SamplingFit, type SamplingPace } from './sampling-pace.ts';
 import type { ProgressPoll } from './sampling-window.ts';
 
 /** What one runner's calls share about their job: a cancel one of them saw is news to all. */
@@ -21,9 +21,12 @@ export interface ProgressReporterOptions {
   pollMs: number;
   /**
    * At most one write per this many ms: status reads are cheap, writes are not. A call writes its
-   * pace once measured, and again only when the polls see it off (see drifted).
+   * pace once measured, and again only when the polls see it off (see drifted); a pace assumed
+   * from the runner's last call (see SamplingFit) is put right at once if it is off.
    */
   writeEveryMs: number;
+  /** The rates the runner's calls to this host measured (see SamplingFit); a fresh map when alone. */
+  paces?: KnownPaces;
   /** Whether the job was cancelled; asked at most once per cancelCheckMs (writeEveryMs by default). */
   isCancelled?: () => Promise<boolean>;
   cancelCheckMs?: number;
@@ -108,7 +111,7 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
   const controller = new AbortController();
   let stopped = false;
   let lastWrite = Number.NEGATIVE_INFINITY;
-  const fit = new SamplingFit();
+  const fit = new SamplingFit(options.paces);
   let written: (SamplingPace & { steps: number }) | undefined;
   let lastCancelCheck = Number.NEGATIVE_INFINITY;
   let interruptedByUs = false;
@@ -140,7 +143,9 @@ export function startProgressReporter(options: ProgressReporterOptions): Progres
     const seen = { at, step: p.step, steps: p.steps };
     fit.see(seen);
     const pace = fit.pace();
-    if (!pace || (written && !drifted(written, seen)) || clock.now() - lastWrite < writeEveryMs) return;
+    // An assumed pace (the last call's) is put right by the first measurement at once.
+    const throttled = clock.now() - lastWrite < writeEveryMs && !written?.assumed;
+    if (!pace || (written && !drifted(written, seen)) || throttled) return;
     lastWrite = clock.now();
     written = { ...pace, steps: p.steps };
     // A host that changed pace (a second pass, a slower GPU) is measured afresh from here.

@@ -48,9 +48,9 @@ describe('progress reporter', () => {
     const writes: CurrentProgress[] = [];
     const reporter = startProgressReporter({
       sd: scriptedHost([
+        busy('20261124100000', 4),
         busy('20261124100000', 8),
-        busy('20261124100000', 9),
-        busy('20261124100007', 2),
+        busy('20261124100007', 1),
         busy('20261124100007', 5),
       ]),
       iteration: 3,
@@ -65,8 +65,8 @@ describe('progress reporter', () => {
     reporter.sent();
     await advance(50);
     await reporter.stop();
-    // Its pace is written once two polls of ours measured it (the other request's 8 -> 9 never).
-    expect(writes[0]).toMatchObject({ iteration: 3, step: 5, steps: 10, steps_per_second: 3000 });
+    // Its pace is written once two polls of ours measured it (the other request's 4 -> 8 never).
+    expect(writes[0]).toMatchObject({ iteration: 3, step: 5, steps: 10, steps_per_second: 4000 });
     expect(writes.every((w) => w.iteration === 3 && w.step === 5)).toBe(true);
   });
 
@@ -294,7 +294,7 @@ function callOf(run: string, done = false) {
 
 describe('progress reporter: which request is ours', () => {
   it('takes no pace until the sampler has made a step (SD WebUI still shows the last count)', async () => {
-    const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 3, 10), at('B', 5, 10)]);
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 0, 20), at('B', 1, 10), at('B', 5, 10)]);
     const { reporter, writes } = await reporterOn(host);
     await drained;
     await reporter.stop();
@@ -304,8 +304,8 @@ describe('progress reporter: which request is ours', () => {
   it('locks onto our request: the one after it is somebody else’s, never shown or interrupted', async () => {
     const { host, drained, interrupts } = playedHost([
       idleAfter('A'),
-      at('B', 2),
-      at('B', 4),
+      at('B', 1),
+      at('B', 5),
       at('C', 2),
       at('C', 6),
     ]);
@@ -315,7 +315,7 @@ describe('progress reporter: which request is ours', () => {
     });
     await drained;
     const outcome = await reporter.stop();
-    expect(writes).toEqual([[1, 4, 10]]);
+    expect(writes).toEqual([[1, 5, 10]]);
     expect(outcome.ours).toBe('B');
     expect(interrupts).toEqual([1]); // B only, once
   });
@@ -323,12 +323,12 @@ describe('progress reporter: which request is ours', () => {
   it('leaves the request of the runner’s previous call to that host to it, and takes the next', async () => {
     // B: the previous call's, as its own reporter saw (its answer has not come yet).
     const previous = callOf('B');
-    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1), at('C', 3)]);
+    const { host, drained } = playedHost([idleAfter('A'), at('B', 2), at('B', 5), at('C', 1), at('C', 5)]);
     const { reporter, writes } = await reporterOn(host, {}, previous);
     await drained;
     const outcome = await reporter.stop();
     expect(outcome.ours).toBe('C');
-    expect(writes).toEqual([[1, 3, 10]]);
+    expect(writes).toEqual([[1, 5, 10]]);
   });
 
   it('takes no request for ours before ours is sent: whatever runs until then is somebody else’s', async () => {

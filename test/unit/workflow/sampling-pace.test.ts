@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { drifted, SamplingFit } from '../../../core/workflow/sampling-pace.ts';
+import {
+  drifted,
+  type KnownPaces,
+  MIN_FIT_STEPS,
+  SamplingFit,
+} from '../../../core/workflow/sampling-pace.ts';
 
 describe('sampling pace', () => {
   it('is measured between the first and latest sightings of a pass, the latest taken mid-step', () => {
@@ -17,10 +22,42 @@ describe('sampling pace', () => {
     fit.see({ at: 1_000, step: 6, steps: 20 });
     fit.see({ at: 2_000, step: 1, steps: 10 });
     expect(fit.pace()).toBeUndefined();
-    fit.see({ at: 3_000, step: 3, steps: 10 });
-    expect(fit.pace()?.stepsPerSecond).toBe(2);
+    fit.see({ at: 3_000, step: 5, steps: 10 });
+    expect(fit.pace()?.stepsPerSecond).toBe(4);
+    // A pass of 10 steps again: placed at once, from one sighting, at the rate the last one had.
     fit.see({ at: 4_000, step: 1, steps: 10 });
+    expect(fit.pace()).toEqual({ stepsPerSecond: 4, since: 4_000 - 1.5 * 250, assumed: true });
+  });
+
+  it('waits for MIN_FIT_STEPS steps: whole steps a second apart may read double the rate', () => {
+    // The SD WebUI kit's CPU takes about 0.8 s a step: polls a second apart see 1 or 2 steps.
+    const fit = new SamplingFit();
+    fit.see({ at: 2_000, step: 1, steps: 30 });
+    fit.see({ at: 3_000, step: 3, steps: 30 });
+    fit.see({ at: 4_000, step: 4, steps: 30 });
+    expect(MIN_FIT_STEPS).toBe(4);
     expect(fit.pace()).toBeUndefined();
+    fit.see({ at: 5_000, step: 5, steps: 30 });
+    expect(fit.pace()?.stepsPerSecond).toBe(4 / 3);
+  });
+
+  it("places the runner's next call on the host from its first sighting, at the rate the last one measured", () => {
+    const known: KnownPaces = new Map();
+    const first = new SamplingFit(known);
+    first.see({ at: 0, step: 0, steps: 30 });
+    first.see({ at: 8_000, step: 10, steps: 30 });
+    first.see({ at: 24_000, step: 30, steps: 30 });
+    expect(known.get(30)).toBe(1.25);
+    const next = new SamplingFit(known);
+    // Another step count is another pass: nothing known of it.
+    next.see({ at: 30_000, step: 2, steps: 20 });
+    expect(next.pace()).toBeUndefined();
+    next.see({ at: 31_000, step: 2, steps: 30 });
+    expect(next.pace()).toEqual({ stepsPerSecond: 1.25, since: 31_000 - 2_000, assumed: true });
+    // Once written, only a fresh measurement corrects it: the known rate is not written twice.
+    next.restart();
+    next.see({ at: 32_000, step: 4, steps: 30 });
+    expect(next.pace()).toBeUndefined();
   });
 
   it('is measured from the sighting last written once restarted', () => {
