@@ -3,6 +3,7 @@ import { type Calibration, type HostRate, nextRate, type RateSample } from '../c
 import {
   chooseSlot,
   type HostSpec,
+  handOverYieldsTo,
   hostRatesOf,
   isHealthy,
   isLive,
@@ -13,11 +14,19 @@ import {
   type SlotRefusal,
 } from '../core/pool/host-pool.ts';
 import { type PoolOutage, poolOutage } from '../core/pool/outage.ts';
-import { ASKING_AFTER_GRANT_MS, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
+import { ADMISSION_RUNNER, ASKING_AFTER_GRANT_MS, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
-import { DynamoDbPoolQueue } from './dynamodb-pool-queue.ts';
-import { healthSk, leaseClaimAttributes, poolPk, RATE_PREFIX, readPool, slotSk } from './pool-items.ts';
+import { DynamoDbPoolQueue, type LineWaiter } from './dynamodb-pool-queue.ts';
+import {
+  healthSk,
+  leaseClaimAttributes,
+  poolPk,
+  queuePk,
+  RATE_PREFIX,
+  readPool,
+  slotSk,
+} from './pool-items.ts';
 
 /**
  * What folds a finished call's measurement into its slot's average, for a release or a hand-over
@@ -61,6 +70,7 @@ export class DynamoDbHostPool implements HostPool {
   private readonly tableName: string;
   private readonly clock: () => number;
   private readonly pk: string;
+  private readonly queuePk: string;
   private readonly queue: DynamoDbPoolQueue;
   private readonly restMs?: number;
   private readonly calibration: Calibration;
@@ -77,13 +87,15 @@ export class DynamoDbHostPool implements HostPool {
     this.hosts = hosts;
     this.clock = options.clock ?? Date.now;
     this.pk = poolPk(options.name ?? 'default');
+    this.queuePk = queuePk(options.name ?? 'default');
     this.restMs = options.restMs;
     this.calibration = options.calibration ?? { secondsPerStep: 0.05 };
     this.slotCount = hosts.reduce((n, h) => n + h.depth, 0);
     this.queue = new DynamoDbPoolQueue({
       db,
       tableName,
-      pk: this.pk,
+      poolPk: this.pk,
+      queuePk: this.queuePk,
       hosts,
       clock: this.clock,
       calibration: this.calibration,
@@ -91,8 +103,15 @@ export class DynamoDbHostPool implements HostPool {
     });
   }
 
-  snapshot(): Promise<PoolSnapshot> {
+  /** The slots and health: what most questions of the pool need, without the line. */
+  private pool(): Promise<PoolSnapshot> {
     return readPool(this.db, this.tableName, this.pk);
+  }
+
+  /** The slots and health, with the head of the line as its waiters. */
+  async snapshot(): Promise<PoolSnapshot> {
+    const [pool, line] = await Promise.all([readPool(this.db, this.tableName, this.pk), this.queue.head()]);
+    return { ...pool, waiters: line };
   }
 
   async registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void> {
@@ -105,8 +124,8 @@ export class DynamoDbHostPool implements HostPool {
     return this.queue.sweep();
   }
 
-  async leaveQueue(jobId: string, runner: number): Promise<void> {
-    if (await this.queue.leave(jobId, runner)) await this.queue.sweep(jobId);
+  async leaveQueue(claim: JobClaim, runner: number): Promise<void> {
+    if (await this.queue.leave(claim, runner)) await this.queue.sweep(claim.jobId);
   }
 
   dropWaiters(jobId: string): Promise<void> {
@@ -115,9 +134,20 @@ export class DynamoDbHostPool implements HostPool {
 
   async acquire(ask: PoolAsk, leaseMs: number, done?: FinishedLease): Promise<Lease | SlotRefusal> {
     const now = this.clock();
-    const snapshot = await this.snapshot();
     // A job can never hold more slots than the pool has.
     const claim = { ...ask.claim, want: Math.min(ask.claim.want, this.slotCount) };
+    const line = await this.queue.head();
+    if (done?.measured && !ask.avoidHosts?.includes(done.lease.hostId)) {
+      // A call that went well hands its slot to the job's next call: the head of the line alone
+      // decides, not a read of every slot, so the steady state costs one small read and one write.
+      const handed = await this.handOverUnlessYielding(done, { ...ask, claim }, line, now, leaseMs);
+      if (handed) return handed;
+      done = undefined;
+    }
+    const snapshot: PoolSnapshot = {
+      ...(await readPool(this.db, this.tableName, this.pk)),
+      waiters: line,
+    };
     const isDone = (s: { hostId: string; slot: number }) =>
       done !== undefined && s.hostId === done.lease.hostId && s.slot === done.lease.slot;
     // The finished lease's slot counts as free: the pool decides as if it had been released.
@@ -139,7 +169,7 @@ export class DynamoDbHostPool implements HostPool {
     );
     if ('wait' in choice) {
       // An iteration already running is not waiting for a slot: no place in the queue.
-      if (!choice.running) await this.queue.markWaiting(claim, ask.runner, snapshot, now);
+      if (!choice.running) await this.queue.markWaiting(claim, ask.runner, line, now);
       if (done) await this.release(done.lease, done.measured);
       return choice;
     }
@@ -173,10 +203,13 @@ export class DynamoDbHostPool implements HostPool {
     // as asking, so a slot freed meanwhile is kept for it rather than woken into another job's hands.
     const heldNow = view.slots.filter((s) => isLive(s, now) && s.jobId === claim.jobId).length + 1;
     if (heldNow < claim.want) {
-      await this.queue.markWaiting(claim, ask.runner, snapshot, now, now + ASKING_AFTER_GRANT_MS);
-    } else if (snapshot.waiters.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
-      await this.queue.leave(claim.jobId, ask.runner);
+      await this.queue.markWaiting(claim, ask.runner, line, now, now + ASKING_AFTER_GRANT_MS);
+    } else if (line.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
+      await this.queue.leave(claim, ask.runner);
     }
+    // The job's admission claims the slots it was admitted for until its runners have taken them.
+    const admitted = line.find((w) => w.jobId === claim.jobId && w.runner === ADMISSION_RUNNER);
+    if (admitted?.wokenAt !== undefined) await this.queue.took(admitted);
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
     const rates = handedOver ?? snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
@@ -188,6 +221,45 @@ export class DynamoDbHostPool implements HostPool {
       until,
       hostFailures,
       ...(rates ? { rates } : {}),
+    };
+  }
+
+  /**
+   * The finished lease's slot for the job's next call, unless the head of the line shows a waiter
+   * it must go to (see handOverYieldsTo): then it is released, which wakes that waiter, and the ask
+   * is refused. Undefined when the old holder no longer held the slot (it lapsed): the ask goes on
+   * as a fresh one.
+   */
+  private async handOverUnlessYielding(
+    done: FinishedLease,
+    ask: PoolAsk,
+    line: readonly LineWaiter[],
+    now: number,
+    leaseMs: number,
+  ): Promise<Lease | SlotRefusal | undefined> {
+    const { claim } = ask;
+    const place = placerFor(
+      { slots: [{ ...done.lease, rates: done.lease.rates }], health: [], waiters: [] },
+      this.calibration,
+    );
+    const yieldTo = handOverYieldsTo(line, claim, now, place);
+    if (yieldTo) {
+      await this.release(done.lease, done.measured);
+      await this.queue.markWaiting(claim, ask.runner, line, now);
+      return { wait: `another job (${yieldTo.jobId}) is ahead in the queue`, ahead: yieldTo.jobId };
+    }
+    const until = now + leaseMs;
+    const rates = await this.tryHandOver(done, claim, ask.holder, now, until);
+    if (!rates) return undefined;
+    const { hostId, slot } = done.lease;
+    return {
+      hostId,
+      slot,
+      holder: ask.holder,
+      jobId: claim.jobId,
+      until,
+      hostFailures: 0,
+      ...(Object.keys(rates).length > 0 ? { rates } : {}),
     };
   }
 
@@ -278,7 +350,7 @@ export class DynamoDbHostPool implements HostPool {
 
   async heldElsewhere(lease: Lease): Promise<boolean> {
     const now = this.clock();
-    return (await this.snapshot()).slots.some(
+    return (await this.pool()).slots.some(
       (s) =>
         s.holder === lease.holder && isLive(s, now) && !(s.hostId === lease.hostId && s.slot === lease.slot),
     );
@@ -286,12 +358,12 @@ export class DynamoDbHostPool implements HostPool {
 
   async callsOf(jobId: string): Promise<number> {
     const now = this.clock();
-    return (await this.snapshot()).slots.filter((s) => s.jobId === jobId && isLive(s, now)).length;
+    return (await this.pool()).slots.filter((s) => s.jobId === jobId && isLive(s, now)).length;
   }
 
   async isHeld(holder: string): Promise<boolean> {
     const now = this.clock();
-    return (await this.snapshot()).slots.some((s) => s.holder === holder && isLive(s, now));
+    return (await this.pool()).slots.some((s) => s.holder === holder && isLive(s, now));
   }
 
   async reportHealth(lease: Lease, ok: boolean, error?: string): Promise<boolean> {
@@ -301,7 +373,7 @@ export class DynamoDbHostPool implements HostPool {
     const now = this.clock();
     const key = { pk: this.pk, sk: healthSk(hostId) };
     if (ok) {
-      const current = (await this.snapshot()).health.find((h) => h.hostId === hostId);
+      const current = (await this.pool()).health.find((h) => h.hostId === hostId);
       if ((current?.failures ?? 0) === 0) return false;
       const next = nextHealth(current, hostId, true, now);
       // The whole item is replaced: its failing_since and last_error go with the count.
@@ -348,21 +420,22 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   async outage(): Promise<PoolOutage | undefined> {
-    return poolOutage(this.hosts, (await this.snapshot()).health);
+    return poolOutage(this.hosts, (await this.pool()).health);
   }
 
   async hostRates(): Promise<HostRate[]> {
-    return hostRatesOf(this.hosts, await this.snapshot(), this.clock());
+    return hostRatesOf(this.hosts, await this.pool(), this.clock());
   }
 
+  /** Waiters at the head of the line (at most LINE_WINDOW: the line is never read whole). */
   async waitingRunners(): Promise<number> {
     const now = this.clock();
-    return (await this.snapshot()).waiters.filter((w) => isWakeable(w, now)).length;
+    return (await this.queue.head()).filter((w) => isWakeable(w, now)).length;
   }
 
   async resting(): Promise<string[]> {
     const now = this.clock();
-    return (await this.snapshot()).health.filter((h) => !isHealthy(h, now)).map((h) => h.hostId);
+    return (await this.pool()).health.filter((h) => !isHealthy(h, now)).map((h) => h.hostId);
   }
 
   /**
@@ -371,8 +444,8 @@ export class DynamoDbHostPool implements HostPool {
    * slot until it lapsed, and any waiter's task died with that process.
    */
   async clearLeases(): Promise<number> {
-    const snapshot = await this.snapshot();
-    for (const jobId of new Set(snapshot.waiters.map((w) => w.jobId))) await this.queue.dropAll(jobId);
+    const snapshot = await readPool(this.db, this.tableName, this.pk);
+    await this.queue.clear();
     const live = snapshot.slots.filter((s) => s.holder !== undefined);
     for (const slot of live) {
       await this.db.send(

@@ -1,6 +1,7 @@
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -8,35 +9,42 @@ import {
 import { TaskGoneError } from '../core/errors.ts';
 import type { Calibration } from '../core/estimate.ts';
 import {
-  freeSlotCount,
   type HostSpec,
   type PoolSnapshot,
   placerFor,
   poolContenders,
+  unleasedSlotCount,
 } from '../core/pool/host-pool.ts';
 import {
-  heartbeatsDue,
+  ADMISSION_RUNNER,
+  isWakeable,
   type JobClaim,
   planWakes,
   REGISTER_GRACE_MS,
+  SLOTS_PER_RUNNER,
   WAKE_GRACE_MS,
   type Waiter,
+  type Wake,
   waiterState,
 } from '../core/pool/waiters.ts';
 import type { TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
-import { readPool, waiterPrefix, waiterSk } from './pool-items.ts';
+import { lineSk, readLine, readPool, tokenSk } from './pool-items.ts';
 
-/** A waiter item's claim attributes. */
+/** A waiter as read from the line, with its item's sort key. */
+export type LineWaiter = Waiter & { sk: string };
+
+/** A line item's claim attributes. */
 const claimAttributes = (claim: JobClaim) => ({
   job_id: claim.jobId,
   created: claim.createdAt,
+  order: claim.order ?? claim.createdAt,
   work: claim.work,
   rate_key: claim.rateKey,
   want: claim.want,
 });
 
-/** Waiter items outlive any wait they stand for; TTL removes what a crash leaves behind. */
+/** Queue items outlive any wait they stand for; TTL removes what a crash leaves behind. */
 const WAITER_TTL_SECONDS = 7 * 86_400;
 /** Passes over the queue when wake-ups find their tasks gone (each pass drops those). */
 const WAKE_PASSES = 3;
@@ -44,7 +52,9 @@ const WAKE_PASSES = 3;
 export interface PoolQueueOptions {
   db: DynamoDBDocumentClient;
   tableName: string;
-  pk: string;
+  /** The pool's partition (slots and health) and the queue's own. */
+  poolPk: string;
+  queuePk: string;
   hosts: HostSpec[];
   clock: () => number;
   calibration: Calibration;
@@ -53,9 +63,10 @@ export interface PoolQueueOptions {
 }
 
 /**
- * The waiting runners of a pool, one item each beside the pool's slots (see core/pool/waiters.ts
- * for the order). Every write that can race is conditional on the waiter's token, so two
- * workers sweeping at once wake a runner once.
+ * The pool's line of waiters (see core/pool/waiters.ts for its order), in a partition of its own:
+ * one small item per place, sorted so the head is read with one short query, and each waiting
+ * task's token in an item apart, read only to wake it. Every write that can race is conditional,
+ * so two workers sweeping at once wake a waiter once.
  */
 export class DynamoDbPoolQueue {
   private readonly o: PoolQueueOptions;
@@ -64,28 +75,37 @@ export class DynamoDbPoolQueue {
     this.o = options;
   }
 
-  private key(jobId: string, runner: number) {
-    return { pk: this.o.pk, sk: waiterSk(jobId, runner) };
+  private lineKey(claim: Pick<JobClaim, 'jobId' | 'createdAt' | 'order'>, runner: number) {
+    return { pk: this.o.queuePk, sk: lineSk(claim, runner) };
+  }
+
+  private tokenKey(jobId: string, runner: number) {
+    return { pk: this.o.queuePk, sk: tokenSk(jobId, runner) };
+  }
+
+  /** The head of the line (see LINE_WINDOW). */
+  head(): Promise<LineWaiter[]> {
+    return readLine(this.o.db, this.o.tableName, this.o.queuePk);
   }
 
   /**
-   * A refused runner takes its place in line (kept from its first refusal, its claim refreshed),
-   * claiming its room until `askUntil`.
+   * A refused runner takes its place in line (kept from its first refusal when the head shows it,
+   * its claim refreshed), claiming its room until `askUntil`.
    */
   async markWaiting(
     claim: JobClaim,
     runner: number,
-    snapshot: PoolSnapshot,
+    line: readonly Waiter[],
     now: number,
     askUntil = now + REGISTER_GRACE_MS,
   ): Promise<void> {
-    const mine = snapshot.waiters.find((w) => w.jobId === claim.jobId && w.runner === runner);
+    const mine = line.find((w) => w.jobId === claim.jobId && w.runner === runner);
     const since = mine && waiterState(mine, now) !== 'stale' ? mine.since : now;
     await this.o.db.send(
       new PutCommand({
         TableName: this.o.tableName,
         Item: {
-          ...this.key(claim.jobId, runner),
+          ...this.lineKey(claim, runner),
           ...claimAttributes(claim),
           runner,
           since,
@@ -96,114 +116,149 @@ export class DynamoDbPoolQueue {
     );
   }
 
-  /** The runner's Wait state is in place: its token is what wakes it. */
+  /** The waiter's Wait state is in place: its token is what wakes it. */
   async register(claim: JobClaim, runner: number, token: string): Promise<void> {
     const now = this.o.clock();
+    const ttl = Math.floor(now / 1000) + WAITER_TTL_SECONDS;
+    await this.o.db.send(
+      new PutCommand({
+        TableName: this.o.tableName,
+        Item: { ...this.tokenKey(claim.jobId, runner), token, ttl },
+      }),
+    );
+    const attributes = Object.entries({ ...claimAttributes(claim), runner, registered: true, ttl });
     await this.o.db.send(
       new UpdateCommand({
         TableName: this.o.tableName,
-        Key: this.key(claim.jobId, runner),
-        UpdateExpression:
-          'SET job_id = :job, runner = :runner, created = :created, #work = :work, rate_key = :key, want = :want, ' +
-          '#token = :token, beat_at = :now, since = if_not_exists(since, :now), #ttl = :ttl ' +
-          'REMOVE woken_at, ask_until',
-        ExpressionAttributeNames: { '#token': 'token', '#ttl': 'ttl', '#work': 'work' },
+        Key: this.lineKey(claim, runner),
+        UpdateExpression: `SET ${attributes.map(([name]) => `#${name} = :${name}`).join(', ')}, since = if_not_exists(since, :now) REMOVE woken_at, ask_until`,
+        ExpressionAttributeNames: Object.fromEntries(attributes.map(([name]) => [`#${name}`, name])),
         ExpressionAttributeValues: {
-          ':job': claim.jobId,
-          ':runner': runner,
-          ':created': claim.createdAt,
-          ':work': claim.work,
-          ':key': claim.rateKey,
-          ':want': claim.want,
-          ':token': token,
+          ...Object.fromEntries(attributes.map(([name, value]) => [`:${name}`, value])),
           ':now': now,
-          ':ttl': Math.floor(now / 1000) + WAITER_TTL_SECONDS,
         },
       }),
     );
   }
 
-  /** The runner got its slot: it no longer waits. */
-  /** Removes a runner's place; true when it had one. */
-  async leave(jobId: string, runner: number): Promise<boolean> {
+  /** Removes a place (and its token); true when it had one. */
+  async leave(claim: Pick<JobClaim, 'jobId' | 'createdAt' | 'order'>, runner: number): Promise<boolean> {
     const { Attributes } = await this.o.db.send(
       new DeleteCommand({
         TableName: this.o.tableName,
-        Key: this.key(jobId, runner),
+        Key: this.lineKey(claim, runner),
         ReturnValues: 'ALL_OLD',
       }),
     );
+    if (Attributes?.registered) {
+      await this.o.db.send(
+        new DeleteCommand({ TableName: this.o.tableName, Key: this.tokenKey(claim.jobId, runner) }),
+      );
+    }
     return Attributes !== undefined;
   }
 
-  /** Every waiting runner of a job leaves the queue (the job has ended). */
-  async dropAll(jobId: string): Promise<void> {
-    const { Items = [] } = await this.o.db.send(
-      new QueryCommand({
-        TableName: this.o.tableName,
-        KeyConditionExpression: 'pk = :pool AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pool': this.o.pk, ':prefix': waiterPrefix(jobId) },
-        ConsistentRead: true,
-      }),
+  /**
+   * One of the slots an admitted job was woken for is taken: its claim shrinks by one (atomically,
+   * as its runners ask at once), and goes once every slot is taken.
+   */
+  async took(admission: LineWaiter): Promise<void> {
+    const key = { pk: this.o.queuePk, sk: admission.sk };
+    const left = await conditionally(
+      this.o.db.send(
+        new UpdateCommand({
+          TableName: this.o.tableName,
+          Key: key,
+          UpdateExpression: 'ADD want :less',
+          ConditionExpression: 'attribute_exists(woken_at)',
+          ExpressionAttributeValues: { ':less': -1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
     );
-    for (const item of Items) {
-      await this.o.db.send(
-        new DeleteCommand({ TableName: this.o.tableName, Key: { pk: this.o.pk, sk: item.sk } }),
-      );
-    }
+    if (left && Number(left.Attributes?.want ?? 0) <= 0) await this.forget(admission);
   }
 
   /**
-   * Wakes the runners whose turn it is now, sends the others their heartbeat, and forgets runners
-   * that never registered or whose task is gone. Safe to run from any worker at any time.
-   * `released`: a job that just gave a slot back because it had nothing to run on it; the room its
-   * other leases claimed when they were taken is not kept for it (a runner of it that wants more
-   * asks, or waits in the queue, like anyone).
+   * Every place of an ended job that the head shows leaves the line. Places further back (a
+   * runner's, rarely) leave as they reach the head: their tasks are gone, or they went stale.
+   */
+  async dropAll(jobId: string): Promise<void> {
+    for (const w of await this.head()) if (w.jobId === jobId) await this.forget(w);
+  }
+
+  /**
+   * Wakes the waiters whose turn it is now, and forgets those that never registered or whose task
+   * is gone. Safe to run from any worker at any time; reads the slots only when someone at the head
+   * can be woken. `released`: a job that just gave a slot back because it had nothing to run on it;
+   * the room its other leases claimed when they were taken is not kept for it.
    */
   async sweep(released?: string): Promise<void> {
     const { callbacks } = this.o;
     if (!callbacks) return;
-    let snapshot = await readPool(this.o.db, this.o.tableName, this.o.pk);
+    let line = await this.head();
     for (let pass = 0; pass < WAKE_PASSES; pass++) {
       const now = this.o.clock();
-      for (const w of snapshot.waiters.filter((x) => waiterState(x, now) === 'stale')) await this.forget(w);
+      for (const w of line.filter((x) => waiterState(x, now) === 'stale')) await this.forget(w);
+      if (!line.some((w) => isWakeable(w, now))) return;
+      const snapshot: PoolSnapshot = {
+        ...(await readPool(this.o.db, this.o.tableName, this.o.poolPk)),
+        waiters: line,
+      };
       const place = placerFor(snapshot, this.o.calibration);
-      const line = poolContenders(snapshot, now, place).map((c) =>
+      const contending = poolContenders(snapshot, now, place).map((c) =>
         c.jobId === released && c.wakeable.length === 0 ? { ...c, unmet: 0 } : c,
       );
-      const wakes = planWakes(line, freeSlotCount(this.o.hosts, snapshot, now));
       let gone = 0;
-      for (const w of wakes) if (!(await this.wake(w, now, callbacks))) gone++;
-      if (pass === 0) {
-        const woken = new Set(wakes.map((w) => w.token));
-        for (const w of heartbeatsDue(snapshot.waiters, now)) {
-          if (!woken.has(w.token)) await this.beat(w, now, callbacks);
-        }
-      }
+      const wakes = planWakes(contending, unleasedSlotCount(this.o.hosts, snapshot, now));
+      for (const w of wakes) if (!(await this.wake(w as Wake & LineWaiter, now, callbacks))) gone++;
       if (gone === 0) return;
       // Tasks that were gone freed their places: the slots may be someone else's now.
-      snapshot = await readPool(this.o.db, this.o.tableName, this.o.pk);
+      line = await this.head();
     }
   }
 
-  /** Wakes one runner, once: false when its task turned out to be gone (its item is dropped). */
-  private async wake(w: Waiter, now: number, callbacks: TaskCallbacks): Promise<boolean> {
+  /**
+   * Wakes one waiter, once: false when its task turned out to be gone (its place is dropped). A
+   * job admitted claims the slots it was woken for (`want`), and starts a runner per two.
+   */
+  private async wake(w: Wake & LineWaiter, now: number, callbacks: TaskCallbacks): Promise<boolean> {
+    const admission = w.runner === ADMISSION_RUNNER;
     const claimed = await wrote(
       this.o.db.send(
         new UpdateCommand({
           TableName: this.o.tableName,
-          Key: this.key(w.jobId, w.runner),
-          UpdateExpression: 'SET woken_at = :now',
+          Key: { pk: this.o.queuePk, sk: w.sk },
+          UpdateExpression: `SET woken_at = :now${admission ? ', want = :want' : ''}`,
           // Not woken yet, or woken so long ago that the wake-up was lost.
-          ConditionExpression: '#token = :token AND (attribute_not_exists(woken_at) OR woken_at <= :lost)',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':now': now, ':token': w.token, ':lost': now - WAKE_GRACE_MS },
+          ConditionExpression: 'registered = :yes AND (attribute_not_exists(woken_at) OR woken_at <= :lost)',
+          ExpressionAttributeValues: {
+            ':now': now,
+            ':yes': true,
+            ':lost': now - WAKE_GRACE_MS,
+            ...(admission ? { ':want': w.slots } : {}),
+          },
         }),
       ),
     );
     if (!claimed) return true;
+    const { Item } = await this.o.db.send(
+      new GetCommand({
+        TableName: this.o.tableName,
+        Key: this.tokenKey(w.jobId, w.runner),
+        ConsistentRead: true,
+      }),
+    );
+    const token = Item?.token as string | undefined;
+    if (!token) {
+      await this.forget(w);
+      return false;
+    }
+    const output = admission
+      ? { runners: Math.ceil(w.slots / SLOTS_PER_RUNNER), admitted_at: new Date(now).toISOString() }
+      : { woken_at: new Date(now).toISOString() };
     try {
-      await callbacks.succeed(w.token as string, { woken_at: new Date(now).toISOString() });
+      await callbacks.succeed(token, output);
       return true;
     } catch (error) {
       if (!(error instanceof TaskGoneError)) {
@@ -216,48 +271,52 @@ export class DynamoDbPoolQueue {
     }
   }
 
-  private async beat(w: Waiter, now: number, callbacks: TaskCallbacks): Promise<void> {
-    try {
-      await callbacks.heartbeat(w.token as string);
-    } catch (error) {
-      if (error instanceof TaskGoneError) await this.forget(w);
-      else console.error(`heartbeat to ${w.jobId} runner ${w.runner} failed`, error);
-      return;
-    }
-    await conditionally(
-      this.o.db.send(
-        new UpdateCommand({
-          TableName: this.o.tableName,
-          Key: this.key(w.jobId, w.runner),
-          UpdateExpression: 'SET beat_at = :now',
-          ConditionExpression: '#token = :token',
-          ExpressionAttributeNames: { '#token': 'token' },
-          ExpressionAttributeValues: { ':now': now, ':token': w.token },
-        }),
-      ),
-    );
-  }
-
-  /** Drops a waiter item, unless its runner has meanwhile come back with a new wait. */
-  private async forget(w: Waiter): Promise<void> {
-    await conditionally(
+  /** Drops a place and its token, unless its waiter has meanwhile come back with a new wait. */
+  private async forget(w: LineWaiter): Promise<void> {
+    const dropped = await conditionally(
       this.o.db.send(
         new DeleteCommand({
           TableName: this.o.tableName,
-          Key: this.key(w.jobId, w.runner),
+          Key: { pk: this.o.queuePk, sk: w.sk },
           ...(w.token
             ? {
-                ConditionExpression: '#token = :token',
-                ExpressionAttributeNames: { '#token': 'token' },
-                ExpressionAttributeValues: { ':token': w.token },
+                ConditionExpression: 'registered = :yes AND since = :since',
+                ExpressionAttributeValues: { ':yes': true, ':since': w.since },
               }
             : {
-                ConditionExpression: 'attribute_not_exists(#token) AND since = :since',
-                ExpressionAttributeNames: { '#token': 'token' },
+                ConditionExpression: 'attribute_not_exists(registered) AND since = :since',
                 ExpressionAttributeValues: { ':since': w.since },
               }),
         }),
       ),
     );
+    if (dropped && w.token) {
+      await this.o.db.send(
+        new DeleteCommand({ TableName: this.o.tableName, Key: this.tokenKey(w.jobId, w.runner) }),
+      );
+    }
+  }
+
+  /** Drops every place and token: for a single owner of the pool at its start (see clearLeases). */
+  async clear(): Promise<void> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.o.db.send(
+        new QueryCommand({
+          TableName: this.o.tableName,
+          KeyConditionExpression: 'pk = :queue',
+          ExpressionAttributeValues: { ':queue': this.o.queuePk },
+          ProjectionExpression: 'sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const { sk } of page.Items ?? []) {
+        await this.o.db.send(
+          new DeleteCommand({ TableName: this.o.tableName, Key: { pk: this.o.queuePk, sk } }),
+        );
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
   }
 }

@@ -1,14 +1,31 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { PoolSnapshot } from '../core/pool/host-pool.ts';
-import type { JobClaim } from '../core/pool/waiters.ts';
+import { ADMISSION_RUNNER, type JobClaim, type Waiter } from '../core/pool/waiters.ts';
 import { POOL_PK_PREFIX } from './jobs-table.ts';
 
-/** All of a pool's state in one partition, so one query reads it whole. */
+/**
+ * A pool's slots and hosts' health share one partition, read whole by a decision that needs a
+ * free slot (a few hundred bytes a slot). Its queue has a partition of its own, of which a
+ * decision reads only the head (see readLine), and whose waiters' tokens are items apart.
+ */
 export const poolPk = (name: string) => `${POOL_PK_PREFIX}${name}`;
+export const queuePk = (name: string) => `${poolPk(name)}#QUEUE`;
 export const slotSk = (hostId: string, slot: number) => `SLOT#${hostId}#${slot}`;
 export const healthSk = (hostId: string) => `HEALTH#${hostId}`;
-export const waiterSk = (jobId: string, runner: number) => `WAIT#${jobId}#${runner}`;
-export const waiterPrefix = (jobId: string) => `WAIT#${jobId}#`;
+
+const LINE_PREFIX = 'LINE#';
+const runnerKey = (runner: number) => (runner === ADMISSION_RUNNER ? 'job' : String(runner).padStart(3, '0'));
+/** Sorts the queue by the job's order (see JobClaim.order), then job and runner. */
+export const lineSk = (claim: Pick<JobClaim, 'jobId' | 'createdAt' | 'order'>, runner: number) =>
+  `${LINE_PREFIX}${String(Math.max(0, Math.round(claim.order ?? claim.createdAt))).padStart(16, '0')}#${claim.jobId}#${runnerKey(runner)}`;
+/** The waiting task's token, apart from its place in line: read only to wake it. */
+export const tokenSk = (jobId: string, runner: number) => `TOKEN#${jobId}#${runnerKey(runner)}`;
+
+/**
+ * Waiters a decision reads from the head of the line: the places first in storage order. Enough
+ * for the jobs ahead to keep the slots they can use; a line longer than this is read no further.
+ */
+export const LINE_WINDOW = 16;
 
 /** A slot's rate of one work class is a top-level attribute: SET on a map path fails until the map exists. */
 export const RATE_PREFIX = 'rate_';
@@ -64,25 +81,50 @@ function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
       failingSince: num(item.failing_since),
       lastError: typeof item.last_error === 'string' ? item.last_error : undefined,
     });
-  } else if (sk.startsWith('WAIT#') && typeof item.work === 'number') {
-    // (Waiter items of the polling design before this one claim no work: skipped.)
-    snapshot.waiters.push({
-      jobId: String(item.job_id),
-      runner: Number(item.runner),
-      createdAt: Number(item.created),
-      work: item.work,
-      rateKey: String(item.rate_key),
-      want: Number(item.want ?? 1),
-      since: Number(item.since),
-      askUntil: Number(item.ask_until ?? 0),
-      token: item.token as string | undefined,
-      wokenAt: num(item.woken_at),
-      beatAt: num(item.beat_at),
-    });
   }
+  // (Waiter items of the designs before this one, kept in this partition, are skipped.)
 }
 
-/** Everything the pool's partition holds, read consistently in one query (paged if it must). */
+/** A waiter from its line item (see DynamoDbPoolQueue). */
+export function lineWaiter(item: Record<string, unknown>): Waiter & { sk: string } {
+  const jobId = String(item.job_id);
+  const runner = Number(item.runner);
+  return {
+    sk: String(item.sk),
+    jobId,
+    runner,
+    createdAt: Number(item.created),
+    order: Number(item.order ?? item.created),
+    work: Number(item.work),
+    rateKey: String(item.rate_key),
+    want: Number(item.want ?? 1),
+    since: Number(item.since),
+    askUntil: Number(item.ask_until ?? 0),
+    ...(item.registered ? { token: tokenSk(jobId, runner) } : {}),
+    wokenAt: num(item.woken_at),
+  };
+}
+
+/** The head of the pool's line: its first LINE_WINDOW waiters, in storage order, read consistently. */
+export async function readLine(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  pk: string,
+  limit = LINE_WINDOW,
+): Promise<Array<Waiter & { sk: string }>> {
+  const { Items = [] } = await db.send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :queue AND begins_with(sk, :line)',
+      ExpressionAttributeValues: { ':queue': pk, ':line': LINE_PREFIX },
+      ConsistentRead: true,
+      Limit: limit,
+    }),
+  );
+  return Items.map(lineWaiter);
+}
+
+/** The pool's slots and health, read consistently in one query (paged if it must); no waiters. */
 export async function readPool(
   db: DynamoDBDocumentClient,
   tableName: string,

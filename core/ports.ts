@@ -278,14 +278,14 @@ export interface HostPool {
    * wait. If a slot is free for it already (one freed while it got here), it is woken at once.
    */
   registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void>;
-  /** Wakes the runners whose turn it is, sends the others their heartbeat, forgets dead ones. */
+  /** Wakes the waiters whose turn it is and forgets dead ones, from the head of the line. */
   sweep(): Promise<void>;
   /**
    * A runner with nothing more to ask for leaves the queue, and whoever its place held back is
    * woken: left in, a runner's place (it asks for a while after each grant) would keep others
    * waiting with no one left to wake them.
    */
-  leaveQueue(jobId: string, runner: number): Promise<void>;
+  leaveQueue(claim: JobClaim, runner: number): Promise<void>;
   /** Forgets a job's places in the queue (the job has ended and will not ask again). */
   dropWaiters(jobId: string): Promise<void>;
   /**

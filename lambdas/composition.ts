@@ -195,6 +195,7 @@ const HANDLER_FACTORIES: Record<
   (workers: WorkerDeps, images: Partial<ImageAdapters>) => TaskHandler
 > = {
   'Generate images': (workers) => createGenerateImagesHandler(workers),
+  'Wait for the GPU pool': (workers) => createWaitForSlotHandler(workers),
   'Wait for a GPU slot': (workers) => createWaitForSlotHandler(workers),
   'Record failed iterations': (workers) => createRecordFailedIterationHandler(workers),
   'Render contact sheet': (workers, { renderContactSheet: render }) =>

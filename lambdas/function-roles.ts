@@ -6,6 +6,7 @@ import type { TaskStateName } from '../workflow/definition.ts';
  */
 export const TASK_ROLES = {
   'Generate images': 'GenerateImages',
+  'Wait for the GPU pool': 'WaitForSlot',
   'Wait for a GPU slot': 'WaitForSlot',
   'Record failed iterations': 'RecordFailedIteration',
   'Render contact sheet': 'RenderContactSheet',
@@ -13,7 +14,7 @@ export const TASK_ROLES = {
 } as const satisfies Record<TaskStateName, string>;
 
 export type FunctionRole = (typeof TASK_ROLES)[TaskStateName] | 'Gateway';
-export const FUNCTION_ROLES: FunctionRole[] = ['Gateway', ...Object.values(TASK_ROLES)];
+export const FUNCTION_ROLES: FunctionRole[] = ['Gateway', ...new Set(Object.values(TASK_ROLES))];
 
 /**
  * The embedded stack's own work, which AWS does by itself: creating the table, expiring items and

@@ -1,6 +1,9 @@
-import { WaitTaskInput } from '../core/workflow/task-io.ts';
-import { waitForSlot } from '../core/workflow/wait-for-slot.ts';
+import { AdmitTaskInput, WaitTaskInput } from '../core/workflow/task-io.ts';
+import { waitForAdmission, waitForSlot } from '../core/workflow/wait-for-slot.ts';
 import type { WorkerDeps } from './composition.ts';
 
+/** Both waits' function: a runner's wait names its runner, the job's own wait does not. */
 export const createWaitForSlotHandler = (deps: WorkerDeps) => (event: unknown) =>
-  waitForSlot(WaitTaskInput.parse(event), deps);
+  typeof event === 'object' && event !== null && 'runner' in event
+    ? waitForSlot(WaitTaskInput.parse(event), deps)
+    : waitForAdmission(AdmitTaskInput.parse(event), deps);

@@ -6,6 +6,8 @@ export interface FunctionSizing {
   timeoutSeconds: number;
 }
 
+const WAIT_SIZING: FunctionSizing = { memoryMb: 256, timeoutSeconds: 30 };
+
 /**
  * Memory and time-out per task: the one home CDK deploys (cdk/constructs/workflow-tasks.ts), the
  * embedded orchestrator enforces (a handler past its time-out fails with Sandbox.Timedout, as
@@ -20,9 +22,11 @@ export const FUNCTION_SIZING: Record<TaskStateName, FunctionSizing> = {
   // PNGs (up to ~56 MiB for 8 at 2048x2048): `npm run bench:memory` measures the largest answer's
   // peak against this memory, which must be at least 1.5x it.
   'Generate images': { memoryMb: 256, timeoutSeconds: 900 },
-  // Called by the callback task with its token: a GetItem, the queue write, one pool read and
-  // maybe one SendTaskSuccess, then it returns; the wait itself bills nothing.
-  'Wait for a GPU slot': { memoryMb: 256, timeoutSeconds: 30 },
+  // Called by the callback tasks with their token (both waits are one function): a GetItem, the
+  // queue writes, a read of the line's head, maybe one of the slots and one SendTaskSuccess, then
+  // it returns; the wait itself bills nothing.
+  'Wait for the GPU pool': WAIT_SIZING,
+  'Wait for a GPU slot': WAIT_SIZING,
   // A GetItem, then a PutItem and an UpdateItem per iteration the runner left (100 at most).
   'Record failed iterations': { memoryMb: 256, timeoutSeconds: 30 },
   // sharp thumbnails up to 800 images, eight at a time, keeping only the thumbnails: 1 GB gives

@@ -2,7 +2,7 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config/env.ts';
-import type { TaskStateName } from '../../workflow/definition.ts';
+import { type FunctionStateName, SHARES_FUNCTION_OF, type TaskStateName } from '../../workflow/definition.ts';
 import { FUNCTION_SIZING } from '../../workflow/function-sizing.ts';
 import type { GpuConnection } from './gpu-connection.ts';
 import type { ImagesBucket } from './images-bucket.ts';
@@ -27,7 +27,7 @@ export const SHARP: UnbundledPackages = {
 };
 
 /** Each task's entry; its memory and time-out are FUNCTION_SIZING's (workflow/function-sizing.ts). */
-const TASKS: Record<TaskStateName, TaskSizing> = {
+const TASKS: Record<FunctionStateName, TaskSizing> = {
   'Generate images': { id: 'GenerateImages', entry: 'lambdas/entry/generate-images.ts' },
   'Wait for a GPU slot': { id: 'WaitForSlot', entry: 'lambdas/entry/wait-for-slot.ts' },
   'Record failed iterations': {
@@ -56,7 +56,7 @@ export class WorkflowTasks extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowTasksProps) {
     super(scope, id);
-    const make = (state: TaskStateName) => {
+    const make = (state: FunctionStateName) => {
       const { id: taskId, ...task } = TASKS[state];
       const { memoryMb, timeoutSeconds } = FUNCTION_SIZING[state];
       const memorySize = (state === 'Generate images' && props.generateMemoryMb) || memoryMb;
@@ -68,13 +68,14 @@ export class WorkflowTasks extends Construct {
         placement: state === 'Generate images' ? props.gpu.placement : undefined,
       });
     };
-    this.byState = {
+    const own: Record<FunctionStateName, NodeFunction> = {
       'Generate images': make('Generate images'),
       'Wait for a GPU slot': make('Wait for a GPU slot'),
       'Record failed iterations': make('Record failed iterations'),
       'Render contact sheet': make('Render contact sheet'),
       'Finalize job': make('Finalize job'),
     };
+    this.byState = { ...own, 'Wait for the GPU pool': own[SHARES_FUNCTION_OF['Wait for the GPU pool']] };
 
     // SendTaskSuccess and SendTaskHeartbeat have no resource types (the Service Authorization
     // Reference lists none): a statement naming the state machine would never grant them, and
@@ -92,7 +93,7 @@ export class WorkflowTasks extends Construct {
           'X-Ray PutTraceSegments and PutTelemetryRecords, and Step Functions SendTaskSuccess and SendTaskHeartbeat, do not support resource-level permissions.',
       });
     };
-    for (const [state, fn] of Object.entries(this.byState)) {
+    for (const [state, fn] of Object.entries(own)) {
       props.table.bindWorker(fn);
       if (state === 'Generate images') {
         props.images.bindWriter(fn);

@@ -58,7 +58,8 @@ export class Workflow extends Construct {
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({
         actions: ['lambda:InvokeFunction'],
-        resources: functions.map(([, t]) => t.fn.functionArn),
+        // (Both waits invoke one function: each ARN once.)
+        resources: [...new Set(functions.map(([, t]) => t.fn))].map((fn) => fn.functionArn),
       }),
     );
     Validations.of(this.stateMachine).acknowledge({

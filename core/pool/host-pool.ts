@@ -1,6 +1,7 @@
 import { type Calibration, type HostRate, secondsPerUnit } from '../estimate.ts';
 import { LAST_ERROR_CHARS } from './outage.ts';
 import {
+  ADMISSION_RUNNER,
   type Contender,
   contenders,
   inLine,
@@ -8,6 +9,7 @@ import {
   type Placer,
   preemptMargin,
   type Waiter,
+  waiterState,
 } from './waiters.ts';
 
 /** A host's id is its host:port: the same on every worker and across restarts (and its metrics' Host). */
@@ -145,6 +147,22 @@ export const freeSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: nu
   freeSlots(hosts, snapshot, now).length;
 
 /**
+ * How many slots no live lease holds, resting hosts' included: what a waiter is woken for. A
+ * runner woken onto a resting host waits out the rest in its own task (it has a deadline to wait
+ * by); a waiter left asleep would hear of the rest's end from nobody, as a rest ends with no
+ * release.
+ */
+export const unleasedSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: number) =>
+  hosts.reduce(
+    (n, host) =>
+      n +
+      Array.from({ length: host.depth }, (_, slot) =>
+        snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot),
+      ).filter((s) => !s || !isLive(s, now)).length,
+    0,
+  );
+
+/**
  * Which slot this ask may lease now, or why it must wait. The jobs ahead of it in line (see
  * waiters.ts) keep as many free slots as they can still use; a job already running keeps its
  * slots unless a waiting one is ahead by more than preemptMargin, or another running job is
@@ -193,6 +211,28 @@ export function chooseSlot(
   }
   const [chosen, ...alternatives] = free;
   return { ...(chosen as { hostId: string; slot: number }), alternatives };
+}
+
+/**
+ * The waiter a running job's finished call must give its slot to, rather than hand it to the
+ * job's next call; undefined when the job keeps it. Decided from the head of the line alone (no
+ * read of the slots): a job waiting for admission must be ahead by more than preemptMargin, a
+ * running job's runner refused a slot (or asking for its second) ahead at all, as chooseSlot rules.
+ */
+export function handOverYieldsTo(
+  line: readonly Waiter[],
+  claim: JobClaim,
+  now: number,
+  place: Placer,
+): Waiter | undefined {
+  const mine = { ...place(claim), since: now, jobId: claim.jobId };
+  const placed = line
+    .filter((w) => w.jobId !== claim.jobId && ['asking', 'waiting', 'lost'].includes(waiterState(w, now)))
+    .map((w) => ({ w, c: { ...place(w), since: w.since, jobId: w.jobId } }));
+  const ahead = placed.filter(({ w, c }) =>
+    w.runner === ADMISSION_RUNNER ? c.prio < mine.prio - preemptMargin(mine.workMs) : inLine(c, mine) < 0,
+  );
+  return ahead.sort((a, b) => inLine(a.c, b.c))[0]?.w;
 }
 
 /**

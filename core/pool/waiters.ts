@@ -1,10 +1,13 @@
 /**
  * The pool's queue of generate tasks waiting for a GPU slot, and who goes first.
  *
- * A runner refused a slot ends its Lambda; its execution then sits in a callback task ("Wait for
- * a GPU slot") whose token is recorded here, and whoever frees a slot wakes the next waiter with
- * SendTaskSuccess. Waiting therefore costs no Lambda time, no state transitions and a fixed
- * number of history events, however long it lasts.
+ * A job waits for the pool once, as a whole, before any of its runners starts: its execution
+ * sits in a callback task ("Wait for the GPU pool") whose token is kept here, and it is admitted
+ * with as many runners as there are free slots for it (ADMISSION_RUNNER). A runner refused a slot
+ * later on (the job ahead took it back) waits the same way in "Wait for a GPU slot". Whoever frees
+ * a slot wakes the next waiter with SendTaskSuccess. Waiting therefore costs no Lambda time, no
+ * state transitions and a fixed number of history events, however long it lasts; and a queued
+ * job holds one place in line however many runners it has.
  *
  * Order: every job has a place in line: when it was created plus the GPU time its unfinished
  * images need. Earlier goes first. A small job started behind a big one has the earlier place and
@@ -20,6 +23,9 @@
 
 /** Calls one generate task keeps in flight (see plan.ts); a woken runner fills this many slots. */
 export const SLOTS_PER_RUNNER = 2;
+
+/** The "runner" of a job's own wait for admission (see above): before any runner starts. */
+export const ADMISSION_RUNNER = -1;
 
 /**
  * A waiting job takes slots from a running one only when its place is earlier by this much, or
@@ -44,10 +50,11 @@ export const ASKING_AFTER_GRANT_MS = 5_000;
 export const WAKE_GRACE_MS = 60_000;
 
 /**
- * Live runners send each waiter a heartbeat this often; the Wait state's HeartbeatSeconds
- * (600 s) is the bound on a lost wake-up when no runner is left to sweep the queue.
+ * Live runners sweep the queue this often, so a wake-up lost with its worker is sent again while
+ * anything runs; when nothing does, the Wait states' HeartbeatSeconds (no heartbeat is ever sent:
+ * one per waiter would cost a request per waiter per interval, however long the queue) bounds it.
  */
-export const HEARTBEAT_EVERY_MS = 120_000;
+export const SWEEP_EVERY_MS = 60_000;
 
 /** What a job claims of the pool, as recorded with its leases and its waiting runners. */
 export interface JobClaim {
@@ -60,6 +67,12 @@ export interface JobClaim {
   rateKey: string;
   /** Slots it can use at once: two per runner, never more than its unfinished iterations. */
   want: number;
+  /**
+   * Where its waiters sort in the queue's storage: its creation plus its whole work, the same for
+   * every runner of the job at any time, so any of them finds the job's places again. (Decisions
+   * place it from the claim itself; see Placer.) Its creation when not given.
+   */
+  order?: number;
 }
 
 /** A claim's place in line at the pool's current rates: epoch ms, and the GPU time it stands for. */
@@ -80,12 +93,13 @@ export interface Waiter extends JobClaim {
    * with another ask. A runner past it, with no token, is gone.
    */
   askUntil: number;
-  /** The waiting callback task's token, once its Wait state has registered it. */
+  /**
+   * Where the waiting callback task's token is kept, once its Wait state has registered it (the
+   * tokens live apart from the line: a decision reads the line, never the tokens).
+   */
   token?: string;
   /** When it was woken; it keeps its claim for WAKE_GRACE_MS while it comes back. */
   wokenAt?: number;
-  /** When its heartbeat was last sent (or its token registered). */
-  beatAt?: number;
 }
 
 /** A live lease, as the queue sees it: whose, and what that job claimed when it took it. */
@@ -190,26 +204,31 @@ export const inLine = (
   b: Pick<Contender, 'prio' | 'since' | 'jobId'>,
 ): number => a.prio - b.prio || a.since - b.since || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0);
 
+/** A waiter to wake, and the free slots that are its to take. */
+export type Wake = Waiter & { slots: number };
+
 /**
- * The runners to wake now that `free` slots are free: slots go down the line to the jobs that ask
+ * The waiters to wake now that `free` slots are free: slots go down the line to the jobs that ask
  * for more, a running job's share taken without a wake-up (its own runner asks again after its
- * current call), a waiting job's runners woken one per two slots.
+ * current call). A job waiting for admission is admitted with its whole share (its runners take
+ * exactly those slots); a waiting job's runners are woken one per two slots.
  */
-export function planWakes(contending: readonly Contender[], free: number): Waiter[] {
-  const woken: Waiter[] = [];
+export function planWakes(contending: readonly Contender[], free: number): Wake[] {
+  const woken: Wake[] = [];
   let left = free;
   for (const c of [...contending].filter((x) => x.unmet > 0).sort(inLine)) {
     if (left <= 0) break;
     const share = Math.min(c.unmet, left);
     left -= share;
-    woken.push(...c.wakeable.slice(0, Math.ceil(share / SLOTS_PER_RUNNER)));
+    const admission = c.wakeable.find((w) => w.runner === ADMISSION_RUNNER);
+    if (admission) {
+      woken.push({ ...admission, slots: share });
+      continue;
+    }
+    const runners = c.wakeable.slice(0, Math.ceil(share / SLOTS_PER_RUNNER));
+    runners.forEach((w, i) => {
+      woken.push({ ...w, slots: Math.min(SLOTS_PER_RUNNER, share - i * SLOTS_PER_RUNNER) });
+    });
   }
   return woken;
-}
-
-/** Waiters whose heartbeat is due: registered, not woken, last beat HEARTBEAT_EVERY_MS ago. */
-export function heartbeatsDue(waiters: readonly Waiter[], now: number): Waiter[] {
-  return waiters.filter(
-    (w) => waiterState(w, now) === 'waiting' && now - (w.beatAt ?? w.since) >= HEARTBEAT_EVERY_MS,
-  );
 }

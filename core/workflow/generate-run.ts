@@ -9,7 +9,7 @@ import {
 import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
 import { giveUpAt, OUTAGE_MS, outageFailure, type PoolOutage } from '../pool/outage.ts';
-import { HEARTBEAT_EVERY_MS } from '../pool/waiters.ts';
+import { SWEEP_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
 import { type GenerateDeps, generateIteration, runnerCalls } from './generate-iteration.ts';
 import { jobClaim } from './job-claim.ts';
@@ -103,6 +103,8 @@ class Runner {
   readonly #jobId: string;
   readonly #runner: number;
   readonly #runners: number;
+  /** Runners of the job at work at once (what it was admitted with): its claim's slots. */
+  readonly #concurrency: number;
   readonly #deps: RunDeps;
   readonly #deadline: number;
   readonly #stop: AbortSignal | undefined;
@@ -132,6 +134,7 @@ class Runner {
     this.#jobId = input.job_id;
     this.#runner = input.runner;
     this.#runners = input.runners;
+    this.#concurrency = input.concurrency ?? input.runners;
     this.#deps = deps;
     this.#deadline = deadline;
     this.#stop = stop;
@@ -150,9 +153,9 @@ class Runner {
   }
 
   async run(): Promise<RunTaskOutput> {
-    // While this runner lives it sweeps the pool's queue now and then: waiters get their
-    // heartbeat, and a wake-up a crashed worker never sent is sent.
-    const stopSweeping = this.#clock.every(HEARTBEAT_EVERY_MS, () => {
+    // While this runner lives it sweeps the pool's queue now and then: a wake-up a crashed worker
+    // never sent is sent.
+    const stopSweeping = this.#clock.every(SWEEP_EVERY_MS, () => {
       this.#deps.pool.sweep().catch((error) => console.error('sweeping the GPU queue failed', error));
     });
     let asking = false;
@@ -173,7 +176,9 @@ class Runner {
       // Both end the task: neither waits for the other.
       await Promise.all([
         this.#leases.releaseAll(),
-        asking ? undefined : this.#deps.pool.leaveQueue(this.#jobId, this.#runner),
+        asking
+          ? undefined
+          : this.#deps.pool.leaveQueue(jobClaim(this.#latest.job, this.#concurrency), this.#runner),
       ]);
     }
   }
@@ -271,7 +276,7 @@ class Runner {
       if (item.taken && !(await this.#stillToMake(item))) return;
       const asker = {
         runner: this.#runner,
-        claim: (current: JobRecord) => jobClaim(current, this.#runners),
+        claim: (current: JobRecord) => jobClaim(current, this.#concurrency),
         ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
         ...(item.stolen ? { stolen: true } : {}),
         latest: this.#latest,

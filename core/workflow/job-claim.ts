@@ -1,4 +1,4 @@
-import { imageWork, rateKey } from '../estimate.ts';
+import { DEFAULT_CALIBRATION, imageWork, rateKey, secondsPerUnit } from '../estimate.ts';
 import type { JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER } from '../plan.ts';
 import type { JobClaim } from '../pool/waiters.ts';
@@ -10,11 +10,16 @@ import type { JobClaim } from '../pool/waiters.ts';
 export function jobClaim(job: JobRecord, runners: number): JobClaim {
   const { params } = job;
   const left = Math.max(1, params.n_iter - (job.counted?.size ?? 0));
+  const createdAt = Date.parse(job.created_at);
+  const key = rateKey(params);
+  const imageMs = 1000 * imageWork(params) * secondsPerUnit(key, DEFAULT_CALIBRATION);
   return {
     jobId: job.job_id,
-    createdAt: Date.parse(job.created_at),
+    createdAt,
     work: left * params.batch_size * imageWork(params),
-    rateKey: rateKey(params),
+    rateKey: key,
     want: Math.min(CALLS_PER_RUNNER * runners, left),
+    // Its whole work at the default calibration: the same for every runner, whatever is done.
+    order: createdAt + Math.round(params.n_iter * params.batch_size * imageMs),
   };
 }

@@ -9,12 +9,22 @@ const RunItem = z.object({
   job_id: z.string(),
   runner: z.number().int().nonnegative(),
   runners: z.number().int().positive(),
+  /** Runners the job was admitted with, that run at once (see "Wait for the GPU pool"). */
+  concurrency: z.number().int().positive().optional(),
 });
 const runnerInRange = (r: z.infer<typeof RunItem>) => r.runner < r.runners;
 const runnerMessage = { message: 'runner must be below runners', path: ['runner'] };
 
 export const RunTaskInput = RunItem.refine(runnerInRange, runnerMessage);
 export type RunTaskInput = z.infer<typeof RunTaskInput>;
+
+/** What "Wait for the GPU pool" hands the same function: the job, its runners, and the token. */
+export const AdmitTaskInput = z.object({
+  job_id: z.string(),
+  runners: z.number().int().positive(),
+  task_token: z.string().min(1),
+});
+export type AdmitTaskInput = z.infer<typeof AdmitTaskInput>;
 
 /** What "Wait for a GPU slot" hands its function: the runner, and the token that ends its wait. */
 export const WaitTaskInput = RunItem.extend({ task_token: z.string().min(1) }).refine(

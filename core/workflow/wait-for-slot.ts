@@ -1,8 +1,9 @@
 import { TaskGoneError } from '../errors.ts';
 import { isTerminal } from '../job.ts';
+import { ADMISSION_RUNNER } from '../pool/waiters.ts';
 import type { HostPool, JobRecords, TaskCallbacks } from '../ports.ts';
 import { jobClaim } from './job-claim.ts';
-import type { WaitTaskInput } from './task-io.ts';
+import type { AdmitTaskInput, WaitTaskInput } from './task-io.ts';
 
 export interface WaitDeps {
   jobs: Pick<JobRecords, 'get'>;
@@ -27,6 +28,30 @@ export async function waitForSlot(input: WaitTaskInput, deps: WaitDeps): Promise
     }
     return { queued: false };
   }
-  await deps.pool.registerWaiter(jobClaim(job, input.runners), input.runner, input.task_token);
+  await deps.pool.registerWaiter(
+    jobClaim(job, input.concurrency ?? input.runners),
+    input.runner,
+    input.task_token,
+  );
+  return { queued: true };
+}
+
+/**
+ * The function "Wait for the GPU pool" invokes before any runner starts: it puts the job in the
+ * pool's line, one place for all its runners, and returns at once; whoever frees slots for it
+ * (or this call, if some are free already) sends SendTaskSuccess with the runners to start. A job
+ * that has ended needs no slot: it goes on at once with one runner, which sees the end.
+ */
+export async function waitForAdmission(input: AdmitTaskInput, deps: WaitDeps): Promise<{ queued: boolean }> {
+  const job = await deps.jobs.get(input.job_id);
+  if (!job || isTerminal(job.status)) {
+    try {
+      await deps.callbacks.succeed(input.task_token, { job_ended: true, runners: 1 });
+    } catch (error) {
+      if (!(error instanceof TaskGoneError)) throw error;
+    }
+    return { queued: false };
+  }
+  await deps.pool.registerWaiter(jobClaim(job, input.runners), ADMISSION_RUNNER, input.task_token);
   return { queued: true };
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV, LOADER_VARIABLES } from '../../lambdas/config/env.ts';
-import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
+import { FUNCTION_STATES } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT, VPC_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, taskFunction } from './template-queries.ts';
 
@@ -47,7 +47,7 @@ describe.each(Object.entries(CONTEXTS))('the environment the CDK app sets (%s)',
   afterAll(() => synth?.dispose());
 
   it('is what the worker loader reads, for every task function', () => {
-    for (const state of Object.keys(TASK_FUNCTIONS)) {
+    for (const state of FUNCTION_STATES) {
       const [, fn] = taskFunction(synth.template, state);
       expectLoaderReads(envOf(fn), LOADER_VARIABLES.worker, state);
     }

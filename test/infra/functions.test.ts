@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config/env.ts';
-import { TASK_FUNCTIONS, type TaskStateName } from '../../workflow/definition.ts';
+import { FUNCTION_STATES, SHARES_FUNCTION_OF, type TaskStateName } from '../../workflow/definition.ts';
 import { FUNCTION_SIZING } from '../../workflow/function-sizing.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import { envOf, gatewayFunction, resources, roleIdOf, taskFunction } from './template-queries.ts';
@@ -12,7 +12,7 @@ beforeAll(() => {
 });
 afterAll(() => synth?.dispose());
 
-const TASKS = Object.keys(TASK_FUNCTIONS);
+const TASKS: string[] = FUNCTION_STATES;
 
 describe('functions', () => {
   const all = () => Object.values(resources(synth.template, 'AWS::Lambda::Function'));
@@ -58,7 +58,8 @@ describe('functions', () => {
 
   it('take memory and time-out from FUNCTION_SIZING, the time-outs the embedded orchestrator enforces', () => {
     for (const [state, sizing] of Object.entries(FUNCTION_SIZING)) {
-      expect(taskFunction(synth.template, state as TaskStateName)[1].Properties, state).toMatchObject({
+      const owner = SHARES_FUNCTION_OF[state as keyof typeof SHARES_FUNCTION_OF] ?? state;
+      expect(taskFunction(synth.template, owner as TaskStateName)[1].Properties, state).toMatchObject({
         MemorySize: sizing.memoryMb,
         Timeout: sizing.timeoutSeconds,
       });

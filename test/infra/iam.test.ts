@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
+import { FUNCTION_STATES } from '../../workflow/definition.ts';
 import { type Synthesized, synthesize, TUNNEL_CONTEXT } from './synth.ts';
 import {
   actionsOf,
@@ -18,7 +18,7 @@ beforeAll(() => {
 });
 afterAll(() => synth?.dispose());
 
-const TASKS = Object.keys(TASK_FUNCTIONS);
+const TASKS: string[] = FUNCTION_STATES;
 const DATA_SERVICES = /^(dynamodb|s3|states|lambda|secretsmanager|kms):/;
 
 describe('IAM', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lambdas/config/env.ts';
-import { TASK_FUNCTIONS } from '../../workflow/definition.ts';
+import { FUNCTION_STATES } from '../../workflow/definition.ts';
 import { AUTH_SECRET_ARN, nagViolations, type Synthesized, synthesize, VPC_CONTEXT } from './synth.ts';
 import {
   allActions,
@@ -29,7 +29,7 @@ afterAll(() => {
   noEndpoints?.dispose();
 });
 
-const BOOKKEEPING = Object.keys(TASK_FUNCTIONS).filter((s) => s !== 'Generate images');
+const BOOKKEEPING = FUNCTION_STATES.filter((s) => s !== 'Generate images');
 
 describe('VPC mode', () => {
   it('passes cdk-nag: no finding left in the validation report', () => {

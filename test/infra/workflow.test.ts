@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFINITION_PATH,
   type FunctionArnVariable,
+  SHARES_FUNCTION_OF,
   substituteDefinition,
   TASK_FUNCTIONS,
   type TaskStateName,
@@ -58,11 +59,12 @@ describe('state machine', () => {
     });
   });
 
-  it('binds each Task state to its own function', () => {
+  it('binds each Task state to its own function, the two waits to one', () => {
     const substitutions = machine().DefinitionSubstitutions;
-    expect(Object.keys(substitutions).sort()).toEqual(Object.values(TASK_FUNCTIONS).sort());
+    expect(Object.keys(substitutions).sort()).toEqual([...new Set(Object.values(TASK_FUNCTIONS))].sort());
     for (const [state, variable] of Object.entries(TASK_FUNCTIONS)) {
-      const [functionId] = taskFunction(synth.template, state);
+      const owner = SHARES_FUNCTION_OF[state as keyof typeof SHARES_FUNCTION_OF] ?? state;
+      const [functionId] = taskFunction(synth.template, owner);
       expect(substitutions[variable]).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
     }
   });
@@ -97,7 +99,8 @@ describe('state machine', () => {
     const tasks = allStates(definition.States).filter(([, s]) => s.Type === 'Task');
     expect(tasks.map(([name]) => name).sort()).toEqual(Object.keys(TASK_FUNCTIONS).sort());
     for (const [name, state] of tasks) {
-      const fn = taskFunction(synth.template, name as TaskStateName)[1];
+      const owner = SHARES_FUNCTION_OF[name as keyof typeof SHARES_FUNCTION_OF] ?? name;
+      const fn = taskFunction(synth.template, owner as TaskStateName)[1];
       expect(Number(fn.Properties.Timeout), name).toBeLessThan(state.TimeoutSeconds ?? 0);
     }
   });
@@ -129,6 +132,27 @@ describe('state machine', () => {
       },
       HeartbeatSeconds: 600,
       Next: 'Generate images',
+    });
+  });
+
+  it('admits a job to the GPU pool as a whole before its runners start, with as many as it was given', () => {
+    const definition = JSON.parse(readFileSync(DEFINITION_PATH, 'utf8')) as {
+      StartAt: string;
+      States: Record<string, Record<string, unknown>>;
+    };
+    expect(definition.StartAt).toBe('Wait for the GPU pool');
+    expect(definition.States['Wait for the GPU pool']).toMatchObject({
+      Resource: 'arn:aws:states:::lambda:invoke.waitForTaskToken',
+      Parameters: {
+        FunctionName: `$\{${TASK_FUNCTIONS['Wait for the GPU pool']}}`,
+        Payload: { 'job_id.$': '$.job_id', 'runners.$': '$.runners', 'task_token.$': '$$.Task.Token' },
+      },
+      ResultPath: '$.admitted',
+      Next: 'Generate all iterations',
+    });
+    expect(definition.States['Generate all iterations']).toMatchObject({
+      MaxConcurrencyPath: '$.admitted.runners',
+      ItemSelector: { 'concurrency.$': '$.admitted.runners' },
     });
   });
 });

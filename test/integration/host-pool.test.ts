@@ -1,8 +1,10 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../adapters/aws-clients.ts';
 import { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
+import { LINE_WINDOW } from '../../adapters/pool-items.ts';
 import { nextRate } from '../../core/estimate.ts';
-import { HEARTBEAT_EVERY_MS, WAKE_GRACE_MS } from '../../core/pool/waiters.ts';
+import { ADMISSION_RUNNER, REGISTER_GRACE_MS, WAKE_GRACE_MS } from '../../core/pool/waiters.ts';
 import type { TaskCallbacks } from '../../core/ports.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
 import { LocalTaskCallbacks } from '../../local/step-functions/local-task-callbacks.ts';
@@ -234,11 +236,15 @@ describe('DynamoDbHostPool against dynalite', () => {
       lease: first,
       measured: { key: 'p0', secondsPerUnit: 0.2 },
     });
-    // The pool read and one write: no release of a#0 of its own.
+    // The head of the line, then one write: no read of the slots, no release of a#0 of its own.
     expect(sent.mock.calls.map(([command]) => command.constructor.name)).toEqual([
       'QueryCommand',
       'UpdateCommand',
     ]);
+    expect(sent.mock.calls[0]?.[0].input).toMatchObject({
+      ExpressionAttributeValues: { ':queue': `POOL#${name}#QUEUE` },
+      Limit: LINE_WINDOW,
+    });
     expect(second).toMatchObject({ hostId: 'gpu', slot: 0, holder: 'a#1', rates: { p0: 0.2 } });
     if (!('hostId' in second)) throw new Error('no lease');
     // a#0 no longer holds anything: releasing it again changes nothing.
@@ -405,7 +411,7 @@ describe('the queue of runners waiting for a slot', () => {
     );
     await p.registerWaiter(ask('b', '', { createdAt: 5000 }).claim, 0, token);
     expect(await Promise.race([woken, Promise.resolve(undefined)])).toBeUndefined();
-    await p.leaveQueue('a', 0);
+    await p.leaveQueue(ask('a', '').claim, 0);
     expect(await woken).toBe(true);
   });
 
@@ -440,18 +446,106 @@ describe('the queue of runners waiting for a slot', () => {
     expect(await b.woken).toBe(true);
   });
 
-  it('sends waiters their heartbeat every HEARTBEAT_EVERY_MS, and forgets runners that never registered', async () => {
+  it('sends no heartbeats (a request per waiter per interval), and forgets runners that never registered', async () => {
     const { p, waitInLine, advance, calls } = queuedPool();
     const holder = await p.acquire(ask('a', 'a#0'), 3_600_000);
-    const b = await waitInLine('b');
+    await waitInLine('b');
     expect(await p.acquire(ask('c', 'c#0'), 60_000)).toHaveProperty('wait');
+    advance(REGISTER_GRACE_MS);
     await p.sweep();
     expect(calls.filter((c) => c.startsWith('heartbeat'))).toEqual([]);
-    advance(HEARTBEAT_EVERY_MS);
-    await p.sweep();
-    expect(calls.filter((c) => c.startsWith('heartbeat'))).toEqual([`heartbeat ${b.token}`]);
     // c was refused but never reached its Wait state (its runner died): it is dropped.
     expect((await p.snapshot()).waiters.map((w) => w.jobId)).toEqual(['b']);
+    if ('hostId' in holder) await p.release(holder);
+  });
+
+  /** The queue partition's items, by kind: LINE (places) and TOKEN (tokens apart). */
+  async function queueItems(p: DynamoDbHostPool) {
+    const name = (p as unknown as { queuePk: string }).queuePk;
+    const { Items = [] } = await documentClient(stores.clients).send(
+      new QueryCommand({
+        TableName: stores.tableName,
+        KeyConditionExpression: 'pk = :queue',
+        ExpressionAttributeValues: { ':queue': name },
+        ConsistentRead: true,
+      }),
+    );
+    return Items;
+  }
+
+  it('holds one place in line for a job waiting to be admitted, however many runners it has', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 2 }]);
+    const holders = [await p.acquire(ask('a', 'a#0'), 60_000), await p.acquire(ask('a', 'a#1'), 60_000)];
+    // A job of 40 runners (want 80, capped at the pool's 2 slots) waits as a whole.
+    const { token, result } = tokens.mint('big');
+    await p.registerWaiter(ask('big', '', { want: 80 }).claim, ADMISSION_RUNNER, token);
+    const items = await queueItems(p);
+    expect(items.map((i) => String(i.sk).split('#')[0]).sort()).toEqual(['LINE', 'TOKEN']);
+    // The token is apart: the line item a decision reads holds none.
+    expect(items.find((i) => String(i.sk).startsWith('LINE#'))).not.toHaveProperty('token');
+    for (const lease of holders) if ('hostId' in lease) await p.release(lease);
+    await expect(result).resolves.toMatchObject({ runners: 1 });
+  });
+
+  it('admits a job with exactly the slots that are free, which its runners then take', async () => {
+    const { p, tokens } = queuedPool([
+      { id: 'q1', depth: 2 },
+      { id: 'q2', depth: 2 },
+    ]);
+    const held = [await p.acquire(ask('a', 'a#0', { want: 4 }), 60_000)];
+    for (let i = 1; i < 4; i++) held.push(await p.acquire(ask('a', `a#${i}`, { want: 4 }), 60_000));
+    const { token, result } = tokens.mint('b');
+    // b is well ahead in line (little work): a running job gives way to it.
+    await p.registerWaiter(ask('b', '', { want: 4, work: 1 }).claim, ADMISSION_RUNNER, token);
+    // One slot frees: b is admitted with one runner, and claims that one slot, not four.
+    if ('hostId' in (held[0] as object)) await p.release(held[0] as never);
+    await expect(result).resolves.toMatchObject({ runners: 1 });
+    const line = (await p.snapshot()).waiters;
+    expect(line).toMatchObject([{ jobId: 'b', runner: ADMISSION_RUNNER, want: 1 }]);
+    // a's next ask is refused: the freed slot is b's.
+    expect(await p.acquire(ask('a', 'a#9', { want: 4 }), 60_000)).toMatchObject({ ahead: 'b' });
+    // b's runner takes it, and the admission's claim is spent.
+    expect(await p.acquire(ask('b', 'b#0', { want: 2, work: 1 }), 60_000)).toMatchObject({
+      holder: 'b#0',
+    });
+    expect((await p.snapshot()).waiters.filter((w) => w.runner === ADMISSION_RUNNER)).toEqual([]);
+  });
+
+  it('loses nothing when an admitted job never comes for its slots: they go on to the next in line', async () => {
+    const { p, tokens, advance } = queuedPool([{ id: 'q', depth: 1 }]);
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    const dies = tokens.mint('dies');
+    await p.registerWaiter(ask('dies', '', { createdAt: 1000 }).claim, ADMISSION_RUNNER, dies.token);
+    const next = tokens.mint('next');
+    const nextWoken = next.result.then(
+      () => true,
+      () => false,
+    );
+    await p.registerWaiter(ask('next', '', { createdAt: 2000 }).claim, ADMISSION_RUNNER, next.token);
+    if ('hostId' in holder) await p.release(holder);
+    await expect(dies.result).resolves.toMatchObject({ runners: 1 });
+    // Its execution is gone before any runner asked (a worker died, or it was cancelled).
+    tokens.closeExecution('dies');
+    await p.sweep();
+    expect(await Promise.race([nextWoken, Promise.resolve(undefined)])).toBeUndefined();
+    // Its claim lapses; the next sweep finds its task gone and admits the next job.
+    advance(WAKE_GRACE_MS);
+    await p.sweep();
+    expect(await nextWoken).toBe(true);
+  });
+
+  it('reads one short page of the line however long it is', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 1 }]);
+    const holder = await p.acquire(ask('a', 'a#0'), 3_600_000);
+    for (let i = 0; i < 3 * LINE_WINDOW; i++) {
+      const { token } = tokens.mint(`w${i}`);
+      await p.registerWaiter(ask(`w${i}`, '', { createdAt: 1000 + i }).claim, ADMISSION_RUNNER, token);
+    }
+    expect(await queueItems(p)).toHaveLength(6 * LINE_WINDOW);
+    const line = (await p.snapshot()).waiters;
+    expect(line).toHaveLength(LINE_WINDOW);
+    // In order: the earliest places first.
+    expect(line.map((w) => w.jobId)).toEqual(Array.from({ length: LINE_WINDOW }, (_, i) => `w${i}`));
     if ('hostId' in holder) await p.release(holder);
   });
 });

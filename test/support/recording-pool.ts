@@ -7,6 +7,7 @@ import {
   nextHealth,
 } from '../../core/pool/host-pool.ts';
 import { type PoolOutage, poolOutage } from '../../core/pool/outage.ts';
+import type { JobClaim } from '../../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk } from '../../core/ports.ts';
 
 /**
@@ -115,8 +116,8 @@ export class RecordingPool implements HostPool {
   /** Runners that left the queue, as job/runner. */
   readonly left: string[] = [];
 
-  async leaveQueue(jobId: string, runner: number) {
-    this.left.push(`${jobId}/${runner}`);
+  async leaveQueue(claim: JobClaim, runner: number) {
+    this.left.push(`${claim.jobId}/${runner}`);
   }
 
   async registerWaiter() {}

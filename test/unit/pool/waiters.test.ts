@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   contenders as contendersAt,
-  HEARTBEAT_EVERY_MS,
-  heartbeatsDue,
   planWakes,
   REGISTER_GRACE_MS,
   WAKE_GRACE_MS,
@@ -74,14 +72,5 @@ describe('planWakes', () => {
     );
     // A runner still on its way to its Wait state claims its slot but cannot be woken yet.
     expect(planWakes(contenders([], [w('j', 1, { token: undefined }), w('k', 2)], NOW), 2)).toEqual([]);
-  });
-});
-
-describe('heartbeatsDue', () => {
-  it('names the registered waiters whose last heartbeat is HEARTBEAT_EVERY_MS old', () => {
-    const fresh = w('fresh', 1, { beatAt: NOW - 10 });
-    const due = w('due', 1, { beatAt: NOW - HEARTBEAT_EVERY_MS });
-    const woken = w('woken', 1, { beatAt: NOW - HEARTBEAT_EVERY_MS, wokenAt: NOW - 1 });
-    expect(heartbeatsDue([fresh, due, woken], NOW).map((x) => x.jobId)).toEqual(['due']);
   });
 });

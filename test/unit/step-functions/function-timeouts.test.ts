@@ -115,7 +115,9 @@ describe('a function past its time-out', () => {
   it('takes its time-outs from FUNCTION_SIZING for the project’s definition', async () => {
     const { timers, pending, now } = manualTimers();
     const generate = stuck();
-    const orchestrator = new LocalOrchestrator({ handlers: project(generate.handler).handlers, timers, now });
+    const { handlers, admit } = project(generate.handler);
+    const orchestrator = new LocalOrchestrator({ handlers, timers, now });
+    admit.by = orchestrator;
     await orchestrator.start('job', { job_id: 'job', runners: 1, runner_ids: [0] });
     await generate.invoked();
     expect([...pending.values()].map((t) => t.ms)).toContain(
@@ -128,10 +130,19 @@ describe('a function past its time-out', () => {
   });
 });
 
-/** The project's five Task states: `generate` as given, the others answering at once and counted. */
+/**
+ * The project's Task states: `generate` as given, the others answering at once and counted; the
+ * job is admitted to the pool with one runner by the orchestrator `admit` names once it exists.
+ */
 function project(generate: TaskHandlers[string]) {
   const calls = { record: 0, finalize: 0 };
+  const admit: { by?: LocalOrchestrator } = {};
   const handlers: TaskHandlers = {
+    'Wait for the GPU pool': async (input) => {
+      const { task_token: token } = input as { task_token: string };
+      queueMicrotask(() => admit.by?.sendTaskSuccess(token, JSON.stringify({ runners: 1 })));
+      return {};
+    },
     'Generate images': generate,
     'Wait for a GPU slot': async () => ({}),
     'Record failed iterations': async () => {
@@ -144,13 +155,13 @@ function project(generate: TaskHandlers[string]) {
     },
     'Render contact sheet': async () => ({}),
   };
-  return { handlers, calls };
+  return { handlers, calls, admit };
 }
 
 describe('the state machine, when a runner’s function fails on its own', () => {
   const GENERATE_MS = FUNCTION_SIZING['Generate images'].timeoutSeconds * 1000;
   const start = async (generate: TaskHandlers[string], timers = manualTimers()) => {
-    const { handlers, calls } = project(generate);
+    const { handlers, calls, admit } = project(generate);
     const orchestrator = new LocalOrchestrator({
       handlers,
       timers: timers.timers,
@@ -158,6 +169,7 @@ describe('the state machine, when a runner’s function fails on its own', () =>
       // Back-offs of no length: the retries themselves are what the tests count.
       retryIntervalOverrides: { 'Generate images': 0 },
     });
+    admit.by = orchestrator;
     await orchestrator.start('job', { job_id: 'job', runners: 1, runner_ids: [0] });
     return { orchestrator, calls };
   };
