@@ -111,24 +111,39 @@ export interface SlotRefusal {
   restingUntil?: number;
 }
 
+/** A string's FNV-1a hash: the same number on every worker. */
+function hashOf(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}
+
 /**
- * The free slots of healthy hosts, least loaded host first, ties at random. Hosts to avoid are
- * left out unless every healthy host is one of them.
+ * The free slots of healthy hosts, least loaded host first. Hosts to avoid are left out unless
+ * every healthy host is one of them. Ties go round the pool from a place of the asker's own (its
+ * job's and its runner's), so the runners of a job starting together each try a slot of their own
+ * first, not all the same one (each lost race is a failed conditional write).
  */
-function freeSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number, avoid: string[] = []) {
+function freeSlots(
+  hosts: HostSpec[],
+  snapshot: PoolSnapshot,
+  now: number,
+  avoid: string[] = [],
+  asker?: { jobId: string; runner: number },
+) {
   const health = new Map(snapshot.health.map((h) => [h.hostId, h]));
   const live = snapshot.slots.filter((s) => isLive(s, now));
   const load = (h: HostSpec) => live.filter((s) => s.hostId === h.id).length / h.depth;
   const healthy = hosts.filter((h) => isHealthy(health.get(h.id), now));
   const preferred = healthy.filter((h) => !avoid.includes(h.id));
+  const total = hosts.length;
+  const start = asker ? (hashOf(asker.jobId) + asker.runner) % total : 0;
   const free: Array<{ hostId: string; slot: number; rank: number; tie: number }> = [];
   for (const host of preferred.length > 0 ? preferred : healthy) {
+    const place = (hosts.indexOf(host) - start + total) % total;
     for (let slot = 0; slot < host.depth; slot++) {
       const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
-      if (!state || !isLive(state, now)) {
-        // Random ties: workers asking at the same moment do not all race for the same slot.
-        free.push({ hostId: host.id, slot, rank: load(host), tie: Math.random() });
-      }
+      if (!state || !isLive(state, now)) free.push({ hostId: host.id, slot, rank: load(host), tie: place });
     }
   }
   return free.sort((a, b) => a.rank - b.rank || a.tie - b.tie).map(({ hostId, slot }) => ({ hostId, slot }));
@@ -202,7 +217,10 @@ export function chooseSlot(
     )
     .sort(inLine);
   const kept = ahead.reduce((n, c) => n + c.unmet, 0);
-  const free = freeSlots(hosts, snapshot, now, ask.avoidHosts);
+  const free = freeSlots(hosts, snapshot, now, ask.avoidHosts, {
+    jobId: ask.claim.jobId,
+    runner: ask.runner,
+  });
   if (free.length <= kept) {
     const first = ahead[0];
     return first

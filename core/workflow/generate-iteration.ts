@@ -123,7 +123,11 @@ export async function generateIteration(
     return slot;
   }
   // From here the hand-over lease is the pool's: its first answer hands it over or releases it.
-  const lease = await acquireSlot(slot.ask, slot.timeoutMs + 60_000, deps, leases?.handOver);
+  const ask = slot.ask;
+  const acquire = () => acquireSlot(ask, slot.timeoutMs + 60_000, deps, leases?.handOver);
+  // A runner's asks for a free slot go one at a time: its second sees the lease its first wrote,
+  // instead of racing it for the same slot (a failed conditional write). A hand-over races nobody.
+  const lease = asker.shared && !leases?.handOver ? await inTurn(asker.shared, acquire) : await acquire();
   const { iteration } = input;
   if ('wait' in lease) {
     if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
@@ -160,6 +164,8 @@ export interface Asker {
 
 export interface RunnerCalls {
   lastCall: Map<string, HostCall>;
+  /** Its last ask for a free slot, which the next waits for (see inTurn). */
+  asking: Promise<unknown>;
   /** The sampling rates its calls measured, by host (see SamplingFit). */
   paces: Map<string, KnownPaces>;
   cancel: CancelWatch;
@@ -169,6 +175,7 @@ export interface RunnerCalls {
 
 export const runnerCalls = (): RunnerCalls => ({
   lastCall: new Map(),
+  asking: Promise.resolve(),
   paces: new Map(),
   cancel: { cancelled: false },
   noted: new Set(),
@@ -281,6 +288,13 @@ async function acquireSlot(ask: PoolAsk, leaseMs: number, deps: GenerateDeps, do
 }
 
 const MAX_ENDED_WAITERS = 3;
+
+/** Runs `work` once the runner's previous ask has settled, and makes it the one the next waits for. */
+function inTurn<T>(shared: RunnerCalls, work: () => Promise<T>): Promise<T> {
+  const turn = shared.asking.then(work, work);
+  shared.asking = turn.catch(() => undefined);
+  return turn;
+}
 
 /**
  * The iteration's images from its leased host, and how long they held the GPU per unit of work
