@@ -8,11 +8,12 @@ import { PRICES } from './cost.ts';
 import { machine, markdownTable, textTable } from './report.ts';
 import {
   AWS_TOKEN_LENGTH,
+  BENCH_IMAGE_MS,
+  cellPlan,
   SCALE_DEPTH,
   SCALE_HEADERS,
   SCALE_JOB_IMAGES,
   type ScaleCell,
-  type ScaleCellOptions,
   scaleCell,
   scaleRow,
   TARGET_IMAGE_MS,
@@ -22,23 +23,6 @@ import { epochNow } from './stats.ts';
 
 const GRID_HOSTS = [1, 16, 64];
 const GRID_QUEUED = [0, 50, 1000];
-/** The image time for the makespan cell (16 hosts x 50 jobs) and the one-job rows. */
-const BENCH_IMAGE_MS = 500;
-/** Other cells: images short enough that the GPU's ideal makespan is about this long... */
-const IDEAL_MAKESPAN_MS = 40_000;
-/** ...but not shorter than this (below it the simulator's timers, not the GPU, set the pace). */
-const MIN_IMAGE_MS = 10;
-const MAX_CAP_MS = 240_000;
-
-/** The image time and cap of a cell: 0.5 s where the GPU's time allows it, shorter for the big queues. */
-export function cellPlan(hosts: number, queued: number): ScaleCellOptions {
-  const images = Math.max(1, queued) * SCALE_JOB_IMAGES;
-  const fitting = Math.floor((IDEAL_MAKESPAN_MS * hosts) / images);
-  const imageMs = Math.max(MIN_IMAGE_MS, Math.min(BENCH_IMAGE_MS, fitting));
-  const ideal = (images * imageMs) / hosts;
-  const capMs = Math.min(MAX_CAP_MS, Math.max(60_000, 5 * ideal + 30_000));
-  return { hosts, queued, imageMs, capMs };
-}
 
 function parseCells(argv: string[]): Array<[number, number]> {
   const at = argv.indexOf('--cells');

@@ -34,6 +34,24 @@ export interface ScaleCellOptions {
   capMs: number;
 }
 
+/** The image time for the makespan cell (16 hosts x 50 jobs) and the one-job rows. */
+export const BENCH_IMAGE_MS = 500;
+/** Other cells: images short enough that the GPU's ideal makespan is about this long... */
+const IDEAL_MAKESPAN_MS = 40_000;
+/** ...but not shorter than this (below it the simulator's timers, not the GPU, set the pace). */
+const MIN_IMAGE_MS = 10;
+const MAX_CAP_MS = 240_000;
+
+/** The image time and cap of a cell: 0.5 s where the GPU's time allows it, shorter for the big queues. */
+export function cellPlan(hosts: number, queued: number): ScaleCellOptions {
+  const images = Math.max(1, queued) * SCALE_JOB_IMAGES;
+  const fitting = Math.floor((IDEAL_MAKESPAN_MS * hosts) / images);
+  const imageMs = Math.max(MIN_IMAGE_MS, Math.min(BENCH_IMAGE_MS, fitting));
+  const ideal = (images * imageMs) / hosts;
+  const capMs = Math.min(MAX_CAP_MS, Math.max(60_000, 5 * ideal + 30_000));
+  return { hosts, queued, imageMs, capMs };
+}
+
 export interface ScaleCell extends ScaleCellOptions {
   jobs: number;
   images: number;
