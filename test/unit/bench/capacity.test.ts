@@ -221,6 +221,25 @@ describe('the capacity meter', () => {
     expect(meter.snapshot().ops[0]).toMatchObject({ partition: 'JOB#*', rru: 2 });
   });
 
+  it('bills a query that finds nothing as a 4 KB read, where dynalite answers 0', () => {
+    const meter = new CapacityMeter();
+    const query = {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': s('POOL#gpu') },
+      ConsistentRead: true,
+    };
+    const units = meter.record(
+      'QueryCommand',
+      query,
+      { Items: [], ConsumedCapacity: { CapacityUnits: 0 } },
+      undefined,
+      at,
+    );
+    expect(units.rru).toBe(1);
+    expect(meter.snapshot().dynaliteChecks).toEqual({ agree: 1, disagree: 0 });
+  });
+
   it('takes the partition a query reads from its key condition', () => {
     const input = {
       KeyConditionExpression: 'owner_pk = :o AND begins_with(owner_sk, :p)',
