@@ -17,6 +17,7 @@ import {
   scaleCell,
   scaleRow,
   TARGET_IMAGE_MS,
+  unitsLine,
 } from './scale.ts';
 import { replaceScaleSection } from './scale-section.ts';
 import { epochNow } from './stats.ts';
@@ -59,7 +60,7 @@ for (const [hosts, queued] of parseCells(process.argv)) {
 
 const alone = (c: ScaleCell) => cells.find((x) => x.hosts === c.hosts && x.queued === 0);
 const rows = cells.map((c) => scaleRow(c, alone(c)));
-console.log(`\n${textTable(SCALE_HEADERS, rows)}`);
+console.log(`\n${textTable(SCALE_HEADERS, rows)}\n\n${cells.map(unitsLine).join('\n')}`);
 const checks = cells.reduce(
   (t, c) => ({ agree: t.agree + c.dynaliteChecks.agree, disagree: t.disagree + c.dynaliteChecks.disagree }),
   {
@@ -95,7 +96,15 @@ many jobs are started together (${SCALE_JOB_IMAGES} images each: n_iter ${SCALE_
   1,000 the hottest key under 1,000 RCU/s and 333 WCU/s at ${TARGET_IMAGE_MS / 1000} s images; at 16 x 50 makespan <= 1.02x, busy
   >= 98%, failed conditional writes <= 0.1 per image.
 
-${markdownTable(SCALE_HEADERS, rows)}
+${
+  cells.length < GRID_HOSTS.length * GRID_QUEUED.length
+    ? `Only the cells below were run for this table (\`--cells ${cells.map((c) => `${c.hosts}x${c.queued}`).join(',')}\`); \`npm run bench:scale\` runs all nine.\n\n`
+    : ''
+}${markdownTable(SCALE_HEADERS, rows)}
+
+Where the units go (the operations that took the most: command, table or index, partition key):
+
+${cells.map(unitsLine).join('\n')}
 `;
 const file = new URL('../BENCHMARKS.md', import.meta.url);
 await writeFile(file, replaceScaleSection(await readFile(file, 'utf8'), section));

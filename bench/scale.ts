@@ -6,7 +6,7 @@
  * the stack did per image.
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { PartitionPeak } from './capacity-meter.ts';
+import type { CapacityOp, PartitionPeak } from './capacity-meter.ts';
 import { PRICES } from './cost.ts';
 import { StackHost } from './host.ts';
 import { call, connect, type StartAnswer } from './mcp.ts';
@@ -76,6 +76,8 @@ export interface ScaleCell extends ScaleCellOptions {
   /** Lambda task seconds per image beyond the GPU's sampling (the part that does not scale with it). */
   lambdaSecondsPerImage: number;
   submitMs: number;
+  /** The operations that took the most units (command, table or index, partition key). */
+  topOps: CapacityOp[];
   dynaliteChecks: { agree: number; disagree: number; example?: string };
 }
 
@@ -217,6 +219,7 @@ function measure(options: ScaleCellOptions, run: Run): ScaleCell {
     transitionsPerImage: per(transitions),
     lambdaSecondsPerImage: per(Math.max(0, taskMs - gpuMs)) / 1000,
     submitMs: run.submitMs,
+    topOps: [...capacity.ops].sort((a, b) => b.rru + b.wru - (a.rru + a.wru)).slice(0, 4),
     dynaliteChecks: capacity.dynaliteChecks,
   };
 }
@@ -287,4 +290,14 @@ export function scaleRow(cell: ScaleCell, alone: ScaleCell | undefined): string[
     f(cell.lambdaSecondsPerImage),
     scaleVerdicts(cell, alone).join('; '),
   ];
+}
+
+/** One line per cell: where its units went, per image. */
+export function unitsLine(cell: ScaleCell): string {
+  const per = (x: number) => f(x / Math.max(1, cell.imagesMade));
+  const ops = cell.topOps.map(
+    (o) =>
+      `${o.command.replace(/Command$/, '')} ${o.target} ${o.partition}: ${o.rru > 0 ? `${per(o.rru)} RRU` : `${per(o.wru)} WRU`}${o.failedConditions > 0 ? ` (${per(o.failedConditions)} failed conditions)` : ''}`,
+  );
+  return `- ${cell.hosts} x ${cell.queued}, per image: ${ops.join('; ')}`;
 }

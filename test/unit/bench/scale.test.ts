@@ -26,6 +26,7 @@ const cell = (over: Partial<ScaleCell>): ScaleCell => ({
   transitionsPerImage: 1,
   lambdaSecondsPerImage: 0.1,
   submitMs: 10,
+  topOps: [],
   dynaliteChecks: { agree: 0, disagree: 0 },
   ...over,
 });
