@@ -53,6 +53,8 @@ export interface CapacitySnapshot {
   failedConditionalWrites: number;
   /** Reads the meter could size itself, and whether dynalite's figure matched. */
   dynaliteChecks: { agree: number; disagree: number; example?: string };
+  /** Time the meter itself took in the stack's process (sizing items), ms. */
+  meterMs: number;
 }
 
 export interface Units {
@@ -71,6 +73,7 @@ export class CapacityMeter {
   private readonly reads = new Map<string, Map<number, number>>();
   private readonly writes = new Map<string, Map<number, number>>();
   private failed = 0;
+  private meterMs = 0;
   private checks: CapacitySnapshot['dynaliteChecks'] = { agree: 0, disagree: 0 };
 
   private readonly table: TableShape;
@@ -85,6 +88,7 @@ export class CapacityMeter {
     this.reads.clear();
     this.writes.clear();
     this.failed = 0;
+    this.meterMs = 0;
     this.checks = { agree: 0, disagree: 0 };
   }
 
@@ -122,6 +126,21 @@ export class CapacityMeter {
     error: Error | undefined,
     at: number,
   ): Units {
+    const began = performance.now();
+    try {
+      return this.price(command, input, answer, error, at);
+    } finally {
+      this.meterMs += performance.now() - began;
+    }
+  }
+
+  private price(
+    command: string,
+    input: Input,
+    answer: Output | undefined,
+    error: Error | undefined,
+    at: number,
+  ): Units {
     // The document client hands the answer's items back plain before the meter sees them.
     const output = answer && wireOutput(answer);
     if (WRITES.has(command)) return this.write(command, input, output, error, at);
@@ -148,6 +167,7 @@ export class CapacityMeter {
       peakWrite: peak(this.writes),
       failedConditionalWrites: this.failed,
       dynaliteChecks: { ...this.checks },
+      meterMs: this.meterMs,
     };
   }
 

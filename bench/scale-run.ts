@@ -54,7 +54,7 @@ for (const [hosts, queued] of parseCells(process.argv)) {
   const cell = await scaleCell(plan, log);
   cells.push(cell);
   log(
-    `  ${cell.finished ? 'finished' : 'NOT finished'}: ${cell.imagesMade} images, ${cell.rruPerImage.toFixed(2)} RRU and ${cell.wruPerImage.toFixed(2)} WRU per image, makespan ${(cell.makespanMs / 1000).toFixed(1)} s; dynalite's read units matched the meter's ${cell.dynaliteChecks.agree} times, not ${cell.dynaliteChecks.disagree}${cell.dynaliteChecks.example ? ` (${cell.dynaliteChecks.example})` : ''}`,
+    `  ${cell.finished ? 'finished' : 'NOT finished'}: ${cell.imagesMade} images, ${cell.rruPerImage.toFixed(2)} RRU and ${cell.wruPerImage.toFixed(2)} WRU per image, makespan ${(cell.makespanMs / 1000).toFixed(1)} s; dynalite's read units matched the meter's ${cell.dynaliteChecks.agree} times, not ${cell.dynaliteChecks.disagree}${cell.dynaliteChecks.example ? ` (${cell.dynaliteChecks.example})` : ''}; the meter took ${cell.meterSeconds.toFixed(1)} s of the stack's time`,
   );
 }
 
@@ -84,7 +84,9 @@ many jobs are started together (${SCALE_JOB_IMAGES} images each: n_iter ${SCALE_
   meter's own sizing where the answer shows every item: ${checks.agree} agreed, ${checks.disagree} differed${example ? `, e.g. ${example}` : ''});
   writes sized by the meter: the larger of the item before and after in 1 KB units, a failed conditional
   write for the item as it stands, and each index entry put, changed or removed. Cost at $${(PRICES.dynamoPerReadUnit * 1e6).toFixed(3)} and
-  $${(PRICES.dynamoPerWriteUnit * 1e6).toFixed(3)} per million read and write units.
+  $${(PRICES.dynamoPerWriteUnit * 1e6).toFixed(3)} per million read and write units. The meter's own sizing took ${cells
+    .map((c) => `${c.meterSeconds.toFixed(1)} s`)
+    .join(', ')} of the stacks' time, cell by cell.
 - **Hottest key**: the most units one partition key (of the table or an index) took in a fixed 1-second
   window, as measured and (in brackets) scaled to ${TARGET_IMAGE_MS / 1000} s images: x (image time / ${TARGET_IMAGE_MS / 1000} s), the coordination
   running at the pace images finish. Short images are used where ${BENCH_IMAGE_MS / 1000} s ones would not fit in minutes.

@@ -79,6 +79,8 @@ export interface ScaleCell extends ScaleCellOptions {
   /** The operations that took the most units (command, table or index, partition key). */
   topOps: CapacityOp[];
   dynaliteChecks: { agree: number; disagree: number; example?: string };
+  /** The capacity meter's own time in the stack's process, s. */
+  meterSeconds: number;
 }
 
 const scaleJobArgs = (prompt: string) => ({
@@ -221,6 +223,7 @@ function measure(options: ScaleCellOptions, run: Run): ScaleCell {
     submitMs: run.submitMs,
     topOps: [...capacity.ops].sort((a, b) => b.rru + b.wru - (a.rru + a.wru)).slice(0, 4),
     dynaliteChecks: capacity.dynaliteChecks,
+    meterSeconds: capacity.meterMs / 1000,
   };
 }
 

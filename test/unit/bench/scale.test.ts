@@ -28,6 +28,7 @@ const cell = (over: Partial<ScaleCell>): ScaleCell => ({
   submitMs: 10,
   topOps: [],
   dynaliteChecks: { agree: 0, disagree: 0 },
+  meterSeconds: 0,
   ...over,
 });
 
