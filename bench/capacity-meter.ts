@@ -135,13 +135,7 @@ export class CapacityMeter {
     }
   }
 
-  private price(
-    command: string,
-    input: Input,
-    answer: Output | undefined,
-    error: Error | undefined,
-    at: number,
-  ): Units {
+  private price(...[command, input, answer, error, at]: Parameters<CapacityMeter['record']>): Units {
     // The document client hands the answer's items back plain before the meter sees them.
     const output = answer && wireOutput(answer);
     if (WRITES.has(command)) return this.write(command, input, output, error, at);
