@@ -20,6 +20,8 @@ export interface HostOptions {
   stepMs: number;
   /** Count every AWS SDK request (for the cost model). */
   countAws: boolean;
+  /** The scale scenarios: flat images (no picture work), AWS-sized task tokens, room for 1,000 jobs. */
+  scale?: { taskTokenLength: number; maxActiveJobs: number };
 }
 
 type Command = HostCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never;
@@ -64,6 +66,8 @@ export class StackHost {
           SDBATCH_CONCURRENCY: '',
           SDBATCH_TOKEN: '',
           BENCH_COUNT_AWS: options.countAws ? '1' : '0',
+          BENCH_SCALE_TOKEN_LENGTH: options.scale ? String(options.scale.taskTokenLength) : '',
+          SDBATCH_MAX_ACTIVE_JOBS: options.scale ? String(options.scale.maxActiveJobs) : '',
         },
       },
     );
@@ -107,6 +111,14 @@ export class StackHost {
     const stat = await readFile(`/proc/${this.ready.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+
+  /** Ends the stack's process at once (a scale cell past its time cap), and removes its data. */
+  async kill(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    await exited;
+    await rm(this.dataDir, { recursive: true, force: true });
   }
 
   async stop(): Promise<void> {

@@ -1,11 +1,12 @@
 /**
  * What the benchmark counts inside the embedded stack, through the optional hooks of
  * local/stack.ts: Step Functions events per execution, Task handler wall times, and every AWS SDK
- * request (DynamoDB with its capacity units, S3 by command).
+ * request (DynamoDB with its capacity units, as bench/capacity-meter.ts counts them; S3 by command).
  */
 
 import type { StackMetrics } from '../local/stack.ts';
 import type { WorkflowEvent } from '../local/step-functions/local-orchestrator.ts';
+import { CapacityMeter, type CapacitySnapshot } from './capacity-meter.ts';
 
 export interface TaskRecord {
   state: string;
@@ -56,30 +57,28 @@ export interface MetricsSnapshot {
   executions: Record<string, ExecutionRecord>;
   aws: AwsRequestCount[];
   awsTimeline: AwsRequestTiming[];
+  capacity: CapacitySnapshot;
 }
 
-type Middleware = (
-  next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
-  context: { commandName?: string },
-) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
+type Handler = (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>;
+type Middleware = (next: Handler, context: Record<string, unknown> & { commandName?: string }) => Handler;
 interface StackLike {
   add(middleware: Middleware, options: { step: string; name: string; priority?: string }): void;
 }
-
-const READS = new Set(['GetItemCommand', 'QueryCommand', 'ScanCommand', 'BatchGetItemCommand']);
-const WRITES = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand', 'BatchWriteItemCommand']);
 
 export class Metrics {
   private tasks: TaskRecord[] = [];
   private executions = new Map<string, ExecutionRecord>();
   private aws = new Map<string, AwsRequestCount>();
   private awsTimeline: AwsRequestTiming[] = [];
+  private readonly capacity = new CapacityMeter();
   private readonly endWaiters = new Map<string, Array<(e: ExecutionRecord) => void>>();
 
   reset(): void {
     this.tasks = [];
     this.aws.clear();
     this.awsTimeline = [];
+    this.capacity.reset();
     // Executions are kept: a job's end is waited for across resets.
   }
 
@@ -89,9 +88,9 @@ export class Metrics {
       executions: Object.fromEntries(this.executions),
       aws: [...this.aws.values()],
       awsTimeline: this.awsTimeline,
+      capacity: this.capacity.snapshot(),
     };
   }
-
   /** Resolves when the job's execution has ended (at once if it already has). */
   executionEnd(jobId: string): Promise<ExecutionRecord> {
     const known = this.executions.get(jobId);
@@ -157,10 +156,44 @@ export class Metrics {
   private instrument(service: 'DynamoDB' | 'S3', stack: unknown): void {
     const middlewareStack = stack as StackLike;
     if (service === 'DynamoDB') {
-      // Ask dynalite for the capacity each request consumed; the answer is otherwise unchanged.
+      // Before the document client marshals the input (just before the serializer) and after it
+      // set it afresh (the initialize step): ask for the consumed capacity and the item images the
+      // meter needs. What the code under test asked for is given back unchanged.
       middlewareStack.add(
-        (next) => (args) => next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } }),
-        { step: 'initialize', name: 'benchConsumedCapacity', priority: 'high' },
+        (next, context) => (args) => {
+          const asked = this.capacity.prepare(context.commandName ?? '', args.input);
+          context.benchAsked = asked;
+          return next({ ...args, input: asked.input });
+        },
+        { step: 'serialize', name: 'benchConsumedCapacity', priority: 'high' },
+      );
+      // Outside the deserializer, where the answer is parsed (the request count below sits inside
+      // it, where there is only the HTTP response): price the request, then take out what the
+      // meter asked for.
+      middlewareStack.add(
+        (next, context) => async (args) => {
+          const command = context.commandName ?? 'unknown';
+          const asked = context.benchAsked as ReturnType<CapacityMeter['prepare']> | undefined;
+          const at = performance.timeOrigin + performance.now();
+          try {
+            const result = await next(args);
+            this.addUnits(
+              command,
+              args.input,
+              this.capacity.record(command, args.input, result.output, undefined, at),
+            );
+            asked?.restore(result.output);
+            return result;
+          } catch (error) {
+            this.addUnits(
+              command,
+              args.input,
+              this.capacity.record(command, args.input, undefined, error as Error, at),
+            );
+            throw error;
+          }
+        },
+        { step: 'deserialize', name: 'benchCapacity', priority: 'high' },
       );
     }
     // The deserialize step runs once per request actually sent (retries included), and never for
@@ -178,11 +211,13 @@ export class Metrics {
         try {
           const result = await next(args);
           timing();
-          this.count(service, command, args.input, result.output);
+          this.entry(service, command, args.input).requests++;
           return result;
         } catch (error) {
           timing();
-          this.count(service, command, args.input, undefined, error as Error);
+          const entry = this.entry(service, command, args.input);
+          entry.requests++;
+          entry.errors++;
           throw error;
         }
       },
@@ -190,13 +225,7 @@ export class Metrics {
     );
   }
 
-  private count(
-    service: string,
-    command: string,
-    input: Record<string, unknown>,
-    output: Record<string, unknown> | undefined,
-    error?: Error,
-  ): void {
+  private entry(service: string, command: string, input: Record<string, unknown>): AwsRequestCount {
     const progress = /#current = :current/.test(String(input.UpdateExpression ?? ''));
     const key = `${service} ${command}${progress ? ' (progress)' : ''}`;
     let entry = this.aws.get(key);
@@ -204,89 +233,16 @@ export class Metrics {
       entry = { service, command, requests: 0, errors: 0, rru: 0, wru: 0, ...(progress ? { progress } : {}) };
       this.aws.set(key, entry);
     }
-    entry.requests++;
-    if (error) entry.errors++;
-    if (service !== 'DynamoDB') return;
-    const units = (output?.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits;
-    if (READS.has(command)) {
-      if (error) return;
-      if (command === 'GetItemCommand') {
-        entry.rru += units ?? (input.ConsistentRead ? 1 : 0.5);
-        return;
-      }
-      entry.rru += queryUnits(input, output ?? {});
-    } else if (WRITES.has(command)) {
-      // A failed conditional write is billed too (at least one unit); it writes no index entry.
-      if (error) {
-        if (error.name === 'ConditionalCheckFailedException') entry.wru += 1;
-        return;
-      }
-      const tableUnits = units ?? 1;
-      entry.wru += tableUnits + indexWrites(command, input);
-    }
+    return entry;
   }
-}
 
-/** Whether a write is to a job item (sk JOB), the only items in the owner indexes. */
-function isJobItem(input: Record<string, unknown>): boolean {
-  const key = (input.Key ?? input.Item) as Record<string, { S?: string } | string> | undefined;
-  const sk = key?.sk;
-  return (typeof sk === 'string' ? sk : sk?.S) === 'JOB';
-}
-
-/**
- * Writes a job item's write causes in the two owner indexes, each entry under 1 KB (one unit):
- * by-owner projects keys and status, so a new item or a status change writes it; the sparse
- * active-by-owner index holds keys only, written when an item enters it (created) or leaves it
- * (ended). Counting, live progress and notes touch neither.
- */
-function indexWrites(command: string, input: Record<string, unknown>): number {
-  if (!isJobItem(input)) return 0;
-  if (command === 'PutItemCommand') return 2;
-  const expression = String(input.UpdateExpression ?? '');
-  return (/#status = /.test(expression) ? 1 : 0) + (/active_owner_pk/.test(expression) ? 1 : 0);
-}
-
-/**
- * A Query reads ceil(bytes / 4 KB) units, half that when eventually consistent (always on an index).
- * Items returned are sized with DynamoDB's rules; a Select COUNT returns none, so each scanned item
- * is counted as one 4 KB unit (an upper bound).
- */
-function queryUnits(input: Record<string, unknown>, output: Record<string, unknown>): number {
-  const factor = input.ConsistentRead && !input.IndexName ? 1 : 0.5;
-  const items = output.Items as Array<Record<string, unknown>> | undefined;
-  if (input.Select === 'COUNT' || !items) {
-    return Math.max(1, Number(output.ScannedCount ?? 0)) * factor;
-  }
-  const bytes = items.reduce((total, item) => total + itemSize(item), 0);
-  return Math.max(1, Math.ceil(bytes / 4096)) * factor;
-}
-
-/** DynamoDB's item size: attribute names plus values (marshalled form). */
-export function itemSize(item: Record<string, unknown>): number {
-  let size = 0;
-  for (const [name, value] of Object.entries(item)) size += Buffer.byteLength(name) + valueSize(value);
-  return size;
-}
-
-function valueSize(value: unknown): number {
-  const [type, v] = Object.entries(value as Record<string, unknown>)[0] ?? ['NULL', true];
-  switch (type) {
-    case 'S':
-      return Buffer.byteLength(String(v));
-    case 'N':
-      return 1 + Math.ceil(String(v).replace(/[-.]/g, '').length / 2);
-    case 'B':
-      return (v as Uint8Array).length;
-    case 'SS':
-      return (v as string[]).reduce((t, s) => t + Buffer.byteLength(s), 0);
-    case 'NS':
-      return (v as string[]).reduce((t, s) => t + 1 + Math.ceil(s.length / 2), 0);
-    case 'L':
-      return 3 + (v as unknown[]).reduce<number>((t, x) => t + 1 + valueSize(x), 0);
-    case 'M':
-      return 3 + itemSize(v as Record<string, unknown>) + Object.keys(v as object).length;
-    default:
-      return 1;
+  private addUnits(
+    command: string,
+    input: Record<string, unknown>,
+    units: { rru: number; wru: number },
+  ): void {
+    const entry = this.entry('DynamoDB', command, input);
+    entry.rru += units.rru;
+    entry.wru += units.wru;
   }
 }

@@ -2,7 +2,7 @@
  * `npm run bench`: the embedded stack with simulated GPU hosts at a fixed time per step, measured
  * against the physical limit of those hosts. Prints the results table and writes BENCHMARKS.md.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { CALLS_PER_RUNNER } from '../core/plan.ts';
 import { CONTENTION_ITERATIONS, contention } from './contention.ts';
 import { costModel, GPU, gpuCostPerImage, PRICES } from './cost.ts';
@@ -21,6 +21,7 @@ import {
   usd,
   verdict,
 } from './report.ts';
+import { replaceScaleSection, scaleSection } from './scale-section.ts';
 import {
   awsDelta,
   directBaseline,
@@ -560,9 +561,10 @@ decoded), ${decode.whole.peak.toFixed(0)} MiB (${decode.whole.peaks.map((p) => p
 
 Counted from the 1-host job above (${one.images} images of batch_size 1): its execution's state transitions
 (StateEntered + StateRetried events of aws-local-stepfunctions, which Step Functions bills alike), each Task
-handler's wall time, every AWS SDK request the workers and the gateway sent (DynamoDB capacity units from
-dynalite's ConsumedCapacity, plus one unit per owner-index entry a job item's write creates or changes; a
-failed conditional write as 1 unit; Query units from the returned items' size), the start and result calls,
+handler's wall time, every AWS SDK request the workers and the gateway sent (DynamoDB read and write units as
+on-demand bills them, from item sizes: reads from dynalite's ConsumedCapacity, which sizes every item a Query
+evaluated; writes the larger of the item before and after in 1 KB units, plus each index entry put, changed or
+removed, a failed conditional write billed for the item as it stands; see bench/capacity.ts), the start and result calls,
 and one download per image. Lambda memory as CDK deploys it (workflow/function-sizing.ts, the gateway's construct): ${Object.entries(
   cost.memory.tasks,
 )
@@ -601,5 +603,8 @@ Generate task wall time / GPU time of the job's samplings: ${phases.waitFactor.t
 Not in the total: status polls, which the client decides. One poll measured ${ms(status1.p50)} (p50) at the gateway
 and ${pollRru.toFixed(2)} read units: ${usd(pollCost * 1000)} per 1,000 polls.
 `;
-await writeFile(new URL('../BENCHMARKS.md', import.meta.url), md);
+// The Scale section is `npm run bench:scale`'s: kept as it stands.
+const benchmarksFile = new URL('../BENCHMARKS.md', import.meta.url);
+const keptScale = scaleSection(await readFile(benchmarksFile, 'utf8').catch(() => ''));
+await writeFile(benchmarksFile, keptScale ? replaceScaleSection(md, keptScale) : md);
 process.exit(0);

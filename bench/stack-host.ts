@@ -16,7 +16,11 @@ const metrics = new Metrics();
 const hooks = metrics.hooks();
 // Counting AWS requests adds a middleware to every SDK call: only the stack that prices a job needs it.
 if (process.env.BENCH_COUNT_AWS !== '1') delete hooks.instrumentClient;
-const stack = await startEmbeddedStack(loadLocalConfig(process.env), { metrics: hooks });
+const tokenLength = Number(process.env.BENCH_SCALE_TOKEN_LENGTH || 0);
+const stack = await startEmbeddedStack(loadLocalConfig(process.env), {
+  metrics: hooks,
+  ...(tokenLength > 0 ? { flatImages: true, taskTokenLength: tokenLength } : {}),
+});
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const toEpoch = (t: number) => performance.timeOrigin + t;

@@ -41,7 +41,7 @@ const LocalConfig = z.object({
   SDBATCH_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** One SD WebUI or a comma-separated pool; user:password@ in a URL becomes HTTP Basic auth. */
   SD_WEBUI_URL: sdWebUiUrls(/^https?$/, 'each entry must be an http(s) URL').optional(),
-  SDBATCH_SIM_HOSTS: z.coerce.number().int().min(1).max(16).default(1),
+  SDBATCH_SIM_HOSTS: z.coerce.number().int().min(1).max(64).default(1),
   SDBATCH_PRESETS_DIR: z
     .string()
     .min(1)

@@ -73,6 +73,10 @@ export interface StackOverrides {
   taskTimers?: Timers;
   /** Optional instrumentation for the benchmark; off (undefined) in `npm start`. */
   metrics?: StackMetrics;
+  /** The built-in simulators answer with flat images (the bench's scale scenarios; see SimulatorOptions). */
+  flatImages?: boolean;
+  /** Task tokens padded to this many characters, as long as AWS's (the bench sizes the items that hold them). */
+  taskTokenLength?: number;
   /**
    * A module whose `createAuthorizer()` evaluates each function role's requests to the stores and
    * to Step Functions against the policies the CDK app synthesizes (the tests name one). Without
@@ -166,7 +170,12 @@ async function startServices(
     ? []
     : await Promise.all(
         Array.from({ length: config.SDBATCH_SIM_HOSTS }, (_, i) =>
-          startSimulator({ port: 0, stepMs: config.SDBATCH_SIM_STEP_MS, name: `sim-${i}` }),
+          startSimulator({
+            port: 0,
+            stepMs: config.SDBATCH_SIM_STEP_MS,
+            name: `sim-${i}`,
+            flatImages: overrides.flatImages,
+          }),
         ),
       );
   for (const sim of simulators) sim.setFaults(config.SDBATCH_SIM_FAULTS);
@@ -179,7 +188,7 @@ async function startServices(
   const concurrency = config.SDBATCH_CONCURRENCY ?? slots;
 
   // The orchestrator's open callback tasks: the workers answer them as Lambdas answer Step Functions.
-  const taskTokens = new TaskTokens(overrides.taskTimers);
+  const taskTokens = new TaskTokens(overrides.taskTimers, overrides.taskTokenLength);
   const instrumentClient = overrides.metrics?.instrumentClient;
   // Every client of the stack answers with the stores' stop, while they are stopped.
   const instrument: NonNullable<ClientOptions['instrument']> = (service, client) => {

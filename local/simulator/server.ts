@@ -40,6 +40,12 @@ export interface SimulatorOptions {
   name?: string;
   /** The tunnel's timer (fault tunnelSeconds); tests pass one they fire themselves. */
   tunnelClock?: Pick<Clock, 'sleep'>;
+  /**
+   * Answer every image with one flat PNG of the asked size, encoded once and without the
+   * `parameters` chunk (the answer's `info` still has the infotexts): the bench's scale scenarios
+   * time the coordination of thousands of images on two cores, not the pictures.
+   */
+  flatImages?: boolean;
 }
 
 export interface Simulator {
@@ -158,6 +164,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (!profile)
     throw new RangeError(`flavour must be one of ${Object.keys(PROFILES).join(', ')}, got ${flavour}`);
   const sim = new SimState({ stepMs, setupMs, decodeMs }, profile);
+  sim.flatImages = options.flatImages === true;
   const table = routes(sim, name);
   const tunnelClock = options.tunnelClock ?? systemClock;
   let closing = false;

@@ -63,6 +63,8 @@ export class SimState {
   readonly timing: Required<Timing>;
   readonly profile: HostProfile;
   stats = emptyStats();
+  /** See SimulatorOptions.flatImages. */
+  flatImages = false;
 
   constructor(timing: Timing, profile: HostProfile = PROFILES.reforge) {
     const { stepMs, setupMs = stepMs / 2, decodeMs = stepMs / 2 } = timing;
@@ -147,7 +149,11 @@ export async function txt2img(sim: SimState, raw: string, contentType?: string):
   const format = samplesFormat(sim.options.samples_format);
   if (send && !format) return errorReply(httpException(500, 'Invalid image format'));
   const encoding = { format: format ?? 'png', quality: Number(sim.options.jpeg_quality) };
-  const images = send ? await encodeAll(plan, produced, info.infotexts, encoding) : [];
+  const images = !send
+    ? []
+    : sim.flatImages
+      ? produced.map(({ size }) => flatPng(size.width, size.height))
+      : await encodeAll(plan, produced, info.infotexts, encoding);
   if (fault === undefined) {
     sim.stats.succeeded++;
     sim.stats.imagesReturned += images.length;
@@ -187,6 +193,21 @@ async function encodeAll(
     );
   }
   return (await Promise.all(pending)).map((image) => image.toString('base64'));
+}
+
+const flatPngs = new Map<string, string>();
+
+/** One grey PNG of the size, base64, encoded the first time it is asked for. */
+function flatPng(width: number, height: number): string {
+  const key = `${width}x${height}`;
+  let png = flatPngs.get(key);
+  if (!png) {
+    png = encodePng({ width, height, rgb: new Uint8Array(width * height * 3).fill(128), text: {} }).toString(
+      'base64',
+    );
+    flatPngs.set(key, png);
+  }
+  return png;
 }
 
 function rememberBody(stats: SimulatorStats, raw: string): void {

@@ -26,3 +26,10 @@ describe('SDBATCH_HOST_REQUEST_LIMIT_SECONDS', () => {
     );
   });
 });
+
+describe('SDBATCH_SIM_HOSTS', () => {
+  it('takes up to 64 simulated hosts (the bench scale scenarios run 64)', () => {
+    expect(loadLocalConfig({ SDBATCH_SIM_HOSTS: '64' }).SDBATCH_SIM_HOSTS).toBe(64);
+    expect(() => loadLocalConfig({ SDBATCH_SIM_HOSTS: '65' })).toThrow('SDBATCH_SIM_HOSTS');
+  });
+});

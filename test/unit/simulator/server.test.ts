@@ -421,3 +421,26 @@ describe('close', () => {
     await queuedOutcome;
   });
 });
+
+describe('flat images', () => {
+  it('answers each image with the same flat PNG of the asked size, infotexts in info only', async () => {
+    const own = await startSimulator({ stepMs: 1, flatImages: true });
+    try {
+      const answer = await fetch(`${own.url}/sdapi/v1/txt2img`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'a cat', seed: 5, steps: 1, width: 64, height: 48, n_iter: 2 }),
+      });
+      const body = (await answer.json()) as { images: string[]; info: string };
+      expect(body.images).toHaveLength(2);
+      expect(body.images[0]).toBe(body.images[1]);
+      const png = readPng(Buffer.from(body.images[0] ?? '', 'base64'));
+      expect(png).toMatchObject({ width: 64, height: 48 });
+      expect(png.text.parameters).toBeUndefined();
+      expect(JSON.parse(body.info).infotexts).toHaveLength(2);
+      expect(own.stats()).toMatchObject({ imagesReturned: 2, seedsReturned: [5, 6] });
+    } finally {
+      await own.close();
+    }
+  });
+});

@@ -186,6 +186,15 @@ describe('callback tasks (.waitForTaskToken)', () => {
     expect(tokens.waiting).toBe(0);
   });
 
+  it('pad their tokens to the length asked (AWS-sized), and still take answers', async () => {
+    const tokens = new TaskTokens(manualTimers().timers, 1000);
+    const { token, result } = tokens.mint('execution');
+    expect(token).toHaveLength(1000);
+    expect(token).toMatch(/^sdbatch-local-task:/);
+    tokens.sendTaskSuccess(token, JSON.stringify({ woken: true }));
+    expect(await result).toEqual({ woken: true });
+  });
+
   it('fail with the error SendTaskFailure names, which a Catch matches', async () => {
     const tokens = new TaskTokens(manualTimers().timers);
     const { token, handler } = tokenCatcher();
