@@ -14,7 +14,7 @@ import {
   type SlotRefusal,
 } from '../core/pool/host-pool.ts';
 import { type PoolOutage, poolOutage } from '../core/pool/outage.ts';
-import { ADMISSION_RUNNER, ASKING_AFTER_GRANT_MS, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
+import { ADMISSION_RUNNER, isWakeable, type JobClaim } from '../core/pool/waiters.ts';
 import type { FinishedLease, HostPool, PoolAsk, TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { DynamoDbPoolQueue, type LineWaiter } from './dynamodb-pool-queue.ts';
@@ -199,15 +199,12 @@ export class DynamoDbHostPool implements HostPool {
     }
     if (done && !handedOver) await this.release(done.lease, done.measured);
     if (!won) return { wait: 'other workers took every free slot first' };
-    // A runner that will ask for another slot at once (it keeps two calls in flight) stays in line
-    // as asking, so a slot freed meanwhile is kept for it rather than woken into another job's hands.
-    const heldNow = view.slots.filter((s) => isLive(s, now) && s.jobId === claim.jobId).length + 1;
-    if (heldNow < claim.want) {
-      await this.queue.markWaiting(claim, ask.runner, line, now, now + ASKING_AFTER_GRANT_MS);
-    } else if (line.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
+    // The runner has its slot: it no longer waits. (Its asks go one at a time, so a second ask
+    // follows at once without a place kept for it.) A job's admission claims the slots it was
+    // admitted for until its runners have taken them: the claim shrinks by this one.
+    if (line.some((w) => w.jobId === claim.jobId && w.runner === ask.runner)) {
       await this.queue.leave(claim, ask.runner);
     }
-    // The job's admission claims the slots it was admitted for until its runners have taken them.
     const admitted = line.find((w) => w.jobId === claim.jobId && w.runner === ADMISSION_RUNNER);
     if (admitted?.wokenAt !== undefined) await this.queue.took(admitted);
     const { hostId, slot } = won;

@@ -255,7 +255,11 @@ export class DynamoDbPoolQueue {
       return false;
     }
     const output = admission
-      ? { runners: Math.ceil(w.slots / SLOTS_PER_RUNNER), admitted_at: new Date(now).toISOString() }
+      ? {
+          runners: Math.ceil(w.slots / SLOTS_PER_RUNNER),
+          slots: w.slots,
+          admitted_at: new Date(now).toISOString(),
+        }
       : { woken_at: new Date(now).toISOString() };
     try {
       await callbacks.succeed(token, output);

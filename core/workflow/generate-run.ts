@@ -105,6 +105,8 @@ class Runner {
   readonly #runners: number;
   /** Runners of the job at work at once (what it was admitted with): its claim's slots. */
   readonly #concurrency: number;
+  /** The slots it was admitted for, if it was. */
+  readonly #slots: number | undefined;
   readonly #deps: RunDeps;
   readonly #deadline: number;
   readonly #stop: AbortSignal | undefined;
@@ -135,6 +137,7 @@ class Runner {
     this.#runner = input.runner;
     this.#runners = input.runners;
     this.#concurrency = input.concurrency ?? input.runners;
+    this.#slots = input.slots;
     this.#deps = deps;
     this.#deadline = deadline;
     this.#stop = stop;
@@ -178,7 +181,10 @@ class Runner {
         this.#leases.releaseAll(),
         asking
           ? undefined
-          : this.#deps.pool.leaveQueue(jobClaim(this.#latest.job, this.#concurrency), this.#runner),
+          : this.#deps.pool.leaveQueue(
+              jobClaim(this.#latest.job, this.#concurrency, this.#slots),
+              this.#runner,
+            ),
       ]);
     }
   }
@@ -276,7 +282,7 @@ class Runner {
       if (item.taken && !(await this.#stillToMake(item))) return;
       const asker = {
         runner: this.#runner,
-        claim: (current: JobRecord) => jobClaim(current, this.#concurrency),
+        claim: (current: JobRecord) => jobClaim(current, this.#concurrency, this.#slots),
         ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
         ...(item.stolen ? { stolen: true } : {}),
         latest: this.#latest,

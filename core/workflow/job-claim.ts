@@ -5,9 +5,10 @@ import type { JobClaim } from '../pool/waiters.ts';
 
 /**
  * What a job claims of the pool: when it was created, the sampling work its unfinished iterations
- * need, and the slots its runners can use (the pool places it in line from these).
+ * need, and the slots its runners can use: two each, or those it was admitted for (the pool places
+ * it in line from these).
  */
-export function jobClaim(job: JobRecord, runners: number): JobClaim {
+export function jobClaim(job: JobRecord, runners: number, slots?: number): JobClaim {
   const { params } = job;
   const left = Math.max(1, params.n_iter - (job.counted?.size ?? 0));
   const createdAt = Date.parse(job.created_at);
@@ -18,7 +19,7 @@ export function jobClaim(job: JobRecord, runners: number): JobClaim {
     createdAt,
     work: left * params.batch_size * imageWork(params),
     rateKey: key,
-    want: Math.min(CALLS_PER_RUNNER * runners, left),
+    want: Math.min(slots ?? CALLS_PER_RUNNER * runners, CALLS_PER_RUNNER * runners, left),
     // Its whole work at the default calibration: the same for every runner, whatever is done.
     order: createdAt + Math.round(params.n_iter * params.batch_size * imageMs),
   };

@@ -11,6 +11,8 @@ const RunItem = z.object({
   runners: z.number().int().positive(),
   /** Runners the job was admitted with, that run at once (see "Wait for the GPU pool"). */
   concurrency: z.number().int().positive().optional(),
+  /** The free slots it was admitted for: what its runners claim at most. */
+  slots: z.number().int().positive().optional(),
 });
 const runnerInRange = (r: z.infer<typeof RunItem>) => r.runner < r.runners;
 const runnerMessage = { message: 'runner must be below runners', path: ['runner'] };

@@ -29,7 +29,7 @@ export async function waitForSlot(input: WaitTaskInput, deps: WaitDeps): Promise
     return { queued: false };
   }
   await deps.pool.registerWaiter(
-    jobClaim(job, input.concurrency ?? input.runners),
+    jobClaim(job, input.concurrency ?? input.runners, input.slots),
     input.runner,
     input.task_token,
   );
@@ -46,7 +46,7 @@ export async function waitForAdmission(input: AdmitTaskInput, deps: WaitDeps): P
   const job = await deps.jobs.get(input.job_id);
   if (!job || isTerminal(job.status)) {
     try {
-      await deps.callbacks.succeed(input.task_token, { job_ended: true, runners: 1 });
+      await deps.callbacks.succeed(input.task_token, { job_ended: true, runners: 1, slots: 2 });
     } catch (error) {
       if (!(error instanceof TaskGoneError)) throw error;
     }

@@ -144,14 +144,19 @@ describe('DynamoDbHostPool against dynalite', () => {
     if ('hostId' in big1) await p.release(big1);
     expect(await p.acquire(bigAsk('big#2'), 60_000)).toMatchObject({ wait: expect.stringMatching(/small/) });
     expect(await p.acquire(small, 60_000)).toMatchObject({ holder: 'small#0' });
-    // The big job, refused its hand-over, waits; the small one has a slot and asks for its second
-    // (it keeps two calls in flight): the slot big still holds is kept for it when freed.
+    // The big job, refused its hand-over, waits; the small one has its slot and no longer waits
+    // (its second ask follows at once: a runner's asks go one at a time).
     const { waiters } = await p.snapshot();
-    expect(waiters.map((w) => [w.jobId, w.token])).toEqual([
-      ['big', undefined],
-      ['small', undefined],
-    ]);
+    expect(waiters.map((w) => [w.jobId, w.token])).toEqual([['big', undefined]]);
+    expect(await p.acquire(ask('small', 'small#1', { createdAt: 1000, work: 2 }), 60_000)).toHaveProperty(
+      'wait',
+    );
     if ('hostId' in big2) await p.release(big2);
+    // The slot big held goes to small, ahead in line, not to big asking again first.
+    expect(await p.acquire(bigAsk('big#3'), 60_000)).toMatchObject({ wait: expect.stringMatching(/small/) });
+    expect(await p.acquire(ask('small', 'small#1', { createdAt: 1000, work: 2 }), 60_000)).toMatchObject({
+      holder: 'small#1',
+    });
   });
 
   it('rests a host after three failures in a row and says so', async () => {
@@ -398,11 +403,12 @@ describe('the queue of runners waiting for a slot', () => {
   });
 
   it('wakes whoever a runner’s place held back once that runner, its share done, leaves the queue', async () => {
-    const { p, tokens } = queuedPool([{ id: 'q', depth: 2 }]);
-    // a holds one slot and still asks for its second (it asks a while after each grant).
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 1 }]);
+    // a holds the slot and was refused a second (every slot busy): it asks again in a while.
     const lease = await p.acquire(ask('a', 'a#0'), 60_000);
-    expect(await p.acquire(ask('b', 'b#0', { createdAt: 5000 }), 60_000)).toHaveProperty('ahead', 'a');
-    // a's last call ends before b's token is in: a's place keeps both slots for it.
+    expect(await p.acquire(ask('a', 'a#1'), 60_000)).toHaveProperty('wait');
+    expect(await p.acquire(ask('b', 'b#0', { createdAt: 5000 }), 60_000)).toHaveProperty('wait');
+    // a's call ends before b's token is in: a's place keeps the slot for it.
     if ('hostId' in lease) await p.release(lease);
     const { token, result } = tokens.mint('b');
     const woken = result.then(

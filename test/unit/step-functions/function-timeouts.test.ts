@@ -140,7 +140,7 @@ function project(generate: TaskHandlers[string]) {
   const handlers: TaskHandlers = {
     'Wait for the GPU pool': async (input) => {
       const { task_token: token } = input as { task_token: string };
-      queueMicrotask(() => admit.by?.sendTaskSuccess(token, JSON.stringify({ runners: 1 })));
+      queueMicrotask(() => admit.by?.sendTaskSuccess(token, JSON.stringify({ runners: 1, slots: 2 })));
       return {};
     },
     'Generate images': generate,
