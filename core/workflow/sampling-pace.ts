@@ -86,9 +86,13 @@ export class SamplingFit {
   }
 }
 
-/** Steps a second between two sightings of a pass, once they are MIN_FIT_STEPS apart. */
+/**
+ * Steps a second between two sightings of a pass, once they are MIN_FIT_STEPS apart, or as far
+ * apart as a short pass allows: its first step (0) and last two (held while decoding) show no pace.
+ */
 function rate(first: StepSighting, last: StepSighting): number | undefined {
-  if (last.step - first.step < MIN_FIT_STEPS || last.at <= first.at) return undefined;
+  const apart = Math.max(1, Math.min(MIN_FIT_STEPS, last.steps - 3));
+  if (last.step - first.step < apart || last.at <= first.at) return undefined;
   return ((last.step - first.step) * 1000) / (last.at - first.at);
 }
 

@@ -39,6 +39,13 @@ describe('sampling pace', () => {
     expect(fit.pace()).toBeUndefined();
     fit.see({ at: 5_000, step: 5, steps: 30 });
     expect(fit.pace()?.stepsPerSecond).toBe(4 / 3);
+    // A short pass shows steps 1 to steps - 2 only: it is measured over as many as it shows.
+    const short = new SamplingFit();
+    short.see({ at: 2_000, step: 1, steps: 6 });
+    short.see({ at: 3_000, step: 3, steps: 6 });
+    expect(short.pace()).toBeUndefined();
+    short.see({ at: 4_000, step: 4, steps: 6 });
+    expect(short.pace()?.stepsPerSecond).toBe(1.5);
   });
 
   it("places the runner's next call on the host from its first sighting, at the rate the last one measured", () => {
