@@ -53,6 +53,27 @@ const CLAIM_SETS = CLAIM_NAMES.split(', ').map((name) => `${name} = :${name}`);
 const claimValues = (claim: JobClaim) =>
   Object.fromEntries(Object.entries(leaseClaimAttributes(claim)).map(([name, value]) => [`:${name}`, value]));
 
+/** The lease a won slot stands for, with the slot's rates when it has any. */
+function leaseOn(
+  at: { hostId: string; slot: number },
+  holder: string,
+  jobId: string,
+  until: number,
+  hostFailures: number,
+  rates: Record<string, number> | undefined,
+): Lease {
+  const { hostId, slot } = at;
+  return {
+    hostId,
+    slot,
+    holder,
+    jobId,
+    until,
+    hostFailures,
+    ...(rates && Object.keys(rates).length > 0 ? { rates } : {}),
+  };
+}
+
 export interface HostPoolOptions {
   clock?: () => number;
   name?: string;
@@ -210,15 +231,7 @@ export class DynamoDbHostPool implements HostPool {
     const { hostId, slot } = won;
     const hostFailures = snapshot.health.find((h) => h.hostId === hostId)?.failures ?? 0;
     const rates = handedOver ?? snapshot.slots.find((s) => s.hostId === hostId && s.slot === slot)?.rates;
-    return {
-      hostId,
-      slot,
-      holder: ask.holder,
-      jobId: claim.jobId,
-      until,
-      hostFailures,
-      ...(rates ? { rates } : {}),
-    };
+    return leaseOn(won, ask.holder, claim.jobId, until, hostFailures, rates);
   }
 
   /**
@@ -248,16 +261,8 @@ export class DynamoDbHostPool implements HostPool {
     const until = now + leaseMs;
     const rates = await this.tryHandOver(done, claim, ask.holder, now, until);
     if (!rates) return undefined;
-    const { hostId, slot } = done.lease;
-    return {
-      hostId,
-      slot,
-      holder: ask.holder,
-      jobId: claim.jobId,
-      until,
-      hostFailures: 0,
-      ...(Object.keys(rates).length > 0 ? { rates } : {}),
-    };
+    // The call on this host went well: no failures to count.
+    return leaseOn(done.lease, ask.holder, claim.jobId, until, 0, rates);
   }
 
   /**
