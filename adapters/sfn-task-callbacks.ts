@@ -13,8 +13,7 @@ export interface SfnEndpoint {
 }
 
 /**
- * Step Functions' SendTaskSuccess and SendTaskHeartbeat for the "Wait for a GPU slot" tasks: two
- * signed JSON requests. Sent with aws4fetch rather than @aws-sdk/client-sfn, whose code in the
+ * Step Functions' SendTaskSuccess for the two waits' callback tasks: a signed JSON request. Sent with aws4fetch rather than @aws-sdk/client-sfn, whose code in the
  * generate function's bundle raised its peak memory for the largest SD WebUI answer by 10-15 MiB
  * (measured by the bench's bundled probe) of the 256 MB it has.
  */
@@ -29,10 +28,6 @@ export class SfnTaskCallbacks implements TaskCallbacks {
 
   succeed(token: string, output: Record<string, unknown>): Promise<void> {
     return this.send('SendTaskSuccess', { taskToken: token, output: JSON.stringify(output) });
-  }
-
-  heartbeat(token: string): Promise<void> {
-    return this.send('SendTaskHeartbeat', { taskToken: token });
   }
 
   private async send(action: string, body: Record<string, string>): Promise<void> {

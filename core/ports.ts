@@ -316,14 +316,13 @@ export interface HostPool {
 export type PoolAsk = Omit<SlotAsk, 'continuing'>;
 
 /**
- * Completes the callback tasks waiting for a GPU slot: Step Functions' SendTaskSuccess and
- * SendTaskHeartbeat, or the embedded orchestrator's own.
+ * Completes the callback tasks waiting for the GPU pool or a slot: Step Functions'
+ * SendTaskSuccess, or the embedded orchestrator's own. (No heartbeat is ever sent: see
+ * SWEEP_EVERY_MS.)
  */
 export interface TaskCallbacks {
   /** Ends the waiting task with `output`; TaskGoneError if it no longer waits. */
   succeed(token: string, output: Record<string, unknown>): Promise<void>;
-  /** Restarts the task's heartbeat clock; TaskGoneError if it no longer waits. */
-  heartbeat(token: string): Promise<void>;
 }
 
 /** An image of the sheet: its seed for the label, and how to fetch its bytes when needed. */

@@ -99,10 +99,6 @@ function authorizedCallbacks(
       await authorize(role, 'states:SendTaskSuccess', arns.stateMachine);
       return callbacks.succeed(token, output);
     },
-    heartbeat: async (token) => {
-      await authorize(role, 'states:SendTaskHeartbeat', arns.stateMachine);
-      return callbacks.heartbeat(token);
-    },
   };
 }
 

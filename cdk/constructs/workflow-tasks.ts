@@ -77,20 +77,19 @@ export class WorkflowTasks extends Construct {
     };
     this.byState = { ...own, 'Wait for the GPU pool': own[SHARES_FUNCTION_OF['Wait for the GPU pool']] };
 
-    // SendTaskSuccess and SendTaskHeartbeat have no resource types (the Service Authorization
-    // Reference lists none): a statement naming the state machine would never grant them, and
-    // AWS would refuse every wake-up. Only "*" does; the task token itself names the task.
+    // SendTaskSuccess has no resource types (the Service Authorization Reference lists none): a
+    // statement naming the state machine would never grant it, and AWS would refuse every wake-up. Only "*" does; the task token itself names the task.
     const answerTasks = (fn: NodeFunction) => {
       fn.role.addToPrincipalPolicy(
         new PolicyStatement({
-          actions: ['states:SendTaskSuccess', 'states:SendTaskHeartbeat'],
+          actions: ['states:SendTaskSuccess'],
           resources: ['*'],
         }),
       );
       Validations.of(fn.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'X-Ray PutTraceSegments and PutTelemetryRecords, and Step Functions SendTaskSuccess and SendTaskHeartbeat, do not support resource-level permissions.',
+          'X-Ray PutTraceSegments and PutTelemetryRecords, and Step Functions SendTaskSuccess, do not support resource-level permissions.',
       });
     };
     for (const [state, fn] of Object.entries(own)) {
@@ -98,7 +97,7 @@ export class WorkflowTasks extends Construct {
       if (state === 'Generate images') {
         props.images.bindWriter(fn);
         props.gpu.bindGenerator(fn);
-        // Freeing a slot wakes the next waiting runner; live runners send the waiters heartbeats.
+        // Freeing a slot wakes the next in line.
         answerTasks(fn);
       } else if (state === 'Wait for a GPU slot') {
         fn.addEnvironment(ENV.bucketName, props.images.bucket.bucketName);

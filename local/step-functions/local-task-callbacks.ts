@@ -14,7 +14,7 @@ function answer(call: () => void): Promise<void> {
   }
 }
 
-/** The embedded orchestrator's SendTaskSuccess and SendTaskHeartbeat, as the workers' port. */
+/** The embedded orchestrator's SendTaskSuccess, as the workers' port. */
 export class LocalTaskCallbacks implements TaskCallbacks {
   private readonly tokens: TaskTokens;
 
@@ -24,9 +24,5 @@ export class LocalTaskCallbacks implements TaskCallbacks {
 
   succeed(token: string, output: Record<string, unknown>): Promise<void> {
     return answer(() => this.tokens.sendTaskSuccess(token, JSON.stringify(output)));
-  }
-
-  heartbeat(token: string): Promise<void> {
-    return answer(() => this.tokens.sendTaskHeartbeat(token));
   }
 }

@@ -39,7 +39,7 @@ describe('IAM', () => {
   it('uses Resource "*" only for actions that have no resource types (X-Ray, log delivery, task callbacks), never for data', () => {
     for (const s of statements().filter((s) => s.Resource === '*')) {
       for (const action of actionsOf(s as never)) {
-        expect(action).toMatch(/^(xray|logs):|^states:SendTask(Success|Heartbeat)$/);
+        expect(action).toMatch(/^(xray|logs):|^states:SendTaskSuccess$/);
       }
     }
     for (const s of statements()) {
@@ -72,7 +72,7 @@ describe('IAM', () => {
             .filter((a) => a.startsWith('states:'))
             .sort(),
           state,
-        ).toEqual(['states:SendTaskHeartbeat', 'states:SendTaskSuccess']);
+        ).toEqual(['states:SendTaskSuccess']);
         // SendTask* have no resource types: only "*" grants them (a state machine ARN never would).
         for (const s of stmts) expect(s.Resource, state).toBe('*');
       } else {

@@ -30,17 +30,15 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe('SfnTaskCallbacks', () => {
-  it('sends SendTaskSuccess and SendTaskHeartbeat as signed AWS JSON 1.0 requests', async () => {
+  it('sends SendTaskSuccess as a signed AWS JSON 1.0 request', async () => {
     received.length = 0;
     answer = { status: 200, body: {} };
     await callbacks.succeed('token-1', { woken_at: '2026-11-27T00:00:00.000Z' });
-    await callbacks.heartbeat('token-2');
     expect(received.map((r) => [r.headers['x-amz-target'], r.body])).toEqual([
       [
         'AWSStepFunctions.SendTaskSuccess',
         { taskToken: 'token-1', output: '{"woken_at":"2026-11-27T00:00:00.000Z"}' },
       ],
-      ['AWSStepFunctions.SendTaskHeartbeat', { taskToken: 'token-2' }],
     ]);
     for (const { headers } of received) {
       expect(headers['content-type']).toBe('application/x-amz-json-1.0');
@@ -64,7 +62,7 @@ describe('SfnTaskCallbacks', () => {
       body: { message: 'slow down' },
       headers: { 'x-amzn-errortype': 'ThrottlingException:http://internal' },
     };
-    const throttled = callbacks.heartbeat('t');
+    const throttled = callbacks.succeed('t', {});
     await expect(throttled).rejects.toThrow(/ThrottlingException/);
     await expect(throttled).rejects.not.toBeInstanceOf(TaskGoneError);
   });
