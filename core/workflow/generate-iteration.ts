@@ -133,13 +133,26 @@ export async function generateIteration(
     if (lease.running) return { iteration, images: 0, skipped: true, running_elsewhere: true };
     throw new NoSlotAvailableError(lease.wait, lease);
   }
+  // The runner's calls to a host go out in the order they got their slots (see generateOnHost):
+  // that order is taken now, as the lease is granted, not once the job has been read under it.
+  const order = asker.shared ? hostOrder(asker.shared, lease.hostId) : undefined;
   // The host's measured speed rides on the release, a write made anyway: nothing added between calls.
   let measured: RateSample | undefined;
   try {
-    return await generateUnderLease(input, lease, slot.timeoutMs, deps, asker, (m) => {
-      measured = m;
-    });
+    return await generateUnderLease(
+      input,
+      lease,
+      slot.timeoutMs,
+      deps,
+      asker,
+      (m) => {
+        measured = m;
+      },
+      order,
+    );
   } finally {
+    // A call that never went out (the job ended, the iteration was counted) holds no one back.
+    order?.first.end();
     if (leases) leases.book.put({ lease, measured });
     else await deps.pool.release(lease, measured);
   }
@@ -214,6 +227,7 @@ async function generateUnderLease(
   deps: GenerateDeps,
   asker: Asker,
   measure: (measured: RateSample | undefined) => void,
+  order?: HostOrder,
 ): Promise<IterationOutcome> {
   const { job_id: jobId, iteration } = input;
   // Read under the lease: another worker that made this iteration counted it before it let the
@@ -248,6 +262,7 @@ async function generateUnderLease(
     storer.take,
     asker.shared,
     measure,
+    order,
   );
   if (!outcome) return { iteration, images: 0, skipped: true };
   measure(outcome.measured);
@@ -289,6 +304,20 @@ async function acquireSlot(ask: PoolAsk, leaseMs: number, deps: GenerateDeps, do
 
 const MAX_ENDED_WAITERS = 3;
 
+/** A call's place among the runner's calls to one host: itself, and the call sent there before it. */
+interface HostOrder {
+  first: HostCall;
+  previous: HostCall | undefined;
+}
+
+/** Takes the next place among the runner's calls to the host. */
+function hostOrder(shared: RunnerCalls, hostId: string): HostOrder {
+  const first = new HostCall();
+  const previous = shared.lastCall.get(hostId);
+  shared.lastCall.set(hostId, first);
+  return { first, previous };
+}
+
 /** Runs `work` once the runner's previous ask has settled, and makes it the one the next waits for. */
 function inTurn<T>(shared: RunnerCalls, work: () => Promise<T>): Promise<T> {
   const turn = shared.asking.then(work, work);
@@ -312,14 +341,13 @@ async function generateOnHost(
   sink: ImageSink,
   shared: RunnerCalls = runnerCalls(),
   measure: (measured: RateSample | undefined) => void = () => {},
+  order: HostOrder = hostOrder(shared, lease.hostId),
 ): Promise<{ result: Txt2ImgResult; measured?: RateSample } | undefined> {
   // SD WebUI takes requests sent within a few ms of each other in either order (5 of 12 pairs
   // against the kit's A1111 1.8). The runner's calls to a host go out in the order they got their
   // slot on it, each once the one before is seen running there: the host's queue then has them in
   // the order the reporters assume, and the job's iterations sample in order.
-  const first = new HostCall();
-  const previous = shared.lastCall.get(lease.hostId);
-  shared.lastCall.set(lease.hostId, first);
+  const { first, previous } = order;
   let prepared: Awaited<ReturnType<typeof prepareHostContext>>;
   try {
     prepared = await prepareHostContext(job, { ...deps, sd, hostId: lease.hostId });
