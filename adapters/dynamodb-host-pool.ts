@@ -249,7 +249,11 @@ export class DynamoDbHostPool implements HostPool {
   ): Promise<Lease | SlotRefusal | undefined> {
     const { claim } = ask;
     const place = placerFor(
-      { slots: [{ ...done.lease, rates: done.lease.rates }], health: [], waiters: [] },
+      {
+        slots: [{ hostId: done.lease.hostId, slot: done.lease.slot, rates: done.lease.rates }],
+        health: [],
+        waiters: [],
+      },
       this.calibration,
     );
     const yieldTo = handOverYieldsTo(line, claim, now, place);

@@ -86,7 +86,7 @@ function addItem(snapshot: PoolSnapshot, item: Record<string, unknown>): void {
 }
 
 /** A waiter from its line item (see DynamoDbPoolQueue). */
-export function lineWaiter(item: Record<string, unknown>): Waiter & { sk: string } {
+function lineWaiter(item: Record<string, unknown>): Waiter & { sk: string } {
   const jobId = String(item.job_id);
   const runner = Number(item.runner);
   return {

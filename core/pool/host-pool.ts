@@ -157,10 +157,6 @@ export function poolContenders(snapshot: PoolSnapshot, now: number, place: Place
   return contenders(held, snapshot.waiters, now, place);
 }
 
-/** How many slots are free on healthy hosts. */
-export const freeSlotCount = (hosts: HostSpec[], snapshot: PoolSnapshot, now: number) =>
-  freeSlots(hosts, snapshot, now).length;
-
 /**
  * How many slots no live lease holds, resting hosts' included: what a waiter is woken for. A
  * runner woken onto a resting host waits out the rest in its own task (it has a deadline to wait

@@ -40,12 +40,6 @@ export const preemptMargin = (workMs: number) => Math.min(PREEMPT_MARGIN_MS, wor
 /** A runner refused a slot asks again or reaches its Wait state within seconds; past this it is gone. */
 export const REGISTER_GRACE_MS = 60_000;
 
-/**
- * A runner granted one slot of the two it keeps in flight asks for the other at once: the room is
- * kept for it this long, so a slot freed in between is not woken into another job's hands.
- */
-export const ASKING_AFTER_GRANT_MS = 5_000;
-
 /** A woken runner asks again within seconds; until then its slots are kept for it. */
 export const WAKE_GRACE_MS = 60_000;
 
@@ -89,8 +83,7 @@ export interface Waiter extends JobClaim {
   since: number;
   /**
    * Until when its claim stands without a token: REGISTER_GRACE_MS after a refusal (it asks again
-   * or reaches its Wait state by then), ASKING_AFTER_GRANT_MS after a grant it will follow at once
-   * with another ask. A runner past it, with no token, is gone.
+   * or reaches its Wait state by then). A runner past it, with no token, is gone.
    */
   askUntil: number;
   /**
@@ -111,8 +104,7 @@ export interface HeldSlot {
 export type WaiterState = 'asking' | 'waiting' | 'woken' | 'lost' | 'stale';
 
 /**
- * - asking: refused lately (or granted one slot and about to ask for its second), no token: a
- *   runner that will ask again, or one on its way to its Wait state; it claims its place and the
+ * - asking: refused lately, no token: a runner that will ask again, or one on its way to its Wait state; it claims its place and the
  *   slots it could use
  * - waiting: registered, not woken: the one to wake when its turn comes
  * - woken: woken recently; it claims its slots until it asks again
