@@ -79,6 +79,8 @@ export interface HostPoolOptions {
   name?: string;
   /** What wakes waiting runners; a pool without it (the gateway's) only reads the queue. */
   callbacks?: TaskCallbacks;
+  /** Whether a job has ended (see DynamoDbPoolQueue's sweep); never, when not given. */
+  hasEnded?: (jobId: string) => Promise<boolean>;
   /** How long a host rests after failing FAILURES_BEFORE_REST calls in a row; REST_MS by default. */
   restMs?: number;
   /** Seconds per step of a 512x512 image where no host has been measured: places jobs in line. */
@@ -121,6 +123,7 @@ export class DynamoDbHostPool implements HostPool {
       clock: this.clock,
       calibration: this.calibration,
       callbacks: options.callbacks,
+      hasEnded: options.hasEnded,
     });
   }
 

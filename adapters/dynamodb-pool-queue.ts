@@ -60,6 +60,8 @@ export interface PoolQueueOptions {
   calibration: Calibration;
   /** What wakes a waiting task; without it (the gateway) the queue is only read. */
   callbacks?: TaskCallbacks;
+  /** Whether a job has ended: its places are dropped when they hold others back (see sweep). */
+  hasEnded?: (jobId: string) => Promise<boolean>;
 }
 
 /**
@@ -209,13 +211,32 @@ export class DynamoDbPoolQueue {
       const contending = poolContenders(snapshot, now, place).map((c) =>
         c.jobId === released && c.wakeable.length === 0 ? { ...c, unmet: 0 } : c,
       );
+      const free = unleasedSlotCount(this.o.hosts, snapshot, now);
       let gone = 0;
-      const wakes = planWakes(contending, unleasedSlotCount(this.o.hosts, snapshot, now));
+      const wakes = planWakes(contending, free);
+      // Free slots no one is woken for are held back by a place that cannot be woken (a job just
+      // woken, a runner on its way to its wait). If that job has ended (a cancel stops its
+      // execution: nothing of it will come), its places go, and the slots to whoever is next.
+      if (wakes.length === 0 && free > 0) gone += await this.dropEnded(line, now);
       for (const w of wakes) if (!(await this.wake(w as Wake & LineWaiter, now, callbacks))) gone++;
       if (gone === 0) return;
       // Tasks that were gone freed their places: the slots may be someone else's now.
       line = await this.head();
     }
+  }
+
+  /** Drops the places of ended jobs that hold room at the head of the line; how many jobs. */
+  private async dropEnded(line: readonly LineWaiter[], now: number): Promise<number> {
+    const { hasEnded } = this.o;
+    if (!hasEnded) return 0;
+    const holding = new Set(line.filter((w) => !isWakeable(w, now)).map((w) => w.jobId));
+    let dropped = 0;
+    for (const jobId of holding) {
+      if (!(await hasEnded(jobId))) continue;
+      for (const w of line.filter((x) => x.jobId === jobId)) await this.forget(w);
+      dropped++;
+    }
+    return dropped;
   }
 
   /**

@@ -9,6 +9,7 @@ import { S3ImageStore } from '../adapters/s3-image-store.ts';
 import { SdWebUiClient, type SdWebUiHost } from '../adapters/sd-webui-client.ts';
 import { type Calibration, callDeadlineSeconds } from '../core/estimate.ts';
 import type { HostNameCatalog } from '../core/host-names.ts';
+import { isTerminal } from '../core/job-status.ts';
 import { type Metrics, NO_METRICS } from '../core/metrics.ts';
 import { type HostSpec, hostIdOf as hostId } from '../core/pool/host-pool.ts';
 import type {
@@ -131,6 +132,10 @@ export function createWorkerDeps(
     pool: meteredPool(
       new DynamoDbHostPool(db, setup.tableName, hostSpecs(pool), {
         callbacks: setup.callbacks,
+        hasEnded: async (jobId) => {
+          const job = await jobs.get(jobId);
+          return !job || isTerminal(job.status);
+        },
         restMs: setup.hostRestMs,
         calibration,
       }),

@@ -331,11 +331,14 @@ describe('the queue of runners waiting for a slot', () => {
         await real.succeed(token, output);
       },
     };
+    /** Jobs that have ended (cancelled, most often), as the job store would say. */
+    const ended = new Set<string>();
     const p = new DynamoDbHostPool(documentClient(stores.clients), stores.tableName, hosts, {
       clock: () => now,
       name: `test-${++tables}`,
       callbacks,
       calibration: SECOND_PER_UNIT,
+      hasEnded: async (jobId) => ended.has(jobId),
     });
     /** A runner of `jobId` refused a slot, in its Wait state: whether it has been woken, and its token. */
     const waitInLine = async (jobId: string, options: Parameters<typeof ask>[2] = {}) => {
@@ -352,6 +355,7 @@ describe('the queue of runners waiting for a slot', () => {
     return {
       p,
       tokens,
+      ended,
       calls,
       waitInLine,
       advance: (ms: number) => {
@@ -548,5 +552,25 @@ describe('the queue of runners waiting for a slot', () => {
     // In order: the earliest places first.
     expect(line.map((w) => w.jobId)).toEqual(Array.from({ length: LINE_WINDOW }, (_, i) => `w${i}`));
     if ('hostId' in holder) await p.release(holder);
+  });
+
+  it('gives the slots a cancelled job was admitted for to the next in line at once', async () => {
+    const { p, tokens, ended } = queuedPool([{ id: 'q', depth: 1 }]);
+    const holder = await p.acquire(ask('a', 'a#0'), 60_000);
+    const cancelled = tokens.mint('cancelled');
+    await p.registerWaiter(
+      ask('cancelled', '', { createdAt: 1000 }).claim,
+      ADMISSION_RUNNER,
+      cancelled.token,
+    );
+    if ('hostId' in holder) await p.release(holder);
+    await expect(cancelled.result).resolves.toMatchObject({ runners: 1 });
+    // Cancelled before its runner asked: its execution stopped, and its claim would hold the slot
+    // for WAKE_GRACE_MS, with nobody to take it.
+    ended.add('cancelled');
+    tokens.closeExecution('cancelled');
+    const next = tokens.mint('next');
+    await p.registerWaiter(ask('next', '', { createdAt: 2000 }).claim, ADMISSION_RUNNER, next.token);
+    await expect(next.result).resolves.toMatchObject({ runners: 1 });
   });
 });
