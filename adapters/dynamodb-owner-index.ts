@@ -6,24 +6,15 @@ import {
   paginateQuery,
   QueryCommand,
   type QueryCommandInput,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { isStaleAdmission } from '../core/admission.ts';
 import { InvalidRequestError } from '../core/errors.ts';
 import { JobRecord } from '../core/job.ts';
-import { ACTIVE_STATUSES } from '../core/job-status.ts';
+import { ACTIVE_STATUSES, type JobStatus } from '../core/job-status.ts';
 import type { Admission, ClientTokenClaim, JobListQuery, JobPage, OwnerIndex } from '../core/ports.ts';
-import { conditionally, wrote } from './conditional-write.ts';
-import {
-  ADMITTED_SK,
-  CLIENT_TOKEN_SK,
-  clientTokenPk,
-  JOB_SK,
-  JOBS_TABLE,
-  jobPk,
-  ownerPk,
-} from './jobs-table.ts';
+import { conditionally } from './conditional-write.ts';
+import { DynamoDbOwnerAdmissions } from './dynamodb-owner-admissions.ts';
+import { CLIENT_TOKEN_SK, clientTokenPk, JOB_SK, JOBS_TABLE, jobPk, ownerPk } from './jobs-table.ts';
 import { TableAdapter } from './table-adapter.ts';
 
 const isMissingIndex = (error: unknown): boolean =>
@@ -57,89 +48,24 @@ function decodeCursor(cursor: string, owner: string): Record<string, unknown> {
  * owner's admission item and the client-token items.
  */
 export class DynamoDbOwnerIndex extends TableAdapter implements OwnerIndex {
-  async admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission> {
-    const key = { pk: ownerPk(owner), sk: ADMITTED_SK };
-    // Three rounds at most: a full list cleared of stale entries, or a first list made by another start.
-    for (let round = 0; round < 3; round++) {
-      const added = await wrote(
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'SET jobs.#id = :at',
-            // Admitting the same job again (a retried start with its client_token) takes no room.
-            ConditionExpression: 'attribute_exists(jobs.#id) OR size(jobs) < :limit',
-            ExpressionAttributeNames: { '#id': jobId },
-            ExpressionAttributeValues: { ':at': at, ':limit': limit },
-          }),
-        ),
-      );
-      if (added) return { admitted: true };
-      const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }),
-      );
-      const admitted = Item?.jobs as Record<string, number> | undefined;
-      if (!admitted) {
-        // The owner's first start since admissions were kept: the list starts from the jobs the
-        // active index holds, so jobs started before count too.
-        const active = await this.activeJobIds(owner);
-        const jobs = Object.fromEntries(active.map((id) => [id, at]));
-        if (active.length < limit) jobs[jobId] = at;
-        const created = await wrote(
-          this.db.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: { ...key, jobs },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        if (created)
-          return active.length < limit ? { admitted: true } : { admitted: false, active: active.length };
-        continue;
-      }
-      // The list was made meanwhile by another start, with room: ask again.
-      if (Object.keys(admitted).length < limit) continue;
-      const stale = await this.staleAdmissions(admitted, at);
-      if (stale.length === 0) return { admitted: false, active: Object.keys(admitted).length };
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `REMOVE ${stale.map((_, i) => `jobs.#s${i}`).join(', ')}`,
-          ExpressionAttributeNames: Object.fromEntries(stale.map((id, i) => [`#s${i}`, id])),
-        }),
-      );
-    }
-    return { admitted: false, active: limit };
+  private readonly admissions = new DynamoDbOwnerAdmissions(this.db, this.tableName);
+
+  admit(owner: string, jobId: string, limit: number, at: number): Promise<Admission> {
+    return this.admissions.admit(owner, jobId, limit, at, {
+      activeJobIds: (id) => this.activeJobIds(id),
+      statuses: async (ids) => {
+        const found = new Map<string, JobStatus>();
+        for (let i = 0; i < ids.length; i += 100) {
+          const keys = ids.slice(i, i + 100).map((id) => ({ pk: jobPk(id), sk: JOB_SK }));
+          for (const job of await this.jobsByKey(keys)) found.set(job.job_id, job.status);
+        }
+        return found;
+      },
+    });
   }
 
-  async withdraw(owner: string, jobId: string): Promise<void> {
-    await conditionally(
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: ownerPk(owner), sk: ADMITTED_SK },
-          UpdateExpression: 'REMOVE jobs.#id',
-          ConditionExpression: 'attribute_exists(jobs)',
-          ExpressionAttributeNames: { '#id': jobId },
-        }),
-      ),
-    );
-  }
-
-  /** Admitted jobs that ended, or that were never created and are past their grace. */
-  private async staleAdmissions(admitted: Record<string, number>, at: number): Promise<string[]> {
-    const ids = Object.keys(admitted);
-    const found = new Map<string, JobRecord>();
-    for (let i = 0; i < ids.length; i += 100) {
-      for (const job of await this.jobsByKey(
-        ids.slice(i, i + 100).map((id) => ({ pk: jobPk(id), sk: JOB_SK })),
-      )) {
-        found.set(job.job_id, job);
-      }
-    }
-    return ids.filter((id) => isStaleAdmission(found.get(id), admitted[id] ?? 0, at));
+  withdraw(owner: string, jobId: string): Promise<void> {
+    return this.admissions.withdraw(owner, jobId, Date.now());
   }
 
   /** The owner's jobs not yet ended (pending or running), from the sparse active index. */

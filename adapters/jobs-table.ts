@@ -29,10 +29,13 @@ export const ownerPk = (owner: string): string => `OWNER#${owner}`;
 export const clientTokenPk = (owner: string, token: string): string => `TOKEN#${owner}#${token}`;
 export const CLIENT_TOKEN_SK = 'TOKEN';
 /**
- * The owner's item listing its admitted jobs not yet ended (`jobs`: job id to admission time, ms):
- * the per-caller limit is a condition on its size, so concurrent starts cannot all pass it.
+ * The owner's count of admitted jobs not yet ended (`active`): the per-caller limit is a condition
+ * on it, so concurrent starts cannot all pass it. Each admitted job has a marker beside it
+ * (see DynamoDbOwnerAdmissions).
  */
 export const ADMITTED_SK = 'ADMITTED';
+export const ADMISSION_SK_PREFIX = 'ADMIT#';
+export const admissionSk = (jobId: string): string => `${ADMISSION_SK_PREFIX}${jobId}`;
 /** Named bearer tokens' digest items, the only items the gateway deletes (on revoke). */
 export const TOKEN_DIGEST_PK_PREFIX = 'TOKEN#';
 /** Each GPU host's lists of names, as workers last read them (see DynamoDbHostNameCatalog). */

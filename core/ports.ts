@@ -52,7 +52,7 @@ export interface OwnerIndex {
   /** Jobs of the owner not yet ended (isActive). */
   countActive(owner: string): Promise<number>;
   /**
-   * Admits a job among its owner's active ones if fewer than `limit` are, in one conditional write,
+   * Admits a job among its owner's active ones if fewer than `limit` are, by one conditional count,
    * however many starts arrive at once; when full, stale entries (isStaleAdmission) are cleared
    * first. A transition to an ended status takes the job out again. `at` is epoch ms.
    */

@@ -57,6 +57,31 @@ describe('DynamoDbJobStore against dynalite', () => {
   });
 });
 
+describe("a caller's admissions", () => {
+  it('writes the same small items for the 300th active job as for the first', async () => {
+    const db = documentClient(stores.clients);
+    const owner = `many-${Date.now()}`;
+    const sizes: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const job = newJob();
+      expect(await jobs.admit(owner, job.job_id, 1000, Date.now())).toEqual({ admitted: true });
+      if (i === 0 || i === 299) {
+        const { Items = [] } = await db.send(
+          new QueryCommand({
+            TableName: stores.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': `OWNER#${owner}` },
+          }),
+        );
+        // The largest item an admission writes: the counter or a marker, never a list of jobs.
+        sizes.push(Math.max(...Items.map((item) => JSON.stringify(item).length)));
+      }
+    }
+    expect(sizes[1]).toBe(sizes[0]);
+    expect(sizes[1]).toBeLessThan(120);
+  });
+});
+
 describe('active jobs count', () => {
   const ownedBy = (owner: string): JobRecord => ({ ...newJob(), owner });
   const at = '2026-11-24T10:00:00.000Z';

@@ -102,7 +102,7 @@ describe('the gateway Lambda behind a Function URL', () => {
 
   it('starts a job: a pending item in DynamoDB, then one execution named after the job id', async () => {
     dynamoMock.on(PutCommand).resolves({});
-    // The caller's admission among its active jobs: one conditional write that holds.
+    // The caller's admission among its active jobs: its marker, then one conditional count that holds.
     dynamoMock.on(UpdateCommand).resolves({});
     sfnMock.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: new Date() });
     const call = rpc(4, 'tools/call', {
@@ -116,14 +116,16 @@ describe('the gateway Lambda behind a Function URL', () => {
     const jobId = result.structuredContent.job_id;
     expect(jobId).toMatch(/^job_\d{8}_/);
 
-    const item = dynamoMock.commandCalls(PutCommand)[0]?.args[0].input;
+    const [marker, item] = dynamoMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(marker).toMatchObject({ Item: { pk: 'OWNER#default', sk: `ADMIT#${jobId}` } });
     expect(item).toMatchObject({
       TableName: 'jobs',
       Item: { job_id: jobId, status: 'pending', total_images: 10 },
     });
     expect(dynamoMock.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       Key: { pk: 'OWNER#default', sk: 'ADMITTED' },
-      ConditionExpression: 'attribute_exists(jobs.#id) OR size(jobs) < :limit',
+      UpdateExpression: 'ADD active :one',
+      ConditionExpression: 'attribute_exists(active) AND active < :limit',
     });
     const started = sfnMock.commandCalls(StartExecutionCommand);
     expect(started).toHaveLength(1);
