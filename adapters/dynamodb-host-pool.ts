@@ -11,6 +11,7 @@ import {
   nextHealth,
   type PoolSnapshot,
   placerFor,
+  type SlotRef,
   type SlotRefusal,
 } from '../core/pool/host-pool.ts';
 import { type PoolOutage, poolOutage } from '../core/pool/outage.ts';
@@ -24,6 +25,7 @@ import {
   poolPk,
   queuePk,
   RATE_PREFIX,
+  ratesOf,
   readPool,
   slotSk,
 } from './pool-items.ts';
@@ -160,6 +162,11 @@ export class DynamoDbHostPool implements HostPool {
     const now = this.clock();
     // A job can never hold more slots than the pool has.
     const claim = { ...ask.claim, want: Math.min(ask.claim.want, this.slotCount) };
+    if (!done && ask.assigned) {
+      // A slot the job's admission named: one write, no read (the admitting sweep read the pool).
+      const lease = await this.leaseAssigned(ask.assigned, claim, ask.holder, now, now + leaseMs);
+      if (lease) return lease;
+    }
     const line = await this.queue.head();
     if (done?.measured && !ask.avoidHosts?.includes(done.lease.hostId)) {
       // A call that went well hands its slot to the job's next call: the head of the line alone
@@ -238,6 +245,25 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   /**
+   * Takes a slot the job's admission named, if it is still free: the admission's claim shrinks by
+   * it. Undefined when another took it first (the ask then goes the usual way).
+   */
+  private async leaseAssigned(
+    target: SlotRef,
+    claim: JobClaim,
+    holder: string,
+    now: number,
+    until: number,
+  ): Promise<Lease | undefined> {
+    if (!this.hosts.some((h) => h.id === target.hostId && target.slot < h.depth)) return undefined;
+    const taken = await this.tryLease(target, claim, holder, now, until);
+    if (!taken) return undefined;
+    await this.queue.took(claim);
+    // Only slots of hosts with no failures are named (assignableSlots).
+    return leaseOn(target, holder, claim.jobId, until, 0, taken);
+  }
+
+  /**
    * The finished lease's slot for the job's next call, unless the head of the line shows a waiter
    * it must go to (see handOverYieldsTo): then it is released, which wakes that waiter, and the ask
    * is refused. Undefined when the old holder no longer held the slot (it lapsed): the ask goes on
@@ -309,14 +335,15 @@ export class DynamoDbHostPool implements HostPool {
     return ok ? { ...rated.rates } : undefined;
   }
 
+  /** Leases a free slot; the slot's rates when it did (an empty record if none), else undefined. */
   private async tryLease(
     target: { hostId: string; slot: number },
     claim: JobClaim,
     holder: string,
     now: number,
     until: number,
-  ): Promise<boolean> {
-    return wrote(
+  ): Promise<Record<string, number> | undefined> {
+    const answer = await conditionally(
       this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -332,9 +359,11 @@ export class DynamoDbHostPool implements HostPool {
             ':until': until,
             ':now': now,
           },
+          ReturnValues: 'ALL_NEW',
         }),
       ),
     );
+    return answer && (ratesOf(answer.Attributes ?? {}) ?? {});
   }
 
   async release(lease: Lease, measured?: RateSample): Promise<void> {
@@ -366,8 +395,13 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   async callsOf(jobId: string): Promise<number> {
+    return (await this.holdersOf(jobId)).size;
+  }
+
+  async holdersOf(jobId: string): Promise<Set<string>> {
     const now = this.clock();
-    return (await this.pool()).slots.filter((s) => s.jobId === jobId && isLive(s, now)).length;
+    const live = (await this.pool()).slots.filter((s) => s.jobId === jobId && isLive(s, now));
+    return new Set(live.flatMap((s) => s.holder ?? []));
   }
 
   async isHeld(holder: string): Promise<boolean> {

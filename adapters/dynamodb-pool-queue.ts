@@ -9,10 +9,14 @@ import {
 import { TaskGoneError } from '../core/errors.ts';
 import type { Calibration } from '../core/estimate.ts';
 import {
+  admissionOutput,
+  assignableSlots,
   type HostSpec,
   type PoolSnapshot,
   placerFor,
   poolContenders,
+  type SlotRef,
+  slotKey,
   unleasedSlotCount,
 } from '../core/pool/host-pool.ts';
 import {
@@ -21,7 +25,6 @@ import {
   type JobClaim,
   planWakes,
   REGISTER_GRACE_MS,
-  SLOTS_PER_RUNNER,
   WAKE_GRACE_MS,
   type Waiter,
   type Wake,
@@ -133,7 +136,7 @@ export class DynamoDbPoolQueue {
       new UpdateCommand({
         TableName: this.o.tableName,
         Key: this.lineKey(claim, runner),
-        UpdateExpression: `SET ${attributes.map(([name]) => `#${name} = :${name}`).join(', ')}, since = if_not_exists(since, :now) REMOVE woken_at, ask_until`,
+        UpdateExpression: `SET ${attributes.map(([name]) => `#${name} = :${name}`).join(', ')}, since = if_not_exists(since, :now) REMOVE woken_at, ask_until, assigned`,
         ExpressionAttributeNames: Object.fromEntries(attributes.map(([name]) => [`#${name}`, name])),
         ExpressionAttributeValues: {
           ...Object.fromEntries(attributes.map(([name, value]) => [`:${name}`, value])),
@@ -162,10 +165,12 @@ export class DynamoDbPoolQueue {
 
   /**
    * One of the slots an admitted job was woken for is taken: its claim shrinks by one (atomically,
-   * as its runners ask at once), and goes once every slot is taken.
+   * as its runners ask at once), and goes once every slot is taken. Found by its key alone when
+   * the line was not read (a slot the admission named).
    */
-  async took(admission: LineWaiter): Promise<void> {
-    const key = { pk: this.o.queuePk, sk: admission.sk };
+  async took(admission: LineWaiter | JobClaim): Promise<void> {
+    const sk = 'sk' in admission ? admission.sk : lineSk(admission, ADMISSION_RUNNER);
+    const key = { pk: this.o.queuePk, sk };
     const left = await conditionally(
       this.o.db.send(
         new UpdateCommand({
@@ -178,7 +183,10 @@ export class DynamoDbPoolQueue {
         }),
       ),
     );
-    if (left && Number(left.Attributes?.want ?? 0) <= 0) await this.forget(admission);
+    if (left && Number(left.Attributes?.want ?? 0) <= 0) {
+      if ('sk' in admission) await this.forget(admission);
+      else await this.forgetTaken(sk);
+    }
   }
 
   /**
@@ -218,7 +226,16 @@ export class DynamoDbPoolQueue {
       // woken, a runner on its way to its wait). If that job has ended (a cancel stops its
       // execution: nothing of it will come), its places go, and the slots to whoever is next.
       if (wakes.length === 0 && free > 0) gone += await this.dropEnded(line, now);
-      for (const w of wakes) if (!(await this.wake(w as Wake & LineWaiter, now, callbacks))) gone++;
+      // Each job admitted is handed its share of the free slots by name, its own and no other's:
+      // not those an admission before named for runners still on their way.
+      const named = new Set(
+        line.filter((w) => waiterState(w, now) === 'woken').flatMap((w) => w.assigned ?? []),
+      );
+      const assignable = assignableSlots(this.o.hosts, snapshot, now).filter((s) => !named.has(slotKey(s)));
+      for (const w of wakes) {
+        const assigned = w.runner === ADMISSION_RUNNER ? assignable.splice(0, w.slots) : [];
+        if (!(await this.wake(w as Wake & LineWaiter, assigned, now, callbacks))) gone++;
+      }
       if (gone === 0) return;
       // Tasks that were gone freed their places: the slots may be someone else's now.
       line = await this.head();
@@ -243,21 +260,26 @@ export class DynamoDbPoolQueue {
    * Wakes one waiter, once: false when its task turned out to be gone (its place is dropped). A
    * job admitted claims the slots it was woken for (`want`), and starts a runner per two.
    */
-  private async wake(w: Wake & LineWaiter, now: number, callbacks: TaskCallbacks): Promise<boolean> {
+  private async wake(
+    w: Wake & LineWaiter,
+    assigned: SlotRef[],
+    now: number,
+    callbacks: TaskCallbacks,
+  ): Promise<boolean> {
     const admission = w.runner === ADMISSION_RUNNER;
     const claimed = await wrote(
       this.o.db.send(
         new UpdateCommand({
           TableName: this.o.tableName,
           Key: { pk: this.o.queuePk, sk: w.sk },
-          UpdateExpression: `SET woken_at = :now${admission ? ', want = :want' : ''}`,
+          UpdateExpression: `SET woken_at = :now${admission ? ', want = :want, assigned = :assigned' : ''}`,
           // Not woken yet, or woken so long ago that the wake-up was lost.
           ConditionExpression: 'registered = :yes AND (attribute_not_exists(woken_at) OR woken_at <= :lost)',
           ExpressionAttributeValues: {
             ':now': now,
             ':yes': true,
             ':lost': now - WAKE_GRACE_MS,
-            ...(admission ? { ':want': w.slots } : {}),
+            ...(admission ? { ':want': w.slots, ':assigned': assigned.map(slotKey) } : {}),
           },
         }),
       ),
@@ -276,11 +298,7 @@ export class DynamoDbPoolQueue {
       return false;
     }
     const output = admission
-      ? {
-          runners: Math.ceil(w.slots / SLOTS_PER_RUNNER),
-          slots: w.slots,
-          admitted_at: new Date(now).toISOString(),
-        }
+      ? admissionOutput(w.slots, assigned, now)
       : { woken_at: new Date(now).toISOString() };
     try {
       await callbacks.succeed(token, output);
@@ -318,6 +336,30 @@ export class DynamoDbPoolQueue {
     if (dropped && w.token) {
       await this.o.db.send(
         new DeleteCommand({ TableName: this.o.tableName, Key: this.tokenKey(w.jobId, w.runner) }),
+      );
+    }
+  }
+
+  /** Drops an admission whose slots are all taken, found by its key (see took). */
+  private async forgetTaken(sk: string): Promise<void> {
+    const dropped = await conditionally(
+      this.o.db.send(
+        new DeleteCommand({
+          TableName: this.o.tableName,
+          Key: { pk: this.o.queuePk, sk },
+          ConditionExpression: 'want <= :none',
+          ExpressionAttributeValues: { ':none': 0 },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    const old = dropped?.Attributes;
+    if (old?.registered) {
+      await this.o.db.send(
+        new DeleteCommand({
+          TableName: this.o.tableName,
+          Key: this.tokenKey(String(old.job_id), ADMISSION_RUNNER),
+        }),
       );
     }
   }

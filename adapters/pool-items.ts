@@ -30,7 +30,7 @@ export const LINE_WINDOW = 16;
 /** A slot's rate of one work class is a top-level attribute: SET on a map path fails until the map exists. */
 export const RATE_PREFIX = 'rate_';
 
-function ratesOf(item: Record<string, unknown>): Record<string, number> | undefined {
+export function ratesOf(item: Record<string, unknown>): Record<string, number> | undefined {
   const entries = Object.entries(item)
     .filter(([name, value]) => name.startsWith(RATE_PREFIX) && typeof value === 'number')
     .map(([name, value]) => [name.slice(RATE_PREFIX.length), value as number] as const);
@@ -102,6 +102,7 @@ function lineWaiter(item: Record<string, unknown>): Waiter & { sk: string } {
     askUntil: Number(item.ask_until ?? 0),
     ...(item.registered ? { token: tokenSk(jobId, runner) } : {}),
     wokenAt: num(item.woken_at),
+    ...(Array.isArray(item.assigned) ? { assigned: item.assigned.map(String) } : {}),
   };
 }
 

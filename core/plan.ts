@@ -72,10 +72,12 @@ export const MAX_RUNNERS = 40;
 
 /**
  * How many generate tasks (Map items) a job gets: enough to fill every slot, never more than its
- * iterations, nor than an inline Map runs at once.
+ * iterations keep busy with two calls each (a runner with one would take another's, or idle a
+ * Lambda), nor than an inline Map runs at once. The same sum an admission makes of its slots.
  */
 export function runnerCount(nIter: number, slots: number): number {
-  return Math.max(1, Math.min(nIter, MAX_RUNNERS, Math.ceil(slots / CALLS_PER_RUNNER)));
+  const busy = Math.ceil(Math.min(nIter, slots) / CALLS_PER_RUNNER);
+  return Math.max(1, Math.min(MAX_RUNNERS, busy));
 }
 
 /**

@@ -295,6 +295,8 @@ export interface HostPool {
   heldElsewhere(lease: Lease): Promise<boolean>;
   /** The job's SD WebUI calls in flight: its live leases. One pool read. */
   callsOf(jobId: string): Promise<number>;
+  /** The holders (`job#iteration`) of the job's live leases: its iterations being made. One pool read. */
+  holdersOf(jobId: string): Promise<Set<string>>;
   /** Whether a live lease has this holder (an iteration being made somewhere). One pool read. */
   isHeld(holder: string): Promise<boolean>;
   /**

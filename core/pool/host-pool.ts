@@ -1,13 +1,16 @@
 import { type Calibration, type HostRate, secondsPerUnit } from '../estimate.ts';
+import { MAX_RUNNERS } from '../plan.ts';
 import { LAST_ERROR_CHARS } from './outage.ts';
 import {
   ADMISSION_RUNNER,
+  ASSIGNED_MS,
   type Contender,
   contenders,
   inLine,
   type JobClaim,
   type Placer,
   preemptMargin,
+  SLOTS_PER_RUNNER,
   type Waiter,
   waiterState,
 } from './waiters.ts';
@@ -93,6 +96,44 @@ export interface SlotAsk {
    * its slots, so a host that fails every call cannot use up an iteration's tries.
    */
   avoidHosts?: string[];
+  /**
+   * A slot the job's admission set aside for this ask (see assignableSlots): taken with one
+   * conditional write and no read of the pool, as the sweep that admitted the job read it.
+   */
+  assigned?: SlotRef;
+}
+
+/** One slot of one host. */
+export interface SlotRef {
+  hostId: string;
+  slot: number;
+}
+
+/** A slot as an admission names it to a runner: `host:port#slot` (a host id has no '#'). */
+export const slotKey = ({ hostId, slot }: SlotRef): string => `${hostId}#${slot}`;
+/**
+ * What "Wait for the GPU pool" ends with when a job is admitted to `slots` free slots: a runner per
+ * two of them (the Map's items, each doing every runners-th iteration, so the work is split among
+ * the runners that run and none starts late to find its share taken), and the slots it names for
+ * them by one write each (runner r the two from 2r) until `assigned_until` (see ASSIGNED_MS). Every
+ * field is always there: the state machine's paths read them.
+ */
+export function admissionOutput(slots: number, assigned: SlotRef[], now: number) {
+  const runners = Math.min(MAX_RUNNERS, Math.ceil(slots / SLOTS_PER_RUNNER));
+  return {
+    runners,
+    runner_ids: Array.from({ length: runners }, (_, r) => r),
+    slots,
+    admitted_at: new Date(now).toISOString(),
+    assigned: assigned.map(slotKey),
+    assigned_until: now + ASSIGNED_MS,
+  };
+}
+
+export function parseSlotKey(key: string): SlotRef | undefined {
+  const at = key.lastIndexOf('#');
+  const slot = Number(key.slice(at + 1));
+  return at > 0 && Number.isInteger(slot) && slot >= 0 ? { hostId: key.slice(0, at), slot } : undefined;
 }
 
 export type SlotChoice =
@@ -119,8 +160,8 @@ function hashOf(text: string): number {
 }
 
 /**
- * The free slots of healthy hosts, least loaded host first. Hosts to avoid are left out unless
- * every healthy host is one of them. Ties go round the pool from a place of the asker's own (its
+ * The free slots of healthy hosts, least loaded host first (each slot counted as loading its host
+ * for the next; between equals, the host less loaded now). Hosts to avoid are left out unless every healthy host is one of them. Ties go round the pool from a place of the asker's own (its
  * job's and its runner's), so the runners of a job starting together each try a slot of their own
  * first, not all the same one (each lost race is a failed conditional write).
  */
@@ -138,15 +179,31 @@ function freeSlots(
   const preferred = healthy.filter((h) => !avoid.includes(h.id));
   const total = hosts.length;
   const start = asker ? (hashOf(asker.jobId) + asker.runner) % total : 0;
-  const free: Array<{ hostId: string; slot: number; rank: number; tie: number }> = [];
+  const free: Array<{ hostId: string; slot: number; rank: number; load: number; tie: number }> = [];
   for (const host of preferred.length > 0 ? preferred : healthy) {
     const place = (hosts.indexOf(host) - start + total) % total;
+    // A host's second free slot ranks as if its first were taken: a list of several spreads.
+    let taken = 0;
     for (let slot = 0; slot < host.depth; slot++) {
       const state = snapshot.slots.find((s) => s.hostId === host.id && s.slot === slot);
-      if (!state || !isLive(state, now)) free.push({ hostId: host.id, slot, rank: load(host), tie: place });
+      if (state && isLive(state, now)) continue;
+      const current = load(host);
+      free.push({ hostId: host.id, slot, rank: current + taken++ / host.depth, load: current, tie: place });
     }
   }
-  return free.sort((a, b) => a.rank - b.rank || a.tie - b.tie).map(({ hostId, slot }) => ({ hostId, slot }));
+  return free
+    .sort((a, b) => a.rank - b.rank || a.load - b.load || a.tie - b.tie)
+    .map(({ hostId, slot }) => ({ hostId, slot }));
+}
+
+/**
+ * The free slots an admission may hand its runners, least loaded host first (so a job's calls
+ * spread over idle hosts before any queues behind another): those of healthy hosts with no
+ * failures counted, as a lease taken without reading the pool assumes a clean host.
+ */
+export function assignableSlots(hosts: HostSpec[], snapshot: PoolSnapshot, now: number): SlotRef[] {
+  const failing = new Set(snapshot.health.filter((h) => h.failures > 0).map((h) => h.hostId));
+  return freeSlots(hosts, snapshot, now).filter((s) => !failing.has(s.hostId));
 }
 
 /** The jobs contending for the pool, from its live leases and its queue. */

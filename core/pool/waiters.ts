@@ -93,6 +93,8 @@ export interface Waiter extends JobClaim {
   token?: string;
   /** When it was woken; it keeps its claim for WAKE_GRACE_MS while it comes back. */
   wokenAt?: number;
+  /** The slots a woken admission named for its runners (`host:port#slot`), kept from other admissions. */
+  assigned?: string[];
 }
 
 /** A live lease, as the queue sees it: whose, and what that job claimed when it took it. */
@@ -198,6 +200,13 @@ export const inLine = (
 
 /** A waiter to wake, and the free slots that are its to take. */
 export type Wake = Waiter & { slots: number };
+
+/**
+ * How long the slots an admission names stay its runners' to take without reading the pool: its
+ * first runners start within seconds; past this, a runner (one started again later, say) asks as
+ * any other does.
+ */
+export const ASSIGNED_MS = 15_000;
 
 /**
  * The waiters to wake now that `free` slots are free: slots go down the line to the jobs that ask

@@ -16,7 +16,7 @@ import type { HostNameCatalog } from '../host-names.ts';
 import { identifyImage } from '../image-format/identify.ts';
 import { imageKey } from '../image-key.ts';
 import { expiryFrom, type GenerationParams, isTerminal, type JobRecord, type StoredImage } from '../job.ts';
-import type { Lease } from '../pool/host-pool.ts';
+import type { Lease, SlotRef } from '../pool/host-pool.ts';
 import type { JobClaim } from '../pool/waiters.ts';
 import type {
   FinishedLease,
@@ -123,7 +123,8 @@ export async function generateIteration(
     return slot;
   }
   // From here the hand-over lease is the pool's: its first answer hands it over or releases it.
-  const ask = slot.ask;
+  const assigned = leases?.handOver || slot.ask.avoidHosts ? undefined : asker.assigned?.();
+  const ask = assigned ? { ...slot.ask, assigned } : slot.ask;
   const acquire = () => acquireSlot(ask, slot.timeoutMs + 60_000, deps, leases?.handOver);
   // A runner's asks for a free slot go one at a time: its second sees the lease its first wrote,
   // instead of racing it for the same slot (a failed conditional write). A hand-over races nobody.
@@ -166,6 +167,8 @@ export interface Asker {
   avoidHosts?: string[];
   /** The iteration is another runner's, taken at the job's end. */
   stolen?: boolean;
+  /** The next slot the job's admission named for this runner, while it may take one (see SlotAsk). */
+  assigned?: () => SlotRef | undefined;
   /**
    * The job as the runner last read it, shared by its calls: what the claim and the call's deadline
    * come from before the lease, refreshed by each call's read under its lease.

@@ -8,6 +8,7 @@ import {
 } from '../errors.ts';
 import { isTerminal, type JobRecord } from '../job.ts';
 import { CALLS_PER_RUNNER, othersIterations, runnerIterations } from '../plan.ts';
+import { parseSlotKey, type SlotRef } from '../pool/host-pool.ts';
 import { giveUpAt, OUTAGE_MS, outageFailure, type PoolOutage } from '../pool/outage.ts';
 import { SWEEP_EVERY_MS } from '../pool/waiters.ts';
 import type { FinishedLease } from '../ports.ts';
@@ -36,13 +37,17 @@ interface Pending {
   stolen?: boolean;
   /** Own iteration another runner is making: looked at again (a pool read) until it is counted. */
   taken?: true;
+  /** Times it was looked at so far: each wait is longer (see lookAgain). */
+  looks?: number;
 }
 
 /**
- * How often a runner looks again at its own iteration that another runner is making: a pool read,
- * also while its other call is in flight. It happens only at the job's very end, for at most the
- * length of one call, and each wait delays the job's end (or, when two asks that raced for it both
- * stood back, its making); the reads cost next to nothing.
+ * How soon a runner first looks again at its own iteration that another runner is making: a pool
+ * read, also while its other call is in flight. It happens at the job's end, or when a runner
+ * started late (its job admitted with fewer runners than it has) finds its work taken, for at
+ * most the length of one call. Each wait can delay the job's end (or, when two asks that raced for
+ * it both stood back, its making), so the first is short; the waits then grow, so a long call
+ * costs a few reads of the pool (whose size grows with the hosts), not one per RECHECK_MS.
  */
 const RECHECK_MS = 25;
 
@@ -107,6 +112,8 @@ class Runner {
   readonly #concurrency: number;
   /** The slots it was admitted for, if it was. */
   readonly #slots: number | undefined;
+  /** The slots its admission named for it (see SlotAsk.assigned), and until when. */
+  readonly #assigned: { slots: SlotRef[]; until: number };
   readonly #deps: RunDeps;
   readonly #deadline: number;
   readonly #stop: AbortSignal | undefined;
@@ -138,6 +145,12 @@ class Runner {
     this.#runners = input.runners;
     this.#concurrency = input.concurrency ?? input.runners;
     this.#slots = input.slots;
+    this.#assigned = {
+      slots: (input.assigned ?? [])
+        .slice(CALLS_PER_RUNNER * input.runner, CALLS_PER_RUNNER * (input.runner + 1))
+        .flatMap((key) => parseSlotKey(key) ?? []),
+      until: input.assigned_until ?? 0,
+    };
     this.#deps = deps;
     this.#deadline = deadline;
     this.#stop = stop;
@@ -187,6 +200,12 @@ class Runner {
             ),
       ]);
     }
+  }
+
+  /** The next slot its admission named for this runner, while they are its to take. */
+  #nextAssigned(): SlotRef | undefined {
+    if (this.#clock.now() >= this.#assigned.until) return undefined;
+    return this.#assigned.slots.shift();
   }
 
   #haltFor(next: Halt) {
@@ -284,7 +303,7 @@ class Runner {
         runner: this.#runner,
         claim: (current: JobRecord) => jobClaim(current, this.#concurrency, this.#slots),
         ...(item.avoidHosts ? { avoidHosts: item.avoidHosts } : {}),
-        ...(item.stolen ? { stolen: true } : {}),
+        ...(item.stolen ? { stolen: true } : { assigned: () => this.#nextAssigned() }),
         latest: this.#latest,
         shared: this.#shared,
       };
@@ -425,8 +444,13 @@ const HALT_RANK: Record<Halt['why'], number> = { 'out-of-time': 0, 'job-ended': 
 async function othersLeft(deps: RunDeps, jobId: string, runner: number, runners: number): Promise<Pending[]> {
   const job = await deps.jobs.get(jobId);
   if (!job || isTerminal(job.status)) return [];
-  const left: Pending[] = othersIterations(runner, runners, job.params.n_iter)
-    .filter((i) => !job.counted?.has(i))
+  const uncounted = othersIterations(runner, runners, job.params.n_iter).filter((i) => !job.counted?.has(i));
+  // Those being made now are not worth a lease each to find that out: only the ones no runner has
+  // begun (its runner not started yet, or waiting) are taken. One began since is caught under its
+  // lease (heldElsewhere), as before.
+  const held = uncounted.length > 0 ? await deps.pool.holdersOf(jobId) : new Set<string>();
+  const left: Pending[] = uncounted
+    .filter((i) => !held.has(`${jobId}#${i}`))
     .map((i) => ({ ...pending(job, i), stolen: true }));
   if (left.length > 0 && !job.stealing) await deps.jobs.markStealing(jobId);
   return left;
@@ -443,11 +467,18 @@ function pending(job: JobRecord, iteration: number): Pending {
   };
 }
 
-const lookAgain = (item: Pending, now: number): Pending => ({
-  ...item,
-  taken: true,
-  notBefore: now + RECHECK_MS,
-});
+/** The first look again comes after RECHECK_MS, each next one after twice as long, up to this. */
+const MAX_RECHECK_MS = 1000;
+
+const lookAgain = (item: Pending, now: number): Pending => {
+  const looks = (item.looks ?? 0) + 1;
+  return {
+    ...item,
+    taken: true,
+    looks,
+    notBefore: now + Math.min(MAX_RECHECK_MS, RECHECK_MS * 2 ** (looks - 1)),
+  };
+};
 
 const firstReadyAt = (queue: Pending[]) =>
   queue.length === 0 ? undefined : Math.min(...queue.map((p) => p.notBefore));

@@ -13,6 +13,10 @@ const RunItem = z.object({
   concurrency: z.number().int().positive().optional(),
   /** The free slots it was admitted for: what its runners claim at most. */
   slots: z.number().int().positive().optional(),
+  /** The free slots the admission named, `host:port#slot`: runner r's are the two from 2r. */
+  assigned: z.array(z.string().max(300)).max(1000).optional(),
+  /** Epoch ms until which they are its to take (see ASSIGNED_MS). */
+  assigned_until: z.number().optional(),
 });
 const runnerInRange = (r: z.infer<typeof RunItem>) => r.runner < r.runners;
 const runnerMessage = { message: 'runner must be below runners', path: ['runner'] };

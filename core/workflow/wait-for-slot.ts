@@ -1,5 +1,6 @@
 import { TaskGoneError } from '../errors.ts';
 import { isTerminal } from '../job.ts';
+import { admissionOutput } from '../pool/host-pool.ts';
 import { ADMISSION_RUNNER } from '../pool/waiters.ts';
 import type { HostPool, JobRecords, TaskCallbacks } from '../ports.ts';
 import { jobClaim } from './job-claim.ts';
@@ -46,7 +47,10 @@ export async function waitForAdmission(input: AdmitTaskInput, deps: WaitDeps): P
   const job = await deps.jobs.get(input.job_id);
   if (!job || isTerminal(job.status)) {
     try {
-      await deps.callbacks.succeed(input.task_token, { job_ended: true, runners: 1, slots: 2 });
+      await deps.callbacks.succeed(input.task_token, {
+        job_ended: true,
+        ...admissionOutput(2, [], 0),
+      });
     } catch (error) {
       if (!(error instanceof TaskGoneError)) throw error;
     }

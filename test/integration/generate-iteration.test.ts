@@ -272,6 +272,23 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect(pool.held.size).toBe(0);
   });
 
+  it('takes none of the others’ iterations that are being made: not even an ask for their slot', async () => {
+    const { pool, run } = withPool(4);
+    const job = await newJob({ n_iter: 4 });
+    // Runner 1 of 2 is making 1 and 3.
+    pool.held.add(`${job.job_id}#1`);
+    pool.held.add(`${job.job_id}#3`);
+    const asked: string[] = [];
+    const acquire = pool.acquire.bind(pool);
+    pool.acquire = async (ask, ...rest) => {
+      asked.push(ask.holder);
+      return acquire(ask, ...rest);
+    };
+    expect(await run(job.job_id, 0, 2)).toMatchObject({ iterations: 2, images: 2 });
+    expect(asked.sort()).toEqual([`${job.job_id}#0`, `${job.job_id}#2`]);
+    expect((await deps.jobs.get(job.job_id))?.stealing).toBeFalsy();
+  });
+
   it('leaves an iteration another runner is making to it, and makes it itself if that lease lapses', async () => {
     const { pool, run, recorded } = withPool(3);
     const job = await newJob({ n_iter: 3 });

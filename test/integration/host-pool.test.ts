@@ -1,9 +1,10 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { documentClient } from '../../adapters/aws-clients.ts';
 import { DynamoDbHostPool } from '../../adapters/dynamodb-host-pool.ts';
 import { LINE_WINDOW } from '../../adapters/pool-items.ts';
 import { nextRate } from '../../core/estimate.ts';
+import { parseSlotKey } from '../../core/pool/host-pool.ts';
 import { ADMISSION_RUNNER, REGISTER_GRACE_MS, WAKE_GRACE_MS } from '../../core/pool/waiters.ts';
 import type { TaskCallbacks } from '../../core/ports.ts';
 import { type EmbeddedStores, startEmbeddedStores } from '../../local/embedded-stores.ts';
@@ -514,6 +515,40 @@ describe('the queue of runners waiting for a slot', () => {
       holder: 'b#0',
     });
     expect((await p.snapshot()).waiters.filter((w) => w.runner === ADMISSION_RUNNER)).toEqual([]);
+  });
+
+  it('names the free slots each admitted job is for, no two jobs the same, and a runner takes its own with one write and no read', async () => {
+    const { p, tokens } = queuedPool([
+      { id: 'n1', depth: 2 },
+      { id: 'n2', depth: 2 },
+    ]);
+    const x = tokens.mint('x');
+    await p.registerWaiter(ask('x', '', { createdAt: 1000 }).claim, ADMISSION_RUNNER, x.token);
+    const y = tokens.mint('y');
+    await p.registerWaiter(ask('y', '', { createdAt: 2000 }).claim, ADMISSION_RUNNER, y.token);
+    const xs = (await x.result) as { runners: number; assigned: string[] };
+    const ys = (await y.result) as { runners: number; assigned: string[] };
+    expect(xs).toMatchObject({ runners: 1, runner_ids: [0] });
+    expect(xs.assigned).toHaveLength(2);
+    expect(ys.assigned).toHaveLength(2);
+    // Spread over idle hosts first, and y's not x's: x's runner has not taken them yet.
+    expect(new Set(xs.assigned.map((k) => k.split('#')[0]))).toEqual(new Set(['n1', 'n2']));
+    expect(new Set([...xs.assigned, ...ys.assigned]).size).toBe(4);
+    const send = vi.spyOn(DynamoDBDocumentClient.prototype, 'send');
+    try {
+      for (const [i, key] of xs.assigned.entries()) {
+        const runnerAsk = ask('x', `x#${i}`, { createdAt: 1000 });
+        const lease = await p.acquire({ ...runnerAsk, assigned: parseSlotKey(key) }, 60_000);
+        expect(lease).toMatchObject({ holder: `x#${i}`, hostId: key.split('#')[0] });
+      }
+      const commands = send.mock.calls.map(([command]) => command.constructor.name);
+      expect(commands.filter((c) => c === 'QueryCommand')).toEqual([]);
+    } finally {
+      send.mockRestore();
+    }
+    // Both taken: x's admission has left the line; y's still holds its two slots.
+    expect((await p.snapshot()).waiters.map((w) => w.jobId)).toEqual(['y']);
+    expect(await p.acquire(ask('z', 'z#0', { createdAt: 3000 }), 60_000)).toMatchObject({ ahead: 'y' });
   });
 
   it('loses nothing when an admitted job never comes for its slots: they go on to the next in line', async () => {

@@ -85,6 +85,10 @@ export class RecordingPool implements HostPool {
     return [...this.held].filter((holder) => holder.startsWith(`${jobId}#`)).length;
   }
 
+  async holdersOf(jobId: string) {
+    return new Set([...this.held].filter((holder) => holder.startsWith(`${jobId}#`)));
+  }
+
   async isHeld(holder: string) {
     return this.held.has(holder);
   }

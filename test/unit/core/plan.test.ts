@@ -117,11 +117,13 @@ describe('runners', () => {
     expect(workflowInput(older)).toMatchObject({ runners: 1, runner_ids: [0] });
   });
 
-  it('gets one generate task per two slots, never more than the iterations', () => {
+  it('gets one generate task per two slots, never more than two calls each of its iterations', () => {
     expect(runnerCount(100, 2)).toBe(1);
     expect(runnerCount(100, 8)).toBe(4);
     expect(runnerCount(100, 3)).toBe(2);
-    expect(runnerCount(3, 256)).toBe(3);
+    expect(runnerCount(3, 256)).toBe(2);
+    expect(runnerCount(20, 32)).toBe(10);
+    expect(runnerCount(1000, 256)).toBe(40);
     expect(runnerCount(1, 1)).toBe(1);
   });
 

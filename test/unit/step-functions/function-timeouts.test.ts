@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TransientAwsError } from '../../../core/errors.ts';
+import { admissionOutput, parseSlotKey, type SlotRef } from '../../../core/pool/host-pool.ts';
+import { ASSIGNED_MS } from '../../../core/pool/waiters.ts';
 import type { DefinitionJson } from '../../../local/step-functions/definition-facts.ts';
 import {
   LocalOrchestrator,
@@ -134,13 +136,14 @@ describe('a function past its time-out', () => {
  * The project's Task states: `generate` as given, the others answering at once and counted; the
  * job is admitted to the pool with one runner by the orchestrator `admit` names once it exists.
  */
-function project(generate: TaskHandlers[string]) {
+function project(generate: TaskHandlers[string], admission = admissionOutput(2, [], 0)) {
+  // By default what a sweep's wake-up carries for one runner, no slot named.
   const calls = { record: 0, finalize: 0 };
   const admit: { by?: LocalOrchestrator } = {};
   const handlers: TaskHandlers = {
     'Wait for the GPU pool': async (input) => {
       const { task_token: token } = input as { task_token: string };
-      queueMicrotask(() => admit.by?.sendTaskSuccess(token, JSON.stringify({ runners: 1, slots: 2 })));
+      queueMicrotask(() => admit.by?.sendTaskSuccess(token, JSON.stringify(admission)));
       return {};
     },
     'Generate images': generate,
@@ -157,6 +160,32 @@ function project(generate: TaskHandlers[string]) {
   };
   return { handlers, calls, admit };
 }
+
+describe('the state machine, once the pool admits a job', () => {
+  it('runs the runners it was admitted with, all at once, each told its share and its named slots', async () => {
+    const { timers, now } = manualTimers();
+    const inputs: unknown[] = [];
+    const slots = ['a:1#0', 'b:1#0', 'a:1#1', 'b:1#1', 'c:1#0'];
+    const { handlers, admit } = project(
+      async (input) => {
+        inputs.push(input);
+        return { images: 1 };
+      },
+      admissionOutput(
+        5,
+        slots.map((key) => parseSlotKey(key) as SlotRef),
+        1000,
+      ),
+    );
+    const orchestrator = new LocalOrchestrator({ handlers, timers, now });
+    admit.by = orchestrator;
+    // Planned for 8 runners (16 slots); 5 slots were free.
+    await orchestrator.start('job', { job_id: 'job', runners: 8, runner_ids: [0, 1, 2, 3, 4, 5, 6, 7] });
+    await orchestrator.drain(false);
+    const told = { job_id: 'job', runners: 3, assigned: slots, assigned_until: 1000 + ASSIGNED_MS };
+    expect(inputs).toEqual([0, 1, 2].map((runner) => ({ ...told, runner })));
+  });
+});
 
 describe('the state machine, when a runner’s function fails on its own', () => {
   const GENERATE_MS = FUNCTION_SIZING['Generate images'].timeoutSeconds * 1000;
