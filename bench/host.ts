@@ -90,6 +90,9 @@ export class StackHost {
 
   reset = () => this.call<null>({ cmd: 'reset' });
   snapshot = () => this.call<HostSnapshot>({ cmd: 'snapshot' });
+  /** Occupies every simulated GPU until releaseGpus: calls queue inside them meanwhile. */
+  holdGpus = () => this.call<null>({ cmd: 'holdGpus' });
+  releaseGpus = () => this.call<null>({ cmd: 'releaseGpus' });
   /** Event-loop delay of the stack since the last call. */
   loopDelay = () => this.call<LoopDelay>({ cmd: 'loopDelay' });
   executionEnd = (jobId: string) => this.call<ExecutionRecord>({ cmd: 'executionEnd', jobId });

@@ -33,6 +33,8 @@ export type HostCommand =
   | { id: number; cmd: 'loopDelay' }
   | { id: number; cmd: 'history'; jobId: string }
   | { id: number; cmd: 'memory' }
+  | { id: number; cmd: 'holdGpus' }
+  | { id: number; cmd: 'releaseGpus' }
   | { id: number; cmd: 'stop' };
 
 /** Event-loop delay of the stack's process since the last ask, ms. */

@@ -36,17 +36,38 @@ export interface ScaleCellOptions {
 
 /** The issue's image time for the makespan cell (16 hosts x 50 jobs) and the one-job rows. */
 export const BENCH_IMAGE_MS = 500;
-/** Other cells: images short enough that the GPU's ideal makespan is about this long... */
+/** Images short enough that 50 jobs' ideal makespan is about this long... */
 const IDEAL_MAKESPAN_MS = 40_000;
-/** ...but not shorter than this (below it the simulator's timers, not the GPU, set the pace). */
+/** ...but not shorter than this (below it the simulator's timers, not the GPU, set the pace)... */
 const MIN_IMAGE_MS = 10;
+/**
+ * ...and not so short that the pool makes more images a second than two cores coordinate (the
+ * 16 x 50 cell's 32 a second): 64 hosts get 2 s images, or the cores, not the design, would set
+ * the pace (every figure per image still counts the same requests; the per-second ones are scaled
+ * to 5 s images).
+ */
+export const MAX_IMAGES_PER_SECOND = 32;
 const MAX_CAP_MS = 240_000;
+/**
+ * A queue of this many jobs is measured over a window, not drained: with the GPUs held, every job
+ * is started and takes its place in line; then the GPUs go, and everything the stack does is
+ * counted until WINDOW_JOBS jobs have ended, the rest still queued behind them. The start phase's
+ * costs (each job's start and place in line) are counted for the jobs that ended, a thousandth
+ * each, so a window is priced as the whole queue would be, job for job.
+ */
+export const WINDOW_QUEUE = 1000;
+export const WINDOW_JOBS = 50;
 
-/** The image time and cap of a cell: 0.5 s where the GPU's time allows it, shorter for the big queues. */
+/**
+ * The image time and cap of a cell: 0.5 s where 50 jobs' GPU time allows it, shorter on one host.
+ * Every cell of a host count has the same image time, so its rows differ only by the queue.
+ */
 export function cellPlan(hosts: number, queued: number): ScaleCellOptions {
-  const images = Math.max(1, queued) * SCALE_JOB_IMAGES;
-  const fitting = Math.floor((IDEAL_MAKESPAN_MS * hosts) / images);
-  const imageMs = Math.max(MIN_IMAGE_MS, Math.min(BENCH_IMAGE_MS, fitting));
+  const jobs = queued >= WINDOW_QUEUE ? WINDOW_JOBS : Math.max(1, queued);
+  const images = jobs * SCALE_JOB_IMAGES;
+  const fitting = Math.floor((IDEAL_MAKESPAN_MS * hosts) / (WINDOW_JOBS * SCALE_JOB_IMAGES));
+  const paced = Math.ceil((1000 * hosts) / MAX_IMAGES_PER_SECOND);
+  const imageMs = Math.max(MIN_IMAGE_MS, paced, Math.min(BENCH_IMAGE_MS, fitting));
   const ideal = (images * imageMs) / hosts;
   const capMs = Math.min(MAX_CAP_MS, Math.max(60_000, 5 * ideal + 30_000));
   return { hosts, queued, imageMs, capMs };
@@ -54,7 +75,10 @@ export function cellPlan(hosts: number, queued: number): ScaleCellOptions {
 
 export interface ScaleCell extends ScaleCellOptions {
   jobs: number;
+  /** Images the cell measures: every job's, or a window's (WINDOW_JOBS jobs). */
   images: number;
+  /** Measured over a window of a queue left queued (see WINDOW_QUEUE). */
+  windowed: boolean;
   finished: boolean;
   jobsEnded: number;
   imagesMade: number;
@@ -117,14 +141,34 @@ export async function scaleCell(
     await host.executionEnd(warm.job_id);
     await host.reset();
     const jobs = Math.max(1, options.queued);
+    const windowed = jobs >= WINDOW_QUEUE;
+    if (windowed) await host.holdGpus();
     const startedAt = epochNow();
     const ids = await startAll(client, jobs);
     const submitMs = epochNow() - startedAt;
     log(`${jobs} jobs started in ${(submitMs / 1000).toFixed(1)} s`);
+    let startPhase: Awaited<ReturnType<StackHost['snapshot']>> | undefined;
+    if (windowed) {
+      startPhase = await host.snapshot();
+      await host.reset();
+      await host.releaseGpus();
+    }
+    const measuredFrom = epochNow();
+    const releasedAt = windowed ? measuredFrom : undefined;
+    const target = windowed ? WINDOW_JOBS : jobs;
     const ended = new Set<string>();
-    const all = Promise.all(ids.map((id) => host.executionEnd(id).then(() => ended.add(id))));
-    const capped = sleep(Math.max(0, options.capMs - submitMs)).then(() => 'cap' as const);
-    finished = (await Promise.race([all.then(() => 'done' as const), capped])) === 'done';
+    const enough = new Promise<void>((resolve) => {
+      for (const id of ids) {
+        void host.executionEnd(id).then(() => {
+          ended.add(id);
+          if (ended.size >= target) resolve();
+        });
+      }
+    });
+    // The cap counts from the first start, or for a window from the GPUs' release.
+    const capLeft = Math.max(0, options.capMs - (windowed ? 0 : submitMs));
+    const capped = sleep(capLeft).then(() => 'cap' as const);
+    finished = (await Promise.race([enough.then(() => 'done' as const), capped])) === 'done';
     const endedAt = epochNow();
     const snapshot = await host.snapshot();
     if (process.env.BENCH_SCALE_OPS) {
@@ -132,8 +176,16 @@ export async function scaleCell(
       for (const op of ops) log(`  ${JSON.stringify(op)}`);
       for (const a of snapshot.metrics.aws) log(`  ${JSON.stringify(a)}`);
     }
+    if (windowed)
+      log(`window: ${ended.size} jobs ended in ${((endedAt - measuredFrom) / 1000).toFixed(1)} s`);
+    const run = {
+      ...{ jobs, ids, ended: new Set(ended), finished, startedAt, endedAt, submitMs },
+      ...{ snapshot, startPhase, releasedAt },
+    };
     await client.close().catch(() => undefined);
-    return measure(options, { jobs, ids, ended, finished, startedAt, endedAt, submitMs, snapshot });
+    // A window leaves jobs queued: the stack is killed below, not drained.
+    if (windowed) finished = false;
+    return measure(options, run);
   } finally {
     // A cell past its cap leaves executions running: no drain, the process goes.
     if (finished) await host.stop();
@@ -159,49 +211,74 @@ interface Run {
   jobs: number;
   ids: string[];
   ended: Set<string>;
+  /** Every job ended, or for a window, WINDOW_JOBS of them. */
   finished: boolean;
   startedAt: number;
   endedAt: number;
   submitMs: number;
   snapshot: Awaited<ReturnType<StackHost['snapshot']>>;
+  /** A window's start phase (every job started and in line, the GPUs held), counted before the reset. */
+  startPhase?: Awaited<ReturnType<StackHost['snapshot']>>;
+  /** When the GPUs were let go, for a window. */
+  releasedAt?: number;
 }
 
+const dynamoUnits = (snapshot: Run['snapshot']) => {
+  const dynamo = snapshot.metrics.aws.filter((a) => a.service === 'DynamoDB');
+  return { rru: sum(dynamo.map((a) => a.rru)), wru: sum(dynamo.map((a) => a.wru)) };
+};
+
 function measure(options: ScaleCellOptions, run: Run): ScaleCell {
-  const { snapshot } = run;
-  const images = run.jobs * SCALE_JOB_IMAGES;
+  const { snapshot, startPhase } = run;
+  const windowed = startPhase !== undefined;
+  const images = (windowed ? WINDOW_JOBS : run.jobs) * SCALE_JOB_IMAGES;
   const imagesMade = sum(snapshot.simulators.map((s) => s.imagesReturned));
   // Per image made: a capped cell is priced for what it did.
   const per = (x: number) => x / Math.max(1, imagesMade);
-  const dynamo = snapshot.metrics.aws.filter((a) => a.service === 'DynamoDB');
-  const rru = sum(dynamo.map((a) => a.rru));
-  const wru = sum(dynamo.map((a) => a.wru));
+  // A window carries its share of the start phase: the jobs that ended, each a thousandth of it.
+  const share = windowed ? run.ended.size / run.jobs : 0;
+  const units = dynamoUnits(snapshot);
+  const before = startPhase ? dynamoUnits(startPhase) : { rru: 0, wru: 0 };
+  const rru = units.rru + share * before.rru;
+  const wru = units.wru + share * before.wru;
   const busyIntervals = snapshot.simulators.flatMap((s) => s.busy);
   const gpuMs = sum(snapshot.simulators.map((s) => sum(s.busy.map((b) => b.end - b.start))));
   const firstSample = Math.min(...busyIntervals.map((b) => b.start));
   const jobIds = new Set(run.ids);
   const ends = run.ids.map((id) => snapshot.metrics.executions[id]?.endedAt ?? run.endedAt);
-  const lastEnd = run.finished ? Math.max(...ends) : run.endedAt;
+  const lastEnd = run.finished && !windowed ? Math.max(...ends) : run.endedAt;
   // From the GPU's first step: the start calls are timed elsewhere in the bench.
   const makespanMs = lastEnd - (Number.isFinite(firstSample) ? firstSample : run.startedAt);
   const gpuMsPerHost = gpuMs / options.hosts;
   const busyInMakespan = sum(
     snapshot.simulators.map((s) => unionLength(s.busy, lastEnd - makespanMs, lastEnd)),
   );
-  const tasks = snapshot.metrics.tasks.filter((t) => t.jobId === undefined || jobIds.has(t.jobId));
+  const ours = (t: { jobId?: string }) => t.jobId === undefined || jobIds.has(t.jobId);
+  const tasks = snapshot.metrics.tasks.filter(ours);
   const refusals = tasks.filter((t) => t.error === 'NoSlotAvailableError').length;
-  const taskMs = sum(tasks.map((t) => t.ms));
+  // A task that waited out the held GPUs counts from their release: the hold is the bench's.
+  const from = run.releasedAt ?? 0;
+  const taskMs =
+    sum(tasks.map((t) => Math.max(0, t.startedAt + t.ms - Math.max(t.startedAt, from)))) +
+    share * sum((startPhase?.metrics.tasks ?? []).filter(ours).map((t) => t.ms));
+  // Transitions per image of the jobs that ended (a window's queued jobs have hardly begun).
+  const counted = windowed ? [...run.ended] : run.ids;
   const transitions = sum(
-    run.ids.map((id) => {
+    counted.map((id) => {
       const e = snapshot.metrics.executions[id];
       return e ? e.entered + e.retried : 0;
     }),
   );
+  const transitionImages = windowed ? counted.length * SCALE_JOB_IMAGES : imagesMade;
   const scaleTo5s = options.imageMs / TARGET_IMAGE_MS;
   const capacity = snapshot.metrics.capacity;
+  const failed =
+    capacity.failedConditionalWrites + share * (startPhase?.metrics.capacity.failedConditionalWrites ?? 0);
   return {
     ...options,
     jobs: run.jobs,
     images,
+    windowed,
     finished: run.finished,
     jobsEnded: run.ended.size,
     imagesMade,
@@ -217,8 +294,8 @@ function measure(options: ScaleCellOptions, run: Run): ScaleCell {
     makespanRatio: makespanMs / gpuMsPerHost,
     busy: busyInMakespan / (options.hosts * makespanMs),
     refusalsPerImage: per(refusals),
-    failedConditionsPerImage: per(capacity.failedConditionalWrites),
-    transitionsPerImage: per(transitions),
+    failedConditionsPerImage: per(failed),
+    transitionsPerImage: transitions / Math.max(1, transitionImages),
     lambdaSecondsPerImage: per(Math.max(0, taskMs - gpuMs)) / 1000,
     submitMs: run.submitMs,
     topOps: [...capacity.ops].sort((a, b) => b.rru + b.wru - (a.rru + a.wru)).slice(0, 4),
@@ -279,7 +356,11 @@ export function scaleRow(cell: ScaleCell, alone: ScaleCell | undefined): string[
   return [
     `${cell.hosts} x ${cell.queued === 0 ? '0 (1 job)' : cell.queued}`,
     `${(cell.imageMs / 1000).toFixed(2)} s`,
-    cell.finished ? String(cell.imagesMade) : `${cell.imagesMade} of ${cell.images}`,
+    cell.windowed
+      ? `${cell.imagesMade} (${cell.jobsEnded} of ${cell.jobs} jobs ended)`
+      : cell.finished
+        ? String(cell.imagesMade)
+        : `${cell.imagesMade} of ${cell.images}`,
     f(cell.rruPerImage),
     f(cell.wruPerImage),
     `$${cell.dollarsPer1000.toFixed(4)}`,

@@ -21,6 +21,8 @@ const stack = await startEmbeddedStack(loadLocalConfig(process.env), {
   metrics: hooks,
   ...(tokenLength > 0 ? { flatImages: true, taskTokenLength: tokenLength } : {}),
 });
+/** What lets the simulated GPUs go again, while they are held (see Simulator.hold). */
+let held: Array<() => void> = [];
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const toEpoch = (t: number) => performance.timeOrigin + t;
@@ -74,6 +76,13 @@ process.on('message', async (message: HostCommand) => {
         };
         return send({ id: message.id, ok: true, result });
       }
+      case 'holdGpus':
+        held.push(...stack.simulators.map((sim) => sim.hold()));
+        return send({ id: message.id, ok: true, result: null });
+      case 'releaseGpus':
+        for (const release of held) release();
+        held = [];
+        return send({ id: message.id, ok: true, result: null });
       case 'executionEnd':
         return send({ id: message.id, ok: true, result: await metrics.executionEnd(message.jobId) });
       case 'stop':

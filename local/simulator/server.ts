@@ -55,6 +55,11 @@ export interface Simulator {
   close(): Promise<void>;
   stats(): SimulatorStats;
   resetStats(): void;
+  /**
+   * Occupies the GPU as another job would, until the returned function is called: calls queue
+   * behind it (the bench fills a long queue of jobs before any image is made).
+   */
+  hold(): () => void;
   /** Throws a ZodError on bad values or unknown keys. */
   setFaults(f: Partial<FaultConfig>): void;
 }
@@ -238,6 +243,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       sim.stats = emptyStats();
     },
     setFaults: (f) => void sim.faults.set(f),
+    hold: () => {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      sim.engine.exclusive(() => promise).catch(() => undefined);
+      return () => resolve();
+    },
     close: async () => {
       if (closing) return;
       closing = true;

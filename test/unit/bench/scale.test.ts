@@ -9,6 +9,7 @@ const cell = (over: Partial<ScaleCell>): ScaleCell => ({
   capMs: 60_000,
   jobs: 1,
   images: 20,
+  windowed: false,
   finished: true,
   jobsEnded: 1,
   imagesMade: 20,
@@ -33,13 +34,18 @@ const cell = (over: Partial<ScaleCell>): ScaleCell => ({
 });
 
 describe('scale cells', () => {
-  it("run the issue's 0.5 s images where they fit in about 40 s of GPU time, shorter ones where not", () => {
+  it("run the issue's 0.5 s images where 50 jobs fit in about 40 s of GPU time, the same in every row of a host count", () => {
     expect(cellPlan(16, 50)).toMatchObject({ imageMs: 500 });
-    expect(cellPlan(1, 0)).toMatchObject({ imageMs: 500 });
-    // 20,000 images on 64 hosts: 128 ms each is 40 s.
-    expect(cellPlan(64, 1000)).toMatchObject({ imageMs: 128 });
-    // One host cannot make 20,000 images in 40 s: 10 ms is the floor.
-    expect(cellPlan(1, 1000)).toMatchObject({ imageMs: 10, capMs: 240_000 });
+    expect(cellPlan(16, 0)).toMatchObject({ imageMs: 500 });
+    // 1,000 images on one host: 40 ms each is 40 s; its one-job row runs as fast.
+    expect(cellPlan(1, 50)).toMatchObject({ imageMs: 40 });
+    expect(cellPlan(1, 0)).toMatchObject({ imageMs: 40 });
+    // A thousand queued jobs are measured over a window of 50 (1,000 images), as 50 queued are.
+    expect(cellPlan(1, 1000)).toMatchObject({ imageMs: 40 });
+    expect(cellPlan(16, 1000)).toMatchObject({ imageMs: 500 });
+    // 64 hosts at 0.5 s would make 256 images a second, more than two cores coordinate: 2 s.
+    expect(cellPlan(64, 0)).toMatchObject({ imageMs: 2000 });
+    expect(cellPlan(64, 1000)).toMatchObject({ imageMs: 2000 });
   });
 
   it("judge a row against its host count's one-job row, within 10%", () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readPng } from '../../../local/simulator/png.ts';
 import { type Simulator, type SimulatorStats, startSimulator } from '../../../local/simulator/server.ts';
 
@@ -134,6 +134,17 @@ describe('txt2img', () => {
     if (!a || !b) throw new Error('expected two busy intervals');
     expect(b.start).toBeGreaterThanOrEqual(a.end);
     expect(a.end - a.start).toBeGreaterThanOrEqual(18); // 10 steps × 2 ms
+  });
+
+  it('queues calls behind a hold, as behind another job, and samples them once it is let go', async () => {
+    const release = sim.hold();
+    const call = txt2img({ steps: 2, width: 64, height: 64 });
+    await vi.waitFor(() => expect(sim.stats().requests).toBe(1));
+    const letGo = performance.now();
+    release();
+    await call;
+    // Its sampling began after the hold ended, not when it arrived.
+    expect(sim.stats().busyIntervals[0]?.start).toBeGreaterThanOrEqual(letGo);
   });
 
   it('reports progress while sampling and the idle shape afterwards', async () => {
