@@ -129,9 +129,12 @@ export class DynamoDbHostPool implements HostPool {
     });
   }
 
-  /** The slots and health: what most questions of the pool need, without the line. */
-  private pool(): Promise<PoolSnapshot> {
-    return readPool(this.db, this.tableName, this.pk);
+  /**
+   * The slots and health: what most questions of the pool need, without the line. `consistent`
+   * false for a question whose answer is a hint (a wrong one is caught under the lease).
+   */
+  private pool(consistent = true): Promise<PoolSnapshot> {
+    return readPool(this.db, this.tableName, this.pk, consistent);
   }
 
   /** The slots and health, with the head of the line as its waiters. */
@@ -400,13 +403,15 @@ export class DynamoDbHostPool implements HostPool {
 
   async holdersOf(jobId: string): Promise<Set<string>> {
     const now = this.clock();
-    const live = (await this.pool()).slots.filter((s) => s.jobId === jobId && isLive(s, now));
+    // A hint: what a runner takes over from the others (one begun meanwhile is caught under its lease).
+    const live = (await this.pool(false)).slots.filter((s) => s.jobId === jobId && isLive(s, now));
     return new Set(live.flatMap((s) => s.holder ?? []));
   }
 
   async isHeld(holder: string): Promise<boolean> {
     const now = this.clock();
-    return (await this.pool()).slots.some((s) => s.holder === holder && isLive(s, now));
+    // A hint too: an owner told wrongly that its iteration is free asks for it, and is refused.
+    return (await this.pool(false)).slots.some((s) => s.holder === holder && isLive(s, now));
   }
 
   async reportHealth(lease: Lease, ok: boolean, error?: string): Promise<boolean> {

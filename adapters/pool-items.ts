@@ -125,11 +125,15 @@ export async function readLine(
   return Items.map(lineWaiter);
 }
 
-/** The pool's slots and health, read consistently in one query (paged if it must); no waiters. */
+/**
+ * The pool's slots and health in one query (paged if it must); no waiters. Consistent unless the
+ * reader only looks (an eventually consistent read costs half).
+ */
 export async function readPool(
   db: DynamoDBDocumentClient,
   tableName: string,
   pk: string,
+  consistent = true,
 ): Promise<PoolSnapshot> {
   const snapshot: PoolSnapshot = { slots: [], health: [], waiters: [] };
   let startKey: Record<string, unknown> | undefined;
@@ -139,7 +143,7 @@ export async function readPool(
         TableName: tableName,
         KeyConditionExpression: 'pk = :pool',
         ExpressionAttributeValues: { ':pool': pk },
-        ConsistentRead: true,
+        ConsistentRead: consistent,
         ExclusiveStartKey: startKey,
       }),
     );

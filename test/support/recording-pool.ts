@@ -22,6 +22,8 @@ export class RecordingPool implements HostPool {
   refusals = 0;
   maxHeld = 0;
   free = true;
+  /** Refusals for want of a slot say others wait in line for the next (SlotRefusal.queued). */
+  queuedRefusals = false;
   /** Grants left before the pool starts refusing; unlimited by default. */
   grantsLeft = Number.POSITIVE_INFINITY;
   /** The host's health as the pool's rules keep it (core/pool/host-pool.ts). */
@@ -43,7 +45,7 @@ export class RecordingPool implements HostPool {
     ask: PoolAsk,
     _leaseMs?: number,
     done?: FinishedLease,
-  ): Promise<Lease | { wait: string; running?: true; restingUntil?: number }> {
+  ): Promise<Lease | { wait: string; running?: true; restingUntil?: number; queued?: true }> {
     const { holder } = ask;
     const jobId = ask.claim.jobId;
     if (done) {
@@ -57,7 +59,7 @@ export class RecordingPool implements HostPool {
     }
     if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
       this.refusals++;
-      return { wait: 'busy' };
+      return { wait: 'busy', ...(this.queuedRefusals ? { queued: true as const } : {}) };
     }
     this.grants++;
     this.grantsLeft--;
