@@ -65,13 +65,10 @@ export class NoSlotAvailableError extends Error {
   readonly restingUntil?: number;
   /** The job that goes first, when that is why; neither this nor restingUntil: every slot is busy. */
   readonly ahead?: string;
-  /** Every slot is busy and other jobs wait in line for the next one to free. */
-  readonly queued?: true;
-  constructor(message: string, why: { restingUntil?: number; ahead?: string; queued?: true } = {}) {
+  constructor(message: string, why: { restingUntil?: number; ahead?: string } = {}) {
     super(message);
     if (why.restingUntil !== undefined) this.restingUntil = why.restingUntil;
     if (why.ahead !== undefined) this.ahead = why.ahead;
-    if (why.queued) this.queued = true;
   }
 }
 

@@ -150,8 +150,6 @@ export interface SlotRefusal {
   ahead?: string;
   running?: true;
   restingUntil?: number;
-  /** Every slot is busy, and other jobs wait in line: the next to free is theirs, by a wake-up. */
-  queued?: true;
 }
 
 /** A string's FNV-1a hash: the same number on every worker. */
@@ -280,10 +278,7 @@ export function chooseSlot(
     const first = ahead[0];
     return first
       ? { wait: `another job (${first.jobId}) is ahead in the queue`, ahead: first.jobId }
-      : {
-          wait: 'every slot of every healthy GPU host is busy',
-          ...(all.some((c) => c.jobId !== ask.claim.jobId && c.unmet > 0) ? { queued: true as const } : {}),
-        };
+      : { wait: 'every slot of every healthy GPU host is busy' };
   }
   const [chosen, ...alternatives] = free;
   return { ...(chosen as { hostId: string; slot: number }), alternatives };

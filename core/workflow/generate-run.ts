@@ -253,9 +253,7 @@ class Runner {
    */
   async #awaitCall() {
     const refusal = this.#refusal;
-    // Not while others wait in line: the slot that frees is theirs (a sweep wakes them), and each
-    // ask reads the whole pool.
-    const busy = refusal && !refusal.ahead && !refusal.queued && refusal.restingUntil === undefined;
+    const busy = refusal && !refusal.ahead && refusal.restingUntil === undefined;
     const later =
       this.#inFlight.size < CALLS_PER_RUNNER && refusal === undefined && !this.#halt
         ? firstReadyAt(this.#queue)

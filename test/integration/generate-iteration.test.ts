@@ -289,27 +289,6 @@ describe('generateRun: one generate task, two calls in flight', () => {
     expect((await deps.jobs.get(job.job_id))?.stealing).toBeFalsy();
   });
 
-  it('asks again for its second slot while a call runs only when no other job waits in line for it', async () => {
-    const asksFor = async (queued: boolean) => {
-      const { pool, run } = withPool(1);
-      pool.queuedRefusals = queued;
-      // Two calls of 10 steps (over 200 ms each): the second waits for the one slot.
-      const job = await newJob({ n_iter: 2, steps: 10 });
-      const asked: string[] = [];
-      const acquire = pool.acquire.bind(pool);
-      pool.acquire = async (ask, ...rest) => {
-        asked.push(ask.holder);
-        return acquire(ask, ...rest);
-      };
-      expect(await run(job.job_id)).toMatchObject({ iterations: 2 });
-      return asked.filter((holder) => holder === `${job.job_id}#1`).length;
-    };
-    // With others in line the freed slot is theirs: refused once, then the finished call's lease.
-    expect(await asksFor(true)).toBe(2);
-    // Alone, it looks again every BUSY_RECHECK_MS while the first call runs.
-    expect(await asksFor(false)).toBeGreaterThan(2);
-  });
-
   it('leaves an iteration another runner is making to it, and makes it itself if that lease lapses', async () => {
     const { pool, run, recorded } = withPool(3);
     const job = await newJob({ n_iter: 3 });

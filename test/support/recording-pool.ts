@@ -22,8 +22,6 @@ export class RecordingPool implements HostPool {
   refusals = 0;
   maxHeld = 0;
   free = true;
-  /** Refusals for want of a slot say others wait in line for the next (SlotRefusal.queued). */
-  queuedRefusals = false;
   /** Grants left before the pool starts refusing; unlimited by default. */
   grantsLeft = Number.POSITIVE_INFINITY;
   /** The host's health as the pool's rules keep it (core/pool/host-pool.ts). */
@@ -45,7 +43,7 @@ export class RecordingPool implements HostPool {
     ask: PoolAsk,
     _leaseMs?: number,
     done?: FinishedLease,
-  ): Promise<Lease | { wait: string; running?: true; restingUntil?: number; queued?: true }> {
+  ): Promise<Lease | { wait: string; running?: true; restingUntil?: number }> {
     const { holder } = ask;
     const jobId = ask.claim.jobId;
     if (done) {
@@ -59,7 +57,7 @@ export class RecordingPool implements HostPool {
     }
     if (!this.free || this.held.size >= this.capacity || this.grantsLeft <= 0) {
       this.refusals++;
-      return { wait: 'busy', ...(this.queuedRefusals ? { queued: true as const } : {}) };
+      return { wait: 'busy' };
     }
     this.grants++;
     this.grantsLeft--;

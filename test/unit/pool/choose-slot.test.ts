@@ -85,22 +85,6 @@ describe('chooseSlot', () => {
     expect(both).toMatchObject({ hostId: 'a' });
   });
 
-  it('says so when every slot is busy and other jobs wait in line for the next', () => {
-    const full = {
-      ...empty,
-      slots: [held('a', 0, 'x'), held('a', 1, 'x'), held('b', 0, 'x'), held('b', 1, 'x')],
-    };
-    // y waits behind x (a later place): x's ask is refused for want of a slot, with y in line.
-    const lined = { ...full, waiters: [waiter('y', 900_000)] };
-    expect(chooseSlot(hosts, lined, ask('x', 500_000), NOW)).toEqual({
-      wait: 'every slot of every healthy GPU host is busy',
-      queued: true,
-    });
-    // x's own waiting runner is not someone else in line.
-    const own = { ...full, waiters: [waiter('x', 500_000)] };
-    expect(chooseSlot(hosts, own, ask('x', 500_000), NOW)).not.toHaveProperty('queued');
-  });
-
   it('waits when every slot is live, and reuses a slot whose lease expired', () => {
     const full = {
       ...empty,
