@@ -386,7 +386,7 @@ export class DynamoDbHostPool implements HostPool {
       ),
     );
     // A slot is free: whoever is next in line hears of it now, not at their next poll.
-    if (released) await this.queue.sweep(lease.jobId);
+    if (released) await this.queue.freed(lease, lease.jobId, rated.rates, lease.hostFailures === 0);
   }
 
   async heldElsewhere(lease: Lease): Promise<boolean> {

@@ -21,6 +21,7 @@ import {
 } from '../core/pool/host-pool.ts';
 import {
   ADMISSION_RUNNER,
+  freedSlotGoesTo,
   isWakeable,
   type JobClaim,
   planWakes,
@@ -198,15 +199,38 @@ export class DynamoDbPoolQueue {
   }
 
   /**
+   * A slot its holder let go: admits the job first in line to it when the head of the line alone
+   * says so (freedSlotGoesTo), naming the slot, and otherwise sweeps. `clean`: the slot's host had
+   * no failures counted (only such slots are named, see assignableSlots).
+   */
+  async freed(slot: SlotRef, released: string, rates: Record<string, number> | undefined, clean: boolean) {
+    const { callbacks } = this.o;
+    if (!callbacks) return;
+    if (!clean) return this.sweep(released);
+    const line = await this.head();
+    const now = this.o.clock();
+    const place = placerFor(
+      { slots: [{ hostId: slot.hostId, slot: slot.slot, rates }], health: [], waiters: [] },
+      this.o.calibration,
+    );
+    const next = freedSlotGoesTo(line, released, now, place);
+    if ('none' in next) return;
+    if ('sweep' in next) return this.sweep(released, line);
+    const woken = await this.wake({ ...(next.wake as LineWaiter), slots: 1 }, [slot], now, callbacks);
+    // Its task was gone (its place is dropped): the slot is still free for whoever is next.
+    if (!woken) await this.sweep(released);
+  }
+
+  /**
    * Wakes the waiters whose turn it is now, and forgets those that never registered or whose task
    * is gone. Safe to run from any worker at any time; reads the slots only when someone at the head
    * can be woken. `released`: a job that just gave a slot back because it had nothing to run on it;
    * the room its other leases claimed when they were taken is not kept for it.
    */
-  async sweep(released?: string): Promise<void> {
+  async sweep(released?: string, head?: LineWaiter[]): Promise<void> {
     const { callbacks } = this.o;
     if (!callbacks) return;
-    let line = await this.head();
+    let line = head ?? (await this.head());
     for (let pass = 0; pass < WAKE_PASSES; pass++) {
       const now = this.o.clock();
       for (const w of line.filter((x) => waiterState(x, now) === 'stale')) await this.forget(w);

@@ -233,3 +233,29 @@ export function planWakes(contending: readonly Contender[], free: number): Wake[
   }
   return woken;
 }
+
+/** What a slot just freed calls for (see freedSlotGoesTo). */
+export type FreedSlot = { wake: Waiter } | { sweep: true } | { none: true };
+
+/**
+ * Who gets a slot its holder just let go, decided from the head of the line alone where that is
+ * enough: when the first in line (other than the job that let it go) is a job waiting for
+ * admission, it is admitted to this one slot, and the pool (whose read grows with its hosts) is
+ * not read. A runner of a running job first in line, a job admitted whose runners are on their
+ * way, or anything to clear up (a stale place, the releasing job's own waiting runner) calls for
+ * the full sweep, which weighs what each job holds.
+ */
+export function freedSlotGoesTo(
+  line: readonly Waiter[],
+  released: string,
+  now: number,
+  place: Placer,
+): FreedSlot {
+  if (line.some((w) => waiterState(w, now) === 'stale')) return { sweep: true };
+  if (line.some((w) => w.jobId === released && isWakeable(w, now))) return { sweep: true };
+  const others = line.filter((w) => w.jobId !== released);
+  if (!others.some((w) => isWakeable(w, now))) return { none: true };
+  const placed = (w: Waiter) => ({ ...place(w), since: w.since, jobId: w.jobId });
+  const first = [...others].sort((a, b) => inLine(placed(a), placed(b)))[0] as Waiter;
+  return first.runner === ADMISSION_RUNNER && isWakeable(first, now) ? { wake: first } : { sweep: true };
+}

@@ -58,6 +58,12 @@ const RECHECK_MS = 25;
  * call for an upload's time. A pool read each time, only while that lasts (one call at most).
  */
 const BUSY_RECHECK_MS = 50;
+/**
+ * Each next ask waits twice as long, up to this: a long call costs a few reads of the pool (whose
+ * size grows with its hosts), not one per BUSY_RECHECK_MS, and a slot that frees meanwhile goes to
+ * whoever waits in line anyway.
+ */
+const MAX_BUSY_RECHECK_MS = 1000;
 
 /**
  * One generate task: runner r of a job does its iterations (runnerIterations) with two calls in
@@ -132,6 +138,8 @@ class Runner {
   readonly #leases: LeaseBook;
   /** The pool's last refusal, until one of our slots frees: no call is launched meanwhile. */
   #refusal: NoSlotAvailableError | undefined;
+  /** Asks again for a second slot since our last call ended (see busyRecheckMs). */
+  #busyLooks = 0;
   /** Why no call is launched any more: the calls in flight finish, then the run ends that way. */
   #halt: Halt | undefined;
   /** The pool's outage as last seen (the job's record of it at first): past its bound, no more tries. */
@@ -260,10 +268,13 @@ class Runner {
         : undefined;
     const woke = await Promise.race<unknown>([
       ...this.#inFlight,
-      ...(busy ? [recheckAfter(this.#clock, BUSY_RECHECK_MS)] : []),
+      ...(busy ? [recheckAfter(this.#clock, busyRecheckMs(this.#busyLooks))] : []),
       ...(later !== undefined ? [recheckAfter(this.#clock, later - this.#clock.now())] : []),
     ]);
-    if (woke === RECHECK && busy) this.#refusal = undefined;
+    if (woke === RECHECK && busy) {
+      this.#refusal = undefined;
+      this.#busyLooks++;
+    }
   }
 
   /**
@@ -324,6 +335,7 @@ class Runner {
       }
       // One of our slots is free again: the pool may say yes to the next ask.
       this.#refusal = undefined;
+      this.#busyLooks = 0;
     } catch (error) {
       if (error instanceof NoSlotAvailableError) {
         this.#queue.unshift(item);
@@ -484,6 +496,9 @@ const firstReadyAt = (queue: Pending[]) =>
   queue.length === 0 ? undefined : Math.min(...queue.map((p) => p.notBefore));
 
 const RECHECK = Symbol('recheck');
+
+/** The wait before the next ask for a second slot, after `looks` asks refused while a call ran. */
+export const busyRecheckMs = (looks: number) => Math.min(MAX_BUSY_RECHECK_MS, BUSY_RECHECK_MS * 2 ** looks);
 const recheckAfter = (clock: Clock, ms: number) => clock.sleep(ms).then(() => RECHECK);
 
 function takeReady(queue: Pending[], now: number): Pending | undefined {

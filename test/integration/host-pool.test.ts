@@ -551,6 +551,24 @@ describe('the queue of runners waiting for a slot', () => {
     expect(await p.acquire(ask('z', 'z#0', { createdAt: 3000 }), 60_000)).toMatchObject({ ahead: 'y' });
   });
 
+  it('admits the job first in line to a slot let go, naming it, from the head of the line alone', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 1 }]);
+    const held = await p.acquire(ask('a', 'a#0'), 60_000);
+    const b = tokens.mint('b');
+    await p.registerWaiter(ask('b', '', { createdAt: 1000 }).claim, ADMISSION_RUNNER, b.token);
+    const send = vi.spyOn(DynamoDBDocumentClient.prototype, 'send');
+    try {
+      if ('hostId' in held) await p.release(held);
+      await expect(b.result).resolves.toMatchObject({ runners: 1, slots: 1, assigned: ['q#0'] });
+      const poolReads = send.mock.calls
+        .map(([command]) => command.input as { ExpressionAttributeValues?: Record<string, unknown> })
+        .filter((input) => input.ExpressionAttributeValues?.[':pool'] !== undefined);
+      expect(poolReads).toEqual([]);
+    } finally {
+      send.mockRestore();
+    }
+  });
+
   it('loses nothing when an admitted job never comes for its slots: they go on to the next in line', async () => {
     const { p, tokens, advance } = queuedPool([{ id: 'q', depth: 1 }]);
     const holder = await p.acquire(ask('a', 'a#0'), 60_000);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ADMISSION_RUNNER,
   contenders as contendersAt,
+  freedSlotGoesTo,
   planWakes,
   REGISTER_GRACE_MS,
   WAKE_GRACE_MS,
@@ -72,5 +74,38 @@ describe('planWakes', () => {
     );
     // A runner still on its way to its Wait state claims its slot but cannot be woken yet.
     expect(planWakes(contenders([], [w('j', 1, { token: undefined }), w('k', 2)], NOW), 2)).toEqual([]);
+  });
+});
+
+describe('a slot just let go', () => {
+  const admission = (jobId: string, prio: number, extra: Partial<Waiter> = {}) =>
+    w(jobId, prio, { runner: ADMISSION_RUNNER, ...extra });
+  const goesTo = (line: Waiter[], released = 'r') => freedSlotGoesTo(line, released, NOW, place);
+
+  it('admits the job first in line to it when that job waits for admission, from the line alone', () => {
+    const first = admission('a', 100);
+    expect(goesTo([admission('b', 200), first])).toEqual({ wake: first });
+    // Nobody to wake (a job admitted a moment ago is on its way): nothing to do.
+    expect(goesTo([])).toEqual({ none: true });
+    expect(goesTo([admission('a', 100, { wokenAt: NOW - 10 })])).toEqual({ none: true });
+  });
+
+  it('leaves to the full sweep whatever needs what jobs hold, or clearing up', () => {
+    // A running job's refused runner is first: its share depends on the slots it holds.
+    expect(goesTo([w('run', 50), admission('a', 100)])).toEqual({ sweep: true });
+    // A job admitted a moment ago, its runners on their way, is first.
+    expect(goesTo([admission('x', 50, { wokenAt: NOW - 10 }), admission('a', 100)])).toEqual({
+      sweep: true,
+    });
+    // A stale place to forget, or the releasing job's own runner waiting.
+    expect(goesTo([w('gone', 50, { token: undefined, askUntil: NOW }), admission('a', 100)])).toEqual({
+      sweep: true,
+    });
+    expect(goesTo([w('r', 500), admission('a', 100)])).toEqual({ sweep: true });
+  });
+
+  it('does not count the releasing job’s own places ahead', () => {
+    const a = admission('a', 100);
+    expect(goesTo([w('r', 50, { token: undefined }), a])).toEqual({ wake: a });
   });
 });
