@@ -146,7 +146,11 @@ export class DynamoDbHostPool implements HostPool {
   async registerWaiter(claim: JobClaim, runner: number, token: string): Promise<void> {
     await this.queue.register({ ...claim, want: Math.min(claim.want, this.slotCount) }, runner, token);
     // A slot freed between the refusal and now would wake no one: look again, with this token in.
-    await this.queue.sweep();
+    // Only if it reached the head of the line: a sweep wakes no one further back, and a slot freed
+    // for those ahead was swept for by whoever freed it. (A job joining a long queue reads no slots.)
+    const line = await this.queue.head();
+    if (line.some((w) => w.jobId === claim.jobId && w.runner === runner))
+      await this.queue.sweep(undefined, line);
   }
 
   sweep(): Promise<void> {
@@ -472,7 +476,8 @@ export class DynamoDbHostPool implements HostPool {
   }
 
   async hostRates(): Promise<HostRate[]> {
-    return hostRatesOf(this.hosts, await this.pool(), this.clock());
+    // For a start's estimate: a rate a moment old does as well, at half the read.
+    return hostRatesOf(this.hosts, await this.pool(false), this.clock());
   }
 
   /** Waiters at the head of the line (at most LINE_WINDOW: the line is never read whole). */

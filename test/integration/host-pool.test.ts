@@ -607,6 +607,27 @@ describe('the queue of runners waiting for a slot', () => {
     if ('hostId' in holder) await p.release(holder);
   });
 
+  it('reads no slots when a job joins the line behind a full head', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 1 }]);
+    const holder = await p.acquire(ask('a', 'a#0'), 3_600_000);
+    for (let i = 0; i < LINE_WINDOW; i++) {
+      const { token } = tokens.mint(`w${i}`);
+      await p.registerWaiter(ask(`w${i}`, '', { createdAt: 1000 + i }).claim, ADMISSION_RUNNER, token);
+    }
+    const send = vi.spyOn(DynamoDBDocumentClient.prototype, 'send');
+    try {
+      const { token } = tokens.mint('late');
+      await p.registerWaiter(ask('late', '', { createdAt: 9000 }).claim, ADMISSION_RUNNER, token);
+      const poolReads = send.mock.calls
+        .map(([command]) => command.input as { ExpressionAttributeValues?: Record<string, unknown> })
+        .filter((input) => input.ExpressionAttributeValues?.[':pool'] !== undefined);
+      expect(poolReads).toEqual([]);
+    } finally {
+      send.mockRestore();
+    }
+    if ('hostId' in holder) await p.release(holder);
+  });
+
   it('gives the slots a cancelled job was admitted for to the next in line at once', async () => {
     const { p, tokens, ended } = queuedPool([{ id: 'q', depth: 1 }]);
     const holder = await p.acquire(ask('a', 'a#0'), 60_000);
