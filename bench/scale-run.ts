@@ -107,6 +107,9 @@ many jobs are started together (${SCALE_JOB_IMAGES} images each: n_iter ${SCALE_
   divided by the hosts; **GPU busy** is the hosts' busy time within the makespan.
 - **Refusals** are generate tasks refused a slot (NoSlotAvailableError); **Lambda s/image** is all task time
   beyond the GPU's sampling time; **transitions** are StateEntered + StateRetried of the jobs' executions.
+- **Stack CPU** is the stack process's CPU time (every thread: the stores, the simulators, the tasks) over the
+  machine's cores for the cell's wall time: near 100%, the two cores, not the GPUs, set the pace, and every
+  task takes longer than it would on a Lambda of its own.
 - **Verdicts**: flat within 10% of the same host count's one-job row (units, transitions, Lambda s); at 64 x
   1,000 the hottest key under 1,000 RCU/s and 333 WCU/s at ${TARGET_IMAGE_MS / 1000} s images; at 16 x 50 makespan <= 1.02x, busy
   >= 98%, failed conditional writes <= 0.1 per image.

@@ -5,6 +5,7 @@
  * One cell: start the jobs together, wait for them all (or the cell's time cap), and price what
  * the stack did per image.
  */
+import { availableParallelism } from 'node:os';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CapacityOp, PartitionPeak } from './capacity-meter.ts';
 import { PRICES } from './cost.ts';
@@ -99,6 +100,8 @@ export interface ScaleCell extends ScaleCellOptions {
   transitionsPerImage: number;
   /** Lambda task seconds per image beyond the GPU's sampling (the part that does not scale with it). */
   lambdaSecondsPerImage: number;
+  /** The stack's CPU over the machine's cores, from the first start to the end: near 1, the cores set the pace. */
+  cpuShare: number;
   submitMs: number;
   /** The operations that took the most units (command, table or index, partition key). */
   topOps: CapacityOp[];
@@ -143,6 +146,7 @@ export async function scaleCell(
     const jobs = Math.max(1, options.queued);
     const windowed = jobs >= WINDOW_QUEUE;
     if (windowed) await host.holdGpus();
+    const cpuFrom = (await host.snapshot()).cpu;
     const startedAt = epochNow();
     const ids = await startAll(client, jobs);
     const submitMs = epochNow() - startedAt;
@@ -178,9 +182,11 @@ export async function scaleCell(
     }
     if (windowed)
       log(`window: ${ended.size} jobs ended in ${((endedAt - measuredFrom) / 1000).toFixed(1)} s`);
+    const cpuMs = (snapshot.cpu.user + snapshot.cpu.system - cpuFrom.user - cpuFrom.system) / 1000;
+    const cpuShare = cpuMs / ((endedAt - startedAt) * availableParallelism());
     const run = {
       ...{ jobs, ids, ended: new Set(ended), finished, startedAt, endedAt, submitMs },
-      ...{ snapshot, startPhase, releasedAt },
+      ...{ snapshot, startPhase, releasedAt, cpuShare },
     };
     await client.close().catch(() => undefined);
     // A window leaves jobs queued: the stack is killed below, not drained.
@@ -221,6 +227,8 @@ interface Run {
   startPhase?: Awaited<ReturnType<StackHost['snapshot']>>;
   /** When the GPUs were let go, for a window. */
   releasedAt?: number;
+  /** The stack process's CPU time (every thread: stores, simulators) over the cores' wall time. */
+  cpuShare: number;
 }
 
 const dynamoUnits = (snapshot: Run['snapshot']) => {
@@ -298,6 +306,7 @@ function measure(options: ScaleCellOptions, run: Run): ScaleCell {
     transitionsPerImage: transitions / Math.max(1, transitionImages),
     lambdaSecondsPerImage: per(Math.max(0, taskMs - gpuMs)) / 1000,
     submitMs: run.submitMs,
+    cpuShare: run.cpuShare,
     topOps: [...capacity.ops].sort((a, b) => b.rru + b.wru - (a.rru + a.wru)).slice(0, 4),
     dynaliteChecks: capacity.dynaliteChecks,
     meterSeconds: capacity.meterMs / 1000,
@@ -345,6 +354,7 @@ export const SCALE_HEADERS = [
   'failed cond. writes/image',
   'transitions/image',
   'Lambda s/image',
+  'stack CPU (of all cores)',
   'verdict',
 ];
 
@@ -372,6 +382,7 @@ export function scaleRow(cell: ScaleCell, alone: ScaleCell | undefined): string[
     f(cell.failedConditionsPerImage),
     f(cell.transitionsPerImage),
     f(cell.lambdaSecondsPerImage),
+    `${(100 * cell.cpuShare).toFixed(0)}%`,
     scaleVerdicts(cell, alone).join('; '),
   ];
 }

@@ -26,6 +26,7 @@ const cell = (over: Partial<ScaleCell>): ScaleCell => ({
   failedConditionsPerImage: 0,
   transitionsPerImage: 1,
   lambdaSecondsPerImage: 0.1,
+  cpuShare: 0.5,
   submitMs: 10,
   topOps: [],
   dynaliteChecks: { agree: 0, disagree: 0 },
