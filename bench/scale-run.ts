@@ -88,8 +88,8 @@ many jobs are started together (${SCALE_JOB_IMAGES} images each: n_iter ${SCALE_
   phase (each job's start and its place in line) is added at ${WINDOW_JOBS}/${WINDOW_QUEUE} of its total, the ended jobs' share, and
   transitions are those of the ended jobs' executions.
 - **Image times**: ${BENCH_IMAGE_MS / 1000} s (the issue's), or shorter where 50 jobs would take more than about 40 s of GPU
-  time (one host: 40 ms), or longer where the pool would make more than ${MAX_IMAGES_PER_SECOND} images a second (64 hosts: 2 s),
-  more than two cores coordinate, so the machine, not the design, would set the pace. Every row of a host count
+  time (one host: 40 ms), or longer where the pool would make more than ${MAX_IMAGES_PER_SECOND} images a second (64 hosts: 2 s):
+  past that, two cores would set the pace, not the design. Every row of a host count
   has the same image time, so its rows differ only by the queue.
 
 - **Units** are DynamoDB on-demand read and write units as AWS bills them, from item sizes (bench/capacity.ts):
