@@ -111,6 +111,12 @@ export interface SlotRef {
 
 /** A slot as an admission names it to a runner: `host:port#slot` (a host id has no '#'). */
 export const slotKey = ({ hostId, slot }: SlotRef): string => `${hostId}#${slot}`;
+export function parseSlotKey(key: string): SlotRef | undefined {
+  const at = key.lastIndexOf('#');
+  const slot = Number(key.slice(at + 1));
+  return at > 0 && Number.isInteger(slot) && slot >= 0 ? { hostId: key.slice(0, at), slot } : undefined;
+}
+
 /**
  * What "Wait for the GPU pool" ends with when a job is admitted to `slots` free slots: a runner per
  * two of them (the Map's items, each doing every runners-th iteration, so the work is split among
@@ -128,12 +134,6 @@ export function admissionOutput(slots: number, assigned: SlotRef[], now: number)
     assigned: assigned.map(slotKey),
     assigned_until: now + ASSIGNED_MS,
   };
-}
-
-export function parseSlotKey(key: string): SlotRef | undefined {
-  const at = key.lastIndexOf('#');
-  const slot = Number(key.slice(at + 1));
-  return at > 0 && Number.isInteger(slot) && slot >= 0 ? { hostId: key.slice(0, at), slot } : undefined;
 }
 
 export type SlotChoice =
@@ -161,7 +161,8 @@ function hashOf(text: string): number {
 
 /**
  * The free slots of healthy hosts, least loaded host first (each slot counted as loading its host
- * for the next; between equals, the host less loaded now). Hosts to avoid are left out unless every healthy host is one of them. Ties go round the pool from a place of the asker's own (its
+ * for the next; between equals, the host less loaded now). Hosts to avoid are left out unless
+ * every healthy host is one of them. Ties go round the pool from a place of the asker's own (its
  * job's and its runner's), so the runners of a job starting together each try a slot of their own
  * first, not all the same one (each lost race is a failed conditional write).
  */
