@@ -35,6 +35,12 @@ import type { TaskCallbacks } from '../core/ports.ts';
 import { conditionally, wrote } from './conditional-write.ts';
 import { lineSk, readLine, readPool, tokenSk } from './pool-items.ts';
 
+/**
+ * What a wake-up came to: sent (or lost on the way, for a later sweep to send again), its task
+ * gone (its place dropped), or another worker's wake-up first.
+ */
+type WakeOutcome = 'woken' | 'gone' | 'raced';
+
 /** A waiter as read from the line, with its item's sort key. */
 export type LineWaiter = Waiter & { sk: string };
 
@@ -216,9 +222,10 @@ export class DynamoDbPoolQueue {
     const next = freedSlotGoesTo(line, released, now, place);
     if ('none' in next) return;
     if ('sweep' in next) return this.sweep(released, line);
-    const woken = await this.wake({ ...(next.wake as LineWaiter), slots: 1 }, [slot], now, callbacks);
-    // Its task was gone (its place is dropped): the slot is still free for whoever is next.
-    if (!woken) await this.sweep(released);
+    const outcome = await this.wake({ ...(next.wake as LineWaiter), slots: 1 }, [slot], now, callbacks);
+    // Its task was gone (its place is dropped), or another worker woke it first (for other slots):
+    // this one is still free for whoever is next.
+    if (outcome !== 'woken') await this.sweep(released);
   }
 
   /**
@@ -258,7 +265,7 @@ export class DynamoDbPoolQueue {
       const assignable = assignableSlots(this.o.hosts, snapshot, now).filter((s) => !named.has(slotKey(s)));
       for (const w of wakes) {
         const assigned = w.runner === ADMISSION_RUNNER ? assignable.splice(0, w.slots) : [];
-        if (!(await this.wake(w as Wake & LineWaiter, assigned, now, callbacks))) gone++;
+        if ((await this.wake(w as Wake & LineWaiter, assigned, now, callbacks)) === 'gone') gone++;
       }
       if (gone === 0) return;
       // Tasks that were gone freed their places: the slots may be someone else's now.
@@ -281,15 +288,15 @@ export class DynamoDbPoolQueue {
   }
 
   /**
-   * Wakes one waiter, once: false when its task turned out to be gone (its place is dropped). A
-   * job admitted claims the slots it was woken for (`want`), and starts a runner per two.
+   * Wakes one waiter, once (see WakeOutcome). A job admitted claims the slots it was woken for
+   * (`want`), and starts a runner per two.
    */
   private async wake(
     w: Wake & LineWaiter,
     assigned: SlotRef[],
     now: number,
     callbacks: TaskCallbacks,
-  ): Promise<boolean> {
+  ): Promise<WakeOutcome> {
     const admission = w.runner === ADMISSION_RUNNER;
     const claimed = await wrote(
       this.o.db.send(
@@ -308,7 +315,7 @@ export class DynamoDbPoolQueue {
         }),
       ),
     );
-    if (!claimed) return true;
+    if (!claimed) return 'raced';
     const { Item } = await this.o.db.send(
       new GetCommand({
         TableName: this.o.tableName,
@@ -319,22 +326,22 @@ export class DynamoDbPoolQueue {
     const token = Item?.token as string | undefined;
     if (!token) {
       await this.forget(w);
-      return false;
+      return 'gone';
     }
     const output = admission
       ? admissionOutput(w.slots, assigned, now)
       : { woken_at: new Date(now).toISOString() };
     try {
       await callbacks.succeed(token, output);
-      return true;
+      return 'woken';
     } catch (error) {
       if (!(error instanceof TaskGoneError)) {
         // Throttled or unreachable: the claim lapses after WAKE_GRACE_MS and a later sweep retries.
         console.error(`waking ${w.jobId} runner ${w.runner} failed`, error);
-        return true;
+        return 'woken';
       }
       await this.forget(w);
-      return false;
+      return 'gone';
     }
   }
 

@@ -578,6 +578,20 @@ describe('the queue of runners waiting for a slot', () => {
     expect(queries.filter(readsSlots)).toEqual([]);
   });
 
+  it('gives two slots let go at once to the first two jobs in line, whichever release wakes the first', async () => {
+    const { p, tokens } = queuedPool([{ id: 'q', depth: 2 }]);
+    const held = [await p.acquire(ask('a', 'a#0'), 60_000), await p.acquire(ask('a', 'a#1'), 60_000)];
+    const w = tokens.mint('w');
+    await p.registerWaiter(ask('w', '', { createdAt: 1000, want: 1 }).claim, ADMISSION_RUNNER, w.token);
+    const x = tokens.mint('x');
+    await p.registerWaiter(ask('x', '', { createdAt: 2000, want: 1 }).claim, ADMISSION_RUNNER, x.token);
+    // Both releases may read the line before either wakes w: the one that finds w woken by the
+    // other sweeps, and x gets the second slot.
+    await Promise.all(held.map((lease) => ('hostId' in lease ? p.release(lease) : undefined)));
+    const [ws, xs] = (await Promise.all([w.result, x.result])) as Array<{ assigned: string[] }>;
+    expect(new Set([...(ws?.assigned ?? []), ...(xs?.assigned ?? [])])).toEqual(new Set(['q#0', 'q#1']));
+  });
+
   it('loses nothing when an admitted job never comes for its slots: they go on to the next in line', async () => {
     const { p, tokens, advance } = queuedPool([{ id: 'q', depth: 1 }]);
     const holder = await p.acquire(ask('a', 'a#0'), 60_000);
