@@ -263,8 +263,14 @@ export class DynamoDbPoolQueue {
         line.filter((w) => waiterState(w, now) === 'woken').flatMap((w) => w.assigned ?? []),
       );
       const assignable = assignableSlots(this.o.hosts, snapshot, now).filter((s) => !named.has(slotKey(s)));
+      const hostIndex = new Map(this.o.hosts.map((h, i) => [h.id, i]));
       for (const w of wakes) {
-        const assigned = w.runner === ADMISSION_RUNNER ? assignable.splice(0, w.slots) : [];
+        // The least loaded slots, then in host order: a runner given two (the two from 2r) gets
+        // both of one host where both were picked, so its calls keep that host busy by themselves,
+        // and one call on each of two idle hosts otherwise.
+        const assigned = (w.runner === ADMISSION_RUNNER ? assignable.splice(0, w.slots) : []).sort(
+          (a, b) => (hostIndex.get(a.hostId) ?? 0) - (hostIndex.get(b.hostId) ?? 0) || a.slot - b.slot,
+        );
         if ((await this.wake(w as Wake & LineWaiter, assigned, now, callbacks)) === 'gone') gone++;
       }
       if (gone === 0) return;

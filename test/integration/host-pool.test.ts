@@ -566,6 +566,19 @@ describe('the queue of runners waiting for a slot', () => {
     expect(await p.acquire(ask('z', 'z#0', { createdAt: 3000 }), 60_000)).toMatchObject({ ahead: 'y' });
   });
 
+  it('names a runner both slots of one host where both were picked: its two calls keep that host busy', async () => {
+    const { p, tokens } = queuedPool([
+      { id: 'g1', depth: 2 },
+      { id: 'g2', depth: 2 },
+    ]);
+    const all = tokens.mint('all');
+    await p.registerWaiter(ask('all', '', { want: 4 }).claim, ADMISSION_RUNNER, all.token);
+    await expect(all.result).resolves.toMatchObject({
+      runners: 2,
+      assigned: ['g1#0', 'g1#1', 'g2#0', 'g2#1'],
+    });
+  });
+
   it('admits the job first in line to a slot let go, naming it, from the head of the line alone', async () => {
     const { p, tokens } = queuedPool([{ id: 'q', depth: 1 }]);
     const held = await p.acquire(ask('a', 'a#0'), 60_000);
