@@ -44,8 +44,8 @@ interface Pending {
 /**
  * How soon a runner first looks again at its own iteration that another runner is making: a pool
  * read, also while its other call is in flight. It happens at the job's end, or when a runner
- * started late (its job admitted with fewer runners than it has) finds its work taken, for at
- * most the length of one call. Each wait can delay the job's end (or, when two asks that raced for
+ * started again (after a pause or a crash) finds its work taken, for at most the length of one
+ * call. Each wait can delay the job's end (or, when two asks that raced for
  * it both stood back, its making), so the first is short; the waits then grow, so a long call
  * costs a few reads of the pool (whose size grows with the hosts), not one per RECHECK_MS.
  */
